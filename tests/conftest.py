@@ -1,0 +1,50 @@
+"""Shared test set-up: load the plugin once through fairseq, locate ``../shared``."""
+import argparse
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+PLUGIN_DIR = REPO_ROOT / "fairseq_plugins" / "unival"
+SHARED_DIR = REPO_ROOT.parent / "shared"
+
+torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+
+def _load_plugin():
+    from fairseq import utils
+
+    utils.import_user_module(argparse.Namespace(user_dir=str(PLUGIN_DIR)))
+
+
+_load_plugin()
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def plugin_dir() -> Path:
+    return PLUGIN_DIR
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """``../shared`` beside the checkout; tests that need it skip with a reason when absent."""
+    if not SHARED_DIR.is_dir():
+        pytest.skip(f"{SHARED_DIR} is absent (official BPE/parity files live there)")
+    return SHARED_DIR
+
+
+@pytest.fixture(scope="session")
+def parity_dir(shared_dir) -> Path:
+    return shared_dir / "parity"
+
+
+@pytest.fixture(scope="session")
+def bart_dict_path(shared_dir) -> Path:
+    return shared_dir / "bpe" / "dict.txt"
