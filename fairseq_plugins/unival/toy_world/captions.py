@@ -1,0 +1,65 @@
+"""Compositional captions of a scene: three phrasings built from its left-to-right objects.
+
+* chain:    "a big red circle left of a small blue square above a big green triangle"
+* reversed: "a big green triangle below a small blue square right of a big red circle"
+* listing:  "there are three shapes a big red circle a small blue square and a big green
+  triangle"
+
+Relations compare neighbouring objects along the dominant axis (the scene sampler keeps
+it unambiguous). Captions are lowercase words without punctuation.
+"""
+from __future__ import annotations
+
+from unival.toy_world.scene import COLORS, SHAPES, SIZES, Scene, ToyObject
+
+NUMBER_WORDS = {1: "one", 2: "two", 3: "three", 4: "four"}
+
+
+def describe(obj: ToyObject) -> str:
+    """``"a big red circle"``."""
+    return f"a {obj.size} {obj.color} {obj.shape}"
+
+
+def relation(a: ToyObject, b: ToyObject) -> str:
+    """Where ``a`` is relative to ``b``: "left of", "right of", "above" or "below"."""
+    dx = b.center[0] - a.center[0]
+    dy = b.center[1] - a.center[1]
+    if abs(dx) >= abs(dy):
+        return "left of" if dx > 0 else "right of"
+    return "above" if dy > 0 else "below"  # image y grows downwards
+
+
+def chain_caption(objects: list[ToyObject]) -> str:
+    parts = [describe(objects[0])]
+    for a, b in zip(objects, objects[1:]):
+        parts += [relation(a, b), describe(b)]
+    return " ".join(parts)
+
+
+def listing_caption(objects: list[ToyObject]) -> str:
+    described = [describe(o) for o in objects]
+    body = " ".join(described[:-1]) + " and " + described[-1]
+    return f"there are {NUMBER_WORDS[len(objects)]} shapes {body}"
+
+
+def scene_captions(scene: Scene) -> list[str]:
+    """The three distinct phrasings of ``scene`` (chain, reversed chain, listing)."""
+    ordered = sorted(scene.objects, key=lambda o: o.center[0])
+    return [chain_caption(ordered), chain_caption(ordered[::-1]), listing_caption(ordered)]
+
+
+def object_labels(scene: Scene) -> list[str]:
+    """``["big red circle", ...]`` left to right (the TSV's object-label column)."""
+    return [o.label for o in sorted(scene.objects, key=lambda o: o.center[0])]
+
+
+RELATIONS = ("left of", "right of", "above", "below")
+
+
+def vocabulary_texts() -> list[str]:
+    """Texts holding every word a caption can use (so a dictionary built from few scenes
+    still covers every caption)."""
+    objects = [f"a {size} {color} {shape}" for shape in SHAPES for color in COLORS
+               for size in SIZES]
+    counts = [f"there are {word} shapes and" for word in NUMBER_WORDS.values()]
+    return objects + list(RELATIONS) + counts
