@@ -252,10 +252,37 @@ def as_index(i: Any) -> int:
     raise TypeError(f"a dataset index must be an integer, got {type(i).__name__} {i!r}")
 
 
+# --------------------------------------------------------------------------------------
+# 4. fairseq-train's valid-subset check on TSV data lists
+# --------------------------------------------------------------------------------------
+def patch_valid_subset_check() -> None:
+    """Let ``fairseq-train`` accept ``--data a.tsv,b.tsv,valid.tsv`` (idempotent).
+
+    fairseq's ``raise_if_valid_subsets_unintentionally_ignored`` lists ``cfg.task.data`` as a
+    directory, which fails on UnIVAL's comma-separated TSV lists. The check only makes sense
+    for a data directory, so it runs unchanged there and is skipped otherwise.
+    """
+    from fairseq.data import data_utils
+
+    original = data_utils.raise_if_valid_subsets_unintentionally_ignored
+    if getattr(original, "_unival_patched", False):
+        return
+
+    def check_only_directories(train_cfg) -> None:
+        data = getattr(train_cfg.task, "data", None)
+        if isinstance(data, str) and not os.path.isdir(data):
+            return
+        original(train_cfg)
+
+    check_only_directories._unival_patched = True
+    data_utils.raise_if_valid_subsets_unintentionally_ignored = check_only_directories
+
+
 def apply_all() -> None:
     """Apply every fix (called at import; safe to call again)."""
     restore_numpy_aliases()
     patch_fairseq_checkpoint_loading()
+    patch_valid_subset_check()
 
 
 apply_all()

@@ -175,3 +175,37 @@ def test_as_index_gives_python_int(value):
 def test_as_index_rejects_non_integers(value):
     with pytest.raises(TypeError):
         compat.as_index(value)
+
+
+def _train_cfg(data, tmp_path):
+    from omegaconf import OmegaConf
+
+    return OmegaConf.create(
+        {
+            "task": {"data": str(data)},
+            "dataset": {
+                "ignore_unused_valid_subsets": False,
+                "combine_valid_subsets": False,
+                "disable_validation": False,
+                "valid_subset": "valid",
+            },
+        }
+    )
+
+
+def test_valid_subset_check_accepts_tsv_lists_but_still_guards_directories(tmp_path):
+    from fairseq.data import data_utils
+
+    train, valid = tmp_path / "train.tsv", tmp_path / "valid.tsv"
+    train.write_text("x\n")
+    valid.write_text("x\n")
+    # A comma list of TSV files is not a directory: upstream would os.listdir it and crash.
+    data_utils.raise_if_valid_subsets_unintentionally_ignored(
+        _train_cfg(f"{train},{valid}", tmp_path)
+    )
+    # A data directory with an unlisted valid1.* subset is still refused, as upstream does.
+    data_dir = tmp_path / "bin"
+    data_dir.mkdir()
+    (data_dir / "valid1.en").write_text("x\n")
+    with pytest.raises(ValueError, match="valid1"):
+        data_utils.raise_if_valid_subsets_unintentionally_ignored(_train_cfg(data_dir, tmp_path))

@@ -1,1 +1,13 @@
-"""(filled in as modules land)."""
+"""Pure metric functions over plain Python data (no fairseq state)."""
+from unival.metrics.caption import (  # noqa: F401
+    CiderDocumentFrequency,
+    add_bleu_stats,
+    bleu4,
+    bleu4_from_stats,
+    bleu_stats,
+    cider,
+    cider_sentence,
+    empty_bleu_stats,
+    simple_tokenize,
+    strip_punctuation,
+)

@@ -1,0 +1,181 @@
+"""Evaluate a captioning checkpoint on a TSV: ``python -m unival.evaluate`` / ``unival eval``.
+
+    python -m unival.evaluate CHECKPOINT --data test.tsv --results-path DIR \\
+        [--gen-subset test] [--beam 5 --max-len-b 22 --no-repeat-ngram-size 3] [--batch-size 16]
+
+Loads the checkpoint (and its task) with fairseq's ``load_model_ensemble_and_task``
+(``--data`` and the other data options override the saved ones; ``a.pt:b.pt`` ensembles),
+beam-searches every row, and writes
+
+* ``DIR/predictions.json``: ``[{"image_id": ..., "caption": ...}]``, punctuation-stripped,
+  the first prediction per image id (the id is the TSV's first selected column);
+* ``DIR/scores.json``: ``{"cider": ..., "bleu4": ..., "n": ..., "nskipped": ...}``, corpus
+  CIDEr-D and BLEU-4 (pycocoevalcap) against the "&&" references.
+
+``fairseq-generate DATA --user-dir fairseq_plugins/unival --task caption --path ckpt.pt
+--gen-subset test --batch-size 16`` works as well (it prints hypotheses instead).
+"""
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from argparse import Namespace
+from typing import Dict, List, Optional, Sequence
+
+import torch
+
+logger = logging.getLogger("unival.evaluate")
+
+# command-line option -> task config field, applied as fairseq arg_overrides when given
+DATA_OVERRIDES = ("selected_cols", "dict_path", "bpe_dir", "image_dir", "patch_image_size", "constraint_range")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="unival eval", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("checkpoint", help="checkpoint file (several joined by ':' form an ensemble)")
+    parser.add_argument("--data", required=True, help="the TSV to evaluate")
+    parser.add_argument("--results-path", required=True, help="directory for predictions.json and scores.json")
+    parser.add_argument("--gen-subset", default="test", help="split name given to the task")
+    parser.add_argument("--selected-cols", help="override the saved --selected-cols (evaluation: 1,4,2)")
+    parser.add_argument("--dict-path", help="override the saved dictionary path")
+    parser.add_argument("--bpe-dir", help="override the saved BPE directory")
+    parser.add_argument("--image-dir", help="override the saved image directory")
+    parser.add_argument("--patch-image-size", type=int, help="override the saved image size")
+    parser.add_argument("--constraint-range", help="override the saved constraint range")
+    parser.add_argument("--model-overrides", default="{}", help="JSON of model config overrides")
+    gen = parser.add_argument_group("generation")
+    gen.add_argument("--beam", type=int, default=5)
+    gen.add_argument("--max-len-a", type=float, default=0)
+    gen.add_argument("--max-len-b", type=int, default=22)
+    gen.add_argument("--min-len", type=int, default=1)
+    gen.add_argument("--no-repeat-ngram-size", type=int, default=3)
+    gen.add_argument("--lenpen", type=float, default=1.0)
+    gen.add_argument("--unnormalized", action="store_true", help="compare hypotheses by unnormalised score")
+    gen.add_argument("--temperature", type=float, default=1.0)
+    run = parser.add_argument_group("run")
+    run.add_argument("--batch-size", type=int, default=16)
+    run.add_argument("--num-workers", type=int, default=0)
+    run.add_argument("--cpu", action="store_true", help="run on CPU even when CUDA is available")
+    run.add_argument("--fp16", action="store_true", help="half-precision weights (CUDA only)")
+    run.add_argument("--scorer-tokenizer", choices=("simple", "ptb"), default="simple",
+                     help="tokenizer for CIDEr/BLEU: simple (Python) or ptb (pycocoevalcap, needs Java)")
+    return parser
+
+
+def load_models_and_task(args: argparse.Namespace):
+    """fairseq ``load_model_ensemble_and_task`` with the data options of ``args`` as overrides."""
+    from fairseq import checkpoint_utils, utils
+
+    import unival  # noqa: F401  (registers the task, model and criterion)
+
+    overrides: Dict[str, object] = {"data": args.data}
+    for name in DATA_OVERRIDES:
+        value = getattr(args, name)
+        if value is not None:
+            overrides[name] = value
+    overrides.update(json.loads(args.model_overrides))
+    models, saved_cfg, task = checkpoint_utils.load_model_ensemble_and_task(
+        utils.split_paths(args.checkpoint), arg_overrides=overrides
+    )
+    use_cuda = torch.cuda.is_available() and not args.cpu
+    for model in models:
+        model.eval()
+        if args.fp16 and use_cuda:
+            model.half()
+        if use_cuda:
+            model.cuda()
+    return models, saved_cfg, task, use_cuda
+
+
+def generation_args(args: argparse.Namespace) -> Namespace:
+    return Namespace(beam=args.beam, max_len_a=args.max_len_a, max_len_b=args.max_len_b, min_len=args.min_len,
+                     no_repeat_ngram_size=args.no_repeat_ngram_size, lenpen=args.lenpen,
+                     unnormalized=args.unnormalized, temperature=args.temperature)
+
+
+def _json_id(value: str):
+    """COCO image ids are integers: "397133" -> 397133; anything else stays a string."""
+    return int(value) if value.isdigit() else value
+
+
+def generate_captions(task, models, generator, itr, use_cuda: bool, fp16: bool):
+    """Run the generator over ``itr``; return predictions, references (by image id) and skipped count."""
+    from fairseq import utils
+
+    from unival.metrics.caption import strip_punctuation
+
+    predictions: Dict[object, str] = {}
+    references: Dict[object, List[str]] = {}
+    nskipped = 0
+    for sample in itr:
+        nskipped += int(sample.get("nskipped", 0)) if sample else 0
+        if not sample or "net_input" not in sample:
+            continue
+        if use_cuda:
+            sample = utils.move_to_cuda(sample)
+            if fp16:
+                sample = utils.apply_to_sample(
+                    lambda t: t.half() if t.dtype is torch.float32 else t, sample)
+        hyps = task.generate_texts(generator, models, sample)
+        ids = sample.get("uniq_ids") or [str(i) for i in sample["id"].tolist()]
+        refs = sample.get("references") or [[] for _ in ids]
+        for image_id, hyp, ref in zip(ids, hyps, refs):
+            key = _json_id(image_id)
+            if key not in predictions:  # the first prediction per image is kept
+                predictions[key] = strip_punctuation(hyp)
+                references[key] = list(ref)
+    return predictions, references, nskipped
+
+
+def score(predictions: Dict[object, str], references: Dict[object, List[str]], tokenizer: str) -> Dict[str, float]:
+    from unival.metrics.caption import bleu4, cider
+
+    scored = {k: v for k, v in predictions.items() if references.get(k)}
+    refs = {k: references[k] for k in scored}
+    if len(scored) < len(predictions):
+        logger.warning("%d of %d rows have no references and are not scored",
+                       len(predictions) - len(scored), len(predictions))
+    return {"cider": cider(scored, refs, tokenizer), "bleu4": bleu4(scored, refs, tokenizer), "n": len(scored)}
+
+
+def write_results(results_path: str, predictions: Dict[object, str], scores: Dict[str, float]) -> None:
+    os.makedirs(results_path, exist_ok=True)
+    with open(os.path.join(results_path, "predictions.json"), "w") as f:
+        json.dump([{"image_id": k, "caption": v} for k, v in predictions.items()], f, indent=1)
+    with open(os.path.join(results_path, "scores.json"), "w") as f:
+        json.dump(scores, f, indent=1)
+
+
+def format_table(scores: Dict[str, float]) -> str:
+    rows = [(k, f"{v:.4f}" if isinstance(v, float) else str(v)) for k, v in scores.items()]
+    width = max(len(k) for k, _ in rows)
+    return "\n".join(f"  {k:<{width}}  {v:>10}" for k, v in rows)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s | %(levelname)s | %(name)s | %(message)s",
+                            stream=sys.stderr)
+    start = time.time()
+    models, _, task, use_cuda = load_models_and_task(args)
+    task.load_dataset(args.gen_subset)
+    dataset = task.dataset(args.gen_subset)
+    generator = task.build_generator(models, generation_args(args))
+    itr = task.get_batch_iterator(dataset, max_sentences=args.batch_size, num_workers=args.num_workers,
+                                  disable_iterator_cache=True).next_epoch_itr(shuffle=False)
+    predictions, references, nskipped = generate_captions(task, models, generator, itr, use_cuda, args.fp16)
+    scores = score(predictions, references, args.scorer_tokenizer)
+    scores["nskipped"] = nskipped
+    write_results(args.results_path, predictions, scores)
+    logger.info("%s on %s (%d rows, %.1f s):\n%s", args.checkpoint, args.data, len(dataset),
+                time.time() - start, format_table(scores))
+    logger.info("wrote %s", os.path.join(args.results_path, "predictions.json"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
