@@ -1,0 +1,32 @@
+"""Stochastic depth: drop a whole residual branch per sample (spec §1.6)."""
+from typing import List
+
+import torch
+from torch import nn
+
+
+def drop_path_rates(max_rate: float, num_layers: int) -> List[float]:
+    """Per-layer rates rising linearly from 0 to ``max_rate`` (``linspace``)."""
+    return [float(r) for r in torch.linspace(0, max_rate, num_layers)]
+
+
+class DropPath(nn.Module):
+    """Zero a residual branch for a random subset of samples in training.
+
+    Input (T, B, C) (batch on dim 1, fairseq layout); kept samples are scaled by
+    ``1 / (1 - p)``. Identity in eval mode or when ``p == 0``.
+    """
+
+    def __init__(self, drop_prob: float = 0.0):
+        super().__init__()
+        self.drop_prob = float(drop_prob)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.drop_prob == 0.0 or not self.training:
+            return x
+        keep = 1.0 - self.drop_prob
+        mask = x.new_empty(1, x.size(1), 1).bernoulli_(keep)
+        return x * mask / keep
+
+    def extra_repr(self) -> str:
+        return f"p={self.drop_prob}"
