@@ -4,8 +4,8 @@
     python data_utils/toy_world.py --out DIR [--seed 0 --num-train 2000 --num-valid 100
                                               --num-test 200 --image-size 64]
 
-Writes ``caption_{train,valid,test}.tsv`` (official caption layout), ``scenes_{split}.json``
-(ground truth) and ``dict.txt`` (built from the train captions and prompts) under ``DIR``.
+Writes the toy world files (see :mod:`unival.toy_world.build`): task TSVs in the official
+layouts, ``scenes_{split}.json``, images, answer files and ``dict.txt``, under ``DIR``.
 The implementation is :mod:`unival.toy_world.cli` (also ``unival toy-world``).
 """
 import sys

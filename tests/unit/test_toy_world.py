@@ -3,6 +3,7 @@ import importlib.util
 import json
 
 import pytest
+
 from unival.data.caption_dataset import CaptionDataset
 from unival.data.io.image import decode_image
 from unival.data.tsv import TSVFile
@@ -11,8 +12,12 @@ from unival.toy_world import Scene, ToyObject, ToyWorldConfig, build_toy_world, 
 from unival.toy_world.scene import COLORS, SIZES
 
 SMALL = ToyWorldConfig(seed=3, num_train=40, num_valid=6, num_test=8, image_size=64)
-FILES = ["caption_train.tsv", "caption_valid.tsv", "caption_test.tsv", "scenes_train.json",
-         "scenes_valid.json", "scenes_test.json", "dict.txt"]
+TASKS = ("caption", "vqa", "refcoco", "snli_ve", "pretrain")
+FILES = [f"{task}_{split}.tsv" for task in TASKS for split in ("train", "valid", "test")] + [
+    "scenes_train.json", "scenes_valid.json", "scenes_test.json", "dict.txt", "vqa_answers.txt",
+    "vqa_ans2label.pkl", "baselines.json", "negative_sample/all_captions.txt",
+    "negative_sample/object.txt", "negative_sample/type2ans.json", "images/0.png"]
+TOP_LEVEL = sorted({name.split("/")[0] for name in FILES})
 
 
 @pytest.fixture(scope="module")
@@ -157,5 +162,6 @@ def test_cli_writes_every_file(tmp_path, repo_root):
     out = tmp_path / "cli"
     assert cli.main(["--out", str(out), "--seed", "1", "--num-train", "5", "--num-valid", "2",
                      "--num-test", "2", "--image-size", "48"]) == 0
-    assert sorted(p.name for p in out.iterdir()) == sorted(FILES)
+    assert sorted(p.name for p in out.iterdir()) == TOP_LEVEL
+    assert len(list((out / "images").iterdir())) == 5 + 2 + 2
     assert decode_image(_rows(out / "caption_test.tsv")[0][4]).size == (48, 48)

@@ -10,7 +10,7 @@ it unambiguous). Captions are lowercase words without punctuation.
 """
 from __future__ import annotations
 
-from unival.toy_world.scene import COLORS, SHAPES, SIZES, Scene, ToyObject
+from unival.toy_world.scene import COLORS, MIN_AXIS_MARGIN, SHAPES, SIZES, Scene, ToyObject
 
 NUMBER_WORDS = {1: "one", 2: "two", 3: "three", 4: "four"}
 
@@ -54,6 +54,40 @@ def object_labels(scene: Scene) -> list[str]:
 
 
 RELATIONS = ("left of", "right of", "above", "below")
+OPPOSITE_RELATION = {"left of": "right of", "right of": "left of", "above": "below",
+                     "below": "above"}
+# attribute subsets that can name an object, shortest first
+DESCRIPTION_FORMS = (("shape",), ("color", "shape"), ("size", "shape"), ("size", "color", "shape"))
+
+
+def clear_relation(a: ToyObject, b: ToyObject, image_size: int,
+                   margin: float = MIN_AXIS_MARGIN) -> str | None:
+    """:func:`relation` of ``a`` to ``b`` when the dominant axis wins by ``margin`` of the
+    image side (neighbours always do, by the scene rules); ``None`` when it is ambiguous."""
+    dx = abs(b.center[0] - a.center[0])
+    dy = abs(b.center[1] - a.center[1])
+    if abs(dx - dy) < margin * image_size:
+        return None
+    return relation(a, b)
+
+
+def phrase(obj: ToyObject, form: tuple[str, ...]) -> str:
+    """The object's attributes of ``form`` in "size color shape" order: ``"big circle"``."""
+    return " ".join(getattr(obj, attribute) for attribute in form)
+
+
+def matches(obj: ToyObject, form: tuple[str, ...], reference: ToyObject) -> bool:
+    """Whether ``obj`` has the same attributes of ``form`` as ``reference``."""
+    return all(getattr(obj, a) == getattr(reference, a) for a in form)
+
+
+def unique_forms(obj: ToyObject, scene: Scene,
+                 exclude: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """The :data:`DESCRIPTION_FORMS` (without attributes in ``exclude``) naming only ``obj``
+    in ``scene``, shortest first."""
+    return [form for form in DESCRIPTION_FORMS
+            if not set(form) & set(exclude)
+            and [o for o in scene.objects if matches(o, form, obj)] == [obj]]
 
 
 def vocabulary_texts() -> list[str]:

@@ -2,9 +2,10 @@
 
     --out DIR [--seed 0 --num-train 2000 --num-valid 100 --num-test 200 --image-size 64]
 
-Writes ``caption_{train,valid,test}.tsv`` (official caption layout), ``scenes_{split}.json``
-(ground truth) and ``dict.txt`` (built from the train captions and prompts) under ``DIR``;
-logs a summary, prints nothing.
+Writes, under ``DIR``, ``{caption,vqa,refcoco,snli_ve,pretrain}_{train,valid,test}.tsv``
+(official layouts), ``scenes_{split}.json`` (ground truth), ``images/``,
+``negative_sample/``, ``vqa_answers.txt``, ``vqa_ans2label.pkl``, ``baselines.json`` and
+``dict.txt`` (see :mod:`unival.toy_world.build`); logs a summary, prints nothing.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from unival.toy_world.build import ToyWorldConfig, build_toy_world
 def parse_args(argv=None) -> argparse.Namespace:
     defaults = ToyWorldConfig()
     parser = argparse.ArgumentParser(
-        prog="toy_world", description="Write the synthetic toy world (shapes + captions).")
+        prog="toy_world", description="Write the synthetic toy world (shapes, texts, boxes).")
     parser.add_argument("--out", required=True, help="output directory")
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--num-train", type=int, default=defaults.num_train)

@@ -1,30 +1,20 @@
-"""Writers of the toy world's files: caption TSVs (official layout), scene JSON, dict.txt."""
+"""Writers of the toy world's files: task TSVs (official layouts), scene JSON, answer files."""
 from __future__ import annotations
 
 import json
 import logging
 import os
-from typing import Iterable, Sequence
+import pickle
+from typing import Sequence
 
+from unival.data.convert.common import write_tsv  # noqa: F401 (re-exported for build/media)
 from unival.data.schemas import CAPTION
+from unival.toy_world.referring import box_field
 from unival.toy_world.scene import COLORS, SHAPES, SIZES, Scene
 
 logger = logging.getLogger(__name__)
 
 LABEL_SEPARATOR = "&&"
-
-
-def write_tsv(path: str | os.PathLike, rows: Iterable[Sequence[str]]) -> int:
-    """Write tab-separated rows (one per line); returns the row count."""
-    count = 0
-    with open(path, "w", encoding="utf-8", newline="\n") as f:
-        for row in rows:
-            for value in row:
-                if "\t" in value or "\n" in value:
-                    raise ValueError(f"a TSV field holds a tab or newline: {value[:40]!r}")
-            f.write("\t".join(row) + "\n")
-            count += 1
-    return count
 
 
 def caption_rows(split: str, scenes: Sequence[Scene], captions: Sequence[list[str]],
@@ -70,3 +60,35 @@ def load_scenes_json(path: str | os.PathLike) -> tuple[list[Scene], list[list[st
         payload = json.load(f)
     scenes = [Scene.from_dict(s) for s in payload["scenes"]]
     return scenes, [list(s["captions"]) for s in payload["scenes"]]
+
+
+def vqa_rows(scene: Scene, questions: Sequence, labels: list[str], image: str) -> list[list[str]]:
+    """Rows in the official ``vqa_gen`` layout: question_id (= image_id * 10 + k), image_id,
+    question, "1.0|!+answer", object labels ("&&"), image base64."""
+    return [[str(scene.scene_id * 10 + k), str(scene.scene_id), q.question,
+             f"1.0|!+{q.answer}", LABEL_SEPARATOR.join(labels), image]
+            for k, q in enumerate(questions)]
+
+
+def refcoco_rows(scene: Scene, expressions: Sequence, image: str) -> list[list[str]]:
+    """Rows in the official ``refcoco`` layout: uniq_id (= image_id * 10 + k), image_id,
+    text, "x0,y0,x1,y1" (pixels), image base64."""
+    return [[str(scene.scene_id * 10 + k), str(scene.scene_id), e.text,
+             box_field(scene.objects[e.target]), image]
+            for k, e in enumerate(expressions)]
+
+
+def snli_ve_rows(scene: Scene, hypotheses: Sequence, premise: str, image: str
+                 ) -> list[list[str]]:
+    """Rows in the official ``snli_ve`` layout: uniq_id (= image_id * 10 + k), image_id,
+    image base64, hypothesis, premise caption, label."""
+    return [[str(scene.scene_id * 10 + k), str(scene.scene_id), image, h.text, premise, h.label]
+            for k, h in enumerate(hypotheses)]
+
+
+def write_answer_candidates(out_dir: str | os.PathLike, answers: Sequence[str]) -> None:
+    """``vqa_answers.txt`` (one per line) and ``vqa_ans2label.pkl`` (answer -> index)."""
+    with open(os.path.join(out_dir, "vqa_answers.txt"), "w", encoding="utf-8") as f:
+        f.writelines(a + "\n" for a in answers)
+    with open(os.path.join(out_dir, "vqa_ans2label.pkl"), "wb") as f:
+        pickle.dump({a: i for i, a in enumerate(answers)}, f, protocol=4)
