@@ -7,7 +7,7 @@ criterion with fairseq's registries.
 import logging
 
 from unival import compat  # noqa: F401  (applies the compatibility fixes first)
-from unival import criterions, models, tasks  # noqa: F401  (fairseq registrations)
+from unival import criterions, models, optim, tasks  # noqa: F401  (fairseq registrations)
 from unival.models.builder import build_model  # noqa: F401
 
 __all__ = ["build_model"]

@@ -29,7 +29,9 @@ import torch
 logger = logging.getLogger("unival.evaluate")
 
 # command-line option -> task config field, applied as fairseq arg_overrides when given
-DATA_OVERRIDES = ("selected_cols", "dict_path", "bpe_dir", "image_dir", "patch_image_size", "constraint_range")
+DATA_OVERRIDES = ("selected_cols", "dict_path", "bpe_dir", "image_dir", "patch_image_size", "constraint_range",
+                  "ans2label_file", "val_inference_type",
+                  "acc_thresh", "min_area_size", "max_area_size", "medium_area")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,6 +47,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--image-dir", help="override the saved image directory")
     parser.add_argument("--patch-image-size", type=int, help="override the saved image size")
     parser.add_argument("--constraint-range", help="override the saved constraint range")
+    parser.add_argument("--ans2label-file", help="override the saved candidate answers (vqa_gen)")
+    parser.add_argument("--val-inference-type", choices=("allcand", "beamsearch"),
+                        help="vqa_gen: score all candidates or beam-search (default: the saved setting)")
+    parser.add_argument("--beam-search-vqa-eval", dest="val_inference_type", action="store_const",
+                        const="beamsearch", help="same as --val-inference-type beamsearch")
+    parser.add_argument("--acc-thresh", help="refcoco: IoU threshold(s), comma list (default: the saved one)")
+    parser.add_argument("--min-area-size", type=float, help="refcoco: count only GT boxes larger than this (px²)")
+    parser.add_argument("--max-area-size", type=float, help="refcoco: count only GT boxes smaller than this (px²)")
+    parser.add_argument("--medium-area", action="store_true", default=None,
+                        help="refcoco: select medium boxes between the area bounds (spec 5.3)")
     parser.add_argument("--model-overrides", default="{}", help="JSON of model config overrides")
     gen = parser.add_argument_group("generation")
     gen.add_argument("--beam", type=int, default=5)
@@ -149,6 +161,15 @@ def write_results(results_path: str, predictions: Dict[object, str], scores: Dic
         json.dump(scores, f, indent=1)
 
 
+def write_records(results_path: str, records: List[dict], scores: Dict[str, float]) -> None:
+    """``predictions.json`` (a task's per-sample records) and ``scores.json``."""
+    os.makedirs(results_path, exist_ok=True)
+    with open(os.path.join(results_path, "predictions.json"), "w") as f:
+        json.dump(records, f, indent=1)
+    with open(os.path.join(results_path, "scores.json"), "w") as f:
+        json.dump(scores, f, indent=1)
+
+
 def format_table(scores: Dict[str, float]) -> str:
     rows = [(k, f"{v:.4f}" if isinstance(v, float) else str(v)) for k, v in scores.items()]
     width = max(len(k) for k, _ in rows)
@@ -167,10 +188,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     generator = task.build_generator(models, generation_args(args))
     itr = task.get_batch_iterator(dataset, max_sentences=args.batch_size, num_workers=args.num_workers,
                                   disable_iterator_cache=True).next_epoch_itr(shuffle=False)
-    predictions, references, nskipped = generate_captions(task, models, generator, itr, use_cuda, args.fp16)
-    scores = score(predictions, references, args.scorer_tokenizer)
-    scores["nskipped"] = nskipped
-    write_results(args.results_path, predictions, scores)
+    if hasattr(task, "evaluate_split"):  # tasks with their own predictions and scores (vqa_gen, snli_ve, ...)
+        records, scores = task.evaluate_split(models, generator, itr, use_cuda=use_cuda, fp16=args.fp16)
+        write_records(args.results_path, records, scores)
+    else:
+        predictions, references, nskipped = generate_captions(task, models, generator, itr, use_cuda, args.fp16)
+        scores = score(predictions, references, args.scorer_tokenizer)
+        scores["nskipped"] = nskipped
+        write_results(args.results_path, predictions, scores)
     logger.info("%s on %s (%d rows, %.1f s):\n%s", args.checkpoint, args.data, len(dataset),
                 time.time() - start, format_table(scores))
     logger.info("wrote %s", os.path.join(args.results_path, "predictions.json"))

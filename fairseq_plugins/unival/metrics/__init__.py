@@ -11,3 +11,9 @@ from unival.metrics.caption import (  # noqa: F401
     simple_tokenize,
     strip_punctuation,
 )
+from unival.metrics.vqa import (  # noqa: F401
+    confidence_score,
+    mean_confidence_score,
+    normalize_vqa_answer,
+    vqa_soft_accuracy,
+)

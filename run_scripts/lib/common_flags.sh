@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Flags shared by UnIVAL run scripts, written once. Source after env.sh; defines arrays only.
+#
+#   UNIVAL_ARCH_FLAGS    the architecture flags every official UnIVAL script passes (spec 1.1)
+#   UNIVAL_OPTIM_FLAGS   the fine-tuning optimisation settings common to all recipes (spec 6.1)
+#   UNIVAL_FINETUNE_FLAGS  resets, checkpointing and validation cadence (spec 6.1)
+#   UNIVAL_DEVICE_FLAGS  --cpu on DEVICE=cpu; fp16 with scale window 512 on DEVICE=gpu
+#   UNIVAL_LOG_FLAGS     log format and interval, data loader workers, seed, valid-subset check
+#
+# Values can be changed through the environment (defaults are the official ones):
+#   DROPOUT ATTENTION_DROPOUT RESNET_DROP_PATH ENCODER_DROP_PATH DECODER_DROP_PATH
+#   IMAGE_ENCODER RESNET_TYPE (set to an empty string to keep the architecture's own choice)
+#   WEIGHT_DECAY CLIP_NORM VALIDATE_INTERVAL_UPDATES LOG_INTERVAL NUM_WORKERS SEED
+
+UNIVAL_ARCH_FLAGS=(
+    --encoder-normalize-before
+    --decoder-normalize-before
+    --share-decoder-input-output-embed
+    --share-all-embeddings
+    --layernorm-embedding
+    --patch-layernorm-embedding
+    --code-layernorm-embedding
+    --add-type-embedding
+    --scale-attn
+    --scale-fc
+    --scale-heads
+    --disable-entangle
+    --resnet-drop-path-rate="${RESNET_DROP_PATH:-0.0}"
+    --encoder-drop-path-rate="${ENCODER_DROP_PATH:-0.1}"
+    --decoder-drop-path-rate="${DECODER_DROP_PATH:-0.1}"
+    --dropout="${DROPOUT:-0.1}"
+    --attention-dropout="${ATTENTION_DROPOUT:-0.0}"
+)
+IMAGE_ENCODER=${IMAGE_ENCODER-timm_resnet}
+RESNET_TYPE=${RESNET_TYPE-resnet101}
+if [[ -n $IMAGE_ENCODER ]]; then UNIVAL_ARCH_FLAGS+=(--image-encoder-name="$IMAGE_ENCODER"); fi
+if [[ -n $RESNET_TYPE ]]; then UNIVAL_ARCH_FLAGS+=(--resnet-type="$RESNET_TYPE"); fi
+
+UNIVAL_OPTIM_FLAGS=(
+    --optimizer=adam
+    --adam-betas="(0.9,0.999)"
+    --adam-eps=1e-08
+    --weight-decay="${WEIGHT_DECAY:-0.01}"
+    --clip-norm="${CLIP_NORM:-1.0}"
+    --lr-scheduler=polynomial_decay
+    --end-learning-rate=0.0
+)
+
+UNIVAL_FINETUNE_FLAGS=(
+    --reset-optimizer
+    --reset-dataloader
+    --reset-meters
+    --no-epoch-checkpoints
+    --save-interval=1
+    --validate-interval=1
+    --validate-interval-updates="${VALIDATE_INTERVAL_UPDATES:-2000}"
+    --find-unused-parameters
+)
+
+if [[ $DEVICE == cpu ]]; then
+    UNIVAL_DEVICE_FLAGS=(--cpu)
+else
+    UNIVAL_DEVICE_FLAGS=(--fp16 --fp16-scale-window=512)
+fi
+
+# --ignore-unused-valid-subsets: fairseq-train lists the --data "directory" looking for stray
+# valid*.idx files, which fails on UnIVAL's comma list of TSV files.
+UNIVAL_LOG_FLAGS=(
+    --ignore-unused-valid-subsets
+    --log-format=simple
+    --log-interval="${LOG_INTERVAL:-10}"
+    --num-workers="${NUM_WORKERS:-0}"
+    --seed="${SEED:-1}"
+)
+
+# schedule_flags TRAIN_TSV EPOCHS WARMUP_RATIO BATCH UPDATE_FREQ: set UNIVAL_SCHEDULE_FLAGS to the
+# polynomial-decay flags for EPOCHS epochs over TRAIN_TSV, warming up over WARMUP_RATIO of the
+# updates (OFA's --warmup-ratio, which stock fairseq lacks). TOTAL_UPDATES overrides the count
+# of updates (needed when TRAIN_TSV is not on this machine, e.g. when rendering for a cluster).
+schedule_flags() {
+    local tsv=$1 epochs=$2 ratio=$3 batch=$4 update_freq=$5 rows per_update warmup
+    local total=${TOTAL_UPDATES:-}
+    if [[ -z $total ]]; then
+        [[ -r $tsv ]] || die "cannot read $tsv to count its rows; set TOTAL_UPDATES instead"
+        rows=$(wc -l <"$tsv")
+        per_update=$((batch * update_freq * ${WORLD_SIZE:-1}))
+        total=$((epochs * ((rows + per_update - 1) / per_update)))
+    fi
+    ((total > 0)) || die "the schedule has no updates (is $tsv empty?)"
+    # ceil(ratio * total), ignoring floating-point dust (0.06 * 100 must give 6, not 7)
+    warmup=$(awk -v r="$ratio" -v t="$total" \
+        'BEGIN { w = r * t; i = int(w); printf "%d", (w - i > 1e-9) ? i + 1 : i }')
+    UNIVAL_SCHEDULE_FLAGS=(--max-epoch="$epochs" --total-num-update="$total" --warmup-updates="$warmup")
+}

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# VQAv2 fine-tuning: the VQA recipe of the spec (section 6.1 "VQAv2", section 3.4).
+#
+#   UNIVAL_DATA=... UNIVAL_CKPT=... UNIVAL_OUT=... run_scripts/vqa/train.sh [--flag=value ...]
+#   DRY_RUN=1 ... prints the fairseq-train command instead of running it.
+#
+# Files (each can be set directly instead):
+#   TRAIN_DATA   $UNIVAL_DATA/vqa/vqa_train.tsv (a comma list of pre-shuffled copies works too:
+#                epoch e trains on copy (e-1) mod N)
+#   VALID_DATA   $UNIVAL_DATA/vqa/vqa_val.tsv
+#   ANS2LABEL    $UNIVAL_DATA/vqa/trainval_ans2label.pkl (a pickled dict answer -> label, or a
+#                text file with one candidate answer a line)
+#   DICT_PATH    $UNIVAL_DATA/dict.txt
+#   INIT_CHECKPOINT  $UNIVAL_CKPT/unival_s2_hs/checkpoint1.pt; "scratch" trains from initial weights
+#   SAVE_DIR     $UNIVAL_OUT/vqa/$RUN_NAME
+# Recipe values (official defaults): ARCH BATCH_SIZE UPDATE_FREQ MAX_EPOCH LR WARMUP_RATIO
+#   PATCH_IMAGE_SIZE LABEL_SMOOTHING MAX_SRC_LENGTH MAX_TGT_LENGTH SELECTED_COLS EVAL_ARGS
+#   VAL_INFERENCE_TYPE (beamsearch | allcand) VALID_BATCH_SIZE (candidates per pass, allcand)
+#   EMA=1/0 (EMA_DECAY) FREEZE_EMBEDDINGS=1/0; DEVICE=cpu for a CPU run; shared flags: lib/common_flags.sh.
+set -euo pipefail
+LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")/../lib" && pwd)
+source "$LIB/env.sh"
+source "$LIB/common_flags.sh"
+source "$LIB/launch.sh"
+
+ARCH=${ARCH:-unival_base}
+RUN_NAME=${RUN_NAME:-vqa_$ARCH}
+BATCH_SIZE=${BATCH_SIZE:-16}
+UPDATE_FREQ=${UPDATE_FREQ:-1}
+MAX_EPOCH=${MAX_EPOCH:-20}
+LR=${LR:-1e-4}
+WARMUP_RATIO=${WARMUP_RATIO:-0.04}
+PATCH_IMAGE_SIZE=${PATCH_IMAGE_SIZE:-480}
+LABEL_SMOOTHING=${LABEL_SMOOTHING:-0.1}
+MAX_SRC_LENGTH=${MAX_SRC_LENGTH:-80}
+MAX_TGT_LENGTH=${MAX_TGT_LENGTH:-30}
+SELECTED_COLS=${SELECTED_COLS:-0,5,2,3,4}
+VAL_INFERENCE_TYPE=${VAL_INFERENCE_TYPE:-beamsearch}
+VALID_BATCH_SIZE=${VALID_BATCH_SIZE:-20}
+EVAL_ARGS=${EVAL_ARGS:-'{"beam":5,"unnormalized":true,"temperature":1.0,"stop_on_max_len":true}'}
+EMA=${EMA:-1}
+EMA_DECAY=${EMA_DECAY:-0.9999}
+FREEZE_EMBEDDINGS=${FREEZE_EMBEDDINGS:-1}
+
+path_default TRAIN_DATA UNIVAL_DATA vqa/vqa_train.tsv
+path_default VALID_DATA UNIVAL_DATA vqa/vqa_val.tsv
+path_default ANS2LABEL UNIVAL_DATA vqa/trainval_ans2label.pkl
+path_default DICT_PATH UNIVAL_DATA dict.txt
+path_default INIT_CHECKPOINT UNIVAL_CKPT unival_s2_hs/checkpoint1.pt
+path_default SAVE_DIR UNIVAL_OUT "vqa/$RUN_NAME"
+IMAGE_DIR=${IMAGE_DIR:-$(dirname "${TRAIN_DATA%%,*}")}
+
+TASK_FLAGS=(
+    --task=vqa_gen
+    --selected-cols="$SELECTED_COLS"
+    --dict-path="$DICT_PATH"
+    --image-dir="$IMAGE_DIR"
+    --ans2label-file="$ANS2LABEL"
+    --prompt-type=prev_output
+    --patch-image-size="$PATCH_IMAGE_SIZE"
+    --max-src-length="$MAX_SRC_LENGTH"
+    --max-tgt-length="$MAX_TGT_LENGTH"
+    --valid-batch-size="$VALID_BATCH_SIZE"
+    --val-inference-type="$VAL_INFERENCE_TYPE"
+    --eval-args="$EVAL_ARGS"
+    --best-checkpoint-metric=vqa_score
+    --maximize-best-checkpoint-metric
+)
+if [[ -n ${BPE_DIR:-} ]]; then TASK_FLAGS+=(--bpe-dir="$BPE_DIR"); fi
+# EMA of the weights from update 0, kept in fp32; validation uses it (spec 3.4)
+if [[ $EMA == 1 ]]; then
+    TASK_FLAGS+=(--uses-ema --store-ema --ema-fp32 --ema-decay="$EMA_DECAY" --ema-start-update=0)
+fi
+
+CRITERION_FLAGS=(--criterion=adjust_label_smoothed_cross_entropy --label-smoothing="$LABEL_SMOOTHING")
+
+OPTIM_FLAGS=()
+for flag in "${UNIVAL_OPTIM_FLAGS[@]}"; do
+    [[ $flag == --lr-scheduler=* ]] || OPTIM_FLAGS+=("$flag")
+done
+OPTIM_FLAGS+=(--lr-scheduler=polynomial_decay_warmup_ratio --warmup-ratio="$WARMUP_RATIO")
+
+MODEL_FLAGS=(--arch="$ARCH" "${UNIVAL_ARCH_FLAGS[@]}")
+if [[ $FREEZE_EMBEDDINGS == 1 ]]; then
+    MODEL_FLAGS+=(--freeze-encoder-embedding --freeze-decoder-embedding)
+fi
+
+RUN_FLAGS=(
+    --save-dir="$SAVE_DIR"
+    --batch-size="$BATCH_SIZE"
+    --update-freq="$UPDATE_FREQ"
+    --lr="$LR"
+    --max-epoch="$MAX_EPOCH"
+)
+if [[ $INIT_CHECKPOINT != scratch ]]; then RUN_FLAGS+=(--restore-file="$INIT_CHECKPOINT"); fi
+
+launch "$(find_tool fairseq-train)" "$TRAIN_DATA,$VALID_DATA" \
+    --user-dir="$USER_DIR" \
+    "${TASK_FLAGS[@]}" "${CRITERION_FLAGS[@]}" "${MODEL_FLAGS[@]}" \
+    "${OPTIM_FLAGS[@]}" "${UNIVAL_FINETUNE_FLAGS[@]}" "${RUN_FLAGS[@]}" \
+    "${UNIVAL_DEVICE_FLAGS[@]}" "${UNIVAL_LOG_FLAGS[@]}" \
+    "$@"

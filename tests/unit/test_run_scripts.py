@@ -1,0 +1,176 @@
+"""Every run script renders (DRY_RUN=1) to a command that fairseq's own parser accepts.
+
+The scripts are run as real bash processes with dummy machine paths; the printed command is
+split with shlex and parsed with fairseq's training parser (``fairseq-train``) or the
+evaluator's parser (``unival eval``). Expected values are the recipe numbers of the spec
+(section 6.1), written out here by hand.
+"""
+import json
+import math
+import os
+import shlex
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+RUN_SCRIPTS = REPO_ROOT / "run_scripts"
+ALL_SHELL_FILES = sorted(RUN_SCRIPTS.rglob("*.sh"))
+SCRIPTS = sorted(p for p in ALL_SHELL_FILES if p.parent.name != "lib")
+TRAIN_ROWS = 100  # rows of the dummy training TSV (the schedule is derived from it)
+
+
+def script_id(path: Path) -> str:
+    return str(path.relative_to(RUN_SCRIPTS))
+
+
+@pytest.fixture()
+def machine(tmp_path):
+    """Dummy UNIVAL_DATA / UNIVAL_CKPT / UNIVAL_OUT; the data dir holds a 100-row train TSV."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "caption_train.tsv").write_text("".join(f"{i}\t{i}\ta caption\n" for i in range(TRAIN_ROWS)))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("UNIVAL_")}
+    for name in ("DRY_RUN", "EXTRA_ARGS", "DEVICE", "LAUNCHER", "TOTAL_UPDATES"):
+        env.pop(name, None)
+    env.update(
+        UNIVAL_DATA=str(data),
+        UNIVAL_CKPT=str(tmp_path / "ckpt"),
+        UNIVAL_OUT=str(tmp_path / "out"),
+        DEVICE="cpu",
+        DRY_RUN="1",
+    )
+    return env
+
+
+def render(script: Path, env: dict, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["bash", str(script), *args], env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=60
+    )
+
+
+def rendered_argv(script: Path, env: dict, *args: str) -> list:
+    proc = render(script, env, *args)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 1, f"DRY_RUN must print exactly one line, got {proc.stdout!r}"
+    return shlex.split(lines[0])
+
+
+def parse_command(argv: list):
+    """Parse a rendered command with the parser of the program it runs; returns (kind, args)."""
+    from fairseq import options
+
+    program = Path(argv[0]).name
+    if program == "fairseq-train":
+        parser = options.get_training_parser()
+        return "train", options.parse_args_and_arch(parser, argv[1:])
+    if program == "unival" and argv[1] == "eval":
+        from unival import evaluate
+
+        return "eval", evaluate.build_parser().parse_args(argv[2:])
+    raise AssertionError(f"no parser known for {argv[:2]}: teach test_run_scripts.parse_command")
+
+
+def test_there_are_scripts_to_check():
+    assert RUN_SCRIPTS / "caption" / "train.sh" in SCRIPTS
+    assert RUN_SCRIPTS / "caption" / "eval.sh" in SCRIPTS
+
+
+@pytest.mark.parametrize("path", ALL_SHELL_FILES, ids=script_id)
+def test_bash_syntax(path):
+    proc = subprocess.run(["bash", "-n", str(path)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=script_id)
+def test_every_script_renders_and_parses(script, machine):
+    kind, args = parse_command(rendered_argv(script, machine))
+    assert kind in {"train", "eval"}
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=script_id)
+def test_every_script_rejects_a_repeated_flag(script, machine):
+    argv = rendered_argv(script, machine)
+    first_flag = next(a for a in argv if a.startswith("--")).split("=")[0]
+    proc = render(script, {**machine, "EXTRA_ARGS": f"{first_flag}=1"})
+    assert proc.returncode != 0
+    assert proc.stdout == ""
+    assert f"flag {first_flag} is given twice" in proc.stderr
+    proc = render(script, machine, f"{first_flag}=1")  # the same through trailing arguments
+    assert proc.returncode != 0 and f"flag {first_flag} is given twice" in proc.stderr
+
+
+def test_caption_train_is_the_coco_recipe(machine):
+    kind, args = parse_command(rendered_argv(RUN_SCRIPTS / "caption" / "train.sh", machine))
+    assert kind == "train"
+    assert (args.task, args.arch, args.criterion) == ("caption", "unival_base", "adjust_label_smoothed_cross_entropy")
+    assert args.lr == [1e-5] and args.max_epoch == 10 and args.batch_size == 16 and args.update_freq == [1]
+    # 100 rows / batch 16 -> 7 updates per epoch, x 10 epochs; warmup ceil(0.06 * 70) = ceil(4.2) = 5
+    assert float(args.total_num_update) == 70 and args.warmup_updates == 5
+    assert args.patch_image_size == 480
+    assert json.loads(args.eval_args) == {"beam": 5, "max_len_b": 22, "no_repeat_ngram_size": 3}
+    assert args.eval_cider and args.best_checkpoint_metric == "cider" and args.maximize_best_checkpoint_metric
+    assert args.label_smoothing == 0.1 and args.drop_worst_ratio == 0.05 and args.drop_worst_after == 6000
+    assert args.optimizer == "adam" and args.adam_betas == "(0.9,0.999)" and args.adam_eps == 1e-8
+    assert args.weight_decay == 0.01 and args.clip_norm == 1.0 and args.lr_scheduler == "polynomial_decay"
+    for flag in ("encoder_normalize_before", "decoder_normalize_before", "share_all_embeddings",
+                 "share_decoder_input_output_embed", "layernorm_embedding", "patch_layernorm_embedding",
+                 "add_type_embedding", "scale_attn", "scale_fc", "scale_heads",
+                 "freeze_encoder_embedding", "freeze_decoder_embedding"):
+        assert getattr(args, flag) is True, flag
+    assert (args.dropout, args.attention_dropout) == (0.1, 0.0)
+    assert (args.encoder_drop_path_rate, args.decoder_drop_path_rate, args.resnet_drop_path_rate) == (0.1, 0.1, 0.0)
+    assert args.reset_optimizer and args.reset_dataloader and args.reset_meters and args.no_epoch_checkpoints
+    assert args.validate_interval_updates == 2000
+    data_dir, out_dir, ckpt_dir = machine["UNIVAL_DATA"], machine["UNIVAL_OUT"], machine["UNIVAL_CKPT"]
+    assert args.data == f"{data_dir}/caption_train.tsv,{data_dir}/caption_valid.tsv"
+    assert args.restore_file == f"{ckpt_dir}/unival_s2_hs/checkpoint1.pt"
+    assert args.save_dir == f"{out_dir}/caption/caption_unival_base"
+    assert args.cpu is True and args.fp16 is False
+
+
+def test_caption_train_env_overrides_and_extra_args(machine):
+    env = {**machine, "ARCH": "unival_tiny", "LR": "5e-4", "BATCH_SIZE": "10", "MAX_EPOCH": "3",
+           "INIT_CHECKPOINT": "scratch", "DEVICE": "gpu", "EXTRA_ARGS": "--wandb-project 'my project'"}
+    _, args = parse_command(rendered_argv(RUN_SCRIPTS / "caption" / "train.sh", env, "--patience=4"))
+    assert args.arch == "unival_tiny" and args.lr == [5e-4] and args.batch_size == 10 and args.max_epoch == 3
+    assert float(args.total_num_update) == 3 * math.ceil(TRAIN_ROWS / 10) and args.warmup_updates == 2  # ceil(1.8)
+    assert args.restore_file == "checkpoint_last.pt"  # fairseq's default: nothing to restore from
+    assert args.fp16 is True and args.fp16_scale_window == 512 and args.cpu is False
+    assert args.wandb_project == "my project" and args.patience == 4
+
+
+def test_missing_machine_path_is_a_clear_error(machine):
+    env = dict(machine)
+    del env["UNIVAL_OUT"]
+    proc = render(RUN_SCRIPTS / "caption" / "train.sh", env)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert "UNIVAL_OUT is not set" in proc.stderr
+    env = {**machine, "TOTAL_UPDATES": "9"}
+    del env["UNIVAL_DATA"]
+    proc = render(RUN_SCRIPTS / "caption" / "train.sh", env)
+    assert proc.returncode == 2 and "UNIVAL_DATA is not set" in proc.stderr
+
+
+def test_unknown_device_and_launcher_are_rejected(machine):
+    proc = render(RUN_SCRIPTS / "caption" / "train.sh", {**machine, "DEVICE": "tpu"})
+    assert proc.returncode == 2 and "DEVICE must be" in proc.stderr
+    proc = render(RUN_SCRIPTS / "caption" / "train.sh", {**machine, "DRY_RUN": "0", "LAUNCHER": "nope"})
+    assert proc.returncode == 2 and "unknown LAUNCHER 'nope'" in proc.stderr
+
+
+def test_caption_eval_is_the_test_recipe(machine):
+    kind, args = parse_command(rendered_argv(RUN_SCRIPTS / "caption" / "eval.sh", machine))
+    assert kind == "eval"
+    out = machine["UNIVAL_OUT"]
+    assert args.checkpoint == f"{out}/caption/caption_unival_base/checkpoint_best.pt"
+    assert args.data == f"{machine['UNIVAL_DATA']}/caption_test.tsv"
+    assert args.results_path == f"{out}/caption/caption_unival_base/eval_caption_test"
+    assert (args.beam, args.max_len_b, args.no_repeat_ngram_size, args.unnormalized) == (5, 22, 3, True)
+    assert (args.batch_size, args.patch_image_size, args.selected_cols) == (16, 480, "1,4,2")
+    assert args.cpu is True and args.fp16 is False
+    _, args = parse_command(rendered_argv(RUN_SCRIPTS / "caption" / "eval.sh", {**machine, "DEVICE": "gpu",
+                                                                                  "CHECKPOINT": "/x/a.pt"}))
+    assert args.fp16 is True and args.cpu is False and args.checkpoint == "/x/a.pt"
