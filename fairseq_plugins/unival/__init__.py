@@ -8,9 +8,10 @@ import logging
 
 from unival import compat  # noqa: F401  (applies the compatibility fixes first)
 from unival import criterions, models, optim, tasks  # noqa: F401  (fairseq registrations)
+from unival.hub import load  # noqa: F401
 from unival.models.builder import build_model  # noqa: F401
 
-__all__ = ["build_model"]
+__all__ = ["build_model", "load"]
 __version__ = "0.1.0"
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())

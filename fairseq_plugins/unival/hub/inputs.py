@@ -1,0 +1,93 @@
+"""API inputs -> the TSV fields the task datasets decode, held in memory.
+
+The predictor feeds its inputs through the tasks' own datasets (``process_row``) so that
+preprocessing is the one the evaluation uses. :class:`InMemoryRows` stands in for
+:class:`unival.data.tsv.TSVFile`; :func:`image_field` turns a path, ``bytes`` or a
+``PIL.Image`` into a field :func:`unival.data.io.image.decode_image` reads back losslessly
+(paths are read in place, bytes are base64-encoded, PIL images are PNG-encoded).
+"""
+from __future__ import annotations
+
+import base64
+import os
+from typing import List, Sequence, Union
+
+from PIL import Image
+
+from unival.data.io.image import encode_image_base64, looks_like_path
+from unival.data.tsv import TSVRow
+
+ImageInput = Union[str, os.PathLike, bytes, bytearray, Image.Image]
+SINGLE_MEDIA_TYPES = (str, os.PathLike, bytes, bytearray, Image.Image)
+
+
+def is_single_media(item) -> bool:
+    """True for one image/path (the API then returns one result instead of a list)."""
+    return isinstance(item, SINGLE_MEDIA_TYPES)
+
+
+def as_list(items, name: str) -> List:
+    """A list of inputs; a lone path/bytes/image becomes a one-item list."""
+    if is_single_media(items):
+        return [items]
+    if not isinstance(items, Sequence):
+        items = list(items)
+    if not items:
+        raise ValueError(f"no {name} given")
+    return list(items)
+
+
+def describe_input(item) -> str:
+    """A short name of an input for JSON output and messages."""
+    if isinstance(item, (str, os.PathLike)):
+        return os.fspath(item)
+    if isinstance(item, Image.Image):
+        return f"<PIL image {item.width}x{item.height}>"
+    if isinstance(item, (bytes, bytearray)):
+        return f"<{len(item)} bytes>"
+    return f"<{type(item).__name__}>"
+
+
+def image_field(item: ImageInput) -> str:
+    """One image input -> a TSV image field (absolute path, or URL-safe base64)."""
+    if isinstance(item, Image.Image):
+        return encode_image_base64(item.convert("RGB"), "PNG")
+    if isinstance(item, (bytes, bytearray)):
+        if not item:
+            raise ValueError("empty image bytes")
+        return base64.urlsafe_b64encode(bytes(item)).decode("ascii")
+    if isinstance(item, (str, os.PathLike)):
+        path = os.path.abspath(os.fspath(item))
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"image file not found: {path}")
+        if looks_like_path(path) and "\t" not in path and "\n" not in path:
+            return path
+        with open(path, "rb") as handle:
+            return image_field(handle.read())
+    raise TypeError(f"an image must be a path, bytes or a PIL image, not {type(item).__name__}")
+
+
+def text_field(text: str, name: str) -> str:
+    """A question/expression/hypothesis as a field (tabs and newlines become spaces)."""
+    if not isinstance(text, str):
+        raise TypeError(f"{name} must be a str, not {type(text).__name__}")
+    return " ".join(text.split())
+
+
+class InMemoryRows:
+    """Rows of str fields in memory, read like a ``TSVFile`` slice (``<input>:N`` in errors)."""
+
+    def __init__(self, rows: Sequence[Sequence[str]], source: str = "<input>"):
+        self.rows = [list(r) for r in rows]
+        self.path = source
+        self.total_rows = len(self.rows)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, index: int) -> TSVRow:
+        fields = self.rows[int(index)]
+        return TSVRow(fields, self.path, int(index) + 1, range(len(fields)))
+
+    def close(self) -> None:
+        """Nothing to release (TSVFile protocol)."""
