@@ -48,9 +48,6 @@ path_default INIT_CHECKPOINT UNIVAL_CKPT unival_s2_hs/checkpoint1.pt
 path_default SAVE_DIR UNIVAL_OUT "caption/$RUN_NAME"
 IMAGE_DIR=${IMAGE_DIR:-$(dirname "${TRAIN_DATA%%,*}")}
 
-if [[ -n ${MAX_UPDATE:-} ]]; then TOTAL_UPDATES=${TOTAL_UPDATES:-$MAX_UPDATE}; fi
-schedule_flags "${TRAIN_DATA%%,*}" "$MAX_EPOCH" "$WARMUP_RATIO" "$BATCH_SIZE" "$UPDATE_FREQ"
-
 TASK_FLAGS=(
     --task=caption
     --selected-cols="$SELECTED_COLS"
@@ -86,9 +83,10 @@ RUN_FLAGS=(
     --batch-size="$BATCH_SIZE"
     --update-freq="$UPDATE_FREQ"
     --lr="$LR"
-    "${UNIVAL_SCHEDULE_FLAGS[@]}"
+    --max-epoch="$MAX_EPOCH"
+    --warmup-ratio="$WARMUP_RATIO"
 )
-if [[ -n ${MAX_UPDATE:-} ]]; then RUN_FLAGS+=(--max-update="$MAX_UPDATE"); fi
+if [[ -n ${MAX_UPDATE:-} ]]; then RUN_FLAGS+=(--max-update="$MAX_UPDATE" --total-num-update="$MAX_UPDATE"); fi
 if [[ $INIT_CHECKPOINT != scratch ]]; then RUN_FLAGS+=(--restore-file="$INIT_CHECKPOINT"); fi
 
 launch "$(find_tool fairseq-train)" "$TRAIN_DATA,$VALID_DATA" \

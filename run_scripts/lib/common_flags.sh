@@ -2,7 +2,9 @@
 # Flags shared by UnIVAL run scripts, written once. Source after env.sh; defines arrays only.
 #
 #   UNIVAL_ARCH_FLAGS    the architecture flags every official UnIVAL script passes (spec 1.1)
-#   UNIVAL_OPTIM_FLAGS   the fine-tuning optimisation settings common to all recipes (spec 6.1)
+#   UNIVAL_OPTIM_FLAGS   the fine-tuning optimisation settings common to all recipes (spec 6.1);
+#                        scripts add --warmup-ratio (the schedule spans --max-epoch epochs of the
+#                        training file, counted by the plugin's polynomial_decay_warmup_ratio)
 #   UNIVAL_FINETUNE_FLAGS  resets, checkpointing and validation cadence (spec 6.1)
 #   UNIVAL_DEVICE_FLAGS  --cpu on DEVICE=cpu; fp16 with scale window 512 on DEVICE=gpu
 #   UNIVAL_LOG_FLAGS     log format and interval, data loader workers, seed, valid-subset check
@@ -42,7 +44,7 @@ UNIVAL_OPTIM_FLAGS=(
     --adam-eps=1e-08
     --weight-decay="${WEIGHT_DECAY:-0.01}"
     --clip-norm="${CLIP_NORM:-1.0}"
-    --lr-scheduler=polynomial_decay
+    --lr-scheduler=polynomial_decay_warmup_ratio
     --end-learning-rate=0.0
 )
 
@@ -72,23 +74,3 @@ UNIVAL_LOG_FLAGS=(
     --num-workers="${NUM_WORKERS:-0}"
     --seed="${SEED:-1}"
 )
-
-# schedule_flags TRAIN_TSV EPOCHS WARMUP_RATIO BATCH UPDATE_FREQ: set UNIVAL_SCHEDULE_FLAGS to the
-# polynomial-decay flags for EPOCHS epochs over TRAIN_TSV, warming up over WARMUP_RATIO of the
-# updates (OFA's --warmup-ratio, which stock fairseq lacks). TOTAL_UPDATES overrides the count
-# of updates (needed when TRAIN_TSV is not on this machine, e.g. when rendering for a cluster).
-schedule_flags() {
-    local tsv=$1 epochs=$2 ratio=$3 batch=$4 update_freq=$5 rows per_update warmup
-    local total=${TOTAL_UPDATES:-}
-    if [[ -z $total ]]; then
-        [[ -r $tsv ]] || die "cannot read $tsv to count its rows; set TOTAL_UPDATES instead"
-        rows=$(wc -l <"$tsv")
-        per_update=$((batch * update_freq * ${WORLD_SIZE:-1}))
-        total=$((epochs * ((rows + per_update - 1) / per_update)))
-    fi
-    ((total > 0)) || die "the schedule has no updates (is $tsv empty?)"
-    # ceil(ratio * total), ignoring floating-point dust (0.06 * 100 must give 6, not 7)
-    warmup=$(awk -v r="$ratio" -v t="$total" \
-        'BEGIN { w = r * t; i = int(w); printf "%d", (w - i > 1e-9) ? i + 1 : i }')
-    UNIVAL_SCHEDULE_FLAGS=(--max-epoch="$epochs" --total-num-update="$total" --warmup-updates="$warmup")
-}

@@ -6,7 +6,6 @@ evaluator's parser (``unival eval``). Expected values are the recipe numbers of 
 (section 6.1), written out here by hand.
 """
 import json
-import math
 import os
 import shlex
 import subprocess
@@ -18,7 +17,6 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 RUN_SCRIPTS = REPO_ROOT / "run_scripts"
 ALL_SHELL_FILES = sorted(RUN_SCRIPTS.rglob("*.sh"))
 SCRIPTS = sorted(p for p in ALL_SHELL_FILES if p.parent.name != "lib")
-TRAIN_ROWS = 100  # rows of the dummy training TSV (the schedule is derived from it)
 
 
 def script_id(path: Path) -> str:
@@ -27,13 +25,13 @@ def script_id(path: Path) -> str:
 
 @pytest.fixture()
 def machine(tmp_path):
-    """Dummy UNIVAL_DATA / UNIVAL_CKPT / UNIVAL_OUT; the data dir holds a 100-row train TSV."""
+    """Dummy UNIVAL_DATA / UNIVAL_CKPT / UNIVAL_OUT, and none of the scripts' settings inherited."""
+    from unival.demo import run_script_variables
+
     data = tmp_path / "data"
     data.mkdir()
-    (data / "caption_train.tsv").write_text("".join(f"{i}\t{i}\ta caption\n" for i in range(TRAIN_ROWS)))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("UNIVAL_")}
-    for name in ("DRY_RUN", "EXTRA_ARGS", "DEVICE", "LAUNCHER", "TOTAL_UPDATES"):
-        env.pop(name, None)
+    drop = run_script_variables()
+    env = {k: v for k, v in os.environ.items() if k not in drop and not k.startswith("UNIVAL_")}
     env.update(
         UNIVAL_DATA=str(data),
         UNIVAL_CKPT=str(tmp_path / "ckpt"),
@@ -107,14 +105,15 @@ def test_caption_train_is_the_coco_recipe(machine):
     assert kind == "train"
     assert (args.task, args.arch, args.criterion) == ("caption", "unival_base", "adjust_label_smoothed_cross_entropy")
     assert args.lr == [1e-5] and args.max_epoch == 10 and args.batch_size == 16 and args.update_freq == [1]
-    # 100 rows / batch 16 -> 7 updates per epoch, x 10 epochs; warmup ceil(0.06 * 70) = ceil(4.2) = 5
-    assert float(args.total_num_update) == 70 and args.warmup_updates == 5
+    # warmup over 6% of the updates of 10 epochs of the training file (counted by the scheduler)
+    assert args.lr_scheduler == "polynomial_decay_warmup_ratio" and args.warmup_ratio == 0.06
+    assert float(args.total_num_update) == 0 and args.end_learning_rate == 0.0
     assert args.patch_image_size == 480
     assert json.loads(args.eval_args) == {"beam": 5, "max_len_b": 22, "no_repeat_ngram_size": 3}
     assert args.eval_cider and args.best_checkpoint_metric == "cider" and args.maximize_best_checkpoint_metric
     assert args.label_smoothing == 0.1 and args.drop_worst_ratio == 0.05 and args.drop_worst_after == 6000
     assert args.optimizer == "adam" and args.adam_betas == "(0.9,0.999)" and args.adam_eps == 1e-8
-    assert args.weight_decay == 0.01 and args.clip_norm == 1.0 and args.lr_scheduler == "polynomial_decay"
+    assert args.weight_decay == 0.01 and args.clip_norm == 1.0
     for flag in ("encoder_normalize_before", "decoder_normalize_before", "share_all_embeddings",
                  "share_decoder_input_output_embed", "layernorm_embedding", "patch_layernorm_embedding",
                  "add_type_embedding", "scale_attn", "scale_fc", "scale_heads",
@@ -133,10 +132,11 @@ def test_caption_train_is_the_coco_recipe(machine):
 
 def test_caption_train_env_overrides_and_extra_args(machine):
     env = {**machine, "ARCH": "unival_tiny", "LR": "5e-4", "BATCH_SIZE": "10", "MAX_EPOCH": "3",
-           "INIT_CHECKPOINT": "scratch", "DEVICE": "gpu", "EXTRA_ARGS": "--wandb-project 'my project'"}
+           "INIT_CHECKPOINT": "scratch", "DEVICE": "gpu", "MAX_UPDATE": "50",
+           "EXTRA_ARGS": "--wandb-project 'my project'"}
     _, args = parse_command(rendered_argv(RUN_SCRIPTS / "caption" / "train.sh", env, "--patience=4"))
     assert args.arch == "unival_tiny" and args.lr == [5e-4] and args.batch_size == 10 and args.max_epoch == 3
-    assert float(args.total_num_update) == 3 * math.ceil(TRAIN_ROWS / 10) and args.warmup_updates == 2  # ceil(1.8)
+    assert args.max_update == 50 and float(args.total_num_update) == 50  # the schedule ends at MAX_UPDATE
     assert args.restore_file == "checkpoint_last.pt"  # fairseq's default: nothing to restore from
     assert args.fp16 is True and args.fp16_scale_window == 512 and args.cpu is False
     assert args.wandb_project == "my project" and args.patience == 4
@@ -148,7 +148,7 @@ def test_missing_machine_path_is_a_clear_error(machine):
     proc = render(RUN_SCRIPTS / "caption" / "train.sh", env)
     assert proc.returncode == 2 and proc.stdout == ""
     assert "UNIVAL_OUT is not set" in proc.stderr
-    env = {**machine, "TOTAL_UPDATES": "9"}
+    env = dict(machine)
     del env["UNIVAL_DATA"]
     proc = render(RUN_SCRIPTS / "caption" / "train.sh", env)
     assert proc.returncode == 2 and "UNIVAL_DATA is not set" in proc.stderr

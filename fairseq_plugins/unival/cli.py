@@ -1,0 +1,96 @@
+"""The ``unival`` console command: one entry point for the toolkit's user-facing tools.
+
+``unival COMMAND [ARGS...]`` hands ``ARGS`` unchanged to the command's own ``main(argv)``
+(so ``unival eval --help`` shows the evaluator's options). Each command's module is imported
+only when that command runs, so that this dispatcher itself stays cheap to load.
+
+A new command is one more entry in ``COMMANDS``.
+"""
+import argparse
+import importlib
+import importlib.metadata
+import platform
+import sys
+from dataclasses import dataclass
+from typing import Callable, List, Optional, Sequence
+
+
+@dataclass(frozen=True)
+class Command:
+    """One subcommand: its one-line help and a callable ``run(argv) -> exit status``."""
+
+    help: str
+    run: Callable[[List[str]], Optional[int]]
+
+
+def _call_main(module: str) -> Callable[[List[str]], Optional[int]]:
+    """Return ``run(argv)`` that imports ``module`` only when called and runs its ``main``."""
+
+    def run(argv: List[str]) -> Optional[int]:
+        return importlib.import_module(module).main(argv)
+
+    return run
+
+
+def version_text() -> str:
+    """``unival-toolkit X (fairseq-fixed Y, torch Z, python W)`` read from package metadata."""
+
+    def dist_version(name: str) -> str:
+        try:
+            return importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            return "not installed"
+
+    from unival import __version__
+
+    deps = ", ".join(f"{name} {dist_version(name)}" for name in ("fairseq-fixed", "torch"))
+    return f"unival-toolkit {__version__} ({deps}, python {platform.python_version()})"
+
+
+def _run_version(argv: List[str]) -> int:
+    argparse.ArgumentParser(prog="unival version", description="Print versions.").parse_args(argv)
+    sys.stdout.write(version_text() + "\n")
+    return 0
+
+
+COMMANDS = {
+    "eval": Command("evaluate a checkpoint on a test TSV (unival.evaluate)", _call_main("unival.evaluate")),
+    "toy-world": Command("write the synthetic toy world (TSV files, dict.txt, scenes)",
+                         _call_main("unival.toy_world.cli")),
+    "demo": Command("toy world -> train unival_tiny -> evaluate -> report (make demo)", _call_main("unival.demo")),
+    "predict": Command("batched caption/VQA/grounding/entailment to JSONL (unival.predict_cli)",
+                       _call_main("unival.predict_cli")),
+    "export": Command("write a checkpoint as safetensors + config.json + dictionary/BPE files (unival.hub.export)",
+                      _call_main("unival.hub.export")),
+    "merge": Command("merge checkpoints: interpolate, average, task arithmetic, TIES (unival.merging.cli)",
+                     _call_main("unival.merging.cli")),
+    "version": Command("print the toolkit, fairseq, torch and python versions", _run_version),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser; it serves ``--help`` and errors, commands parse their own args."""
+    parser = argparse.ArgumentParser(
+        prog="unival",
+        description="UnIVAL toolkit. Training itself is plain fairseq: "
+        "fairseq-train DATA --user-dir fairseq_plugins/unival --task caption --arch unival_tiny ...",
+        epilog="Run 'unival COMMAND --help' for a command's own options.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, command in COMMANDS.items():
+        commands.add_parser(name, help=command.help, add_help=False)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run ``unival COMMAND ARGS...``; returns the process exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in COMMANDS:
+        status = COMMANDS[argv[0]].run(argv[1:])
+        return int(status or 0)
+    build_parser().parse_args(argv)  # prints help or a usage error, and exits
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
