@@ -52,6 +52,8 @@ find_tool() {
         printf '%s' "$name"
     elif [[ -x $UNIVAL_REPO_ROOT/.venv/bin/$name ]]; then
         printf '%s' "$UNIVAL_REPO_ROOT/.venv/bin/$name"
+    elif [[ ${DRY_RUN:-0} == 1 ]]; then
+        printf '%s' "$name"  # a dry run only prints the command
     else
         die "cannot find '$name' on PATH or in .venv/bin (run 'make venv' first)"
     fi

@@ -67,6 +67,7 @@ launch() {
     fi
     local launcher=${LAUNCHER:-local}
     declare -F "_launch_$launcher" >/dev/null || die "unknown LAUNCHER '$launcher' (have: local)"
+    [[ -n ${cmd[0]} ]] || die "no program to launch (a tool lookup failed above)"
     echo "run_scripts: running: $(join_quoted "${cmd[@]}")" >&2
     "_launch_$launcher" "${cmd[@]}"
 }
