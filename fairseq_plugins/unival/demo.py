@@ -74,10 +74,11 @@ class CaptionSettings:
     num_test: int = 100
     image_size: int = 64
     batch_size: int = 16
-    max_update: int = 1200
+    max_update: int = 1700
     lr: float = 5e-4
     warmup_ratio: float = 0.06
     beam: int = 3
+    num_workers: int = 1
     train_time_cap_minutes: float = 10.0
 
 
@@ -150,6 +151,7 @@ class CaptionStage:
             "EVAL_ARGS": json.dumps({"beam": s.beam, "max_len_b": 22, "no_repeat_ngram_size": 3}),
             "VALIDATE_INTERVAL_UPDATES": "0",  # validate at the end of each epoch and of training
             "LOG_INTERVAL": "50", "SEED": "1",
+            "NUM_WORKERS": str(s.num_workers),  # decode images while the model trains
             "EXTRA_ARGS": f"--stop-time-hours={s.train_time_cap_minutes / 60:.4f}",
         }
 
