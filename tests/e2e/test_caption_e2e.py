@@ -5,9 +5,7 @@ dozen updates on CPU with CIDEr-based checkpoint selection; the evaluation comma
 predictions and scores for the test file, and fairseq-generate decodes the same file.
 """
 import json
-import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 
@@ -19,7 +17,11 @@ from unival.tokenizer import build_dictionary_from_texts, load_gpt2_bpe
 
 pytestmark = pytest.mark.slow  # about 1.5 minutes on 2 CPU cores
 
-BIN = Path(sys.executable).parent
+from helpers import BIN, run_logged  # noqa: E402
+
+
+def run(cmd, cwd, log_path, timeout=420):
+    return run_logged(cmd, cwd, log_path, timeout)
 COLOURS = {"red": (220, 20, 20), "green": (20, 200, 20), "blue": (20, 20, 220), "yellow": (230, 230, 20)}
 EPOCH_LOSS = re.compile(r"\| train \| epoch (\d+) \| loss ([\d.]+)")
 
@@ -44,14 +46,6 @@ def write_caption_data(root: Path) -> dict:
             "test": write("test.tsv", evaluation)}
 
 
-def run(cmd, cwd, log_path, timeout=420):
-    env = dict(os.environ, OMP_NUM_THREADS="2", PYTHONUNBUFFERED="1")
-    with open(log_path, "w") as log:
-        result = subprocess.run([str(c) for c in cmd], cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                timeout=timeout)
-    text = Path(log_path).read_text()
-    assert result.returncode == 0, f"{cmd[0]} failed (exit {result.returncode}):\n{text[-4000:]}"
-    return text
 
 
 @pytest.fixture(scope="module")

@@ -5,19 +5,20 @@ A tiny TSV of black images with one coloured square ("the red square", ...) trai
 the evaluation command then writes one 4-number box per row and the accuracy.
 """
 import json
-import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from helpers import BIN, run_logged  # noqa: E402
 from PIL import Image, ImageDraw
 
 from unival.data.io.image import encode_image_base64
 from unival.tokenizer import build_dictionary_from_texts, load_gpt2_bpe
 
-BIN = Path(sys.executable).parent
+
+def run(cmd, cwd, log_path, timeout=300):
+    return run_logged(cmd, cwd, log_path, timeout)
 COLOURS = {"red": (220, 20, 20), "green": (20, 200, 20), "blue": (20, 20, 220), "yellow": (230, 230, 20)}
 EPOCH_LOSS = re.compile(r"\| train \| epoch (\d+) \| loss ([\d.]+)")
 
@@ -43,14 +44,6 @@ def write_refcoco_data(root: Path) -> dict:
     return paths
 
 
-def run(cmd, cwd, log_path, timeout=300):
-    env = dict(os.environ, OMP_NUM_THREADS="2", PYTHONUNBUFFERED="1")
-    with open(log_path, "w") as log:
-        result = subprocess.run([str(c) for c in cmd], cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                timeout=timeout)
-    text = Path(log_path).read_text()
-    assert result.returncode == 0, f"{cmd[0]} failed (exit {result.returncode}):\n{text[-4000:]}"
-    return text
 
 
 @pytest.fixture(scope="module")
