@@ -5,7 +5,8 @@
         FILE [FILE ...] [--image-dir DIR] [--ans2label FILE] [--no-media]
 
 Checks the task's column layout, the answers / box / label formats and that every image
-decodes (other media: the file exists); see :mod:`unival.data.convert.validate`.
+decodes (videos: the frame index reads; audio: every sample decodes); see
+:mod:`unival.data.convert.validate`.
 ``--ans2label`` (pickle or one answer a line) also requires each row's best answer to be a
 candidate. Exits 1 when any row is bad, 0 otherwise.
 """

@@ -48,3 +48,19 @@ def parity_dir(shared_dir) -> Path:
 @pytest.fixture(scope="session")
 def bart_dict_path(shared_dir) -> Path:
     return shared_dir / "bpe" / "dict.txt"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``gpu`` are device checks: without CUDA they are deselected (they cannot
+    run on this machine), not skipped; the device script runs them with ``-m gpu``."""
+    if torch.cuda.is_available():
+        return
+    gpu_items = [item for item in items if item.get_closest_marker("gpu")]
+    if gpu_items:
+        config.hook.pytest_deselected(items=gpu_items)
+        items[:] = [item for item in items if not item.get_closest_marker("gpu")]
+
+
+def pytest_report_header(config):
+    if not torch.cuda.is_available():
+        return "no CUDA: tests marked 'gpu' are deselected (run them on a GPU machine with -m gpu)"

@@ -31,7 +31,9 @@ logger = logging.getLogger("unival.evaluate")
 # command-line option -> task config field, applied as fairseq arg_overrides when given
 DATA_OVERRIDES = ("selected_cols", "dict_path", "bpe_dir", "image_dir", "patch_image_size", "constraint_range",
                   "ans2label_file", "val_inference_type",
-                  "acc_thresh", "min_area_size", "max_area_size", "medium_area")
+                  "acc_thresh", "min_area_size", "max_area_size", "medium_area",
+                  "num_frames", "patch_frame_size", "eval_sample_type", "max_audio_len", "audio_sample_rate",
+                  "sample_rate")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,6 +59,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-area-size", type=float, help="refcoco: count only GT boxes smaller than this (px²)")
     parser.add_argument("--medium-area", action="store_true", default=None,
                         help="refcoco: select medium boxes between the area bounds (spec 5.3)")
+    media = parser.add_argument_group("video and audio (default: the saved settings)")
+    media.add_argument("--num-frames", type=int, help="frames sampled per video")
+    media.add_argument("--patch-frame-size", type=int, help="side of the centre-cropped frames")
+    media.add_argument("--eval-sample-type", choices=("rand", "middle", "uniform"),
+                       help="frame sampling of the evaluated split")
+    media.add_argument("--max-audio-len", type=int, help="waveform samples per clip")
+    media.add_argument("--audio-sample-rate", action="store_true", default=None,
+                       help="resample audio to --sample-rate")
+    media.add_argument("--sample-rate", type=int, help="target rate of --audio-sample-rate")
     parser.add_argument("--model-overrides", default="{}", help="JSON of model config overrides")
     gen = parser.add_argument_group("generation")
     gen.add_argument("--beam", type=int, default=5)

@@ -19,6 +19,7 @@ from fairseq.data import FairseqDataset
 from unival.compat import as_index
 from unival.data.collate import collate
 from unival.data.errors import BadSampleError
+from unival.data.media import sample_rng
 from unival.data.tsv import TSVFile, TSVRow
 from unival.tokenizer import UnivalTokenizer
 
@@ -42,6 +43,8 @@ class UnivalDataset(FairseqDataset):
         self.max_src_length = max_src_length
         self.max_tgt_length = max_tgt_length
         self.epoch = 1
+        self.seed = 1  # with epoch and row: the random stream of media loading
+        self.media_loader = None  # unival.data.media loader of datasets with a media column
         self.num_skipped = 0  # in this process (each DataLoader worker counts its own)
 
     # -- fairseq dataset protocol -----------------------------------------------------------
@@ -98,6 +101,16 @@ class UnivalDataset(FairseqDataset):
             raise
         except FIELD_ERRORS as error:
             raise row.error(position, str(error), name) from error
+
+    def load_media(self, row: TSVRow, position: int, index: int) -> dict:
+        """The ``patch_*`` keys of field ``position`` through ``self.media_loader``
+        (:mod:`unival.data.media`), with the row's random stream of this epoch."""
+        loader = self.media_loader
+        if loader is None:
+            raise AttributeError(f"{type(self).__name__} has no media_loader")
+        rng = sample_rng(self.seed, self.epoch, index)
+        return self.decode_field(row, position, loader.modality.name.lower(),
+                                 lambda field: loader.load(field, self.split == "train", rng))
 
     def encode_text(self, text: str, max_length: int | None = None) -> torch.LongTensor:
         """BPE ids of ``text`` (no BOS/EOS), truncated to ``max_length`` tokens."""

@@ -8,23 +8,24 @@ Fields (after ``--selected-cols`` 0,4,2 for train, 1,4,2 for evaluation):
 * val/test: ``references`` = every "&&"-separated reference, punctuation-stripped; the
   target (for the validation loss only) is the first reference, truncated like train.
 * ``patch_image`` (3, P, P): bicubic resize to P = ``patch_image_size``, normalised.
+
+The same dataset serves ``video_caption`` and ``audio_caption`` (spec §3.2, §3.3): the
+task passes a ``media_loader`` (:mod:`unival.data.media`) for the media column and the
+``prompt`` (" what does the video describe?", also for audio, spec §12.5).
 """
 from __future__ import annotations
 
 import os
 from functools import partial
 
-import torch
-
 from unival.data.base_dataset import UnivalDataset
-from unival.data.io.image import decode_image
-from unival.data.io.transforms import image_to_tensor
+from unival.data.media import ImageLoader
 from unival.data.text import caption_words
 from unival.data.tsv import TSVFile, TSVRow
-from unival.modality import Modality
 from unival.tokenizer import UnivalTokenizer
 
 CAPTION_PROMPT = " what does the image describe?"
+VIDEO_CAPTION_PROMPT = " what does the video describe?"
 REFERENCE_SEPARATOR = "&&"
 
 
@@ -38,31 +39,32 @@ def split_references(field: str) -> list[str]:
 
 
 class CaptionDataset(UnivalDataset):
-    """Captioning over a TSV whose selected fields are (uniq_id, image, caption)."""
+    """Captioning over a TSV whose selected fields are (uniq_id, media, caption)."""
 
     FIELDS = ("uniq_id", "image", "caption")
 
     def __init__(self, split: str, tsv: TSVFile, tokenizer: UnivalTokenizer,
                  patch_image_size: int = 480, max_src_length: int = 80,
                  max_tgt_length: int = 20, image_dir: str | os.PathLike | None = None,
-                 skip_bad_samples: bool = False, read_from_img_path: bool = False):
+                 skip_bad_samples: bool = False, read_from_img_path: bool = False,
+                 media_loader=None, prompt: str = CAPTION_PROMPT, seed: int = 1):
         super().__init__(split, tsv, tokenizer, skip_bad_samples=skip_bad_samples,
                          max_src_length=max_src_length, max_tgt_length=max_tgt_length)
         self.patch_image_size = patch_image_size
         self.image_dir = image_dir
         self.read_from_img_path = read_from_img_path
+        self.media_loader = media_loader or ImageLoader(
+            patch_image_size, None if image_dir is None else str(image_dir), read_from_img_path)
+        self.prompt = prompt
+        self.seed = seed
 
     @property
     def is_train(self) -> bool:
         return self.split == "train"
 
-    def _image(self, field: str) -> torch.Tensor:
-        img = decode_image(field, self.image_dir, read_from_path=self.read_from_img_path)
-        return image_to_tensor(img, self.patch_image_size)
-
     def process_row(self, index: int, row: TSVRow) -> dict:
         uniq_id = self.decode_field(row, 0, self.FIELDS[0], str.strip)
-        patch_image = self.decode_field(row, 1, self.FIELDS[1], self._image)
+        media = self.load_media(row, 1, index)
         if self.is_train:
             caption = self.decode_field(row, 2, self.FIELDS[2],
                                         partial(caption_words, max_words=self.max_tgt_length))
@@ -75,10 +77,8 @@ class CaptionDataset(UnivalDataset):
         sample = {
             "id": index,
             "uniq_id": uniq_id,
-            "patch_image": patch_image,
-            "patch_mask": torch.tensor([True]),
-            "patch_type": int(Modality.IMAGE),
-            **self.make_sequences(CAPTION_PROMPT, " " + caption),
+            **media,
+            **self.make_sequences(self.prompt, " " + caption),
         }
         if references is not None:
             sample["references"] = references

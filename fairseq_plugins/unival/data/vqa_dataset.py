@@ -36,8 +36,7 @@ import torch
 
 from unival.data.base_dataset import UnivalDataset
 from unival.data.collate import collate
-from unival.data.io.image import decode_image
-from unival.data.io.transforms import image_to_tensor
+from unival.data.media import ImageLoader
 from unival.data.text import pre_question
 from unival.data.tsv import TSVFile, TSVRow
 from unival.generation.trie import answer_constraint_mask
@@ -115,13 +114,15 @@ def prompted_sequences(source: torch.Tensor, answer: torch.Tensor, prompt_type: 
 
 
 class PromptedAnswerDataset(UnivalDataset):
-    """Image + text prompt -> a short answer decoded after a decoder prompt (VQA, SNLI-VE)."""
+    """Media + text prompt -> a short answer decoded after a decoder prompt (VQA, video QA,
+    SNLI-VE). The media column is read by ``media_loader`` (:mod:`unival.data.media`;
+    default: images of ``patch_image_size``)."""
 
     def __init__(self, split: str, tsv: TSVFile, tokenizer: UnivalTokenizer,
                  candidates=None, prompt_type: str = "prev_output", patch_image_size: int = 480,
                  max_src_length: int = 128, max_tgt_length: int = 30,
                  image_dir: str | os.PathLike | None = None, skip_bad_samples: bool = False,
-                 read_from_img_path: bool = False):
+                 read_from_img_path: bool = False, media_loader=None, seed: int = 1):
         super().__init__(split, tsv, tokenizer, skip_bad_samples=skip_bad_samples,
                          max_src_length=max_src_length, max_tgt_length=max_tgt_length)
         if prompt_type not in PROMPT_TYPES:
@@ -131,20 +132,29 @@ class PromptedAnswerDataset(UnivalDataset):
         self.patch_image_size = patch_image_size
         self.image_dir = image_dir
         self.read_from_img_path = read_from_img_path
+        self.media_loader = media_loader or ImageLoader(
+            patch_image_size, None if image_dir is None else str(image_dir), read_from_img_path)
+        self.seed = seed
 
     def _image(self, field: str) -> torch.Tensor:
-        img = decode_image(field, self.image_dir, read_from_path=self.read_from_img_path)
-        return image_to_tensor(img, self.patch_image_size)
+        """An image field -> (3, P, P) (datasets whose image is not their only media input)."""
+        loader = ImageLoader(self.patch_image_size, self.image_dir, self.read_from_img_path)
+        return loader.load(field)["patch_image"]
 
     def _check_candidate(self, answer: str, answer_ids: torch.Tensor) -> str:
         if self.candidates is not None and not self.candidates.trie.contains(answer_ids.tolist()):
             raise ValueError(f"answer {answer!r} is not among the {len(self.candidates)} candidate answers")
         return answer
 
-    def answer_sample(self, index: int, row: TSVRow, uniq_id: str, patch_image: torch.Tensor,
+    def answer_sample(self, index: int, row: TSVRow, uniq_id: str, media,
                       prompt: str, answer: str, answer_field: int, refs: Dict[str, float],
                       extra_source: Optional[str] = None) -> dict:
-        """The sample dict of one row (``answer_field``: the column blamed for a bad answer)."""
+        """The sample dict of one row (``answer_field``: the column blamed for a bad answer).
+
+        ``media``: the ``patch_*`` keys from :meth:`load_media`, or an image tensor (3, P, P)."""
+        if torch.is_tensor(media):
+            media = {"patch_image": media, "patch_mask": torch.tensor([True]),
+                     "patch_type": int(Modality.IMAGE)}
         tok = self.tokenizer
         source_ids = [self.encode_text(prompt)]
         if extra_source:
@@ -158,9 +168,7 @@ class PromptedAnswerDataset(UnivalDataset):
             "id": index,
             "uniq_id": uniq_id,
             "source": source,
-            "patch_image": patch_image,
-            "patch_mask": torch.tensor([True]),
-            "patch_type": int(Modality.IMAGE),
+            **media,
             "ref_dict": refs,
             **prompted_sequences(source, answer_ids, self.prompt_type, tok.eos, tok.pad),
         }
@@ -179,7 +187,8 @@ class PromptedAnswerDataset(UnivalDataset):
 
 
 class VqaGenDataset(PromptedAnswerDataset):
-    """VQA over a TSV whose selected fields are (question_id, image, question, answers[, objects])."""
+    """VQA over a TSV whose selected fields are (question_id, media, question, answers[, objects]);
+    video QA (spec §3.5) is this dataset with a video ``media_loader``."""
 
     FIELDS = ("question_id", "image", "question", "answers", "object_labels")
 
@@ -194,7 +203,7 @@ class VqaGenDataset(PromptedAnswerDataset):
 
     def process_row(self, index: int, row: TSVRow) -> dict:
         question_id = self.decode_field(row, 0, self.FIELDS[0], str.strip)
-        patch_image = self.decode_field(row, 1, self.FIELDS[1], self._image)
+        media = self.load_media(row, 1, index)
         prompt = self.decode_field(row, 2, self.FIELDS[2], self.question_prompt)
         refs = self.decode_field(row, 3, self.FIELDS[3], parse_answer_confidences)
         answer = best_answer(refs)
@@ -202,7 +211,7 @@ class VqaGenDataset(PromptedAnswerDataset):
         if self.add_object and len(row) > 4:
             labels = self.decode_field(row, 4, self.FIELDS[4], partial(_object_labels, limit=self.max_object_length))
             objects = " object: " + " ".join(labels) if labels else None
-        sample = self.answer_sample(index, row, question_id, patch_image, prompt, answer, 3, refs, objects)
+        sample = self.answer_sample(index, row, question_id, media, prompt, answer, 3, refs, objects)
         sample["conf"] = refs[answer]
         return sample
 

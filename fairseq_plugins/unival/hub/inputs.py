@@ -67,6 +67,18 @@ def image_field(item: ImageInput) -> str:
     raise TypeError(f"an image must be a path, bytes or a PIL image, not {type(item).__name__}")
 
 
+def media_file_field(item, kind: str) -> str:
+    """A video or audio input -> its absolute path (the media loaders read files)."""
+    if not isinstance(item, (str, os.PathLike)):
+        raise TypeError(f"a {kind} must be given as a file path, not {type(item).__name__}")
+    path = os.path.abspath(os.fspath(item))
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{kind} file not found: {path}")
+    if "\t" in path or "\n" in path:
+        raise ValueError(f"{kind} path contains a tab or newline: {path!r}")
+    return path
+
+
 def text_field(text: str, name: str) -> str:
     """A question/expression/hypothesis as a field (tabs and newlines become spaces)."""
     if not isinstance(text, str):

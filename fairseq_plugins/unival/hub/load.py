@@ -67,13 +67,16 @@ def _existing(path: Optional[str]) -> Optional[str]:
 
 
 def resolve_dictionary(checkpoint_path: str, saved_task: Dict[str, Any], dict_path: Optional[str]) -> str:
-    """``dict_path`` > the saved ``task.dict_path`` (if it exists) > ``dict.txt`` beside the file."""
+    """``dict_path`` > the saved ``task.dict_path`` > ``dict.txt`` beside the checkpoint > ``dict.txt``
+    beside the first saved data file (where training found it), the first that exists."""
     if dict_path:
         if not os.path.isfile(dict_path):
             raise FileNotFoundError(f"dictionary {dict_path} not found")
         return os.path.abspath(dict_path)
     beside = os.path.join(os.path.dirname(os.path.abspath(checkpoint_path)), "dict.txt")
-    found = _existing(saved_task.get("dict_path")) or _existing(beside)
+    data = str(saved_task.get("data") or "").split(",")[0]
+    beside_data = os.path.join(os.path.dirname(data), "dict.txt") if data else None
+    found = _existing(saved_task.get("dict_path")) or _existing(beside) or _existing(beside_data)
     if found is None:
         raise FileNotFoundError(
             f"no dictionary for {checkpoint_path}: pass dict_path= (--dict-path); released UnIVAL/OFA "

@@ -5,13 +5,14 @@ normalisation, image transform) and the *task's* prediction code (``generate_tex
 ``predict_answers``, ``generate_boxes``) with the spec's generation settings
 (:mod:`unival.hub.generation`), so the results equal ``unival eval`` / fairseq-generate for
 the same checkpoint, inputs and settings. Methods whose task is not registered (video and
-audio tasks until they land) raise ``NotImplementedError`` naming the task.
+audio tasks when a plugin lacks them) raise ``NotImplementedError`` naming the task. Video
+and audio inputs are file paths (the media loaders decode files).
 """
 from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import torch
@@ -19,7 +20,14 @@ from fairseq import utils
 from fairseq.tasks import TASK_DATACLASS_REGISTRY, TASK_REGISTRY
 
 from unival.hub.generation import generation_namespace, generation_settings
-from unival.hub.inputs import InMemoryRows, as_list, image_field, is_single_media, text_field
+from unival.hub.inputs import (
+    InMemoryRows,
+    as_list,
+    image_field,
+    is_single_media,
+    media_file_field,
+    text_field,
+)
 from unival.hub.names import METHOD_TASKS
 from unival.metrics.caption import strip_punctuation
 
@@ -186,7 +194,7 @@ class UnivalPredictor:
         rows, positions = [], []
         for offset, (item, text) in enumerate(zip(media, texts)):
             try:
-                rows.append(handler.row(task, f"{start + offset}", image_field(item), text))
+                rows.append(handler.row(task, f"{start + offset}", handler.media_field(item), text))
                 positions.append(start + offset)
             except (OSError, ValueError, TypeError) as error:
                 if not skip_bad:
@@ -232,6 +240,15 @@ class TaskHandler:
     row: Callable[[Any, str, str, Optional[str]], List[str]]
     run: Callable[[Any, Any, dict, Any], List[Any]]
     uses_generator: Callable[[Any], bool]
+    media_field: Callable[[Any], str] = image_field  # an input -> the TSV media field
+
+
+def _video_field(item) -> str:
+    return media_file_field(item, "video")
+
+
+def _audio_field(item) -> str:
+    return media_file_field(item, "audio")
 
 
 def _first_candidate(task, fallback: str) -> str:
@@ -267,3 +284,7 @@ TASK_HANDLERS: Dict[str, TaskHandler] = {
         uses_generator=lambda task: False,
     ),
 }
+# the media tasks share the image tasks' rows and prediction code; their inputs are file paths
+TASK_HANDLERS["VideoCaptionTask"] = replace(TASK_HANDLERS["CaptionTask"], media_field=_video_field)
+TASK_HANDLERS["AudioCaptionTask"] = replace(TASK_HANDLERS["CaptionTask"], media_field=_audio_field)
+TASK_HANDLERS["VideoVqaGenTask"] = replace(TASK_HANDLERS["VqaGenTask"], media_field=_video_field)

@@ -8,6 +8,10 @@ Files under the output directory (per split = train, valid, test):
 * ``scenes_{split}.json`` (ground truth), ``images/``, ``negative_sample/``,
   ``vqa_answers.txt``, ``vqa_ans2label.pkl``, ``baselines.json`` and ``dict.txt``.
 
+:func:`build_toy_world_with_media` adds the video and audio files of
+:mod:`unival.toy_world.media` (``video_caption_*``, ``video_qa_*``, ``audio_caption_*`` TSVs,
+``videos/``, ``audios/``) and ``video_qa_answers.txt``, with their texts in ``dict.txt``.
+
 Each task draws from its own random stream per (seed, split), so the scenes and the caption
 files do not depend on the other tasks.
 """
@@ -33,6 +37,7 @@ from unival.toy_world.captions import (
     vocabulary_texts,
 )
 from unival.toy_world.entailment import NEUTRAL_PROPERTIES, scene_hypotheses
+from unival.toy_world.media import ToyMediaConfig, build_toy_media, media_vocabulary_texts
 from unival.toy_world.pretraining import (
     IMAGE_DIR,
     image_path,
@@ -45,6 +50,7 @@ from unival.toy_world.questions import VQA_ANSWERS, scene_questions
 from unival.toy_world.referring import scene_expressions
 from unival.toy_world.render import render_scene
 from unival.toy_world.scene import COLORS, SHAPES, SIZES, Scene, sample_scene
+from unival.toy_world.video import DIRECTIONS, SPEEDS
 from unival.toy_world.writers import (
     caption_rows,
     refcoco_rows,
@@ -198,4 +204,26 @@ def build_toy_world(out_dir: str | os.PathLike, config: ToyWorldConfig = ToyWorl
     summary["dict_entries"] = len(dictionary)
     summary["seconds"] = round(time.perf_counter() - start, 2)
     logger.info("toy world in %s: %s", out_dir, summary)
+    return summary
+
+
+VIDEO_QA_ANSWERS_FILE = "video_qa_answers.txt"
+
+
+def video_qa_answers() -> list[str]:
+    """Every answer a toy video question can have (colours, shapes, directions, speeds, counts)."""
+    return list(COLORS) + list(SHAPES) + list(DIRECTIONS) + list(SPEEDS) + ["one", "two"]
+
+
+def build_toy_world_with_media(out_dir: str | os.PathLike, config: ToyWorldConfig = ToyWorldConfig(),
+                               media_config: ToyMediaConfig | None = None) -> dict:
+    """The image world plus the video/audio splits (see the module docstring) in ``out_dir``;
+    one ``dict.txt`` covers both. Returns the merged summary (media keys prefixed ``media_``)."""
+    media_config = media_config or ToyMediaConfig(seed=config.seed)
+    media = build_toy_media(out_dir, media_config)
+    with open(os.path.join(out_dir, VIDEO_QA_ANSWERS_FILE), "w", encoding="utf-8") as f:
+        f.writelines(a + "\n" for a in video_qa_answers())
+    texts = media_vocabulary_texts() + media.pop("train_texts") + video_qa_answers()
+    summary = build_toy_world(out_dir, config, extra_texts=texts)
+    summary.update({f"media_{k}": v for k, v in media.items()})
     return summary

@@ -136,3 +136,63 @@ def test_pad_or_crop_by_hand():
         pad_or_crop(np.zeros(0), 4)
     with pytest.raises(ValueError):
         pad_or_crop(x, 4, mode="mirror")
+
+
+# ---------------------------------------------------------------------------------------
+# decoding breadth: containers, codecs, rates and channel counts written here with PyAV
+# ---------------------------------------------------------------------------------------
+def write_tone_with_pyav(path, codec: str, rate: int, channels: int, seconds: float = 0.5,
+                         frequency: float = 440.0) -> np.ndarray:
+    """A tone (channel c at amplitude 0.2 * (c + 1)) encoded with ``codec``; returns the mono
+    mean the reader should give, (S,) float."""
+    t = np.arange(int(rate * seconds)) / rate
+    planes = np.stack([0.2 * (c + 1) * np.sin(2 * np.pi * frequency * t) for c in range(channels)])
+    layout = {1: "mono", 2: "stereo", 6: "5.1"}[channels]
+    with av.open(str(path), "w") as container:
+        options = {"strict": "experimental"} if codec == "vorbis" else {}  # FFmpeg's own Vorbis
+        stream = container.add_stream(codec, rate=rate, layout=layout, options=options)
+        fmt = stream.codec_context.codec.audio_formats[0].name
+        frame_size = stream.codec_context.frame_size or 1024
+        samples = planes.astype(np.float32)
+        pts = 0
+        for start in range(0, samples.shape[1], frame_size):
+            block = samples[:, start:start + frame_size]
+            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(block), format="fltp", layout=layout)
+            frame.sample_rate, frame.pts = rate, pts
+            pts += block.shape[1]
+            resampler = av.AudioResampler(format=fmt, layout=layout, rate=rate)
+            for converted in resampler.resample(frame):
+                for packet in stream.encode(converted):
+                    container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return planes.mean(axis=0)
+
+
+@pytest.mark.parametrize("suffix,codec,rate,channels,lossless", [
+    (".wav", "pcm_s16le", 8000, 1, True), (".wav", "pcm_s16le", 44100, 2, True),
+    (".wav", "pcm_f32le", 22050, 6, True),
+    (".flac", "flac", 16000, 2, True), (".flac", "flac", 48000, 1, True),
+    (".ogg", "libopus", 48000, 2, False), (".ogg", "vorbis", 44100, 2, False),
+    (".mp3", "libmp3lame", 22050, 1, False), (".mp3", "libmp3lame", 44100, 2, False),
+])
+def test_containers_codecs_rates_and_channels(tmp_path, suffix, codec, rate, channels, lossless):
+    try:
+        av.codec.Codec(codec, "w")
+    except av.FFmpegError:
+        pytest.skip(f"this PyAV has no {codec} encoder")
+    path = tmp_path / f"tone_{rate}_{channels}{suffix}"
+    expected = write_tone_with_pyav(path, codec, rate, channels)
+    x, got_rate = read_audio(path)
+    assert got_rate == rate and x.dtype == np.float32
+    amplitude = 0.2 * (channels + 1) / 2  # mean of 0.2, 0.4, ... over the channels
+    if lossless:
+        assert len(x) == len(expected)
+        np.testing.assert_allclose(x, expected, atol=1.0 / 32768 * channels + 1e-6)
+    else:  # codec delay and padding: compare the tone's pitch and level in the middle
+        assert abs(len(x) - len(expected)) < 4096
+        middle = x[len(x) // 4: 3 * len(x) // 4]
+        assert abs(peak_frequency(middle, rate) - 440) < 10
+        assert 0.8 * amplitude < np.abs(middle).max() < 1.2 * amplitude
+    resampled, new_rate = read_audio(path, 16000)
+    assert new_rate == 16000 and abs(len(resampled) - len(x) * 16000 / rate) < 2048

@@ -277,3 +277,32 @@ def test_geometric_and_colour_ops_by_hand():
     stretched = apply_op(img + 100, "autocontrast", 0.0)  # 100..108 -> 0..255
     assert stretched[0, 0, 0, 0] == 0 and stretched[0, 0, 2, 2] == 255
     assert stretched[0, 0, 1, 1] == 127  # floor(4 * 255 / 8)
+
+
+# ---------------------------------------------------------------------------------------
+# decoding breadth: containers and codecs written here with PyAV
+# ---------------------------------------------------------------------------------------
+def _has_encoder(name: str) -> bool:
+    try:
+        av.codec.Codec(name, "w")
+    except av.FFmpegError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("suffix,codec", [(".mp4", "libx264"), (".webm", "libvpx-vp9"), (".webm", "libvpx"),
+                                          (".avi", "mpeg4"), (".mkv", "libx264")])
+@pytest.mark.parametrize("frames_in_clip", [5, 20])  # shorter and longer than the 8 sampled
+def test_containers_and_codecs_decode_the_sampled_frames(tmp_path, suffix, codec, frames_in_clip):
+    if not _has_encoder(codec):
+        pytest.skip(f"this PyAV has no {codec} encoder")
+    path = tmp_path / f"clip{suffix}"
+    write_colored(path, frames_in_clip, codec=codec, size=(32, 24))
+    frames = read_video_frames(path, 8, "middle")
+    assert frames.shape == (8, 3, 24, 32) and frames.dtype == torch.uint8
+    # middle sampling by hand: 20 frames -> bounds int(linspace(0, 20, 9)) = 0 2 5 7 10 12 15 17 20
+    # -> (a + b - 1) // 2 per interval; 5 frames -> every frame, then the last one repeated
+    expected = {5: [0, 1, 2, 3, 4, 4, 4, 4], 20: [0, 3, 5, 8, 10, 13, 15, 18]}[frames_in_clip]
+    red = frames[:, 0].float().mean(dim=(1, 2))  # lossy VP8/VP9 shift colours a little more
+    expected_red = torch.tensor([float(frame_color(i)[0]) for i in expected])
+    assert (red - expected_red).abs().max() < 3.5  # neighbouring frames differ by 7

@@ -69,13 +69,13 @@ def test_entailment_answers_come_from_the_three_labels(caption_predictor):
     assert len(answers) == 2 and set(answers) <= {"yes", "no", "maybe"}
 
 
-def test_tasks_not_landed_raise_not_implemented_naming_the_task(caption_predictor):
-    with pytest.raises(NotImplementedError, match="'video_caption' task"):
-        caption_predictor.caption_video(["clip.mp4"])
-    with pytest.raises(NotImplementedError, match="'audio_caption' task"):
-        caption_predictor.caption_audio(["clip.wav"])
-    with pytest.raises(NotImplementedError, match="'video_vqa_gen' task"):
-        caption_predictor.video_qa(["clip.mp4"], ["what?"])
+def test_media_methods_take_file_paths_and_need_a_model_with_that_encoder(caption_predictor, tmp_path):
+    with pytest.raises(TypeError, match="a video must be given as a file path"):
+        caption_predictor.caption_video([Image.new("RGB", (8, 8))])
+    with pytest.raises(FileNotFoundError, match="audio file not found"):
+        caption_predictor.caption_audio([str(tmp_path / "missing.wav")])
+    results = dict(caption_predictor.iter_predict("caption_audio", [str(tmp_path / "missing.wav")], skip_bad=True))
+    assert isinstance(results[0], PredictionError) and "audio file not found" in results[0].reason
 
 
 def test_bad_inputs_raise_or_are_reported(caption_predictor, tmp_path):

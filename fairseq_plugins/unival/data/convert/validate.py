@@ -1,7 +1,9 @@
 """Row checks of every task's TSV layout; each problem is a ``BadSampleError`` naming
 ``file:line column c (name): reason``.
 
-Checks per task (on top of the column count and the media of :mod:`unival.data.schemas`):
+Checks per task (on top of the column count and the media of :mod:`unival.data.schemas`:
+images decode; video/audio files exist and, for the video/audio tasks, their streams are
+readable: the video's frame index, every audio sample):
 
 * caption: ids and caption non-empty, no empty "&&" reference;
 * vqa_gen / video_vqa_gen: question non-empty; answers "conf|!+answer" joined by "&&", each
@@ -21,6 +23,7 @@ import math
 import os
 from typing import Callable, Iterator
 
+from unival.data.convert.media_files import check_media_decodes
 from unival.data.errors import BadSampleError
 from unival.data.io.image import decode_image
 from unival.data.schemas import SCHEMAS, TSVSchema
@@ -113,7 +116,8 @@ def _nonempty(row: dict, *names: str) -> list[Problem]:
 
 
 def _caption_checks(row: dict, context: dict) -> list[Problem]:
-    problems = _nonempty(row, "uniq_id", "image_id", "caption")
+    media_id = next(n for n in ("image_id", "video_id", "audio_id") if n in row)
+    problems = _nonempty(row, "uniq_id", media_id, "caption")
     if row["caption"].strip() and any(not r.strip() for r in row["caption"].split("&&")):
         problems.append(("caption", "empty reference between '&&'"))
     return problems
@@ -185,6 +189,11 @@ def _media_problems(schema: TSVSchema, row: dict, context: dict, image_dir: str 
             path = os.path.join(image_dir, value.strip()) if image_dir else value.strip()
             if not value.strip() or not os.path.isfile(path):
                 yield name, f"{media_kind} file not found: {path}"
+            elif schema.task != "unify_task":
+                try:
+                    check_media_decodes(path, media_kind)
+                except ValueError as error:
+                    yield name, str(error)
 
 
 def row_errors(path: str, schema: TSVSchema, image_dir: str | None = None,

@@ -8,7 +8,10 @@
   ``librosa.filters.mel``), computed here in float64 and stored fp32.
 
 Both hold their constants as frozen ``nn.Parameter`` (requires_grad False) so that the
-names match the released checkpoints. They always compute in fp32.
+names match the released checkpoints. They always compute in fp32, and they STAY fp32 under
+``model.half()`` / ``.to(torch.bfloat16)`` (:class:`Float32Module`), as the reference trainer
+keeps them under ``--fp16`` (spec §1.8, §11.7): a half-precision STFT kernel or mel filterbank
+would shift the log-mel by far more than the fp16 rounding of the activations.
 """
 import math
 
@@ -81,11 +84,26 @@ def stft_kernels(n_fft: int) -> tuple:
             torch.from_numpy(imag.astype(np.float32))[:, None, :])
 
 
+class Float32Module(nn.Module):
+    """A module whose floating-point parameters and buffers are always fp32: dtype casts
+    (``half()``, ``bfloat16()``, ``to(dtype)``) are undone, device moves still apply."""
+
+    def _apply(self, fn, recurse=True):
+        def keep_float32(tensor):
+            out = fn(tensor)
+            if torch.is_tensor(out) and out.is_floating_point() and out.dtype != torch.float32:
+                # the cast rounded: take the original values, only on the new device
+                return tensor.to(device=out.device, dtype=torch.float32)
+            return out
+
+        return super()._apply(keep_float32, recurse)
+
+
 def _frozen(tensor: torch.Tensor) -> nn.Parameter:
     return nn.Parameter(tensor, requires_grad=False)
 
 
-class STFTConv(nn.Module):
+class STFTConv(Float32Module):
     """Holds the two frozen DFT convolutions (``conv_real``, ``conv_imag``)."""
 
     def __init__(self, n_fft: int, hop_size: int):
@@ -98,7 +116,7 @@ class STFTConv(nn.Module):
         self.conv_imag.weight = _frozen(imag)
 
 
-class Spectrogram(nn.Module):
+class Spectrogram(Float32Module):
     """waveform (B, S) -> power spectrogram (B, 1, S//hop + 1, n_fft//2+1), fp32.
 
     Centred: the waveform is reflect-padded by n_fft//2 on both sides (needs S > n_fft//2).
@@ -120,7 +138,7 @@ class Spectrogram(nn.Module):
         return power.transpose(1, 2)[:, None, :, :]
 
 
-class LogMelFilterBank(nn.Module):
+class LogMelFilterBank(Float32Module):
     """power (B, 1, T, n_fft//2+1) -> log-mel in dB (B, 1, T, n_mels), fp32.
 
     dB = 10*log10(max(power @ melW, amin)) (reference power 1, no top_db clipping).

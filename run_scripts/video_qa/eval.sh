@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Video QA test evaluation (spec 3.5, 3.10 "VQA / video QA"): trie-constrained beam search with
+# the question as forced prefix (beam 5, unnormalised scores), or all-candidate scoring with
+# INFERENCE=allcand; frames as saved in the checkpoint. Writes predictions.json
+# ([{question_id, answer}]) and scores.json (vqa_score = exact-match accuracy) under RESULTS_DIR.
+#
+#   UNIVAL_DATA=... UNIVAL_OUT=... run_scripts/video_qa/eval.sh [--flag=value ...]
+#   DRY_RUN=1 ... prints the `unival eval` command instead of running it.
+#
+# Files (each can be set directly instead):
+#   CHECKPOINT   $UNIVAL_OUT/video_qa/$RUN_NAME/checkpoint_best.pt (RUN_NAME: video_qa_$ARCH)
+#   TEST_DATA    $UNIVAL_DATA/video_qa/msrvtt_qa_$SPLIT.tsv (SPLIT: test, val, ...)
+#   RESULTS_DIR  $UNIVAL_OUT/video_qa/$RUN_NAME/eval_<test file name>
+#   ANS2LABEL, MEDIA_DIR, DICT_PATH  (optional) override the paths saved in the checkpoint
+# Values: INFERENCE (beamsearch | allcand) BEAM BATCH_SIZE SELECTED_COLS; DEVICE.
+set -euo pipefail
+LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")/../lib" && pwd)
+source "$LIB/env.sh"
+source "$LIB/launch.sh"
+
+SPLIT=${SPLIT:-test}
+ARCH=${ARCH:-unival_base}
+RUN_NAME=${RUN_NAME:-video_qa_$ARCH}
+INFERENCE=${INFERENCE:-beamsearch}
+BEAM=${BEAM:-5}
+BATCH_SIZE=${BATCH_SIZE:-16}
+SELECTED_COLS=${SELECTED_COLS:-0,5,2,3,4}
+
+path_default TEST_DATA UNIVAL_DATA "video_qa/msrvtt_qa_$SPLIT.tsv"
+path_default CHECKPOINT UNIVAL_OUT "video_qa/$RUN_NAME/checkpoint_best.pt"
+test_name=$(basename "$TEST_DATA" .tsv)
+path_default RESULTS_DIR UNIVAL_OUT "video_qa/$RUN_NAME/eval_$test_name"
+
+EVAL_FLAGS=(
+    --data="$TEST_DATA"
+    --results-path="$RESULTS_DIR"
+    --selected-cols="$SELECTED_COLS"
+    --val-inference-type="$INFERENCE"
+    --beam="$BEAM"
+    --max-len-b=200
+    --no-repeat-ngram-size=0
+    --unnormalized
+    --temperature=1.0
+    --batch-size="$BATCH_SIZE"
+)
+if [[ -n ${ANS2LABEL:-} ]]; then EVAL_FLAGS+=(--ans2label-file="$ANS2LABEL"); fi
+if [[ -n ${MEDIA_DIR:-} ]]; then EVAL_FLAGS+=(--image-dir="$MEDIA_DIR"); fi
+if [[ -n ${DICT_PATH:-} ]]; then EVAL_FLAGS+=(--dict-path="$DICT_PATH"); fi
+if [[ $DEVICE == cpu ]]; then EVAL_FLAGS+=(--cpu); else EVAL_FLAGS+=(--fp16); fi
+
+launch "$(find_tool unival)" eval "$CHECKPOINT" "${EVAL_FLAGS[@]}" "$@"
