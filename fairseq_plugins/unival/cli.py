@@ -58,7 +58,7 @@ COMMANDS = {
     "toy-world": Command("write the synthetic toy world (TSV files, dict.txt, scenes)",
                          _call_main("unival.toy_world.cli")),
     "demo": Command("toy world -> train unival_tiny -> evaluate -> report (make demo)", _call_main("unival.demo")),
-    "predict": Command("batched caption/VQA/grounding/entailment to JSONL (unival.predict_cli)",
+    "predict": Command("batched image/video/audio captions, QA, boxes, entailment to JSONL (unival.predict_cli)",
                        _call_main("unival.predict_cli")),
     "export": Command("write a checkpoint as safetensors + config.json + dictionary/BPE files (unival.hub.export)",
                       _call_main("unival.hub.export")),

@@ -1,16 +1,21 @@
-"""Evaluate a captioning checkpoint on a TSV: ``python -m unival.evaluate`` / ``unival eval``.
+"""Evaluate a checkpoint on a TSV with its task: ``python -m unival.evaluate`` / ``unival eval``.
 
     python -m unival.evaluate CHECKPOINT --data test.tsv --results-path DIR \\
-        [--gen-subset test] [--beam 5 --max-len-b 22 --no-repeat-ngram-size 3] [--batch-size 16]
+        [--gen-subset test] [--beam 5 --max-len-b 22 --no-repeat-ngram-size 3] [--batch-size 16] [--ema-eval]
 
 Loads the checkpoint (and its task) with fairseq's ``load_model_ensemble_and_task``
-(``--data`` and the other data options override the saved ones; ``a.pt:b.pt`` ensembles),
-beam-searches every row, and writes
+(``--data`` and the other data options override the saved ones; ``a.pt:b.pt`` ensembles;
+``--ema-eval`` loads ``extra_state["ema"]`` in fp32 instead of ``model``). Generation uses
+the task's settings of :data:`unival.hub.generation.GENERATION_DEFAULTS` (the ones the
+Python API uses), each generation flag given overriding its value; the settings used are
+logged. Every row is predicted, the metric table is printed to stdout, and
 
-* ``DIR/predictions.json``: ``[{"image_id": ..., "caption": ...}]``, punctuation-stripped,
-  the first prediction per image id (the id is the TSV's first selected column);
-* ``DIR/scores.json``: ``{"cider": ..., "bleu4": ..., "n": ..., "nskipped": ...}``, corpus
-  CIDEr-D and BLEU-4 (pycocoevalcap) against the "&&" references.
+* captioning tasks write ``DIR/predictions.json``: ``[{"image_id": ..., "caption": ...}]``,
+  punctuation-stripped, the first prediction per image id (the TSV's first selected column),
+  and ``DIR/scores.json``: ``{"cider": ..., "bleu4": ..., "n": ..., "nskipped": ...}``,
+  corpus CIDEr-D and BLEU-4 against the "&&" references;
+* tasks with ``evaluate_split`` (VQA, grounding, entailment, video QA) write their own
+  per-row records and scores to the same two files.
 
 ``fairseq-generate DATA --user-dir fairseq_plugins/unival --task caption --path ckpt.pt
 --gen-subset test --batch-size 16`` works as well (it prints hypotheses instead).
@@ -69,15 +74,20 @@ def build_parser() -> argparse.ArgumentParser:
                        help="resample audio to --sample-rate")
     media.add_argument("--sample-rate", type=int, help="target rate of --audio-sample-rate")
     parser.add_argument("--model-overrides", default="{}", help="JSON of model config overrides")
-    gen = parser.add_argument_group("generation")
-    gen.add_argument("--beam", type=int, default=5)
-    gen.add_argument("--max-len-a", type=float, default=0)
-    gen.add_argument("--max-len-b", type=int, default=22)
-    gen.add_argument("--min-len", type=int, default=1)
-    gen.add_argument("--no-repeat-ngram-size", type=int, default=3)
-    gen.add_argument("--lenpen", type=float, default=1.0)
-    gen.add_argument("--unnormalized", action="store_true", help="compare hypotheses by unnormalised score")
-    gen.add_argument("--temperature", type=float, default=1.0)
+    parser.add_argument("--ema-eval", action="store_true",
+                        help="evaluate the EMA weights stored in the checkpoint (extra_state['ema'], fp32)")
+    gen = parser.add_argument_group(
+        "generation", "a flag not given takes the checkpoint task's value in unival.hub.generation."
+        "GENERATION_DEFAULTS, else fairseq's default (beam 5, max_len_b 200, min_len 1, ...)")
+    gen.add_argument("--beam", type=int)
+    gen.add_argument("--max-len-a", type=float)
+    gen.add_argument("--max-len-b", type=int)
+    gen.add_argument("--min-len", type=int)
+    gen.add_argument("--no-repeat-ngram-size", type=int)
+    gen.add_argument("--lenpen", type=float)
+    gen.add_argument("--unnormalized", action=argparse.BooleanOptionalAction,
+                     help="compare hypotheses by unnormalised score (--no-unnormalized: normalised)")
+    gen.add_argument("--temperature", type=float)
     run = parser.add_argument_group("run")
     run.add_argument("--batch-size", type=int, default=16)
     run.add_argument("--num-workers", type=int, default=0)
@@ -88,8 +98,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def ema_state(state: dict, path: str) -> Dict[str, torch.Tensor]:
+    """``extra_state["ema"]`` of a loaded checkpoint in fp32 (what ``--ema-eval`` evaluates)."""
+    from unival.hub.checkpoint import select_state_dict
+
+    if (state.get("extra_state") or {}).get("ema") is None:
+        raise ValueError(f"{path} has no EMA weights (extra_state['ema']): drop --ema-eval")
+    return select_state_dict(state, ema=True, path=path)
+
+
 def load_models_and_task(args: argparse.Namespace):
-    """fairseq ``load_model_ensemble_and_task`` with the data options of ``args`` as overrides."""
+    """fairseq ``load_model_ensemble_and_task`` per file with the data options of ``args`` as
+    overrides; with ``args.ema_eval`` each file's EMA weights replace its ``model``."""
     from fairseq import checkpoint_utils, utils
 
     import unival  # noqa: F401  (registers the task, model and criterion)
@@ -100,9 +120,15 @@ def load_models_and_task(args: argparse.Namespace):
         if value is not None:
             overrides[name] = value
     overrides.update(json.loads(args.model_overrides))
-    models, saved_cfg, task = checkpoint_utils.load_model_ensemble_and_task(
-        utils.split_paths(args.checkpoint), arg_overrides=overrides
-    )
+    models, saved_cfg, task = [], None, None
+    for path in utils.split_paths(args.checkpoint):
+        state = checkpoint_utils.load_checkpoint_to_cpu(path, arg_overrides=overrides)
+        if getattr(args, "ema_eval", False):
+            state["model"] = ema_state(state, path)
+        loaded, saved_cfg, task = checkpoint_utils.load_model_ensemble_and_task(
+            [path], arg_overrides=overrides, task=task, state=state)
+        models += loaded
+        logger.info("loaded %s (%s weights)", path, "EMA" if getattr(args, "ema_eval", False) else "model")
     use_cuda = torch.cuda.is_available() and not args.cpu
     for model in models:
         model.eval()
@@ -113,10 +139,16 @@ def load_models_and_task(args: argparse.Namespace):
     return models, saved_cfg, task, use_cuda
 
 
-def generation_args(args: argparse.Namespace) -> Namespace:
-    return Namespace(beam=args.beam, max_len_a=args.max_len_a, max_len_b=args.max_len_b, min_len=args.min_len,
-                     no_repeat_ngram_size=args.no_repeat_ngram_size, lenpen=args.lenpen,
-                     unnormalized=args.unnormalized, temperature=args.temperature)
+GENERATION_FLAGS = ("beam", "max_len_a", "max_len_b", "min_len", "no_repeat_ngram_size", "lenpen",
+                    "unnormalized", "temperature")
+
+
+def generation_args(args: argparse.Namespace, task_name: str) -> Namespace:
+    """Every generation value: ``task_name``'s spec settings, then the flags given in ``args``."""
+    from unival.hub.generation import effective_settings
+
+    given = {name: getattr(args, name) for name in GENERATION_FLAGS if getattr(args, name) is not None}
+    return Namespace(**effective_settings(task_name, given))
 
 
 def _json_id(value: str):
@@ -194,9 +226,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                             stream=sys.stderr)
     start = time.time()
     models, _, task, use_cuda = load_models_and_task(args)
+    from unival.hub.predictor import task_name_of
+
+    task_name = task_name_of(task)
+    gen_args = generation_args(args, task_name)
+    given = sorted(name for name in GENERATION_FLAGS if getattr(args, name) is not None)
+    logger.info("generation settings (%s defaults%s): %s", task_name,
+                f", flags {', '.join(given)}" if given else "",
+                ", ".join(f"{k}={v}" for k, v in vars(gen_args).items()))
     task.load_dataset(args.gen_subset)
     dataset = task.dataset(args.gen_subset)
-    generator = task.build_generator(models, generation_args(args))
+    generator = task.build_generator(models, gen_args)
     itr = task.get_batch_iterator(dataset, max_sentences=args.batch_size, num_workers=args.num_workers,
                                   disable_iterator_cache=True).next_epoch_itr(shuffle=False)
     if hasattr(task, "evaluate_split"):  # tasks with their own predictions and scores (vqa_gen, snli_ve, ...)
@@ -207,9 +247,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         scores = score(predictions, references, args.scorer_tokenizer)
         scores["nskipped"] = nskipped
         write_results(args.results_path, predictions, scores)
-    logger.info("%s on %s (%d rows, %.1f s):\n%s", args.checkpoint, args.data, len(dataset),
-                time.time() - start, format_table(scores))
-    logger.info("wrote %s", os.path.join(args.results_path, "predictions.json"))
+    logger.info("%s on %s: %d rows in %.1f s; wrote %s", args.checkpoint, args.data, len(dataset),
+                time.time() - start, os.path.join(args.results_path, "predictions.json"))
+    sys.stdout.write(f"{task_name} scores of {args.checkpoint} on {args.data}:\n{format_table(scores)}\n")
+    sys.stdout.flush()
     return 0
 
 

@@ -1,9 +1,11 @@
 """``unival predict --task T --model M INPUTS...``: batched prediction to JSONL.
 
-INPUTS are image files, folders (their images, sorted), glob patterns, or TSV files whose
-rows are ``image<TAB>text`` (the text: question, expression or hypothesis; relative image
-paths are resolved against the TSV's folder). Tasks that need a text take it from the TSV
-or from ``--text`` (one text for every image). One JSON line per input goes to ``--output``
+INPUTS are media files, folders (their files of the task's modality, by suffix, sorted), glob
+patterns, or TSV files whose rows are ``media<TAB>text`` (the text: question, expression or
+hypothesis; relative paths are resolved against the TSV's folder). The task decides the
+modality: images for caption/vqa/refcoco/snli_ve, videos for video_caption/video_vqa_gen,
+audio for audio_caption. Tasks that need a text take it from the TSV or from ``--text``
+(one text for every input). One JSON line per input goes to ``--output``
 (default stdout); an unreadable input gives a line with ``"error"`` (or stops the run with
 ``--fail-on-bad-input``). ``--draw-boxes DIR`` saves each grounding input with its box drawn.
 """
@@ -30,16 +32,23 @@ TASK_METHODS = {
     "caption_audio": "caption_audio",
 }
 TEXT_METHODS = {"vqa": "question", "ground": "expression", "entail": "hypothesis", "video_qa": "question"}
+METHOD_MODALITY = {"caption": "image", "vqa": "image", "ground": "image", "entail": "image",
+                   "caption_video": "video", "video_qa": "video", "caption_audio": "audio"}
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv")
+AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".m4a", ".ogg", ".opus", ".aac")
+#: the file suffixes a folder is scanned for, per modality
+MEDIA_SUFFIXES = {"image": IMAGE_PATH_SUFFIXES, "video": VIDEO_SUFFIXES, "audio": AUDIO_SUFFIXES}
 RESULT_KEYS = {"caption": "caption", "vqa": "answer", "ground": "box", "entail": "answer",
                "caption_video": "caption", "video_qa": "answer", "caption_audio": "caption"}
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="unival predict", description=__doc__.split("\n\n")[0])
-    parser.add_argument("inputs", nargs="+", help="image files, folders, glob patterns or image<TAB>text TSV files")
+    parser.add_argument("inputs", nargs="+",
+                        help="image/video/audio files, folders, glob patterns or media<TAB>text TSV files")
     parser.add_argument("--task", required=True, choices=sorted(TASK_METHODS))
     parser.add_argument("--model", required=True, help="checkpoint .pt or a folder written by 'unival export'")
-    parser.add_argument("--text", help="the question/expression/hypothesis for every image (else from the TSV)")
+    parser.add_argument("--text", help="the question/expression/hypothesis for every input (else from the TSV)")
     parser.add_argument("--output", "-o", help="JSONL output file (default: stdout)")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--draw-boxes", metavar="DIR", help="grounding: save each image with its box drawn here")
@@ -64,12 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _is_media_file(path: str) -> bool:
-    return os.path.isfile(path) and path.lower().endswith(IMAGE_PATH_SUFFIXES + (".mp4", ".avi", ".wav", ".flac"))
-
-
 def read_tsv(path: str) -> List[Tuple[str, Optional[str]]]:
-    """``image<TAB>text`` rows (text optional); relative images resolved against the TSV's folder."""
+    """``media<TAB>text`` rows (text optional); relative paths resolved against the TSV's folder."""
     items = []
     base = os.path.dirname(os.path.abspath(path))
     with open(path, encoding="utf-8") as handle:
@@ -77,18 +82,22 @@ def read_tsv(path: str) -> List[Tuple[str, Optional[str]]]:
             if not line.strip():
                 continue
             fields = line.rstrip("\n\r").split("\t")
-            image = fields[0] if os.path.isabs(fields[0]) else os.path.join(base, fields[0])
-            items.append((image, fields[1] if len(fields) > 1 else None))
+            media = fields[0] if os.path.isabs(fields[0]) else os.path.join(base, fields[0])
+            items.append((media, fields[1] if len(fields) > 1 else None))
     return items
 
 
-def expand_inputs(inputs: Sequence[str]) -> List[Tuple[str, Optional[str]]]:
-    """``(media path, text or None)`` for files, folders, globs and TSV files, in order."""
+def expand_inputs(inputs: Sequence[str], suffixes: Sequence[str] = IMAGE_PATH_SUFFIXES
+                  ) -> List[Tuple[str, Optional[str]]]:
+    """``(media path, text or None)`` for files, folders, globs and TSV files, in order.
+
+    A folder contributes its files whose name ends with one of ``suffixes`` (any case)."""
+    suffixes = tuple(s.lower() for s in suffixes)
     items: List[Tuple[str, Optional[str]]] = []
     for spec in inputs:
         if os.path.isdir(spec):
-            names = sorted(os.listdir(spec))
-            items += [(os.path.join(spec, n), None) for n in names if _is_media_file(os.path.join(spec, n))]
+            paths = [os.path.join(spec, n) for n in sorted(os.listdir(spec))]
+            items += [(p, None) for p in paths if os.path.isfile(p) and p.lower().endswith(suffixes)]
         elif os.path.isfile(spec) and spec.lower().endswith(".tsv"):
             items += read_tsv(spec)
         elif os.path.exists(spec):
@@ -123,24 +132,26 @@ def generation_overrides(args: argparse.Namespace) -> dict:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    from tqdm import tqdm
-
-    from unival.hub import PredictionError, load
-
     args = build_parser().parse_args(argv)
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s | %(name)s | %(message)s", stream=sys.stderr)
     method = TASK_METHODS[args.task]
-    items = expand_inputs(args.inputs)
+    modality = METHOD_MODALITY[method]
+    items = expand_inputs(args.inputs, MEDIA_SUFFIXES[modality])
     if not items:
-        raise SystemExit("unival predict: no inputs found")
+        raise SystemExit(f"unival predict: no {modality} inputs found (folders are scanned for "
+                         f"{', '.join(MEDIA_SUFFIXES[modality])})")
     text_name = TEXT_METHODS.get(method)
     texts = None
     if text_name:
         texts = [args.text if args.text is not None else text for _, text in items]
         if any(t is None for t in texts):
             raise SystemExit(f"unival predict: --task {args.task} needs a {text_name} per input "
-                             f"(--text, or image<TAB>{text_name} rows in a TSV)")
+                             f"(--text, or {modality}<TAB>{text_name} rows in a TSV)")
+    from tqdm import tqdm
+
+    from unival.hub import PredictionError, load  # imports fairseq: after the inputs are checked
+
     overrides = {"ans2label_file": args.ans2label_file} if args.ans2label_file else None
     predictor = load(args.model, dict_path=args.dict_path, bpe_dir=args.bpe_dir, ema=args.ema,
                      trusted=args.trusted, device=args.device, task_overrides=overrides)

@@ -12,7 +12,7 @@
 #   TEST_DATA    $UNIVAL_DATA/vqa/vqa_$SPLIT.tsv (SPLIT: val, test, ...)
 #   RESULTS_DIR  $UNIVAL_OUT/vqa/$RUN_NAME/eval_<test file name>
 #   ANS2LABEL, DICT_PATH  (optional) override the paths saved in the checkpoint
-# Values: INFERENCE (beamsearch | allcand) BEAM BATCH_SIZE PATCH_IMAGE_SIZE SELECTED_COLS; DEVICE.
+# Values: INFERENCE (beamsearch | allcand) BEAM BATCH_SIZE PATCH_IMAGE_SIZE SELECTED_COLS; DEVICE. EMA_EVAL(1/0, default 1)
 set -euo pipefail
 LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")/../lib" && pwd)
 source "$LIB/env.sh"
@@ -47,6 +47,8 @@ EVAL_FLAGS=(
 )
 if [[ -n ${ANS2LABEL:-} ]]; then EVAL_FLAGS+=(--ans2label-file="$ANS2LABEL"); fi
 if [[ -n ${DICT_PATH:-} ]]; then EVAL_FLAGS+=(--dict-path="$DICT_PATH"); fi
+# the EMA weights train.sh stores (EMA=1) are the ones evaluated (spec 3.4); EMA_EVAL=0 for the raw weights
+if [[ ${EMA_EVAL:-1} == 1 ]]; then EVAL_FLAGS+=(--ema-eval); fi
 if [[ $DEVICE == cpu ]]; then EVAL_FLAGS+=(--cpu); else EVAL_FLAGS+=(--fp16); fi
 
 launch "$(find_tool unival)" eval "$CHECKPOINT" "${EVAL_FLAGS[@]}" "$@"

@@ -1,9 +1,10 @@
 """Every run script renders (DRY_RUN=1) to a command that fairseq's own parser accepts.
 
 The scripts are run as real bash processes with dummy machine paths; the printed command is
-split with shlex and parsed with fairseq's training parser (``fairseq-train``) or the
-evaluator's parser (``unival eval``). Expected values are the recipe numbers of the spec
-(section 6.1), written out here by hand.
+split with shlex and parsed with fairseq's training parser (``fairseq-train``), the
+evaluator's parser (``unival eval``) or the merge parser (``unival merge``). The multi-step
+recipes of ``merging/`` print one command a line. Expected values are the recipe numbers of
+the spec (section 6.1), written out here by hand.
 """
 import json
 import os
@@ -17,6 +18,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 RUN_SCRIPTS = REPO_ROOT / "run_scripts"
 ALL_SHELL_FILES = sorted(RUN_SCRIPTS.rglob("*.sh"))
 SCRIPTS = sorted(p for p in ALL_SHELL_FILES if p.parent.name != "lib")
+MULTI_STEP = {p for p in SCRIPTS if p.parent.name == "merging"}  # one command a line
 
 
 def script_id(path: Path) -> str:
@@ -48,12 +50,25 @@ def render(script: Path, env: dict, *args: str) -> subprocess.CompletedProcess:
     )
 
 
-def rendered_argv(script: Path, env: dict, *args: str) -> list:
+def rendered_commands(script: Path, env: dict, *args: str) -> list:
+    """The argv of every command the script prints (one a line)."""
     proc = render(script, env, *args)
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
-    assert len(lines) == 1, f"DRY_RUN must print exactly one line, got {proc.stdout!r}"
-    return shlex.split(lines[0])
+    assert lines, f"DRY_RUN printed nothing: {proc.stderr}"
+    return [shlex.split(line) for line in lines]
+
+
+def rendered_argv(script: Path, env: dict, *args: str) -> list:
+    commands = rendered_commands(script, env, *args)
+    assert len(commands) == 1, f"DRY_RUN must print exactly one line, got {commands!r}"
+    return commands[0]
+
+
+def user_args_command(commands: list) -> list:
+    """The command that gets the script's trailing arguments and EXTRA_ARGS: the (first)
+    training of a multi-step recipe, else its first command."""
+    return next((argv for argv in commands if Path(argv[0]).name == "fairseq-train"), commands[0])
 
 
 def parse_command(argv: list):
@@ -68,6 +83,10 @@ def parse_command(argv: list):
         from unival import evaluate
 
         return "eval", evaluate.build_parser().parse_args(argv[2:])
+    if program == "unival" and argv[1] == "merge":
+        from unival.merging import cli
+
+        return "merge", cli.build_parser().parse_args(argv[2:])
     raise AssertionError(f"no parser known for {argv[:2]}: teach test_run_scripts.parse_command")
 
 
@@ -84,13 +103,16 @@ def test_bash_syntax(path):
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=script_id)
 def test_every_script_renders_and_parses(script, machine):
-    kind, args = parse_command(rendered_argv(script, machine))
-    assert kind in {"train", "eval"}
+    commands = rendered_commands(script, machine)
+    assert len(commands) == 1 or script in MULTI_STEP, f"one command expected, got {commands}"
+    for argv in commands:
+        kind, args = parse_command(argv)
+        assert kind in {"train", "eval", "merge"}
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=script_id)
 def test_every_script_rejects_a_repeated_flag(script, machine):
-    argv = rendered_argv(script, machine)
+    argv = user_args_command(rendered_commands(script, machine))
     first_flag = next(a for a in argv if a.startswith("--")).split("=")[0]
     proc = render(script, {**machine, "EXTRA_ARGS": f"{first_flag}=1"})
     assert proc.returncode != 0

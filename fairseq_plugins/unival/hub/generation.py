@@ -1,7 +1,8 @@
 """Per-task generation settings of the released evaluation scripts (spec §3.10).
 
-One table for the Python API and ``unival predict``; ``unival eval`` takes the same values
-on its command line. Keys are fairseq generation options (``--beam`` -> ``beam``).
+One table for the Python API, ``unival predict`` and ``unival eval`` (whose flags override
+it). Keys are fairseq generation options (``--beam`` -> ``beam``); an option the table leaves
+out takes fairseq's ``build_generator`` default (:data:`FAIRSEQ_GENERATION_DEFAULTS`).
 """
 from argparse import Namespace
 from typing import Any, Dict, Mapping
@@ -22,6 +23,12 @@ GENERATION_DEFAULTS: Dict[str, Dict[str, Any]] = {
     "video_vqa_gen": {"beam": 5, "unnormalized": True, "temperature": 1.0},
 }
 
+#: what fairseq's ``FairseqTask.build_generator`` uses for an option ``args`` lacks
+FAIRSEQ_GENERATION_DEFAULTS: Dict[str, Any] = {
+    "beam": 5, "max_len_a": 0, "max_len_b": 200, "min_len": 1, "no_repeat_ngram_size": 0, "lenpen": 1,
+    "unnormalized": False, "temperature": 1.0,
+}
+
 #: the options fairseq's ``FairseqTask.build_generator`` reads (anything else is a typo)
 GENERATION_OPTIONS = frozenset({
     "beam", "max_len_a", "max_len_b", "min_len", "no_repeat_ngram_size", "lenpen", "unkpen",
@@ -40,6 +47,11 @@ def generation_settings(task_name: str, overrides: Mapping[str, Any] = ()) -> Di
     settings = dict(GENERATION_DEFAULTS.get(task_name, {}))
     settings.update({k: v for k, v in overrides.items() if v is not None})
     return settings
+
+
+def effective_settings(task_name: str, overrides: Mapping[str, Any] = ()) -> Dict[str, Any]:
+    """:func:`generation_settings` with fairseq's defaults filled in: every value the generator uses."""
+    return {**FAIRSEQ_GENERATION_DEFAULTS, **generation_settings(task_name, overrides)}
 
 
 def generation_namespace(settings: Mapping[str, Any]) -> Namespace:

@@ -6,7 +6,8 @@ normalisation, image transform) and the *task's* prediction code (``generate_tex
 (:mod:`unival.hub.generation`), so the results equal ``unival eval`` / fairseq-generate for
 the same checkpoint, inputs and settings. Methods whose task is not registered (video and
 audio tasks when a plugin lacks them) raise ``NotImplementedError`` naming the task. Video
-and audio inputs are file paths (the media loaders decode files).
+and audio inputs are file paths or ``bytes``: the media loaders decode files, so bytes are
+written to a temporary folder that is removed once their batch has been processed.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from fairseq.tasks import TASK_DATACLASS_REGISTRY, TASK_REGISTRY
 from unival.hub.generation import generation_namespace, generation_settings
 from unival.hub.inputs import (
     InMemoryRows,
+    MediaScratch,
     as_list,
     image_field,
     is_single_media,
@@ -136,17 +138,17 @@ class UnivalPredictor:
         """"yes" (entailment), "no" (contradiction) or "maybe" (neutral) per image/hypothesis."""
         return self._collect("entail", images, hypotheses, batch_size, {})
 
-    def caption_video(self, paths, batch_size: int = 4, **generation):
-        """Video captions (needs the ``video_caption`` task)."""
-        return self._collect("caption_video", paths, None, batch_size, generation)
+    def caption_video(self, videos, batch_size: int = 4, **generation):
+        """Video captions; ``videos``: file paths or the files' bytes (``video_caption`` task)."""
+        return self._collect("caption_video", videos, None, batch_size, generation)
 
-    def video_qa(self, paths, questions, batch_size: int = 4, **generation):
-        """Video QA answers (needs the ``video_vqa_gen`` task)."""
-        return self._collect("video_qa", paths, questions, batch_size, generation)
+    def video_qa(self, videos, questions, batch_size: int = 4, **generation):
+        """Video QA answers; ``videos``: file paths or bytes (``video_vqa_gen`` task)."""
+        return self._collect("video_qa", videos, questions, batch_size, generation)
 
-    def caption_audio(self, paths, batch_size: int = 4, **generation):
-        """Audio captions (needs the ``audio_caption`` task)."""
-        return self._collect("caption_audio", paths, None, batch_size, generation)
+    def caption_audio(self, clips, batch_size: int = 4, **generation):
+        """Audio captions; ``clips``: file paths or the files' bytes (``audio_caption`` task)."""
+        return self._collect("caption_audio", clips, None, batch_size, generation)
 
     def generation_summary(self, method: str, **generation) -> str:
         """The settings ``method`` runs with, as text (for logs and benchmarks)."""
@@ -169,6 +171,38 @@ class UnivalPredictor:
 
         With ``skip_bad`` an unreadable input yields a :class:`PredictionError` instead of raising.
         """
+        task, handler, media, texts = self._prepare(method, media, texts, task_overrides)
+        settings = generation_settings(task_name_of(task), generation or {})
+        generator = self.generator(task, settings) if handler.uses_generator(task) else None
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        for start in range(0, len(media), batch_size):
+            stop = min(start + batch_size, len(media))
+            with MediaScratch() as scratch:  # media bytes live on disk until the batch is done
+                batch, positions, results = self._build_batch(task, handler, media[start:stop], texts[start:stop],
+                                                              start, skip_bad, scratch)
+                if batch is not None:
+                    with torch.no_grad():
+                        outputs = handler.run(task, self.model, batch, generator)
+                    for row_id, output in zip(batch["id"].tolist(), outputs):
+                        results[positions[row_id]] = output
+            for index in sorted(results):
+                yield index, results[index]
+
+    def model_inputs(self, method: str, media, texts: Optional[Sequence[str]] = None,
+                     task_overrides: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+        """The collated batch ``method`` feeds the model for all of ``media`` at once (inspection).
+
+        ``batch["net_input"]`` holds e.g. ``patch_videos`` (B, 3, T, P, P) or ``patch_audios``
+        (B, S); bad inputs raise.
+        """
+        task, handler, media, texts = self._prepare(method, media, texts, task_overrides)
+        with MediaScratch() as scratch:
+            batch, _, _ = self._build_batch(task, handler, media, texts, 0, False, scratch)
+        return batch
+
+    def _prepare(self, method, media, texts, task_overrides):
+        """``(task, handler, media list, texts list)`` of a call (texts: None per input when unused)."""
         if method not in METHOD_TASKS:
             raise ValueError(f"unknown method {method!r}; one of {sorted(METHOD_TASKS)}")
         task = self.task(METHOD_TASKS[method], **(task_overrides or {}))
@@ -176,47 +210,38 @@ class UnivalPredictor:
         if handler is None:
             raise NotImplementedError(f"{method} is not implemented for the {type(task).__name__} task yet")
         media = as_list(media, "inputs")
-        if handler.needs_text:
-            texts = as_list(texts, "texts") if texts is not None else []
-            if len(texts) != len(media):
-                raise ValueError(f"{method}: {len(media)} inputs but {len(texts)} texts")
-        settings = generation_settings(task_name_of(task), generation or {})
-        generator = self.generator(task, settings) if handler.uses_generator(task) else None
-        if batch_size < 1:
-            raise ValueError("batch_size must be at least 1")
-        for start in range(0, len(media), batch_size):
-            stop = min(start + batch_size, len(media))
-            chunk_texts = texts[start:stop] if handler.needs_text else [None] * (stop - start)
-            yield from self._run_batch(task, handler, media[start:stop], chunk_texts, start, generator, skip_bad)
+        if not handler.needs_text:
+            return task, handler, media, [None] * len(media)
+        texts = as_list(texts, "texts") if texts is not None else []
+        if len(texts) != len(media):
+            raise ValueError(f"{method}: {len(media)} inputs but {len(texts)} texts")
+        return task, handler, media, texts
 
-    def _run_batch(self, task, handler, media, texts, start, generator, skip_bad):
+    def _build_batch(self, task, handler, media, texts, start, skip_bad, scratch):
+        """``(batch on the device or None, row -> input index, {index: PredictionError})`` of one batch."""
         results: Dict[int, Any] = {}
         rows, positions = [], []
         for offset, (item, text) in enumerate(zip(media, texts)):
             try:
-                rows.append(handler.row(task, f"{start + offset}", handler.media_field(item), text))
+                rows.append(handler.row(task, f"{start + offset}", handler.media_field(item, scratch), text))
                 positions.append(start + offset)
             except (OSError, ValueError, TypeError) as error:
                 if not skip_bad:
                     raise
                 results[start + offset] = PredictionError(start + offset, str(error))
-        if rows:
-            dataset = task.build_dataset("test", InMemoryRows(rows))
-            dataset.skip_bad_samples = skip_bad
-            samples = [dataset[i] for i in range(len(rows))]
-            for sample in samples:
-                if "skipped" in sample:
-                    index = positions[sample["id"]]
-                    results[index] = PredictionError(index, sample["skipped"])
-            batch = dataset.collater(samples)
-            if batch and "net_input" in batch:
-                batch = utils.apply_to_sample(lambda t: t.to(self.device), batch)
-                with torch.no_grad():
-                    outputs = handler.run(task, self.model, batch, generator)
-                for row_id, output in zip(batch["id"].tolist(), outputs):
-                    results[positions[row_id]] = output
-        for index in sorted(results):
-            yield index, results[index]
+        if not rows:
+            return None, positions, results
+        dataset = task.build_dataset("test", InMemoryRows(rows, numbers=[p + 1 for p in positions]))
+        dataset.skip_bad_samples = skip_bad
+        samples = [dataset[i] for i in range(len(rows))]
+        for sample in samples:
+            if "skipped" in sample:
+                index = positions[sample["id"]]
+                results[index] = PredictionError(index, sample["skipped"])
+        batch = dataset.collater(samples)
+        if not batch or "net_input" not in batch:
+            return None, positions, results
+        return utils.apply_to_sample(lambda t: t.to(self.device), batch), positions, results
 
 
 def _is_file(path) -> bool:
@@ -232,6 +257,18 @@ def task_name_of(task) -> str:
 
 
 # ---------------------------------------------------------------------- per-task handlers
+def _image_field(item, scratch: MediaScratch) -> str:
+    return image_field(item)
+
+
+def _video_field(item, scratch: MediaScratch) -> str:
+    return media_file_field(item, "video", scratch)
+
+
+def _audio_field(item, scratch: MediaScratch) -> str:
+    return media_file_field(item, "audio", scratch)
+
+
 @dataclass(frozen=True)
 class TaskHandler:
     """How one task turns an input into a TSV row and a batch into results."""
@@ -240,15 +277,7 @@ class TaskHandler:
     row: Callable[[Any, str, str, Optional[str]], List[str]]
     run: Callable[[Any, Any, dict, Any], List[Any]]
     uses_generator: Callable[[Any], bool]
-    media_field: Callable[[Any], str] = image_field  # an input -> the TSV media field
-
-
-def _video_field(item) -> str:
-    return media_file_field(item, "video")
-
-
-def _audio_field(item) -> str:
-    return media_file_field(item, "audio")
+    media_field: Callable[[Any, MediaScratch], str] = _image_field  # (input, scratch) -> TSV media field
 
 
 def _first_candidate(task, fallback: str) -> str:
@@ -284,7 +313,7 @@ TASK_HANDLERS: Dict[str, TaskHandler] = {
         uses_generator=lambda task: False,
     ),
 }
-# the media tasks share the image tasks' rows and prediction code; their inputs are file paths
+# the media tasks share the image tasks' rows and prediction code; their inputs are files (or bytes)
 TASK_HANDLERS["VideoCaptionTask"] = replace(TASK_HANDLERS["CaptionTask"], media_field=_video_field)
 TASK_HANDLERS["AudioCaptionTask"] = replace(TASK_HANDLERS["CaptionTask"], media_field=_audio_field)
 TASK_HANDLERS["VideoVqaGenTask"] = replace(TASK_HANDLERS["VqaGenTask"], media_field=_video_field)

@@ -11,6 +11,8 @@ and a ``.pt`` laid out as spec §8.2 describes:
   ``_name`` = "unival_tiny", ``cfg.task`` with real ``dict_path``), loadable by ``unival eval``.
 
 Both carry ``extra_state["ema"]``: the weights plus 0.01, so tests can tell which set loaded.
+The image, video (``unival_tiny`` has a ResNeXt-50 video encoder) and audio tasks are
+covered; an audio model needs ``model_overrides={"audio_encoder_name": "pann_cnn6", ...}``.
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from typing import Dict, Optional, Sequence
 
 import torch
 
-from unival.data.caption_dataset import CAPTION_PROMPT
+from unival.data.caption_dataset import CAPTION_PROMPT, VIDEO_CAPTION_PROMPT
 from unival.tokenizer import UnivalTokenizer, build_dictionary_from_texts, load_gpt2_bpe
 
 TOY_ANSWERS = ("yes", "no", "maybe", "red", "blue", "green", "circle", "square", "two", "three")
@@ -35,20 +37,31 @@ TASK_SETTINGS = {
     "vqa_gen": {"selected_cols": "0,5,2,3,4", "val_inference_type": "beamsearch", "prompt_type": "prev_output"},
     "refcoco": {"selected_cols": "0,4,2,3", "max_image_size": 512},
     "snli_ve": {"selected_cols": "0,2,3,4,5", "ans2label_dict": '{"no": 0, "yes": 1, "maybe": 2}'},
+    # small media settings so that CPU tests stay fast
+    "video_caption": {"selected_cols": "0,4,2", "num_frames": 4, "patch_frame_size": 32, "eval_sample_type": "middle"},
+    "video_vqa_gen": {"selected_cols": "0,5,2,3,4", "val_inference_type": "beamsearch", "prompt_type": "prev_output",
+                      "num_frames": 4, "patch_frame_size": 32, "eval_sample_type": "middle"},
+    "audio_caption": {"selected_cols": "0,4,2", "audio_sample_rate": True, "sample_rate": 16000,
+                      "max_audio_len": 8000},
 }
+#: tasks whose checkpoint names a candidate answer file
+ANSWER_TASKS = ("vqa_gen", "video_vqa_gen")
 
 
 def toy_texts(answers: Sequence[str] = TOY_ANSWERS) -> list:
-    """Every text the four image tasks encode for the toy inputs (dictionary coverage)."""
-    texts = [CAPTION_PROMPT, " which region does the text \" \" describe?", " does the image describe \" \"?"]
+    """Every text the toy tasks encode for the toy inputs (dictionary coverage)."""
+    texts = [CAPTION_PROMPT, VIDEO_CAPTION_PROMPT, " which region does the text \" \" describe?", " does the image describe \" \"?"]
     texts += [" " + w for w in TOY_WORDS] + [" " + a for a in answers] + [w + "?" for w in TOY_WORDS]
     return texts
 
 
 def write_toy_checkpoint(out_dir: str | os.PathLike, task: str = "caption", layout: str = "released",
                          seed: int = 0, patch_image_size: int = 64, answers: Sequence[str] = TOY_ANSWERS,
-                         name: Optional[str] = None) -> Path:
-    """Write ``dict.txt`` (+ ``answers.txt`` for vqa_gen) and the checkpoint; returns its path."""
+                         name: Optional[str] = None, model_overrides: Optional[Dict[str, object]] = None) -> Path:
+    """Write ``dict.txt`` (+ ``answers.txt`` for the QA tasks) and the checkpoint; returns its path.
+
+    ``model_overrides``: ``UnivalConfig`` fields over ``unival_tiny`` (e.g. an audio encoder).
+    """
     from unival.hub.export import model_section
     from unival.models import build_model
 
@@ -60,12 +73,13 @@ def write_toy_checkpoint(out_dir: str | os.PathLike, task: str = "caption", layo
     build_dictionary_from_texts(toy_texts(answers), load_gpt2_bpe(), save_path=dict_path)
     tokenizer = UnivalTokenizer.from_files(dict_path)
     torch.manual_seed(seed)
-    model = build_model("unival_tiny", len(tokenizer), dictionary=tokenizer.dictionary).eval()
+    model = build_model("unival_tiny", len(tokenizer), dictionary=tokenizer.dictionary,
+                        **dict(model_overrides or {})).eval()
     weights = model.state_dict()
     model_args = model_section(model.cfg)
     task_cfg: Dict[str, object] = {"_name": task, "patch_image_size": patch_image_size,
                                    **TASK_SETTINGS.get(task, {})}
-    if task == "vqa_gen":
+    if task in ANSWER_TASKS:
         answers_path = out_dir / "answers.txt"
         answers_path.write_text("".join(a + "\n" for a in answers))
         task_cfg["ans2label_file"] = str(answers_path)

@@ -10,7 +10,8 @@ Pure functions (no I/O) over ``dict[str, Tensor]``, checked strictly by
 * :func:`greedy_soup`.
 
 Checkpoint files: :mod:`unival.merging.checkpoint`; command line: :mod:`unival.merging.cli`
-(``unival merge``).
+(``unival merge``); evaluation along a lambda/scale grid, CSV + PNG:
+:mod:`unival.merging.sweep` (``unival merge sweep``).
 """
 from unival.merging.greedy_soup import SoupResult, SoupStep, greedy_soup
 from unival.merging.linear import average, interpolate, linear_combination

@@ -4,12 +4,14 @@
     unival merge average A.pt B.pt C.pt [--weights 0.5,0.25,0.25] --out OUT.pt
     unival merge task-arithmetic --base BASE.pt A.pt B.pt --scale 0.5 --out OUT.pt [--dare 0.3 --seed 0]
     unival merge ties --base BASE.pt A.pt B.pt --density 0.2 --scale 1.0 --out OUT.pt
+    unival merge sweep A.pt B.pt --lambdas 0,0.5,1 --eval caption=valid.tsv --out-dir DIR
 
 Every command accepts ``--ema`` (merge ``extra_state["ema"]`` instead of ``model``),
 ``--frozen-keys REGEX`` (repeatable: float tensors to copy from the first input instead of
 merging), ``--trusted`` (full unpickling, for files you made) and ``--force`` (overwrite).
 ``interpolate`` writes ``{name}_l{lam:.2f}.pt`` per lambda (``lam * A + (1 - lam) * B``) and
-``{name}_manifest.json`` listing them, which the coming ``sweep`` command will read.
+``{name}_manifest.json`` listing them. ``sweep`` merges along a grid and evaluates every
+point with ``unival eval`` (CSV + PNG; see :mod:`unival.merging.sweep`).
 The output keeps the first input's cfg (the first fine-tuned model's for ``task-arithmetic``
 and ``ties``) and records the recipe in ``extra_state["merge"]``; see
 :mod:`unival.merging.checkpoint` and :mod:`unival.merging.state` for the rules.
@@ -21,7 +23,6 @@ import json
 import logging
 import os
 import pickle
-import re
 import sys
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
@@ -33,39 +34,19 @@ from unival.merging.checkpoint import (
     merge_metadata,
     save_checkpoint,
 )
+from unival.merging.cli_common import (
+    DEFAULT_LAMBDAS,
+    add_common_options,
+    float_list,
+    hyperparameters,
+    plan_notes,
+)
 from unival.merging.linear import average, interpolate
-from unival.merging.state import MergeError, plan_merge
+from unival.merging.state import MergeError
+from unival.merging.sweep import SweepError, add_sweep_parser, run_sweep
 from unival.merging.task_vectors import TRIM_SCOPES, task_arithmetic, ties_merge
 
 logger = logging.getLogger("unival.merging.cli")
-
-DEFAULT_LAMBDAS = "0,0.2,0.4,0.6,0.8,1"
-
-
-def _float_list(text: str) -> List[float]:
-    try:
-        return [float(item) for item in text.split(",") if item.strip()]
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers: {error}") from None
-
-
-def _regex(text: str) -> "re.Pattern[str]":
-    try:
-        return re.compile(text)
-    except re.error as error:
-        raise argparse.ArgumentTypeError(f"invalid regular expression {text!r}: {error}") from None
-
-
-def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--ema", action="store_true",
-                        help="merge each input's EMA weights (extra_state['ema'])")
-    parser.add_argument("--frozen-keys", type=_regex, action="append", default=[],
-                        metavar="REGEX", help="copy float tensors whose key matches (re.search) "
-                        "from the first input (--base for task-arithmetic and ties) instead of "
-                        "merging them; repeatable")
-    parser.add_argument("--trusted", action="store_true",
-                        help="allow full unpickling (only for checkpoints you trust)")
-    parser.add_argument("--force", action="store_true", help="overwrite existing outputs")
 
 
 def _add_task_vector_options(parser: argparse.ArgumentParser) -> None:
@@ -80,27 +61,27 @@ def _add_task_vector_options(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="unival merge", description=__doc__.split("\n\n")[0])
-    commands = parser.add_subparsers(dest="method", metavar="METHOD", required=True)
+    commands = parser.add_subparsers(dest="command", metavar="METHOD", required=True)
 
     sub = commands.add_parser("interpolate", help="lam*A + (1-lam)*B for each lambda")
     sub.add_argument("a", metavar="A.pt")
     sub.add_argument("b", metavar="B.pt")
-    sub.add_argument("--lambdas", type=_float_list, default=_float_list(DEFAULT_LAMBDAS))
+    sub.add_argument("--lambdas", type=float_list, default=float_list(DEFAULT_LAMBDAS))
     sub.add_argument("--out-dir", required=True)
     sub.add_argument("--name", default=None, help="output file prefix (default: A_B stems)")
-    _add_common(sub)
+    add_common_options(sub)
 
     sub = commands.add_parser("average", help="uniform or weighted average")
     sub.add_argument("checkpoints", nargs="+")
-    sub.add_argument("--weights", type=_float_list, default=None,
+    sub.add_argument("--weights", type=float_list, default=None,
                      help="comma-separated, non-negative, summing to 1 (default uniform)")
     sub.add_argument("--out", required=True)
-    _add_common(sub)
+    add_common_options(sub)
 
     sub = commands.add_parser("task-arithmetic", help="base + scale * sum of task vectors")
     sub.add_argument("--scale", type=float, required=True)
     _add_task_vector_options(sub)
-    _add_common(sub)
+    add_common_options(sub)
 
     sub = commands.add_parser("ties", help="TIES merge (trim, elect sign, disjoint mean)")
     sub.add_argument("--density", type=float, required=True,
@@ -108,31 +89,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--scale", type=float, default=1.0)
     sub.add_argument("--trim-scope", choices=TRIM_SCOPES, default="global")
     _add_task_vector_options(sub)
-    _add_common(sub)
+    add_common_options(sub)
 
-    commands.add_parser("sweep", help="evaluate along lambda, CSV + PNG (not available yet)",
-                        add_help=False)
+    add_sweep_parser(commands)
     return parser
 
 
 def _load(path: str, args: argparse.Namespace, template: bool = False) -> LoadedCheckpoint:
     return load_checkpoint(path, ema=args.ema, trusted=args.trusted, keep_fields=template)
-
-
-def _plan_notes(states, names, args: argparse.Namespace) -> dict:
-    """The merge rules applied (for the metadata); warns once about what the user should know."""
-    notes = plan_merge(states, names, args.frozen_keys).notes()
-    for key, models in notes["copied_but_different"].items():
-        logger.warning("%s differs in %s; the output keeps the value of %s", key,
-                       ", ".join(models), names[0])
-    for pattern in notes["unmatched_frozen_patterns"]:
-        logger.warning("--frozen-keys %r matches no key", pattern)
-    return notes
-
-
-def _hyperparameters(args: argparse.Namespace, **values) -> dict:
-    values["frozen_key_patterns"] = [pattern.pattern for pattern in args.frozen_keys]
-    return values
 
 
 def _refuse_existing(paths: Sequence[str], args: argparse.Namespace) -> None:
@@ -164,14 +128,14 @@ def run_interpolate(args: argparse.Namespace) -> List[str]:
     name, paths = _lambda_paths(args)
     _refuse_existing([path for _, path in paths], args)
     a, b = _load(args.a, args, template=True), _load(args.b, args)
-    notes = _plan_notes([a.weights, b.weights], [a.path, b.path], args)
+    notes = plan_notes([a.weights, b.weights], [a.path, b.path], args)
     written = []
     for lam, path in paths:
         merged = interpolate(a.weights, b.weights, lam, frozen_keys=args.frozen_keys,
                              names=[a.path, b.path])
         metadata = merge_metadata(
             "interpolate", "lam * A + (1 - lam) * B", [("A", a), ("B", b)],
-            _hyperparameters(args, lam=lam, lambdas=list(args.lambdas)), notes, a)
+            hyperparameters(args, lam=lam, lambdas=list(args.lambdas)), notes, a)
         written.append(_write(a, merged, metadata, path, args))
     manifest = {"method": "interpolate", "recipe": "lam * A + (1 - lam) * B", "A": a.path,
                 "B": b.path, "weights": a.source,
@@ -189,10 +153,10 @@ def run_average(args: argparse.Namespace) -> List[str]:
     states, names = [c.weights for c in loaded], [c.path for c in loaded]
     weights = args.weights or [1.0 / len(loaded)] * len(loaded)
     merged = average(states, weights, frozen_keys=args.frozen_keys, names=names)
-    notes = _plan_notes(states, names, args)
+    notes = plan_notes(states, names, args)
     metadata = merge_metadata(
         "average", "sum_i w_i * model_i", [(f"model {i}", c) for i, c in enumerate(loaded)],
-        _hyperparameters(args, weights=weights, uniform=args.weights is None), notes, loaded[0])
+        hyperparameters(args, weights=weights, uniform=args.weights is None), notes, loaded[0])
     return [_write(loaded[0], merged, metadata, args.out, args)]
 
 
@@ -203,7 +167,7 @@ def run_task_vector_merge(args: argparse.Namespace) -> List[str]:
     states = [c.weights for c in finetuned]
     names = [base.path] + [c.path for c in finetuned]
     common = dict(frozen_keys=args.frozen_keys, dare_rate=args.dare, seed=args.seed, names=names)
-    if args.method == "ties":
+    if args.command == "ties":
         merged = ties_merge(base.weights, states, args.density, args.scale,
                             trim_scope=args.trim_scope, **common)
         recipe = "base + scale * ties_mean(trim(DARE(model_i - base)))"
@@ -212,37 +176,27 @@ def run_task_vector_merge(args: argparse.Namespace) -> List[str]:
         merged = task_arithmetic(base.weights, states, args.scale, **common)
         recipe = "base + scale * sum_i DARE(model_i - base)"
         hyper = dict(scale=args.scale)
-    notes = _plan_notes([base.weights, *states], names, args)
+    notes = plan_notes([base.weights, *states], names, args)
     roles = [("base", base)] + [(f"finetuned {i}", c) for i, c in enumerate(finetuned)]
-    metadata = merge_metadata(args.method, recipe, roles, _hyperparameters(
+    metadata = merge_metadata(args.command, recipe, roles, hyperparameters(
         args, dare_rate=args.dare, seed=args.seed, **hyper), notes, finetuned[0])
     return [_write(finetuned[0], merged, metadata, args.out, args)]
 
 
-def run_sweep(argv: Sequence[str]) -> int:
-    """Hook for ``unival merge sweep`` (issue 6, evaluation part): read an interpolation's
-    ``{name}_manifest.json``, evaluate each checkpoint with ``unival eval``, write a CSV of
-    (lambda, metrics) and a PNG plot. Not implemented yet."""
-    logger.error("'unival merge sweep' is not available yet; run 'unival eval' on each "
-                 "file listed in the interpolation's *_manifest.json")
-    return 2
-
-
 RUNNERS = {"interpolate": run_interpolate, "average": run_average,
-           "task-arithmetic": run_task_vector_merge, "ties": run_task_vector_merge}
+           "task-arithmetic": run_task_vector_merge, "ties": run_task_vector_merge,
+           "sweep": run_sweep}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run ``unival merge METHOD ...``; prints the written paths, returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] == "sweep":
-        return run_sweep(argv[1:])
     args = build_parser().parse_args(argv)
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
-        written = RUNNERS[args.method](args)
-    except (MergeError, ValueError, FileExistsError, FileNotFoundError,
+        written = RUNNERS[args.command](args)
+    except (MergeError, SweepError, ValueError, FileExistsError, FileNotFoundError,
             pickle.UnpicklingError) as error:
         logger.error("%s", error)
         return 1

@@ -23,7 +23,7 @@ COLORS = {  # name -> RGB
     "blue": (40, 80, 220),
     "yellow": (235, 200, 30),
 }
-SIZES = {"small": 0.2, "big": 0.34}  # side as a fraction of the image side
+SIZES = {"small": 0.28, "big": 0.45}  # side as a fraction of the image side (shapes must be legible at 64 px)
 BACKGROUND = (235, 235, 235)
 NUM_OBJECTS = (2, 3)
 

@@ -70,7 +70,7 @@ def test_entailment_answers_come_from_the_three_labels(caption_predictor):
 
 
 def test_media_methods_take_file_paths_and_need_a_model_with_that_encoder(caption_predictor, tmp_path):
-    with pytest.raises(TypeError, match="a video must be given as a file path"):
+    with pytest.raises(TypeError, match="a video must be a file path or bytes, not Image"):
         caption_predictor.caption_video([Image.new("RGB", (8, 8))])
     with pytest.raises(FileNotFoundError, match="audio file not found"):
         caption_predictor.caption_audio([str(tmp_path / "missing.wav")])

@@ -93,5 +93,6 @@ def test_errors_list_every_difference_and_outputs_are_never_overwritten(
     proc = run_merge(tmp_path, "average", "A.pt", "B.pt", "--out", "B.pt")
     assert proc.returncode == 1 and "output(s) exist: B.pt; pass --force" in proc.stderr
 
-    proc = run_merge(tmp_path, "sweep")
-    assert proc.returncode == 2 and "not available yet" in proc.stderr
+    proc = run_merge(tmp_path, "sweep", "A.pt", "B.pt", "--eval", "caption=missing.tsv", "--out-dir", "o")
+    assert proc.returncode == 1 and "--eval caption=missing.tsv: no such file" in proc.stderr
+    assert not (tmp_path / "o").exists()
