@@ -12,7 +12,8 @@
 # Values can be changed through the environment (defaults are the official ones):
 #   DROPOUT ATTENTION_DROPOUT RESNET_DROP_PATH ENCODER_DROP_PATH DECODER_DROP_PATH
 #   IMAGE_ENCODER RESNET_TYPE (set to an empty string to keep the architecture's own choice)
-#   WEIGHT_DECAY CLIP_NORM VALIDATE_INTERVAL_UPDATES LOG_INTERVAL NUM_WORKERS SEED
+#   WEIGHT_DECAY CLIP_NORM VALIDATE_INTERVAL(epochs) VALIDATE_INTERVAL_UPDATES SAVE_INTERVAL(epochs) LOG_INTERVAL
+#   NUM_WORKERS SEED
 
 UNIVAL_ARCH_FLAGS=(
     --encoder-normalize-before
@@ -53,8 +54,8 @@ UNIVAL_FINETUNE_FLAGS=(
     --reset-dataloader
     --reset-meters
     --no-epoch-checkpoints
-    --save-interval=1
-    --validate-interval=1
+    --save-interval="${SAVE_INTERVAL:-1}"
+    --validate-interval="${VALIDATE_INTERVAL:-1}"
     --validate-interval-updates="${VALIDATE_INTERVAL_UPDATES:-2000}"
     --find-unused-parameters
 )
