@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.unival-installed
 PYTEST_ARGS ?=
 
-.PHONY: venv test test-fast demo lint clean
+.PHONY: venv test test-fast demo demo-merge lint clean
 
 venv: $(STAMP)
 
@@ -30,6 +30,10 @@ test-fast: venv
 
 demo: venv
 	$(PY) -m unival.demo --out outputs/demo
+
+# Model merging on the toy world (about 25 minutes on 2 CPU cores; see BENCHMARKS.md).
+demo-merge: venv
+	$(PY) -m unival.demo_merge --out outputs/demo_merge
 
 lint: venv
 	$(VENV)/bin/ruff check fairseq_plugins data_utils tests benchmarks
