@@ -31,7 +31,7 @@ test-fast: venv
 demo: venv
 	$(PY) -m unival.demo --out outputs/demo
 
-# Model merging on the toy world (about 25 minutes on 2 CPU cores; see BENCHMARKS.md).
+# Model merging on the toy world (about 20 minutes on 2 CPU cores; see BENCHMARKS.md).
 demo-merge: venv
 	$(PY) -m unival.demo_merge --out outputs/demo_merge
 

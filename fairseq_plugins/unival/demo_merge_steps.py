@@ -24,6 +24,13 @@ from unival.demo import RUN_SCRIPTS
 # have the same keys.
 NO_VIDEO_ENCODER = "--video-encoder-name=none"
 
+# The BatchNorm running statistics of the image backbone are buffers, not trained weights. A
+# convex interpolation keeps a running variance positive, but the task-vector merges extrapolate:
+# on the full demo, base + 1.0 * (sum of the three task vectors) made a running_var negative
+# (-0.19), and the merged model output NaN. The task-vector sweeps therefore copy them from
+# the base (``--frozen-keys``); the pair interpolations merge every float tensor.
+BN_STATISTICS = r"running_(mean|var)$"
+
 
 @dataclass(frozen=True)
 class Expert:
@@ -170,11 +177,11 @@ def task_vector_sweep_argv(method: str, base: Path, checkpoints: Dict[str, Path]
                            eval_data: Dict[str, Path], options: Dict[str, List[str]],
                            out_dir: Path, work_dir: Path) -> List[str]:
     """``unival merge sweep --method {task-arithmetic,ties} --base BASE E1 E2 E3 --scales ...``
-    evaluated on every expert's task."""
+    evaluated on every expert's task, BatchNorm statistics copied from the base."""
     argv = ["sweep", *[str(checkpoints[e.name]) for e in EXPERTS], "--method", method,
             "--base", str(base), "--scales", grid_text(scales), "--name", method.replace("-", "_"),
-            "--out-dir", str(out_dir), "--work-dir", str(work_dir), "--delete-checkpoints",
-            "--force"]
+            "--frozen-keys", BN_STATISTICS, "--out-dir", str(out_dir), "--work-dir", str(work_dir),
+            "--delete-checkpoints", "--force"]
     if density is not None:
         argv += ["--density", repr(float(density))]
     return argv + evaluation_args(EXPERTS, eval_data, options)
