@@ -17,6 +17,8 @@ tensor, so ties stay consistent (DARE draws one mask per tied group).
   ones by ``1 / (1 - p)``, seeded per key (reproducible, independent of dict order). Both
   merges accept ``dare_rate``; task vector ``i`` then uses seed ``seed + i``, before TIES.
 
+A merge that would make a BatchNorm ``running_var`` negative is refused (:class:`MergeError`
+naming the keys): freeze the running statistics (copied from ``base``) or lower the scale.
 Integer buffers and frozen keys of the result are copied from ``base``; the metadata notes of
 ``plan_merge([base, *finetuned])`` list the ones that differ (e.g. ``num_batches_tracked``).
 """
@@ -132,7 +134,25 @@ def apply_task_vectors(base: StateDict, vectors: Sequence[TaskVector], scale: fl
         merged = (total + scale * delta).to(original.dtype)
         for key in group:
             values[key] = merged
+    _refuse_negative_variances(values)
     return in_key_order(values, plan)
+
+
+# BatchNorm keeps a running variance; interpolation keeps it positive, extrapolation may not.
+VARIANCE_SUFFIX = "running_var"
+
+
+def _refuse_negative_variances(values: Dict[str, torch.Tensor]) -> None:
+    """A merge that makes a ``*.running_var`` entry negative yields a model whose normalisation
+    takes the square root of a negative number (NaN outputs): refuse it, naming every key."""
+    bad = [f"{key} (min {float(tensor.min()):.4g})" for key, tensor in values.items()
+           if key.endswith(VARIANCE_SUFFIX) and tensor.is_floating_point() and tensor.numel()
+           and bool((tensor < 0).any())]
+    if bad:
+        raise MergeError(bad, what=("the task-vector merge makes BatchNorm running variances "
+                                    "negative (the model would output NaN); lower the scale or "
+                                    "copy the statistics from the base with frozen keys "
+                                    "re.compile(r'running_(mean|var)$') (--frozen-keys on the CLI)"))
 
 
 def _key_seed(seed: int, key: str) -> int:

@@ -1,4 +1,6 @@
 """Task arithmetic, TIES and DARE on cases worked by hand."""
+import re
+
 import pytest
 import torch
 
@@ -162,3 +164,16 @@ def test_apply_task_vectors_rejects_vectors_that_do_not_fit():
         "task vector 0: w has shape (3,), base has (2,)",
         "task vector 1 lacks merged key(s): w",
     ]
+
+
+def test_task_arithmetic_refuses_a_negative_batchnorm_variance_and_freezing_fixes_it():
+    base = {"bn.weight": torch.ones(2), "bn.running_var": torch.tensor([1.0, 1.0])}
+    tuned = [{"bn.weight": torch.ones(2), "bn.running_var": torch.tensor([0.2, 1.5])},
+             {"bn.weight": torch.ones(2), "bn.running_var": torch.tensor([0.4, 1.0])}]
+    # tau = [-0.8, 0.5] + [-0.6, 0.0] = [-1.4, 0.5]: scale 0.5 -> [0.3, 1.25] (allowed),
+    # scale 1 -> [-0.4, 1.5] (a negative variance).
+    assert torch.allclose(task_arithmetic(base, tuned, 0.5)["bn.running_var"], torch.tensor([0.3, 1.25]))
+    with pytest.raises(MergeError, match=r"bn\.running_var \(min -0\.4\)"):
+        task_arithmetic(base, tuned, 1.0)
+    frozen = task_arithmetic(base, tuned, 1.0, frozen_keys=[re.compile(r"running_(mean|var)$")])
+    assert torch.equal(frozen["bn.running_var"], base["bn.running_var"])
