@@ -6,8 +6,13 @@ criterion with fairseq's registries.
 """
 import logging
 
-from unival import compat  # noqa: F401  (applies the compatibility fixes first)
-from unival import criterions, models, optim, tasks  # noqa: F401  (fairseq registrations)
+from unival import (  # noqa: F401  (fairseq registrations)
+    compat,  # noqa: F401  (applies the compatibility fixes first)
+    criterions,
+    models,
+    optim,
+    tasks,
+)
 from unival.hub import load  # noqa: F401
 from unival.models.builder import build_model  # noqa: F401
 

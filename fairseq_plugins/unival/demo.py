@@ -47,6 +47,8 @@ class DemoContext:
     out: Path
     seed: int
     env: Dict[str, str]
+    world: Optional[Path] = None  # the toy world the multitask stage wrote (the media stage reuses it)
+    base: Optional[Path] = None   # the multitask stage's base checkpoint
 
     def run(self, cmd: List[str], log_path: Path, extra_env: Optional[Dict[str, str]] = None) -> None:
         """Run ``cmd`` with stdout+stderr appended to ``log_path``; raise naming the log on failure."""
@@ -262,6 +264,9 @@ def format_report(report: Dict, stages: Sequence) -> str:
     """The printed summary: one metrics table per stage, then the stage's own lines."""
     lines = []
     for stage in stages:
+        if getattr(stage, "has_task_table", False):  # multitask / media: the stage prints its table
+            lines.append(stage.describe())
+            continue
         table = report[stage.name]
         lines.append(f"{stage.name}:{'':<24}" + "".join(f"{m:>10}" for m in METRICS))
         for system in SYSTEMS:
@@ -297,11 +302,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="unival demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default="outputs/demo", help="output folder (default: outputs/demo)")
     parser.add_argument("--seed", type=int, default=0, help="toy world seed (default: 0)")
-    parser.add_argument("--stages", default="caption", help="comma list of stages to run (default: caption)")
+    parser.add_argument("--stages", default=DEFAULT_STAGES,
+                        help=f"comma list of stages to run, from {', '.join(STAGE_NAMES)} "
+                             f"(default: {DEFAULT_STAGES})")
+    parser.add_argument("--smoke", action="store_true",
+                        help="multitask/media stages at toy-of-toy size (a pipeline check, seconds per step)")
     return parser
 
 
-STAGES = {"caption": CaptionStage}
+STAGE_NAMES = ("caption", "multitask", "media")
+DEFAULT_STAGES = "multitask,media"
+
+
+def stage_classes() -> Dict[str, type]:
+    """Stage name -> class (the multitask and media stages import this module)."""
+    from unival.demo_multitask import MediaStage, MultitaskStage
+
+    return {"caption": CaptionStage, "multitask": MultitaskStage, "media": MediaStage}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -310,15 +327,26 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s | demo | %(message)s", datefmt="%H:%M:%S",
                         force=True)
     names = [n for n in args.stages.split(",") if n]
-    unknown = [n for n in names if n not in STAGES]
+    unknown = [n for n in names if n not in STAGE_NAMES]
     if unknown:
-        raise SystemExit(f"unknown stage(s) {unknown}; known: {sorted(STAGES)}")
+        raise SystemExit(f"unknown stage(s) {unknown}; known: {', '.join(STAGE_NAMES)}")
+    if "media" in names and ("multitask" not in names or names.index("multitask") > names.index("media")):
+        raise SystemExit("the media stage fine-tunes from the multitask stage's base: "
+                         "list multitask before media (--stages multitask,media)")
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     ctx = DemoContext(out=out, seed=args.seed, env=demo_environment())
 
     started = time.monotonic()
-    stages = [STAGES[name]() for name in names]
+    classes = stage_classes()
+    stages = []
+    for name in names:
+        if args.smoke and name in ("multitask", "media"):
+            from unival.demo_multitask import SMOKE
+
+            stages.append(classes[name](SMOKE))
+        else:
+            stages.append(classes[name]())
     report: Dict = {}
     for stage in stages:
         report[stage.name] = stage.run(ctx)

@@ -17,7 +17,7 @@
 #   SAVE_DIR     $UNIVAL_OUT/audio_caption/$RUN_NAME
 # Recipe values (official defaults): ARCH BATCH_SIZE UPDATE_FREQ MAX_EPOCH LR WARMUP_RATIO MAX_UPDATE
 #   MAX_AUDIO_LEN AUDIO_SAMPLE_RATE (empty: each file's own rate; a number: resample to it)
-#   AUDIO_ENCODER MEL_BINS HOP_SIZE PATCH_IMAGE_SIZE LABEL_SMOOTHING
+#   AUDIO_ENCODER MEL_BINS HOP_SIZE SPEC_AUGMENT(1/0; 0 for clips of a few seconds) PATCH_IMAGE_SIZE LABEL_SMOOTHING
 #   MAX_SRC_LENGTH MAX_TGT_LENGTH SELECTED_COLS EVAL_ARGS DROP_WORST_RATIO DROP_WORST_AFTER
 #   FREEZE_EMBEDDINGS(1/0); DEVICE=cpu for a CPU run; shared flags: lib/common_flags.sh.
 set -euo pipefail
@@ -38,6 +38,7 @@ AUDIO_SAMPLE_RATE=${AUDIO_SAMPLE_RATE:-}
 AUDIO_ENCODER=${AUDIO_ENCODER:-pann_cnn14}
 MEL_BINS=${MEL_BINS:-64}
 HOP_SIZE=${HOP_SIZE:-200}
+SPEC_AUGMENT=${SPEC_AUGMENT:-1}
 PATCH_IMAGE_SIZE=${PATCH_IMAGE_SIZE:-384}
 LABEL_SMOOTHING=${LABEL_SMOOTHING:-0.1}
 MAX_SRC_LENGTH=${MAX_SRC_LENGTH:-80}
@@ -83,6 +84,7 @@ CRITERION_FLAGS=(
 
 MODEL_FLAGS=(--arch="$ARCH" "${UNIVAL_ARCH_FLAGS[@]}" --audio-encoder-name="$AUDIO_ENCODER"
              --mel-bins="$MEL_BINS" --hop-size="$HOP_SIZE")
+if [[ $SPEC_AUGMENT == 0 ]]; then MODEL_FLAGS+=(--no-audio-spec-augment); fi
 if [[ -n ${AUDIO_MODEL_PATH:-} ]]; then MODEL_FLAGS+=(--audio-model-path="$AUDIO_MODEL_PATH"); fi
 if [[ $FREEZE_EMBEDDINGS == 1 ]]; then
     MODEL_FLAGS+=(--freeze-encoder-embedding --freeze-decoder-embedding)

@@ -51,6 +51,8 @@ def test_audio_caption_train_is_the_audiocaps_recipe(machine):  # noqa: F811
     assert args.max_audio_len == 480000 and args.audio_sample_rate is False  # the file's own rate
     args = _train("audio_caption", {**machine, "AUDIO_SAMPLE_RATE": "16000", "LR": "5e-5"})
     assert args.audio_sample_rate is True and args.sample_rate == 16000 and args.lr == [5e-5]
+    assert not getattr(args, "no_audio_spec_augment", False)  # SpecAugment on by default (research code)
+    assert _train("audio_caption", {**machine, "SPEC_AUGMENT": "0"}).no_audio_spec_augment is True
 
 
 def test_eval_scripts_point_at_the_trained_checkpoints(machine):  # noqa: F811

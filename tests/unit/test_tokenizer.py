@@ -4,6 +4,7 @@ import random
 
 import pytest
 import torch
+
 from unival.tokenizer import (
     UnivalTokenizer,
     build_dictionary_from_texts,

@@ -88,6 +88,9 @@ class UnivalConfig(FairseqDataclass):
     audio_model_path: Optional[str] = _f(None, "local AudioSet weights for the audio backbone")
     mel_bins: int = _f(64, "log-mel bins of the audio front end")
     hop_size: int = _f(480, "STFT hop of the audio front end (scripts use 200)")
+    no_audio_spec_augment: bool = _f(
+        False, "turn off the audio encoder's training SpecAugment (2 time stripes < 64 frames, "
+        "2 mel stripes < 8 bins, sized for 10 s clips: on a 1-2 s clip they erase most of it)")
     sample_patch_num: Optional[int] = _f(None, "keep k random image patches in training")
     sample_video_patch_num: Optional[int] = _f(None, "same for video (None: image value)")
     sample_audio_patch_num: Optional[int] = _f(None, "same for audio (None: image value)")

@@ -4,6 +4,7 @@ import pickle
 import pytest
 import torch
 from PIL import Image
+
 from unival.data.caption_dataset import CaptionDataset
 from unival.data.errors import BadSampleError
 from unival.data.io.image import encode_image_base64

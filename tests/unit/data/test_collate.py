@@ -1,6 +1,7 @@
 """The one collate: padding, counts, optional fields, skipped samples, mixed media."""
 import pytest
 import torch
+
 from unival.data.collate import collate
 
 PAD, EOS = 1, 2

@@ -5,6 +5,7 @@ import io
 import pytest
 import torch
 from PIL import Image
+
 from unival.data.io.image import decode_image, encode_image_base64, looks_like_path
 from unival.data.io.transforms import image_to_tensor
 

@@ -2,6 +2,7 @@
 import pickle
 
 import pytest
+
 from unival.data.errors import BadSampleError
 from unival.data.tsv import TSVFile, build_line_index, slice_bounds
 

@@ -301,3 +301,41 @@ def test_load_pretrained_pann_drops_mel_keys_for_other_mel_bins(tmp_path):
     assert torch.equal(target.logmel_extractor.melW, melw_before)
     assert torch.equal(target.conv_block2.conv1.weight, source.conv_block2.conv1.weight)
     assert math.isclose(float(target.fc1.bias.sum()), float(source.fc1.bias.sum()))
+
+
+def _conv_input_in_training(audio, wave):
+    """The tensor the first conv block receives in training mode: (B, 1, T, F)."""
+    seen = []
+    handle = audio.conv_block1.register_forward_pre_hook(lambda _m, args: seen.append(args[0].clone()))
+    audio.train()
+    torch.manual_seed(0)
+    with torch.no_grad():
+        audio(wave)
+    handle.remove()
+    return seen[0]
+
+
+def test_spec_augment_can_be_turned_off_for_short_clips():
+    wave = torch.randn(2, 16_000) * 0.2
+    plain = build_audio_backbone("pann_cnn6", mel_bins=32, spec_augment=False)
+    striped = build_audio_backbone("pann_cnn6", mel_bins=32)
+    striped.load_state_dict(plain.state_dict())
+    with torch.no_grad():  # what bn0 (batch statistics in training) makes of the log-mel
+        plain.train()
+        expected = plain.bn0(plain.log_mel(wave).transpose(1, 3)).transpose(1, 3)
+    assert torch.allclose(_conv_input_in_training(plain, wave), expected, atol=1e-6)
+    # default (the research code): 2 time and 2 mel stripes zeroed per sample
+    augmented = _conv_input_in_training(striped, wave)
+    zero_frames = (augmented == 0).all(dim=3).sum().item()
+    zero_bins = (augmented == 0).all(dim=2).sum().item()
+    assert zero_frames + zero_bins > 0 and not torch.allclose(augmented, expected)
+
+
+def test_model_flag_reaches_the_audio_encoder():
+    from unival import build_model
+
+    on = build_model("unival_tiny", vocab_size=64, video_encoder_name="none", audio_encoder_name="pann_cnn6")
+    off = build_model("unival_tiny", vocab_size=64, video_encoder_name="none", audio_encoder_name="pann_cnn6",
+                      no_audio_spec_augment=True)
+    encoders = [m for m in (on, off) for m in m.modules() if hasattr(m, "use_spec_augment")]
+    assert [e.use_spec_augment for e in encoders] == [True, False]

@@ -53,12 +53,13 @@ def build_video_backbone(name: str, layers: Optional[Sequence[int]] = None) -> n
 
 def build_audio_backbone(name: str, sample_rate: int = 48000, window_size: int = 1024,
                          hop_size: int = 200, mel_bins: int = 64, fmin: int = 50,
-                         fmax: int = 14000) -> nn.Module:
+                         fmax: int = 14000, spec_augment: bool = True) -> nn.Module:
     """waveform (B, S) -> (B, C, T', F'); C = 512 / 1024 / 2048 for cnn6 / cnn10 / cnn14."""
     if name not in PANN_CHANNELS:
         raise ValueError(f"unknown audio encoder {name!r}; expected {sorted(PANN_CHANNELS)}")
     return PannEncoder(name, sample_rate=sample_rate, window_size=window_size,
-                       hop_size=hop_size, mel_bins=mel_bins, fmin=fmin, fmax=fmax)
+                       hop_size=hop_size, mel_bins=mel_bins, fmin=fmin, fmax=fmax,
+                       spec_augment=spec_augment)
 
 
 def _unwrap_state_dict(obj) -> dict:

@@ -83,13 +83,14 @@ class PannEncoder(nn.Module):
 
     def __init__(self, variant: str, sample_rate: int = 48000, window_size: int = 1024,
                  hop_size: int = 200, mel_bins: int = 64, fmin: int = 50,
-                 fmax: int = 14000, classes_num: int = 527):
+                 fmax: int = 14000, classes_num: int = 527, spec_augment: bool = True):
         super().__init__()
         if variant not in PANN_CHANNELS:
             raise ValueError(f"unknown audio encoder {variant!r}; expected {sorted(PANN_CHANNELS)}")
         self.variant = variant
         self.mel_bins = mel_bins
         self.hop_size = hop_size
+        self.use_spec_augment = spec_augment  # training-time stripes (the research code always applies them)
         self.out_channels = PANN_CHANNELS[variant]
         self.spectrogram_extractor = Spectrogram(window_size, hop_size)
         self.logmel_extractor = LogMelFilterBank(sample_rate, window_size, mel_bins, fmin, fmax)
@@ -133,7 +134,7 @@ class PannEncoder(nn.Module):
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
         x = self.log_mel(waveform).to(self.bn0.weight.dtype)
         x = self.bn0(x.transpose(1, 3)).transpose(1, 3)  # normalise each mel bin
-        if self.training:
+        if self.training and self.use_spec_augment:
             x = spec_augment(x)
         n_blocks = len(self.pools)
         for idx, pool in enumerate(self.pools):

@@ -60,7 +60,8 @@ def build_audio_modules(cfg, embed_dim: int) -> Optional[Tuple[nn.Module, nn.Lin
     from unival.models.backbones import build_audio_backbone
 
     backbone = build_audio_backbone(
-        name, hop_size=cfg.hop_size, mel_bins=cfg.mel_bins, **AUDIO_FRONTEND
+        name, hop_size=cfg.hop_size, mel_bins=cfg.mel_bins,
+        spec_augment=not getattr(cfg, "no_audio_spec_augment", False), **AUDIO_FRONTEND
     )
     _load_local_weights(backbone, cfg.audio_model_path)
     return backbone, nn.Linear(backbone.out_channels, embed_dim)

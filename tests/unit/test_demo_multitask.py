@@ -1,0 +1,130 @@
+"""``make demo``'s multitask and media stages: baselines, floors, and the training / evaluation
+commands they hand to the run scripts (rendered with ``DRY_RUN=1``)."""
+import json
+import shlex
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from unival.demo import RUN_SCRIPTS, demo_environment
+from unival.demo import main as demo_main
+from unival.demo_multitask import SMOKE, MultitaskSettings, eval_env, finetune_env, pretrain_env
+from unival.demo_tasks import (
+    AUDIO_TASK,
+    IMAGE_TASKS,
+    VIDEO_TASKS,
+    answer_of,
+    saved_baseline,
+    task_result,
+    video_qa_baseline,
+)
+
+TASKS = {t.name: t for t in (*IMAGE_TASKS, *VIDEO_TASKS, AUDIO_TASK)}
+
+
+def test_answer_of_reads_the_official_refs_field():
+    assert answer_of("1.0|!+two") == "two"
+    assert answer_of("0.6|!+no&&0.4|!+yes") == "no"
+
+
+def test_video_qa_baseline_is_the_majority_training_answer(tmp_path):
+    rows = ["0\t0\tq\t1.0|!+two\t\tv.mp4", "1\t0\tq\t1.0|!+two\t\tv.mp4", "2\t0\tq\t1.0|!+red\t\tv.mp4"]
+    (tmp_path / "video_qa_train.tsv").write_text("\n".join(rows) + "\n")
+    test = tmp_path / "video_qa_test.tsv"
+    test.write_text("\n".join(["5\t1\tq\t1.0|!+two\t\tw.mp4", "6\t1\tq\t1.0|!+red\t\tw.mp4",
+                               "7\t1\tq\t1.0|!+fast\t\tw.mp4", "8\t1\tq\t1.0|!+two\t\tw.mp4"]) + "\n")
+    name, score = video_qa_baseline(tmp_path, test)
+    assert name == 'majority answer "two"' and score == 0.5
+
+
+def test_saved_baseline_reads_the_test_split(tmp_path):
+    (tmp_path / "baselines.json").write_text(json.dumps(
+        {"test": {"snli_ve": {"majority_class": "neutral", "majority_class_accuracy": 0.4}},
+         "valid": {"snli_ve": {"majority_class": "yes", "majority_class_accuracy": 0.9}}}))
+    read = saved_baseline("snli_ve", "majority_class_accuracy", 'majority class "{majority_class}"')
+    assert read(tmp_path, tmp_path / "unused.tsv") == ('majority class "neutral"', 0.4)
+
+
+def test_floor_is_twice_the_baseline_and_a_zero_baseline_is_not_beaten_by_zero():
+    task = TASKS["vqa"]
+    assert task_result(task, 0.4, "b", 0.2)["floor_met"] and task_result(task, 0.4, "b", 0.2)["floor"] == 0.4
+    low = task_result(task, 0.39, "b", 0.2)
+    assert not low["floor_met"] and low["aim"] == 0.8 and low["aim_met"] is False
+    assert not task_result(task, 0.0, "b", 0.0)["floor_met"]
+    assert task_result(TASKS["caption"], 5.0, "b", 1.0)["aim_met"] is None  # no aim: beat the floor
+
+
+def _render(script: str, env: dict) -> list:
+    """The command ``run_scripts/<script>/train.sh`` (or eval.sh) would run, as argv."""
+    proc = subprocess.run(["bash", str(RUN_SCRIPTS / script)], env={**demo_environment(), **env, "DRY_RUN": "1"},
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    return shlex.split(proc.stdout.strip())
+
+
+def _flags(argv: list) -> dict:
+    flags = {}
+    for arg in argv:
+        if arg.startswith("--"):
+            key, _, value = arg.partition("=")
+            flags[key] = value
+    return flags
+
+
+@pytest.fixture()
+def world(tmp_path):
+    (tmp_path / "dict.txt").write_text("a 1\n")
+    return tmp_path
+
+
+def test_pretraining_is_stage1_from_scratch_with_the_budget(world):
+    s = MultitaskSettings()
+    flags = _flags(_render("pretraining/stage1.sh", pretrain_env(s, world, world / "base")))
+    assert flags["--task"] == "unify_task" and flags["--arch"] == "unival_tiny"
+    assert flags["--max-update"] == str(s.pretrain.updates) and "--restore-file" not in flags
+    assert float(flags["--stop-time-hours"]) == pytest.approx(s.pretrain.minutes / 60, abs=1e-4)
+
+
+@pytest.mark.parametrize("name", sorted(TASKS))
+def test_each_finetune_restores_the_base_and_keeps_its_budget(world, name):
+    s, task = MultitaskSettings(), TASKS[name]
+    base = world / "base.pt"
+    env = finetune_env(task, s, world, world / "train.tsv", base, world / "ckpt", stop_hours=0.5)
+    argv = _render(f"{task.script}/train.sh", env)
+    flags = _flags(argv)
+    assert argv[1].startswith(str(world / "train.tsv"))
+    assert flags["--restore-file"] == str(base) and flags["--max-update"] == str(s.experts[name].updates)
+    assert flags["--stop-time-hours"] == "0.50000" and "--disable-validation" in flags
+    if task.media == "video":
+        assert (flags["--num-frames"], flags["--patch-frame-size"]) == (str(s.num_frames), str(s.video_size))
+        assert "--video-encoder-name" not in flags  # unival_tiny's own small ResNeXt-3D
+    elif task.media == "audio":
+        assert flags["--audio-encoder-name"] == s.audio_encoder and flags["--sample-rate"] == "16000"
+        assert flags["--max-audio-len"] == str(s.max_audio_len) and flags["--video-encoder-name"] == "none"
+    else:
+        assert flags["--video-encoder-name"] == "none" and flags["--patch-image-size"] == "64"
+
+
+def test_audio_from_scratch_has_no_restore_file(world):
+    env = finetune_env(AUDIO_TASK, MultitaskSettings(), world, world / "t.tsv", None, world / "c", 0.1)
+    assert "--restore-file" not in _flags(_render("audio_caption/train.sh", env))
+
+
+@pytest.mark.parametrize("name", sorted(TASKS))
+def test_each_evaluation_is_the_eval_script_on_the_test_split(world, name):
+    task = TASKS[name]
+    argv = _render(f"{task.script}/eval.sh", eval_env(task, SMOKE, world, world / "m.pt", world / "r"))
+    flags = _flags(argv)
+    assert argv[1:3] == ["eval", str(world / "m.pt")] and flags["--data"] == str(task.test_tsv(world))
+    assert "--ema-eval" not in flags  # the demo trains without EMA
+    if name.endswith("caption"):
+        assert flags["--beam"] == str(SMOKE.caption_beam)
+
+
+def test_media_stage_needs_the_multitask_base(tmp_path):
+    with pytest.raises(SystemExit, match="multitask"):
+        demo_main(["--out", str(tmp_path), "--stages", "media"])
+    with pytest.raises(SystemExit, match="unknown stage"):
+        demo_main(["--out", str(tmp_path), "--stages", "multitask,videos"])
+    assert not any(Path(tmp_path).iterdir())
