@@ -5,8 +5,9 @@ Fields (after ``--selected-cols`` 0,4,2 for train, 1,4,2 for evaluation):
 
 * source = [BOS] " what does the image describe?" [EOS]
 * train target = " " + punctuation-stripped caption, truncated to ``max_tgt_length`` words
-* val/test: ``references`` = every "&&"-separated reference, punctuation-stripped; the
-  target (for the validation loss only) is the first reference, truncated like train.
+* val/test, and train with ``train_references`` (SCST): ``references`` = every "&&"-separated
+  reference, punctuation-stripped; the target (for the validation loss only) is the first
+  reference, truncated like train.
 * ``patch_image`` (3, P, P): bicubic resize to P = ``patch_image_size``, normalised.
 
 The same dataset serves ``video_caption`` and ``audio_caption`` (spec §3.2, §3.3): the
@@ -47,7 +48,8 @@ class CaptionDataset(UnivalDataset):
                  patch_image_size: int = 480, max_src_length: int = 80,
                  max_tgt_length: int = 20, image_dir: str | os.PathLike | None = None,
                  skip_bad_samples: bool = False, read_from_img_path: bool = False,
-                 media_loader=None, prompt: str = CAPTION_PROMPT, seed: int = 1):
+                 media_loader=None, prompt: str = CAPTION_PROMPT, seed: int = 1,
+                 train_references: bool = False):
         super().__init__(split, tsv, tokenizer, skip_bad_samples=skip_bad_samples,
                          max_src_length=max_src_length, max_tgt_length=max_tgt_length)
         self.patch_image_size = patch_image_size
@@ -57,6 +59,7 @@ class CaptionDataset(UnivalDataset):
             patch_image_size, None if image_dir is None else str(image_dir), read_from_img_path)
         self.prompt = prompt
         self.seed = seed
+        self.train_references = train_references
 
     @property
     def is_train(self) -> bool:
@@ -65,7 +68,7 @@ class CaptionDataset(UnivalDataset):
     def process_row(self, index: int, row: TSVRow) -> dict:
         uniq_id = self.decode_field(row, 0, self.FIELDS[0], str.strip)
         media = self.load_media(row, 1, index)
-        if self.is_train:
+        if self.is_train and not self.train_references:
             caption = self.decode_field(row, 2, self.FIELDS[2],
                                         partial(caption_words, max_words=self.max_tgt_length))
             if not caption:

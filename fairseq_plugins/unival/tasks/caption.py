@@ -11,6 +11,10 @@ the validation file (every rank reads the whole reference column), so each image
 is final when its batch is scored; ``cider = sum of scores / number of images`` then equals
 pycocoevalcap's corpus CIDEr over the validation file. BLEU-4 sums its n-gram statistics.
 (Rows skipped as bad still count towards the document frequencies.)
+
+With ``--scst`` (self-critical training, :mod:`unival.criterions.scst_caption`) the training
+rows are read like validation rows: every "&&" reference is kept in ``references``, and the
+target is the first one; the generator comes from ``--scst-args``.
 """
 import logging
 from dataclasses import dataclass, field
@@ -44,8 +48,11 @@ class CaptionConfig(UnivalTaskConfig):
     eval_cider: bool = field(default=False, metadata={"help": "score CIDEr-D in validation (logged as 'cider')"})
     eval_bleu: bool = field(default=False, metadata={"help": "score BLEU-4 in validation (logged as 'bleu4')"})
     read_from_img_path: bool = field(default=False, metadata={"help": "image column holds paths under --image-dir"})
-    scst: bool = field(default=False, metadata={"help": "self-critical training (not implemented; must stay off)"})
-    scst_args: str = field(default="{}", metadata={"help": "generation args for SCST (unused)"})
+    scst: bool = field(
+        default=False, metadata={"help": "self-critical training: training rows keep all '&&' references "
+                                 "(for --criterion scst_reward_criterion)"})
+    scst_args: str = field(
+        default="{}", metadata={"help": 'SCST generation args, JSON, e.g. \'{"beam":5,"max_len_b":16}\''})
 
 
 @register_task("caption", dataclass=CaptionConfig)
@@ -53,8 +60,6 @@ class CaptionTask(UnivalTask):
     cfg: CaptionConfig
 
     def __init__(self, cfg: CaptionConfig, tokenizer):
-        if cfg.scst:
-            raise ValueError("--scst is not implemented for the caption task (no released script uses it)")
         super().__init__(cfg, tokenizer)
         self._cider_stats: Optional[CiderDocumentFrequency] = None
 
@@ -73,6 +78,7 @@ class CaptionTask(UnivalTask):
             image_dir=self.cfg.image_dir,
             skip_bad_samples=self.cfg.skip_bad_samples,
             read_from_img_path=self.cfg.read_from_img_path,
+            train_references=self.cfg.scst,
         )
 
     # ------------------------------------------------------------------ validation scores

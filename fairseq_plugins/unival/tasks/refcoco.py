@@ -48,6 +48,9 @@ class RefcocoConfig(UnivalTaskConfig):
     max_area_size: Optional[float] = field(default=None, metadata={"help": "count only GT boxes smaller than this (px²)"})
     medium_area: bool = field(default=False, metadata={"help": "invert the area bounds to select medium boxes (§5.3)"})
     read_from_img_path: bool = field(default=False, metadata={"help": "image column holds paths under --image-dir"})
+    scst: bool = field(default=False, metadata={"help": "accepted for the RL recipes (refcoco_scst_reward_criterion "
+                                                  "reads --scst-args whether or not it is set)"})
+    scst_args: str = field(default=DEFAULT_EVAL_ARGS, metadata={"help": "generation args for RL fine-tuning, JSON"})
     unconstrained_bins: bool = field(
         default=False, metadata={"help": "let decoding emit any token, as the reference does (non-bins score 0)"})
 

@@ -1,0 +1,61 @@
+"""Rewards and baselines for reinforcement fine-tuning (SCST), as pure functions.
+
+* :func:`cider_rewards`: CIDEr-D of each sampled caption against its image's references,
+  scored one caption at a time with fixed corpus statistics
+  (:class:`unival.metrics.caption.CiderDocumentFrequency`).
+* :func:`leave_one_out_baseline`: for k samples of one input, the baseline of sample j is the
+  mean reward of the *other* k - 1 samples (spec §5.4; OFA's caption SCST does the same).
+* :func:`grounding_rewards`: spec §5.3, the Acc@thresh indicator of each predicted box (or
+  its IoU), times the area filter on the ground-truth box, with optional values replacing 1
+  and 0.
+"""
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import torch
+
+from unival.metrics.caption import CiderDocumentFrequency, cider_sentence, simple_tokenize
+from unival.metrics.grounding import area_filter, box_area, box_iou, grounding_hits
+
+
+def cider_rewards(hyps: Sequence[str], refs_per_hyp: Sequence[Sequence[str]],
+                  stats: CiderDocumentFrequency) -> torch.Tensor:
+    """(N,) float64 CIDEr-D of ``hyps[i]`` against ``refs_per_hyp[i]`` (both lowercased, punctuation-free)."""
+    if len(hyps) != len(refs_per_hyp):
+        raise ValueError(f"{len(hyps)} hypotheses but {len(refs_per_hyp)} reference lists")
+    scores = []
+    for hyp, refs in zip(hyps, refs_per_hyp):
+        if not refs:
+            raise ValueError(f"hypothesis {hyp!r} has no reference to be scored against")
+        scores.append(cider_sentence(simple_tokenize(hyp), [simple_tokenize(r) for r in refs], stats))
+    return torch.tensor(scores, dtype=torch.float64)
+
+
+def leave_one_out_baseline(rewards: torch.Tensor) -> torch.Tensor:
+    """(B, K) baselines for (B, K) rewards: b[i, j] = mean_{l != j} r[i, l]; needs K >= 2."""
+    if rewards.dim() != 2 or rewards.size(1) < 2:
+        raise ValueError(f"the leave-one-out baseline needs (B, K >= 2) rewards, got {tuple(rewards.shape)}")
+    k = rewards.size(1)
+    return (rewards.sum(dim=1, keepdim=True) - rewards) / (k - 1)
+
+
+def grounding_rewards(pred, gt, thresh: Optional[float] = 0.5, min_area: Optional[float] = None,
+                      max_area: Optional[float] = None, medium: bool = False,
+                      pos_reward: Optional[float] = None, neg_reward: Optional[float] = None) -> torch.Tensor:
+    """(N,) float64 rewards for predicted vs ground-truth boxes (N, 4) in original pixels.
+
+    With ``thresh``: 1 for a hit (IoU >= thresh and positive intersection), else 0; with
+    ``thresh=None``: the IoU itself. Rows whose GT area fails the §5.3 area filter get 0.
+    Then ``pos_reward`` replaces every positive reward and ``neg_reward`` every zero one.
+    """
+    if thresh is None:
+        scores = box_iou(pred, gt)
+    else:
+        scores = grounding_hits(pred, gt, thresh).to(torch.float64)
+    scores = scores * area_filter(box_area(gt), min_area, max_area, medium).to(torch.float64)
+    if pos_reward is not None:
+        scores = torch.where(scores > 0, torch.full_like(scores, pos_reward), scores)
+    if neg_reward is not None:
+        scores = torch.where(scores == 0, torch.full_like(scores, neg_reward), scores)
+    return scores
