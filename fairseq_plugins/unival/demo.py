@@ -1,7 +1,9 @@
 """``make demo``: the whole toolkit on the synthetic toy world, on CPU, in minutes.
 
-``python -m unival.demo --out outputs/demo`` runs a list of task stages (for now only
-captioning). The caption stage:
+``python -m unival.demo --out outputs/demo [--stages multitask,media] [--smoke]`` runs a list
+of stages. The default ``multitask,media`` (:mod:`unival.demo_multitask`) pretrains a
+multitask base and fine-tunes image, video and audio experts from it; ``caption`` is the
+single-task captioning demo:
 
 1. writes the seeded toy world under ``OUT/toy_world`` (``data_utils/toy_world.py``);
 2. trains ``unival_tiny`` with the caption run script, i.e. the real ``fairseq-train
@@ -11,9 +13,10 @@ captioning). The caption stage:
    "untrained" checkpoint, built with the training seed);
 4. scores the "most frequent training caption" baseline with the same metric functions.
 
-It prints a metrics table and a few predictions, and writes ``OUT/report.json``:
+It prints a metrics table per stage and writes ``OUT/report.json``: for ``caption``
 ``{"caption": {"cider": {"trained": x, "untrained": y, "most_frequent_caption": z},
-"bleu4": {...}}, "seconds": total}``.
+"bleu4": {...}}, "seconds": total}``; for ``multitask`` / ``media`` one entry per task
+(:func:`unival.demo_tasks.task_result`: score, baseline, floor, aim).
 """
 import argparse
 import json

@@ -149,4 +149,4 @@ VIDEO_TASKS: Sequence[DemoTask] = (
 
 AUDIO_TASK = DemoTask("audio_caption", "audio_caption", "audio_caption", "cider", "CIDEr-D",
                       _caption_baseline_of("audio_caption_train.tsv"), aim=1.0, media="audio",
-                      env={"DROP_WORST_RATIO": "0.0", "SPEC_AUGMENT": "0"})
+                      env={"DROP_WORST_RATIO": "0.0", "SPEC_AUGMENT": "0", "BATCH_SIZE": "8"})

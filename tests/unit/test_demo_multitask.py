@@ -96,12 +96,15 @@ def test_each_finetune_restores_the_base_and_keeps_its_budget(world, name):
     assert argv[1].startswith(str(world / "train.tsv"))
     assert flags["--restore-file"] == str(base) and flags["--max-update"] == str(s.experts[name].updates)
     assert flags["--stop-time-hours"] == "0.50000" and "--disable-validation" in flags
+    assert float(flags["--lr"]) == (s.experts[name].lr or s.expert_lr)
     if task.media == "video":
         assert (flags["--num-frames"], flags["--patch-frame-size"]) == (str(s.num_frames), str(s.video_size))
         assert "--video-encoder-name" not in flags  # unival_tiny's own small ResNeXt-3D
     elif task.media == "audio":
-        assert flags["--audio-encoder-name"] == s.audio_encoder and flags["--sample-rate"] == "16000"
+        assert flags["--audio-encoder-name"] == s.audio_encoder
+        assert flags["--sample-rate"] == str(s.audio_sample_rate) and flags["--mel-bins"] == str(s.mel_bins)
         assert flags["--max-audio-len"] == str(s.max_audio_len) and flags["--video-encoder-name"] == "none"
+        assert "--no-audio-spec-augment" in flags and flags["--batch-size"] == "8"
     else:
         assert flags["--video-encoder-name"] == "none" and flags["--patch-image-size"] == "64"
 
