@@ -17,7 +17,12 @@ import os
 from dataclasses import dataclass, field
 from typing import Dict, Hashable, Optional
 
-from unival.metrics.object_vocab import ObjectVocabulary, coco_vocabulary, toy_object_names, toy_vocabulary
+from unival.metrics.object_vocab import (
+    ObjectVocabulary,
+    coco_vocabulary,
+    toy_object_names,
+    toy_vocabulary,
+)
 
 
 @dataclass
