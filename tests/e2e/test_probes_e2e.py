@@ -101,7 +101,7 @@ def test_complex_probe_of_a_vqa_checkpoint(trained):
                log_path=t["root"] / "probe.log")
     out, scores, predictions, _ = _eval(
         t, t["vqa"], "probe_eval", "--data", probe / "probe_vqa.tsv", "--dict-path", t["world"] / "dict.txt",
-        "--val-inference-type", "allcand", "--metric", "probe")
+        "--ans2label-file", probe / "probe_answers.txt", "--val-inference-type", "allcand", "--metric", "probe")
     side = json.loads((probe / "probe_vqa.categories.json").read_text())
     assert scores["probe_all_n"] == len(side) == len(predictions)
     for category in {v["category"] for v in side.values()}:

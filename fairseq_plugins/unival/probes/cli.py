@@ -4,7 +4,8 @@
     unival probe score --predictions R/predictions.json --categories DIR/probe_vqa.categories.json
 
 ``build`` writes probe_refcoco.tsv / probe_vqa.tsv with their ``.categories.json`` side files;
-evaluate a grounding checkpoint on the first and a VQA checkpoint on the second with
+evaluate a grounding checkpoint on the first and a VQA checkpoint on the second (with
+``--ans2label-file DIR/probe_answers.txt``: every probe answer must be a candidate) with
 ``unival eval`` (``--metric probe`` prints the per-category table directly), or score a
 ``predictions.json`` afterwards with ``score`` (grounding Acc@0.5 / VQA accuracy per category).
 """
