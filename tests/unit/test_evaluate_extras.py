@@ -4,7 +4,7 @@ import json
 import pytest
 
 from unival import evaluate
-from unival.evaluate_extras import caption_extras, domain_scores, record_extras
+from unival.evaluate_extras import caption_extras, check_arguments, domain_scores, record_extras
 
 
 def test_domain_scores_split_the_images_by_domain(tmp_path):
@@ -27,10 +27,10 @@ def test_domain_scores_split_the_images_by_domain(tmp_path):
 def test_metric_arguments_are_checked(tmp_path):
     parser = evaluate.build_parser()
     with pytest.raises(SystemExit, match="needs --gt-objects"):
-        evaluate.evaluate_extras.check_arguments(parser.parse_args(["c.pt", "--data", "d", "--results-path", "r",
+        check_arguments(parser.parse_args(["c.pt", "--data", "d", "--results-path", "r",
                                                                     "--metric", "chair"]))
     with pytest.raises(SystemExit, match="--task only applies with --zero-shot"):
-        evaluate.evaluate_extras.check_arguments(parser.parse_args(["c.pt", "--data", "d", "--results-path", "r",
+        check_arguments(parser.parse_args(["c.pt", "--data", "d", "--results-path", "r",
                                                                     "--task", "vqa_gen"]))
     args = parser.parse_args(["c.pt", "--data", str(tmp_path / "x.tsv"), "--results-path", str(tmp_path),
                               "--metric", "pope"])
