@@ -64,6 +64,10 @@ COMMANDS = {
                       _call_main("unival.hub.export")),
     "merge": Command("merge checkpoints: interpolate, average, task arithmetic, TIES (unival.merging.cli)",
                      _call_main("unival.merging.cli")),
+    "pope": Command("build POPE yes/no object-hallucination probes as vqa_gen TSVs (unival.probes.pope_cli)",
+                    _call_main("unival.probes.pope_cli")),
+    "probe": Command("complex-instruction probe suite: build TSVs, score per category (unival.probes.cli)",
+                     _call_main("unival.probes.cli")),
     "version": Command("print the toolkit, fairseq, torch and python versions", _run_version),
 }
 

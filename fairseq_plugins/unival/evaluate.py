@@ -17,6 +17,10 @@ logged. Every row is predicted, the metric table is printed to stdout, and
 * tasks with ``evaluate_split`` (VQA, grounding, entailment, video QA) write their own
   per-row records and scores to the same two files.
 
+Probe metrics (``--metric chair|pope|probe``, ``--domains``) and zero-shot evaluation
+(``--zero-shot --task T --noconstraints --prompt-type none``, spec §8.4) are described in
+:mod:`unival.evaluate_extras`.
+
 ``fairseq-generate DATA --user-dir fairseq_plugins/unival --task caption --path ckpt.pt
 --gen-subset test --batch-size 16`` works as well (it prints hypotheses instead).
 """
@@ -95,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--fp16", action="store_true", help="half-precision weights (CUDA only)")
     run.add_argument("--scorer-tokenizer", choices=("simple", "ptb"), default="simple",
                      help="tokenizer for CIDEr/BLEU: simple (Python) or ptb (pycocoevalcap, needs Java)")
+    from unival import evaluate_extras
+
+    evaluate_extras.add_arguments(parser)
     return parser
 
 
@@ -113,15 +120,21 @@ def load_models_and_task(args: argparse.Namespace):
     from fairseq import checkpoint_utils, utils
 
     import unival  # noqa: F401  (registers the task, model and criterion)
+    from unival import evaluate_extras
 
     overrides: Dict[str, object] = {"data": args.data}
     for name in DATA_OVERRIDES:
-        value = getattr(args, name)
+        value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value
+    overrides.update(evaluate_extras.task_overrides(args))
+    overrides.update(evaluate_extras.model_overrides(args))
     overrides.update(json.loads(args.model_overrides))
     models, saved_cfg, task = [], None, None
-    for path in utils.split_paths(args.checkpoint):
+    paths = utils.split_paths(args.checkpoint)
+    if getattr(args, "zero_shot", False):
+        task = evaluate_extras.zero_shot_task(args, paths[0], overrides)
+    for path in paths:
         state = checkpoint_utils.load_checkpoint_to_cpu(path, arg_overrides=overrides)
         if getattr(args, "ema_eval", False):
             state["model"] = ema_state(state, path)
@@ -220,7 +233,10 @@ def format_table(scores: Dict[str, float]) -> str:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    from unival import evaluate_extras
+
     args = build_parser().parse_args(argv)
+    evaluate_extras.check_arguments(args)
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s | %(levelname)s | %(name)s | %(message)s",
                             stream=sys.stderr)
@@ -241,11 +257,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                                   disable_iterator_cache=True).next_epoch_itr(shuffle=False)
     if hasattr(task, "evaluate_split"):  # tasks with their own predictions and scores (vqa_gen, snli_ve, ...)
         records, scores = task.evaluate_split(models, generator, itr, use_cuda=use_cuda, fp16=args.fp16)
+        scores.update(evaluate_extras.record_extras(args, records))
         write_records(args.results_path, records, scores)
     else:
         predictions, references, nskipped = generate_captions(task, models, generator, itr, use_cuda, args.fp16)
         scores = score(predictions, references, args.scorer_tokenizer)
         scores["nskipped"] = nskipped
+        scores.update(evaluate_extras.caption_extras(
+            args, predictions, references, lambda p, r: score(p, r, args.scorer_tokenizer)))
         write_results(args.results_path, predictions, scores)
     logger.info("%s on %s: %d rows in %.1f s; wrote %s", args.checkpoint, args.data, len(dataset),
                 time.time() - start, os.path.join(args.results_path, "predictions.json"))
