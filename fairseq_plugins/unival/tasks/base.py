@@ -32,6 +32,7 @@ from fairseq.optim.amp_optimizer import AMPOptimizer
 from fairseq.tasks import FairseqTask
 
 from unival.generation import ConstraintRangeMask, UnivalSequenceGenerator, parse_constraint_range
+from unival.rank_record import write_rank_record
 from unival.tasks.bpe_adapter import UnivalBPE
 from unival.tasks.skipped import SkippedSampleLog
 
@@ -279,7 +280,9 @@ class UnivalTask(FairseqTask):
         self.skipped.summarise("valid", f"validation before epoch {epoch}")
 
     def begin_valid_epoch(self, epoch, model):
-        """Validation runs at the end of each epoch: report the epoch's skipped training rows."""
+        """Validation runs at the end of each epoch: report the epoch's skipped training rows
+        (and write this rank's record under ``UNIVAL_RANK_RECORD_DIR``, :mod:`unival.rank_record`)."""
+        write_rank_record(model, epoch)
         self.skipped.summarise("train", f"epoch {epoch} training")
         self.skipped.summarise("valid", "the previous validation")
 
