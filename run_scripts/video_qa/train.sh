@@ -98,7 +98,8 @@ RUN_FLAGS=(
     --max-epoch="$MAX_EPOCH"
     --warmup-ratio="$WARMUP_RATIO"
 )
-if [[ $INIT_CHECKPOINT != scratch ]]; then RUN_FLAGS+=(--restore-file="$INIT_CHECKPOINT"); fi
+init_or_resume_flags
+RUN_FLAGS+=("${UNIVAL_INIT_FLAGS[@]}")
 
 launch "$(find_tool fairseq-train)" "$TRAIN_DATA,$VALID_DATA" \
     --user-dir="$USER_DIR" \
