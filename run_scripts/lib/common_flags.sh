@@ -8,7 +8,8 @@
 #   UNIVAL_FINETUNE_FLAGS  checkpointing and validation cadence (spec 6.1)
 #   init_or_resume_flags   (a function) the starting point: INIT_CHECKPOINT with the resets of
 #                        spec 6.1, or the run's own checkpoint_last.pt when it exists (resume)
-#   UNIVAL_DEVICE_FLAGS  --cpu on DEVICE=cpu; fp16 with scale window 512 on DEVICE=gpu
+#   UNIVAL_DEVICE_FLAGS  --cpu on DEVICE=cpu; PRECISION (default fp16 with scale window 512
+#                        on DEVICE=gpu, fp32 on cpu; bf16 possible on both)
 #   UNIVAL_LOG_FLAGS     log format and interval, data loader workers, seed, valid-subset check
 #
 # Values can be changed through the environment (defaults are the official ones):
@@ -75,11 +76,21 @@ init_or_resume_flags() {
     UNIVAL_INIT_FLAGS+=(--reset-optimizer --reset-dataloader --reset-meters)
 }
 
-if [[ $DEVICE == cpu ]]; then
-    UNIVAL_DEVICE_FLAGS=(--cpu)
-else
-    UNIVAL_DEVICE_FLAGS=(--fp16 --fp16-scale-window=512)
-fi
+# precision_flags SCALE_WINDOW: print nothing; set UNIVAL_PRECISION_FLAGS from PRECISION (fp16 | bf16 |
+# fp32; default fp16 on DEVICE=gpu, fp32 on cpu): fp16 uses fairseq's dynamic loss scaler with
+# this scale window (spec: 512 for fine-tuning, 128 for pretraining); bf16 needs no scaler.
+precision_flags() {
+    local precision=${PRECISION:-$([[ $DEVICE == gpu ]] && echo fp16 || echo fp32)}
+    case $precision in
+        fp16) UNIVAL_PRECISION_FLAGS=(--fp16 --fp16-scale-window="$1") ;;
+        bf16) UNIVAL_PRECISION_FLAGS=(--bf16) ;;
+        fp32) UNIVAL_PRECISION_FLAGS=() ;;
+        *) die "PRECISION must be fp16, bf16 or fp32 (got '$precision')" ;;
+    esac
+}
+precision_flags 512
+UNIVAL_DEVICE_FLAGS=("${UNIVAL_PRECISION_FLAGS[@]}")
+if [[ $DEVICE == cpu ]]; then UNIVAL_DEVICE_FLAGS+=(--cpu); fi
 
 # --ignore-unused-valid-subsets: fairseq-train lists the --data "directory" looking for stray
 # valid*.idx files, which fails on UnIVAL's comma list of TSV files.

@@ -96,8 +96,9 @@ pretrain_launch() {
     )
     init_or_resume_flags  # the init checkpoint with resets, or this stage's checkpoint_last.pt
     run+=("${UNIVAL_INIT_FLAGS[@]}")
-    local -a device=(--cpu)
-    if [[ $DEVICE == gpu ]]; then device=(--fp16 --fp16-scale-window=128); fi
+    precision_flags 128  # PRECISION: fp16 (GPU default, scale window 128), bf16 or fp32
+    local -a device=("${UNIVAL_PRECISION_FLAGS[@]}")
+    if [[ $DEVICE == cpu ]]; then device+=(--cpu); fi
 
     launch "$(find_tool fairseq-train)" "$main" --user-dir="$USER_DIR" \
         "${task[@]}" "${model[@]}" "${optim[@]}" "${run[@]}" "${device[@]}" "${UNIVAL_LOG_FLAGS[@]}" "$@"

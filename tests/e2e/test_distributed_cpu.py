@@ -11,8 +11,8 @@ import json
 
 import pytest
 import torch
-
 from recipe_runs import CAPTION_TRAIN, inner_losses, run_recipe, tiny_recipe_env, write_caption_data
+
 from unival.compat import safe_torch_load
 
 pytestmark = pytest.mark.slow  # about 40 s on 2 CPU cores (two fairseq-train start-ups in parallel)

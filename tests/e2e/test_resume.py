@@ -9,9 +9,9 @@ the final weights equal the uninterrupted run's.
 """
 import pytest
 import torch
-
 from recipe_runs import REPO_ROOT, inner_losses, run_recipe, tiny_recipe_env
 from test_pretrain_e2e import write_pretrain_data
+
 from unival.compat import safe_torch_load
 
 pytestmark = pytest.mark.slow  # three short fairseq-train runs, about 45 s on 2 CPU cores

@@ -11,7 +11,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from test_run_scripts import RUN_SCRIPTS, SCRIPTS, machine, parse_command, render, rendered_argv  # noqa: F401
 
 LIB = RUN_SCRIPTS / "lib"

@@ -1,10 +1,8 @@
 """No literal machine paths: the run scripts take every path from UNIVAL_DATA / UNIVAL_CKPT /
 UNIVAL_OUT (or the repository itself), and no file of the recipes or the package names one."""
 import re
-from pathlib import Path
 
 import pytest
-
 from test_run_scripts import REPO_ROOT, RUN_SCRIPTS, SCRIPTS, machine, rendered_commands  # noqa: F401
 
 #: an absolute path under a directory that only exists on some machine

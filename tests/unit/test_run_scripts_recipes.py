@@ -1,4 +1,4 @@
-"""Recipe modes of the fine-tuning scripts: the parameter-efficient "onlylinear" mode (spec 6.3)
+"""Recipe modes of the training scripts: the parameter-efficient "onlylinear" mode (spec 6.3), PRECISION,
 and resuming a stopped run (lib/common_flags.sh ``init_or_resume_flags``), rendered with DRY_RUN=1.
 
 The onlylinear test builds the model from the rendered fairseq command and checks, after a
@@ -8,8 +8,8 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-
 from test_run_scripts import RUN_SCRIPTS, machine, parse_command, render, rendered_argv  # noqa: F401
+
 from unival.models.builder import placeholder_dictionary
 from unival.models.unival import UnivalModel
 
@@ -84,3 +84,20 @@ def test_a_run_with_checkpoint_last_resumes_without_resets(script, machine, tmp_
     assert resumed.restore_file == "checkpoint_last.pt"  # fairseq: SAVE_DIR/checkpoint_last.pt
     _, afresh = parse_command(rendered_argv(RUN_SCRIPTS / script, {**env, "RESUME": "0"}))
     assert afresh.reset_optimizer and afresh.restore_file == fresh.restore_file
+
+
+@pytest.mark.parametrize("values,expected", [
+    ({"DEVICE": "gpu"}, (True, False, False)),
+    ({"DEVICE": "gpu", "PRECISION": "bf16"}, (False, True, False)),
+    ({"DEVICE": "gpu", "PRECISION": "fp32"}, (False, False, False)),
+    ({"DEVICE": "cpu"}, (False, False, True)),
+    ({"DEVICE": "cpu", "PRECISION": "bf16"}, (False, True, True)),
+])
+def test_precision_knob(values, expected, machine):  # noqa: F811
+    """PRECISION picks fairseq's fp16 (loss-scaled), bf16 or fp32 path: (fp16, bf16, cpu)."""
+    _, args = parse_command(rendered_argv(RUN_SCRIPTS / "caption" / "train.sh", {**machine, **values}))
+    assert (args.fp16, args.bf16, args.cpu) == expected
+    _, args = parse_command(rendered_argv(RUN_SCRIPTS / "pretraining" / "stage1.sh", {**machine, **values}))
+    assert (args.fp16, args.bf16, args.cpu) == expected
+    if args.fp16:
+        assert args.fp16_scale_window == 128  # pretraining (spec 4.5)
