@@ -15,7 +15,7 @@ from recipe_runs import CAPTION_TRAIN, inner_losses, run_recipe, tiny_recipe_env
 
 from unival.compat import safe_torch_load
 
-pytestmark = pytest.mark.slow  # about 40 s on 2 CPU cores (two fairseq-train start-ups in parallel)
+pytestmark = pytest.mark.slow  # about 1 minute on an idle 2-core CPU (55 s measured: 2-rank run 38 s + 1-process run 18 s)
 
 #: Per-rank BatchNorm statistics: each rank normalises its own 4 rows (no SyncBatchNorm), so
 #: the buffers saved by rank 0 are its local statistics, not those of the 8-row batch.

@@ -14,7 +14,7 @@ from test_pretrain_e2e import write_pretrain_data
 
 from unival.compat import safe_torch_load
 
-pytestmark = pytest.mark.slow  # three short fairseq-train runs, about 45 s on 2 CPU cores
+pytestmark = pytest.mark.slow  # three short fairseq-train runs, about 1 minute on an idle 2-core CPU
 
 STAGE1 = REPO_ROOT / "run_scripts" / "pretraining" / "stage1.sh"
 
