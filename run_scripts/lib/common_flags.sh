@@ -5,8 +5,11 @@
 #   UNIVAL_OPTIM_FLAGS   the fine-tuning optimisation settings common to all recipes (spec 6.1);
 #                        scripts add --warmup-ratio (the schedule spans --max-epoch epochs of the
 #                        training file, counted by the plugin's polynomial_decay_warmup_ratio)
-#   UNIVAL_FINETUNE_FLAGS  resets, checkpointing and validation cadence (spec 6.1)
-#   UNIVAL_DEVICE_FLAGS  --cpu on DEVICE=cpu; fp16 with scale window 512 on DEVICE=gpu
+#   UNIVAL_FINETUNE_FLAGS  checkpointing and validation cadence (spec 6.1)
+#   init_or_resume_flags   (a function) the starting point: INIT_CHECKPOINT with the resets of
+#                        spec 6.1, or the run's own checkpoint_last.pt when it exists (resume)
+#   UNIVAL_DEVICE_FLAGS  --cpu on DEVICE=cpu; PRECISION (default fp16 with scale window 512
+#                        on DEVICE=gpu, fp32 on cpu; bf16 possible on both)
 #   UNIVAL_LOG_FLAGS     log format and interval, data loader workers, seed, valid-subset check
 #
 # Values can be changed through the environment (defaults are the official ones):
@@ -50,9 +53,6 @@ UNIVAL_OPTIM_FLAGS=(
 )
 
 UNIVAL_FINETUNE_FLAGS=(
-    --reset-optimizer
-    --reset-dataloader
-    --reset-meters
     --no-epoch-checkpoints
     --save-interval="${SAVE_INTERVAL:-1}"
     --validate-interval="${VALIDATE_INTERVAL:-1}"
@@ -60,11 +60,37 @@ UNIVAL_FINETUNE_FLAGS=(
     --find-unused-parameters
 )
 
-if [[ $DEVICE == cpu ]]; then
-    UNIVAL_DEVICE_FLAGS=(--cpu)
-else
-    UNIVAL_DEVICE_FLAGS=(--fp16 --fp16-scale-window=512)
-fi
+# init_or_resume_flags [FLAG...]: set UNIVAL_INIT_FLAGS, the starting point of a training run.
+# - $SAVE_DIR/checkpoint_last.pt exists (a stopped or preempted run, e.g. a requeued SLURM job):
+#   resume from it with its optimizer, learning-rate schedule, data position and meters
+#   (fairseq's default --restore-file; nothing is reset). RESUME=0 starts afresh instead.
+# - otherwise: --restore-file=$INIT_CHECKPOINT (none for "scratch") plus FLAG... (e.g. --strict),
+#   with --reset-optimizer --reset-dataloader --reset-meters (spec 6.1): only the weights are kept.
+init_or_resume_flags() {
+    UNIVAL_INIT_FLAGS=()
+    if [[ ${RESUME:-1} == 1 && -f $SAVE_DIR/checkpoint_last.pt ]]; then
+        echo "run_scripts: resuming from $SAVE_DIR/checkpoint_last.pt (RESUME=0 starts afresh)" >&2
+        return 0
+    fi
+    if [[ $INIT_CHECKPOINT != scratch ]]; then UNIVAL_INIT_FLAGS+=(--restore-file="$INIT_CHECKPOINT" "$@"); fi
+    UNIVAL_INIT_FLAGS+=(--reset-optimizer --reset-dataloader --reset-meters)
+}
+
+# precision_flags SCALE_WINDOW: print nothing; set UNIVAL_PRECISION_FLAGS from PRECISION (fp16 | bf16 |
+# fp32; default fp16 on DEVICE=gpu, fp32 on cpu): fp16 uses fairseq's dynamic loss scaler with
+# this scale window (spec: 512 for fine-tuning, 128 for pretraining); bf16 needs no scaler.
+precision_flags() {
+    local precision=${PRECISION:-$([[ $DEVICE == gpu ]] && echo fp16 || echo fp32)}
+    case $precision in
+        fp16) UNIVAL_PRECISION_FLAGS=(--fp16 --fp16-scale-window="$1") ;;
+        bf16) UNIVAL_PRECISION_FLAGS=(--bf16) ;;
+        fp32) UNIVAL_PRECISION_FLAGS=() ;;
+        *) die "PRECISION must be fp16, bf16 or fp32 (got '$precision')" ;;
+    esac
+}
+precision_flags 512
+UNIVAL_DEVICE_FLAGS=("${UNIVAL_PRECISION_FLAGS[@]}")
+if [[ $DEVICE == cpu ]]; then UNIVAL_DEVICE_FLAGS+=(--cpu); fi
 
 # --ignore-unused-valid-subsets: fairseq-train lists the --data "directory" looking for stray
 # valid*.idx files, which fails on UnIVAL's comma list of TSV files.

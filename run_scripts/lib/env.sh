@@ -6,8 +6,13 @@
 #   UNIVAL_DATA  datasets (TSV files, dict.txt, images)
 #   UNIVAL_CKPT  checkpoints to start from (e.g. the released unival_s2_hs/checkpoint1.pt)
 #   UNIVAL_OUT   where runs write checkpoints, logs and results
-# Other knobs read here: DEVICE (cpu | gpu | auto, default auto), PYTHON.
+# Other knobs read here: DEVICE (cpu | gpu | auto, default auto; with LAUNCHER=slurm auto means
+# gpu, the job's nodes decide), PYTHON.
+# Sourced from a run script's top level, it also records that script and its arguments
+# (UNIVAL_SCRIPT, UNIVAL_SCRIPT_ARGS): LAUNCHER=slurm submits them as they were given.
 
+UNIVAL_SCRIPT=$0
+UNIVAL_SCRIPT_ARGS=("$@")
 UNIVAL_REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 USER_DIR=${USER_DIR:-$UNIVAL_REPO_ROOT/fairseq_plugins/unival}
 PYTHON=${PYTHON:-python3}
@@ -61,7 +66,9 @@ find_tool() {
 
 # DEVICE: cpu or gpu; auto picks gpu when nvidia-smi lists a GPU.
 DEVICE=${DEVICE:-auto}
-if [[ $DEVICE == auto ]]; then
+if [[ $DEVICE == auto && ${LAUNCHER:-local} == slurm ]]; then
+    DEVICE=gpu
+elif [[ $DEVICE == auto ]]; then
     if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
         DEVICE=gpu
     else

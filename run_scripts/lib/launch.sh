@@ -4,9 +4,23 @@
 # - User overrides: the run script passes its own trailing arguments ("$@") after its flags,
 #   and launch appends EXTRA_ARGS (one shell-quoted string) after those.
 # - Refuses a command that names any --flag twice (argparse would silently keep the last one).
-# - DRY_RUN=1 prints the command as one shell-quoted line on stdout and exits 0.
-# - LAUNCHER picks how the command runs. Only "local" exists for now (one process: CPU or one
-#   GPU); a torchrun or SLURM launcher is one more _launch_<name> function here.
+# - DRY_RUN=1 prints the command the launcher would run as one shell-quoted line on stdout and
+#   exits 0 (with LAUNCHER=torchrun the torchrun line, with LAUNCHER=slurm the sbatch line).
+# - LAUNCHER picks how the command runs:
+#     local     one process: CPU or one GPU (the default)
+#     torchrun  NPROC_PER_NODE processes on each of NNODES nodes (training commands only):
+#               torchrun starts lib/torchrun_worker.sh once per rank, which adds that rank's
+#               --distributed-rank/--device-id/--distributed-world-size; launch adds the backend:
+#               DEVICE=gpu: --distributed-backend=nccl; DEVICE=cpu: --distributed-backend=gloo
+#               --ddp-backend=legacy_ddp (give either flag yourself to change it).
+#               NPROC_PER_NODE (default: SLURM_GPUS_ON_NODE, else the GPUs nvidia-smi lists; 1
+#               on CPU) NNODES (1) NODE_RANK (SLURM_NODEID, else 0) MASTER_ADDR MASTER_PORT
+#               (29500); one node without MASTER_ADDR: torchrun --standalone (a free port).
+#     slurm     submit this run script as a SLURM job: sbatch lib/slurm.sbatch SCRIPT ARGS, which
+#               runs the script once per node with srun and LAUNCHER=torchrun. NNODES (1),
+#               NPROC_PER_NODE (GPUs per node, default 8 as in the spec), SBATCH_ARGS (extra
+#               sbatch options, one shell-quoted string, e.g. "--partition=gpu --time=24:00:00").
+#               The command is rendered and checked here first; DEVICE=auto means gpu.
 
 # quote_arg ARG: print ARG quoted for a POSIX shell only where needed (like Python's shlex.quote).
 quote_arg() {
@@ -29,13 +43,19 @@ join_quoted() {
     printf '\n'
 }
 
+# split_words VAR STRING: set the array VAR to STRING split by POSIX shell rules (no expansion).
+split_words() {
+    local -n _out=$1
+    _out=()
+    [[ -n ${2:-} ]] || return 0
+    local split='import shlex, sys; sys.stdout.write("\0".join(shlex.split(sys.argv[1])))'
+    "$PYTHON" -c "$split" "$2" >/dev/null || die "cannot parse '$2' as shell words"
+    mapfile -d '' -t _out < <("$PYTHON" -c "$split" "$2")
+}
+
 # split_extra_args: set UNIVAL_EXTRA to EXTRA_ARGS split by POSIX shell rules (no expansion).
 split_extra_args() {
-    UNIVAL_EXTRA=()
-    [[ -n ${EXTRA_ARGS:-} ]] || return 0
-    local split='import shlex, sys; sys.stdout.write("\0".join(shlex.split(sys.argv[1])))'
-    "$PYTHON" -c "$split" "$EXTRA_ARGS" >/dev/null || die "cannot parse EXTRA_ARGS: $EXTRA_ARGS"
-    mapfile -d '' -t UNIVAL_EXTRA < <("$PYTHON" -c "$split" "$EXTRA_ARGS")
+    split_words UNIVAL_EXTRA "${EXTRA_ARGS:-}" || die "cannot parse EXTRA_ARGS: $EXTRA_ARGS"
 }
 
 # check_no_duplicate_flags ARGS...: die if any --flag (with or without =value) occurs twice.
@@ -53,21 +73,89 @@ check_no_duplicate_flags() {
     done
 }
 
-_launch_local() {
-    "$@"
+# has_flag NAME ARGS...: true when ARGS hold --NAME or --NAME=value.
+has_flag() {
+    local name=$1 arg
+    shift
+    for arg in "$@"; do
+        [[ $arg == "$name" || $arg == "$name="* ]] && return 0
+    done
+    return 1
+}
+
+# Flags torchrun_worker.sh adds per rank: a user may not give them.
+RANK_FLAGS=(--distributed-rank --distributed-world-size --device-id --distributed-init-method
+            --distributed-no-spawn --distributed-num-procs)
+
+# _command_LAUNCHER CMD...: set LAUNCH_CMD to what runs CMD with that launcher.
+_command_local() {
+    LAUNCH_CMD=("$@")
+}
+
+_command_torchrun() {
+    local nnodes=${NNODES:-1} nproc=${NPROC_PER_NODE:-${SLURM_GPUS_ON_NODE:-}} flag
+    if [[ -z $nproc ]]; then
+        if [[ $DEVICE == cpu ]]; then
+            nproc=1
+        elif command -v nvidia-smi >/dev/null 2>&1; then
+            nproc=$(nvidia-smi -L | grep -c '^GPU')
+        fi
+        [[ -n $nproc && $nproc -gt 0 ]] || die "LAUNCHER=torchrun: cannot count the GPUs; set NPROC_PER_NODE"
+    fi
+    [[ $nproc =~ ^[1-9][0-9]*$ && $nnodes =~ ^[1-9][0-9]*$ ]] ||
+        die "NPROC_PER_NODE and NNODES must be positive integers (got '$nproc', '$nnodes')"
+    if [[ $(basename "$1") != fairseq-train ]]; then
+        ((nproc * nnodes == 1)) || die "LAUNCHER=torchrun runs only fairseq-train on several processes;" \
+            "run $(basename "$1") with NPROC_PER_NODE=1 NNODES=1 (or LAUNCHER=local)"
+        LAUNCH_CMD=("$@")
+        return 0
+    fi
+    for flag in "${RANK_FLAGS[@]}"; do
+        if has_flag "$flag" "$@"; then die "flag $flag is set per rank by LAUNCHER=torchrun; do not give it"; fi
+    done
+    local -a cmd=("$@")
+    if [[ $DEVICE == cpu ]]; then
+        has_flag --distributed-backend "$@" || cmd+=(--distributed-backend=gloo)
+        has_flag --ddp-backend "$@" || cmd+=(--ddp-backend=legacy_ddp)
+    else
+        has_flag --distributed-backend "$@" || cmd+=(--distributed-backend=nccl)
+    fi
+    LAUNCH_CMD=("$(find_tool torchrun)" --nnodes="$nnodes" --nproc-per-node="$nproc")
+    if ((nnodes == 1)) && [[ -z ${MASTER_ADDR:-} ]]; then
+        LAUNCH_CMD+=(--standalone)
+    else
+        [[ -n ${MASTER_ADDR:-} ]] || die "LAUNCHER=torchrun with NNODES=$nnodes needs MASTER_ADDR (the first node)"
+        LAUNCH_CMD+=(--node-rank="${NODE_RANK:-${SLURM_NODEID:-0}}" --master-addr="$MASTER_ADDR"
+                     --master-port="${MASTER_PORT:-29500}")
+    fi
+    LAUNCH_CMD+=(--no-python bash "$UNIVAL_REPO_ROOT/run_scripts/lib/torchrun_worker.sh" "${cmd[@]}")
+}
+
+_command_slurm() {
+    [[ -n ${UNIVAL_SCRIPT:-} && -f $UNIVAL_SCRIPT ]] || die "LAUNCHER=slurm: cannot tell which run script to submit"
+    local nnodes=${NNODES:-1} name script_dir
+    script_dir=$(basename "$(dirname "$UNIVAL_SCRIPT")")
+    name=unival-$script_dir-$(basename "$UNIVAL_SCRIPT" .sh)
+    local -a sbatch_args
+    split_words sbatch_args "${SBATCH_ARGS:-}" || die "cannot parse SBATCH_ARGS: $SBATCH_ARGS"
+    LAUNCH_CMD=("$(find_tool sbatch)" --job-name="$name" --nodes="$nnodes" --ntasks-per-node=1)
+    if [[ $DEVICE == gpu ]]; then LAUNCH_CMD+=(--gpus-per-node="${NPROC_PER_NODE:-8}"); fi
+    LAUNCH_CMD+=("${sbatch_args[@]}" "$UNIVAL_REPO_ROOT/run_scripts/lib/slurm.sbatch"
+                 "$UNIVAL_SCRIPT" "${UNIVAL_SCRIPT_ARGS[@]}")
 }
 
 launch() {
     split_extra_args
     local -a cmd=("$@" "${UNIVAL_EXTRA[@]}")
     check_no_duplicate_flags "${cmd[@]}"
+    local launcher=${LAUNCHER:-local}
+    declare -F "_command_$launcher" >/dev/null || die "unknown LAUNCHER '$launcher' (have: local torchrun slurm)"
+    [[ -n ${cmd[0]} ]] || die "no program to launch (a tool lookup failed above)"
+    "_command_$launcher" "${cmd[@]}"
     if [[ ${DRY_RUN:-0} == 1 ]]; then
-        join_quoted "${cmd[@]}"
+        join_quoted "${LAUNCH_CMD[@]}"
         exit 0
     fi
-    local launcher=${LAUNCHER:-local}
-    declare -F "_launch_$launcher" >/dev/null || die "unknown LAUNCHER '$launcher' (have: local)"
-    [[ -n ${cmd[0]} ]] || die "no program to launch (a tool lookup failed above)"
-    echo "run_scripts: running: $(join_quoted "${cmd[@]}")" >&2
-    "_launch_$launcher" "${cmd[@]}"
+    echo "run_scripts: running: $(join_quoted "${LAUNCH_CMD[@]}")" >&2
+    "${LAUNCH_CMD[@]}"
 }

@@ -11,7 +11,8 @@
 #   stage 2hs: init $UNIVAL_CKPT/unival_s2/checkpoint8.pt; P 480; video 16 x 384; lr 5e-5
 # All stages: 50-epoch polynomial schedule with warmup ratio 0.01 (the runs stop early: stage 1
 # at epoch 15, stage 2 at 8, stage 2hs at 1), Adam, clip-norm 5, no label smoothing, fp16 with
-# scale window 128, validation disabled, --reset-{dataloader,meters,optimizer}.
+# scale window 128, validation disabled, --reset-{dataloader,meters,optimizer} (a stage whose
+# SAVE_DIR holds checkpoint_last.pt resumes from it instead: common_flags.sh init_or_resume_flags).
 # Files: DATA_DIR ($UNIVAL_DATA/pretrain) holds the TSVs and negative_sample/; IMAGE_DIR
 # (default $UNIVAL_DATA) is the root of the media paths; INIT_CHECKPOINT; SAVE_DIR
 # ($UNIVAL_OUT/pretraining/$RUN_NAME); optional RESNET_MODEL_PATH, VIDEO_MODEL_PATH (backbone
@@ -92,11 +93,12 @@ pretrain_launch() {
         --keep-last-epochs="${KEEP_LAST_EPOCHS:-15}"
         --disable-validation
         --fixed-validation-seed=7
-        --reset-dataloader --reset-meters --reset-optimizer
     )
-    if [[ $INIT_CHECKPOINT != scratch ]]; then run+=(--restore-file="$INIT_CHECKPOINT"); fi
-    local -a device=(--cpu)
-    if [[ $DEVICE == gpu ]]; then device=(--fp16 --fp16-scale-window=128); fi
+    init_or_resume_flags  # the init checkpoint with resets, or this stage's checkpoint_last.pt
+    run+=("${UNIVAL_INIT_FLAGS[@]}")
+    precision_flags 128  # PRECISION: fp16 (GPU default, scale window 128), bf16 or fp32
+    local -a device=("${UNIVAL_PRECISION_FLAGS[@]}")
+    if [[ $DEVICE == cpu ]]; then device+=(--cpu); fi
 
     launch "$(find_tool fairseq-train)" "$main" --user-dir="$USER_DIR" \
         "${task[@]}" "${model[@]}" "${optim[@]}" "${run[@]}" "${device[@]}" "${UNIVAL_LOG_FLAGS[@]}" "$@"

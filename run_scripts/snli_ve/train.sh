@@ -75,7 +75,8 @@ RUN_FLAGS=(
     --max-epoch="$MAX_EPOCH"
 )
 # --strict is store-false: passing it loads non-strictly (spec 6.1)
-if [[ $INIT_CHECKPOINT != scratch ]]; then RUN_FLAGS+=(--restore-file="$INIT_CHECKPOINT" --strict); fi
+init_or_resume_flags --strict
+RUN_FLAGS+=("${UNIVAL_INIT_FLAGS[@]}")
 
 launch "$(find_tool fairseq-train)" "$TRAIN_DATA,$VALID_DATA" \
     --user-dir="$USER_DIR" \

@@ -4,6 +4,7 @@
 #
 #   UNIVAL_DATA=... UNIVAL_CKPT=... UNIVAL_OUT=... run_scripts/video_caption/train.sh [--flag=value ...]
 #   DRY_RUN=1 ... prints the fairseq-train command instead of running it.
+#   ONLYLINEAR=1 [ONLYLINEAR_FROM=s1] ... trains only the modality->language connectors (spec 6.3).
 #
 # Files (each can be set directly instead):
 #   TRAIN_DATA   $UNIVAL_DATA/video_caption/msrvtt_caption_train.tsv (comma list of shuffled copies works)
@@ -21,8 +22,10 @@ LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")/../lib" && pwd)
 source "$LIB/env.sh"
 source "$LIB/common_flags.sh"
 source "$LIB/launch.sh"
+source "$LIB/onlylinear.sh"
 
 ARCH=${ARCH:-unival_base}
+onlylinear_defaults video_caption  # ONLYLINEAR=1: spec 6.3 (lib/onlylinear.sh)
 RUN_NAME=${RUN_NAME:-video_caption_$ARCH}
 BATCH_SIZE=${BATCH_SIZE:-16}
 UPDATE_FREQ=${UPDATE_FREQ:-2}
@@ -80,6 +83,7 @@ CRITERION_FLAGS=(
 )
 
 MODEL_FLAGS=(--arch="$ARCH" "${UNIVAL_ARCH_FLAGS[@]}")
+MODEL_FLAGS+=("${UNIVAL_ONLYLINEAR_FLAGS[@]}")
 if [[ -n $VIDEO_ENCODER ]]; then MODEL_FLAGS+=(--video-encoder-name="$VIDEO_ENCODER"); fi
 if [[ $FREEZE_EMBEDDINGS == 1 ]]; then
     MODEL_FLAGS+=(--freeze-encoder-embedding --freeze-decoder-embedding)
@@ -94,7 +98,8 @@ RUN_FLAGS=(
     --warmup-ratio="$WARMUP_RATIO"
 )
 if [[ -n ${MAX_UPDATE:-} ]]; then RUN_FLAGS+=(--max-update="$MAX_UPDATE" --total-num-update="$MAX_UPDATE"); fi
-if [[ $INIT_CHECKPOINT != scratch ]]; then RUN_FLAGS+=(--restore-file="$INIT_CHECKPOINT"); fi
+init_or_resume_flags
+RUN_FLAGS+=("${UNIVAL_INIT_FLAGS[@]}")
 
 launch "$(find_tool fairseq-train)" "$TRAIN_DATA,$VALID_DATA" \
     --user-dir="$USER_DIR" \

@@ -5,6 +5,7 @@
 #
 #   UNIVAL_DATA=... UNIVAL_CKPT=... UNIVAL_OUT=... run_scripts/video_qa/train.sh [--flag=value ...]
 #   DRY_RUN=1 ... prints the fairseq-train command instead of running it.
+#   ONLYLINEAR=1 [ONLYLINEAR_FROM=s1] ... trains only the modality->language connectors (spec 6.3).
 #
 # Files (each can be set directly instead):
 #   TRAIN_DATA   $UNIVAL_DATA/video_qa/msrvtt_qa_train.tsv (comma list of shuffled copies works)
@@ -23,8 +24,10 @@ LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")/../lib" && pwd)
 source "$LIB/env.sh"
 source "$LIB/common_flags.sh"
 source "$LIB/launch.sh"
+source "$LIB/onlylinear.sh"
 
 ARCH=${ARCH:-unival_base}
+onlylinear_defaults video_qa  # ONLYLINEAR=1: spec 6.3 (lib/onlylinear.sh)
 RUN_NAME=${RUN_NAME:-video_qa_$ARCH}
 BATCH_SIZE=${BATCH_SIZE:-8}
 UPDATE_FREQ=${UPDATE_FREQ:-2}
@@ -85,6 +88,7 @@ fi
 CRITERION_FLAGS=(--criterion=adjust_label_smoothed_cross_entropy --label-smoothing="$LABEL_SMOOTHING")
 
 MODEL_FLAGS=(--arch="$ARCH" "${UNIVAL_ARCH_FLAGS[@]}")
+MODEL_FLAGS+=("${UNIVAL_ONLYLINEAR_FLAGS[@]}")
 if [[ -n $VIDEO_ENCODER ]]; then MODEL_FLAGS+=(--video-encoder-name="$VIDEO_ENCODER"); fi
 if [[ $FREEZE_EMBEDDINGS == 1 ]]; then
     MODEL_FLAGS+=(--freeze-encoder-embedding --freeze-decoder-embedding)
@@ -98,7 +102,8 @@ RUN_FLAGS=(
     --max-epoch="$MAX_EPOCH"
     --warmup-ratio="$WARMUP_RATIO"
 )
-if [[ $INIT_CHECKPOINT != scratch ]]; then RUN_FLAGS+=(--restore-file="$INIT_CHECKPOINT"); fi
+init_or_resume_flags
+RUN_FLAGS+=("${UNIVAL_INIT_FLAGS[@]}")
 
 launch "$(find_tool fairseq-train)" "$TRAIN_DATA,$VALID_DATA" \
     --user-dir="$USER_DIR" \

@@ -3,6 +3,7 @@
 #
 #   UNIVAL_DATA=... UNIVAL_CKPT=... UNIVAL_OUT=... run_scripts/vqa/train.sh [--flag=value ...]
 #   DRY_RUN=1 ... prints the fairseq-train command instead of running it.
+#   ONLYLINEAR=1 [ONLYLINEAR_FROM=s1] ... trains only the modality->language connectors (spec 6.3).
 #
 # Files (each can be set directly instead):
 #   TRAIN_DATA   $UNIVAL_DATA/vqa/vqa_train.tsv (a comma list of pre-shuffled copies works too:
@@ -22,8 +23,10 @@ LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")/../lib" && pwd)
 source "$LIB/env.sh"
 source "$LIB/common_flags.sh"
 source "$LIB/launch.sh"
+source "$LIB/onlylinear.sh"
 
 ARCH=${ARCH:-unival_base}
+onlylinear_defaults vqa  # ONLYLINEAR=1: spec 6.3 (lib/onlylinear.sh)
 RUN_NAME=${RUN_NAME:-vqa_$ARCH}
 BATCH_SIZE=${BATCH_SIZE:-16}
 UPDATE_FREQ=${UPDATE_FREQ:-1}
@@ -81,6 +84,7 @@ done
 OPTIM_FLAGS+=(--lr-scheduler=polynomial_decay_warmup_ratio --warmup-ratio="$WARMUP_RATIO")
 
 MODEL_FLAGS=(--arch="$ARCH" "${UNIVAL_ARCH_FLAGS[@]}")
+MODEL_FLAGS+=("${UNIVAL_ONLYLINEAR_FLAGS[@]}")
 if [[ $FREEZE_EMBEDDINGS == 1 ]]; then
     MODEL_FLAGS+=(--freeze-encoder-embedding --freeze-decoder-embedding)
 fi
@@ -92,7 +96,8 @@ RUN_FLAGS=(
     --lr="$LR"
     --max-epoch="$MAX_EPOCH"
 )
-if [[ $INIT_CHECKPOINT != scratch ]]; then RUN_FLAGS+=(--restore-file="$INIT_CHECKPOINT"); fi
+init_or_resume_flags
+RUN_FLAGS+=("${UNIVAL_INIT_FLAGS[@]}")
 
 launch "$(find_tool fairseq-train)" "$TRAIN_DATA,$VALID_DATA" \
     --user-dir="$USER_DIR" \

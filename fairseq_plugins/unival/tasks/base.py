@@ -32,8 +32,10 @@ from fairseq.optim.amp_optimizer import AMPOptimizer
 from fairseq.tasks import FairseqTask
 
 from unival.generation import ConstraintRangeMask, UnivalSequenceGenerator, parse_constraint_range
+from unival.rank_record import write_rank_record
 from unival.tasks.bpe_adapter import UnivalBPE
 from unival.tasks.skipped import SkippedSampleLog
+from unival.training_guard import NonFiniteLossGuard
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +78,10 @@ class UnivalTaskConfig(FairseqDataclass):
     validate_with_ema: bool = field(
         default=False, metadata={"help": "validate with the EMA model (needs --store-ema)"}
     )
+    max_nonfinite_losses: int = field(
+        default=10, metadata={"help": "skip (and count) training batches whose loss is NaN/Inf; stop after this "
+                              "many in a row (0: stop at the first)"}
+    )
 
 
 class UnivalTask(FairseqTask):
@@ -89,6 +95,7 @@ class UnivalTask(FairseqTask):
         self.tokenizer = tokenizer
         self.tsv_files: Dict[str, Any] = {}
         self.skipped = SkippedSampleLog()
+        self.nonfinite_guard = NonFiniteLossGuard(getattr(cfg, "max_nonfinite_losses", 10))
         self._valid_generator = None
         self._valid_generator_model = None
 
@@ -201,6 +208,8 @@ class UnivalTask(FairseqTask):
         with torch.autograd.profiler.record_function("forward"):
             with torch.autocast("cuda", enabled=isinstance(optimizer, AMPOptimizer)):
                 loss, sample_size, logging_output = criterion(model, sample, **kwargs)
+        loss, sample_size, logging_output = self.nonfinite_guard.check(
+            loss, sample_size, logging_output, sample, model, update_num)
         if ignore_grad:
             loss *= 0
         with torch.autograd.profiler.record_function("backward"):
@@ -279,12 +288,17 @@ class UnivalTask(FairseqTask):
         self.skipped.summarise("valid", f"validation before epoch {epoch}")
 
     def begin_valid_epoch(self, epoch, model):
-        """Validation runs at the end of each epoch: report the epoch's skipped training rows."""
+        """Validation runs at the end of each epoch: report the epoch's skipped training rows
+        (and write this rank's record under ``UNIVAL_RANK_RECORD_DIR``, :mod:`unival.rank_record`)."""
+        write_rank_record(model, epoch)
         self.skipped.summarise("train", f"epoch {epoch} training")
         self.skipped.summarise("valid", "the previous validation")
 
     def reduce_metrics(self, logging_outputs, criterion):
         super().reduce_metrics(logging_outputs, criterion)
+        nonfinite = sum(log.get("nonfinite", 0) for log in logging_outputs)
+        if nonfinite:
+            metrics.log_scalar_sum("nonfinite", nonfinite, priority=200)
         nskipped = sum(log.get("nskipped", 0) for log in logging_outputs)
         if nskipped:
             metrics.log_scalar_sum("nskipped", nskipped, priority=200)

@@ -120,12 +120,12 @@ class CaptionTask(UnivalTask):
 
 
 def _derived_cider(meters) -> float:
-    count = meters[CIDER_COUNT].sum
-    return round(meters[CIDER_SUM].sum / count, 4) if count > 0 else 0.0
+    count = float(meters[CIDER_COUNT].sum)  # float(): 0-d tensors after a multi-process all-reduce
+    return round(float(meters[CIDER_SUM].sum) / count, 4) if count > 0 else 0.0
 
 
 def _derived_bleu4(meters) -> float:
-    stats = {k[len(BLEU_PREFIX):]: m.sum for k, m in meters.items() if k.startswith(BLEU_PREFIX)}
+    stats = {k[len(BLEU_PREFIX):]: float(m.sum) for k, m in meters.items() if k.startswith(BLEU_PREFIX)}
     return round(bleu4_from_stats(stats), 4) if stats.get("guess_1", 0) > 0 else 0.0
 
 

@@ -151,7 +151,7 @@ class RefcocoTask(UnivalTask):
 
         def derived(name):
             def compute(meters):
-                stats = {k[len(STAT_PREFIX):]: m.sum for k, m in meters.items() if k.startswith(STAT_PREFIX)}
+                stats = {k[len(STAT_PREFIX):]: float(m.sum) for k, m in meters.items() if k.startswith(STAT_PREFIX)}
                 return round(accuracies_from_statistics(stats).get(name, 0.0), 4)
             return compute
 

@@ -241,5 +241,5 @@ def _select_rows(sample: dict, index: torch.Tensor) -> dict:
 
 
 def _ratio(meters, total_key: str, count_key: str) -> float:
-    count = meters[count_key].sum
-    return round(meters[total_key].sum / count, 4) if count > 0 else 0.0
+    count = float(meters[count_key].sum)  # float(): 0-d tensors after a multi-process all-reduce
+    return round(float(meters[total_key].sum) / count, 4) if count > 0 else 0.0
