@@ -143,3 +143,21 @@ def test_channels_last_image_backbone_gives_the_same_features():
     backbone.to(memory_format=torch.channels_last)
     fast = backbone(images.contiguous(memory_format=torch.channels_last))
     torch.testing.assert_close(fast, plain, atol=1e-5, rtol=1e-5)
+
+
+@torch.no_grad()
+def test_bf16_autocast_fast_path_is_within_the_stated_tolerance():
+    """bf16 (the GPU path; run here under CPU autocast): logits within 0.02 of fp32, and
+    no further from fp32 than the plain path under the same autocast (+0.005)."""
+    model = _model().eval()
+    net_input, prev = _batch()
+    reference, _ = model(**net_input, prev_output_tokens=prev)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        fast, _ = model(**net_input, prev_output_tokens=prev)
+        with plain_path():
+            plain, _ = model(**net_input, prev_output_tokens=prev)
+    assert fast.dtype == torch.bfloat16
+    fast_err = (fast.float() - reference).abs().max().item()
+    plain_err = (plain.float() - reference).abs().max().item()
+    assert fast_err < 0.02
+    assert fast_err <= plain_err + 0.005
