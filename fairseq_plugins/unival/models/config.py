@@ -104,6 +104,10 @@ class UnivalConfig(FairseqDataclass):
     freeze_video_encoder: bool = _f(False, "freeze the video backbone")
     freeze_audio_encoder: bool = _f(False, "freeze the audio backbone")
 
+    # memory
+    checkpoint_activations: bool = _f(
+        False, "recompute encoder/decoder layer activations in the backward pass (saves memory)")
+
     # loading
     strict: bool = _f(True, "passing --strict allows non-strict loading (reference flag)")
 

@@ -10,6 +10,7 @@ import math
 from typing import Dict, List, Optional
 
 import torch
+import torch.utils.checkpoint
 from fairseq.models import FairseqEncoder
 from fairseq.modules import FairseqDropout, LayerNorm
 from torch import Tensor, nn
@@ -33,6 +34,7 @@ from unival.models.modality.construction import (
     build_image_modules,
     build_video_modules,
 )
+from unival.models.perf import fast_paths_enabled
 
 EncoderOut = Dict[str, List[Tensor]]
 
@@ -91,6 +93,7 @@ class UnivalEncoder(FairseqEncoder):
         rates = drop_path_rates(cfg.encoder_drop_path_rate, cfg.encoder_layers)
         self.layers = nn.ModuleList(UnivalEncoderLayer(cfg, rate) for rate in rates)
         self.num_layers = len(self.layers)
+        self.checkpoint_activations = bool(getattr(cfg, "checkpoint_activations", False))
         self.layer_norm = LayerNorm(dim) if cfg.encoder_normalize_before else None
 
         self.token_rel_pos_table_list = nn.ModuleList(
@@ -197,6 +200,7 @@ class UnivalEncoder(FairseqEncoder):
             self.num_attention_heads, self.pos_scaling,
         )
         states = [x] if return_all_hiddens else []
+        checkpoint = self.checkpoint_activations and self.training and torch.is_grad_enabled()
         for idx, layer in enumerate(self.layers):
             bias = abs_bias.clone()
             bias[:, :, num_patches:, num_patches:] += token_relative_bias(
@@ -207,7 +211,11 @@ class UnivalEncoder(FairseqEncoder):
                     self.image_rel_pos_table_list[idx], self.image_rp_bucket,
                     patches.position_ids,
                 )
-            x = layer(x, padding_mask if has_pads else None, bias)
+            mask = padding_mask if has_pads else None
+            if checkpoint:
+                x = torch.utils.checkpoint.checkpoint(layer, x, mask, bias, use_reentrant=False)
+            else:
+                x = layer(x, mask, bias)
             if return_all_hiddens:
                 states.append(x)
         if self.layer_norm is not None:
@@ -223,12 +231,18 @@ class UnivalEncoder(FairseqEncoder):
         }
 
     def reorder_encoder_out(self, encoder_out: EncoderOut, new_order: Tensor) -> EncoderOut:
-        """Select batch rows ``new_order`` (beam search) in every output tensor."""
+        """Select batch rows ``new_order`` (beam search) in every output tensor; the fast
+        path adds ``row_source`` [(N,)]: the encoder row each new row was copied from."""
         batch_dim = {"encoder_out": 1, "encoder_states": 1}
-        return {
+        out = {
             key: [value.index_select(batch_dim.get(key, 0), new_order) for value in values]
             for key, values in encoder_out.items()
         }
+        if fast_paths_enabled() and "row_source" not in encoder_out:
+            # which encoder row each row copies: the decoder's fast path keeps its
+            # cross-attention memory once per distinct source row (beam search)
+            out["row_source"] = [new_order.clone()]
+        return out
 
     def max_positions(self) -> int:
         """Maximum number of text tokens."""

@@ -12,6 +12,9 @@ import torch.nn.functional as F
 from fairseq.incremental_decoding_utils import with_incremental_state
 from torch import Tensor, nn
 
+from unival.models.layers.attention_fast import fast_forward, reorder_static_cache
+from unival.models.perf import fast_paths_enabled
+
 IncrementalState = Dict[str, Dict[str, Optional[Tensor]]]
 
 
@@ -70,6 +73,7 @@ class BiasedMultiheadAttention(nn.Module):
         incremental_state: Optional[IncrementalState] = None,
         need_weights: bool = False,
         need_head_weights: bool = False,
+        key_rows: Optional[Tensor] = None,
     ) -> Tuple[Tensor, Optional[Tensor]]:
         """Attend ``query`` (T, B, C) to ``key`` (S, B, C) (key is also the value).
 
@@ -83,7 +87,17 @@ class BiasedMultiheadAttention(nn.Module):
         Returns:
             output (T, B, C) and, if requested, the attention probabilities: (H, B, T, S)
             with ``need_head_weights`` or their mean over heads (B, T, S).
+
+        Fast path (:mod:`unival.models.perf`): see :mod:`.attention_fast`; ``key_rows``
+        (B,) maps each query row to a row of ``key`` when cross-attention starts
+        incremental decoding with one memory row per sentence (beam search).
         """
+        if fast_paths_enabled():
+            return fast_forward(
+                self, query, key, key_padding_mask, attn_bias, attn_mask,
+                incremental_state, need_weights or need_head_weights, key_rows,
+                need_head_weights,
+            )
         tgt_len, bsz, _ = query.shape
         q = self._split_heads(self.q_proj(query) * self.scaling, bsz)
         k, v, key_padding_mask = self._keys_and_values(
@@ -158,9 +172,12 @@ class BiasedMultiheadAttention(nn.Module):
     def reorder_incremental_state(self, incremental_state: IncrementalState, new_order: Tensor):
         """Select the cached rows of the hypotheses that beam search keeps."""
         cache = self._get_input_buffer(incremental_state)
-        for name, value in cache.items():
-            if value is not None:
-                cache[name] = value.index_select(0, new_order)
+        if "rows" in cache:  # fast-path memory stored once per sentence
+            reorder_static_cache(cache, new_order)
+        else:
+            for name, value in cache.items():
+                if value is not None:
+                    cache[name] = value.index_select(0, new_order)
         if cache:
             self._set_input_buffer(incremental_state, cache)
         return incremental_state

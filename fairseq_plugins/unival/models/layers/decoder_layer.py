@@ -70,10 +70,12 @@ class UnivalDecoderLayer(nn.Module):
         self_attn_bias: Optional[Tensor] = None,
         cross_attn_bias: Optional[Tensor] = None,
         need_head_weights: bool = False,
+        key_rows: Optional[Tensor] = None,
     ) -> Tuple[Tensor, Optional[Tensor]]:
         """x (T, B, C); encoder_out (S, B, C); masks (B, T) / (B, S) bool; biases
         (B or 1, H, T, T) / (B, H, T, S). Returns x and, with ``need_head_weights``,
-        the cross-attention probabilities (H, B, T, S)."""
+        the cross-attention probabilities (H, B, T, S). ``key_rows``: see
+        ``BiasedMultiheadAttention.forward`` (fast incremental path)."""
         residual = x
         if self.normalize_before:
             x = self.self_attn_layer_norm(x)
@@ -101,6 +103,7 @@ class UnivalDecoderLayer(nn.Module):
             attn_bias=cross_attn_bias,
             incremental_state=incremental_state,
             need_head_weights=need_head_weights,
+            **({"key_rows": key_rows} if key_rows is not None else {}),
         )
         if self.cross_attn_ln is not None:
             x = self.cross_attn_ln(x)

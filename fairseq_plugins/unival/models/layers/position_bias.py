@@ -44,6 +44,13 @@ def token_relative_bias(table: nn.Embedding, rp_bucket: Tensor, length: int) -> 
     return values.permute(2, 0, 1).unsqueeze(0)
 
 
+def token_relative_bias_rows(table: nn.Embedding, rp_bucket: Tensor, length: int,
+                             rows: int) -> Tensor:
+    """The last ``rows`` query rows of :func:`token_relative_bias`: (1, H, rows, length)."""
+    values = F.embedding(rp_bucket[length - rows:length, :length], table.weight)
+    return values.permute(2, 0, 1).unsqueeze(0)
+
+
 def patch_relative_bias(table: nn.Embedding, rp_bucket: Tensor, position_ids: Tensor) -> Tensor:
     """Patch-patch relative bias looked up by each sample's grid position ids.
 
