@@ -28,7 +28,7 @@ test: venv
 test-fast: venv
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
-# Toy world -> multitask base -> image, video and audio experts -> report (about 24 minutes on 2 CPU cores; BENCHMARKS.md section 1).
+# Toy world -> multitask base -> image, video and audio experts -> report (about 23 minutes on 2 CPU cores; BENCHMARKS.md section 1).
 demo: venv
 	$(PY) -m unival.demo --out outputs/demo
 
