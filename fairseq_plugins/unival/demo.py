@@ -52,6 +52,7 @@ class DemoContext:
     env: Dict[str, str]
     world: Optional[Path] = None  # the toy world the multitask stage wrote (the media stage reuses it)
     base: Optional[Path] = None   # the multitask stage's base checkpoint
+    experts: Optional[Dict[str, Path]] = None  # the multitask stage's expert checkpoints (task -> .pt)
 
     def run(self, cmd: List[str], log_path: Path, extra_env: Optional[Dict[str, str]] = None) -> None:
         """Run ``cmd`` with stdout+stderr appended to ``log_path``; raise naming the log on failure."""
@@ -313,15 +314,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-STAGE_NAMES = ("caption", "multitask", "media")
-DEFAULT_STAGES = "multitask,media"
+STAGE_NAMES = ("caption", "multitask", "media", "probes")
+DEFAULT_STAGES = "multitask,media,probes"
 
 
 def stage_classes() -> Dict[str, type]:
     """Stage name -> class (the multitask and media stages import this module)."""
     from unival.demo_multitask import MediaStage, MultitaskStage
+    from unival.demo_probes import ProbesStage
 
-    return {"caption": CaptionStage, "multitask": MultitaskStage, "media": MediaStage}
+    return {"caption": CaptionStage, "multitask": MultitaskStage, "media": MediaStage,
+            "probes": ProbesStage}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -333,9 +336,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     unknown = [n for n in names if n not in STAGE_NAMES]
     if unknown:
         raise SystemExit(f"unknown stage(s) {unknown}; known: {', '.join(STAGE_NAMES)}")
-    if "media" in names and ("multitask" not in names or names.index("multitask") > names.index("media")):
-        raise SystemExit("the media stage fine-tunes from the multitask stage's base: "
-                         "list multitask before media (--stages multitask,media)")
+    for later in ("media", "probes"):
+        if later in names and ("multitask" not in names or names.index("multitask") > names.index(later)):
+            raise SystemExit(f"the {later} stage starts from the multitask stage's models: "
+                             f"list multitask before {later} (--stages multitask,{later})")
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     ctx = DemoContext(out=out, seed=args.seed, env=demo_environment())
@@ -353,6 +357,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     report: Dict = {}
     for stage in stages:
         report[stage.name] = stage.run(ctx)
+        (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")  # partial: survives a later failure
     report["seconds"] = round(time.monotonic() - started, 1)
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     sys.stdout.write(format_report(report, stages) + "\n")

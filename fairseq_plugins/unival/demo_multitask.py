@@ -232,9 +232,10 @@ class MultitaskStage:
         runner.seconds["base"] = round(time.monotonic() - started, 1)
         ctx.world, ctx.base = world, base  # the media stage starts from them
 
-        results = {}
+        results, ctx.experts = {}, {}
         for task in IMAGE_TASKS:
             expert = runner.finetune(task, base, task.name)
+            ctx.experts[task.name] = expert
             results[task.name] = runner.evaluate(task, expert, task.name)
             logger.info("multitask: %s %s %.3f (baseline %.3f)", task.name, task.metric,
                         results[task.name]["score"], results[task.name]["baseline_score"])

@@ -131,3 +131,27 @@ def test_media_stage_needs_the_multitask_base(tmp_path):
     with pytest.raises(SystemExit, match="unknown stage"):
         demo_main(["--out", str(tmp_path), "--stages", "multitask,videos"])
     assert not any(Path(tmp_path).iterdir())
+
+
+def test_probes_stage_scores_chair_of_predictions_and_a_zero_control(tmp_path):
+    from unival.demo_probes import caption_chair, first_references
+
+    scenes = {"split": "test", "image_size": 64, "scenes": [
+        {"scene_id": 7, "image_size": 64, "objects": [
+            {"shape": "circle", "color": "red", "size": "big", "box": [1, 1, 20, 20]},
+            {"shape": "square", "color": "blue", "size": "small", "box": [30, 30, 40, 40]}]}]}
+    (tmp_path / "scenes_test.json").write_text(json.dumps(scenes))
+    test = tmp_path / "caption_test.tsv"
+    test.write_text("7\t7\ta big red circle and a small blue square&&two shapes\t\timages/7.png\n")
+    assert first_references(test) == {7: "a big red circle and a small blue square"}
+    predictions = tmp_path / "predictions.json"
+    predictions.write_text(json.dumps([{"image_id": 7, "caption": "a red circle and a green triangle"}]))
+    scores = caption_chair(predictions, test, tmp_path / "scenes_test.json")
+    # mentions: red circle (in the scene), green triangle (not): 1 of 2 hallucinated, 1 of 1 captions
+    assert scores["caption_expert"]["chair_i"] == 0.5 and scores["caption_expert"]["chair_s"] == 1.0
+    assert scores["references"]["chair_i"] == 0.0 and scores["references"]["coverage"] == 1.0
+
+
+def test_probes_stage_needs_the_multitask_experts(tmp_path):
+    with pytest.raises(SystemExit, match="multitask"):
+        demo_main(["--out", str(tmp_path), "--stages", "probes"])
