@@ -31,6 +31,7 @@ from unival.demo_merge_steps import (
     NO_VIDEO_ENCODER,
     checkpoint_state,
     common_train_env,
+    pretrain_env,
     schedule_args,
 )
 from unival.demo_tasks import (
@@ -93,6 +94,15 @@ class MultitaskSettings:
     num_workers: int = 1
     log_interval: int = 50
 
+    # what unival.demo_merge_steps.pretrain_env reads (the merge demo's base recipe)
+    @property
+    def pretrain_updates(self) -> int:
+        return self.pretrain.updates
+
+    @property
+    def pretrain_minutes(self) -> float:
+        return self.pretrain.minutes
+
 
 def build_world(ctx: DemoContext, s: MultitaskSettings, world: Path, log: Path) -> None:
     """The seeded toy world with media (``data_utils/toy_world.py --with-media``)."""
@@ -104,23 +114,6 @@ def build_world(ctx: DemoContext, s: MultitaskSettings, world: Path, log: Path) 
              "--media-num-train", str(s.media_num_train), "--media-num-valid", str(s.media_num_valid),
              "--media-num-test", str(s.media_num_test), "--video-size", str(s.video_size),
              "--num-frames", "16"], log)
-
-
-def pretrain_env(s: MultitaskSettings, world: Path, save_dir: Path) -> Dict[str, str]:
-    """``stage1.sh`` from scratch on the toy pretraining TSV (caption, QA and grounding rows,
-    each with its second pretraining example); no auxiliary stream; the 64 px scene is never
-    enlarged and cropped (a crop would cut objects out of the captions)."""
-    extra = schedule_args(s.pretrain.updates, s.pretrain.minutes / 60) + [
-        f"--random-resize-max={s.image_size}", "--no-epoch-checkpoints"]
-    return {
-        **common_train_env(s),
-        "UNIVAL_DATA": str(world), "DATA_DIR": str(world), "IMAGE_DIR": str(world),
-        "TRAIN_DATA": str(world / "pretrain_train.tsv"), "VQA_DATA": "none",
-        "GROUND_DATA": "none", "IMAGE_TEXT_DATA": "none", "VIDEO_DATA": "none",
-        "INIT_CHECKPOINT": "scratch", "SAVE_DIR": str(save_dir), "LR": str(s.pretrain_lr),
-        "SAMPLE_PATCH_NUM": "1024", "KEEP_LAST_EPOCHS": "1",
-        "BATCH_SIZE": str(s.pretrain_batch_size), "EXTRA_ARGS": shlex.join(extra),
-    }
 
 
 def finetune_env(task: DemoTask, s: MultitaskSettings, world: Path, train_tsv: Path,
