@@ -18,7 +18,7 @@ import logging
 import shutil
 import time
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 from unival.demo import RUN_SCRIPTS, DemoContext
 
@@ -54,9 +54,6 @@ class ProbesStage:
 
     name = "probes"
     has_task_table = True
-
-    def __init__(self, settings: Optional[object] = None):
-        self.settings = settings
 
     def run(self, ctx: DemoContext) -> Dict:
         experts = ctx.experts or {}
