@@ -8,8 +8,15 @@
   popular and adversarial absent ones (:mod:`unival.probes.pope`), evaluated with
   ``run_scripts/vqa/eval.sh ... --metric pope``: accuracy, precision, recall, F1, yes-ratio.
 
-The complex-instruction probe (:mod:`unival.probes.complex_suite`) is not part of the demo:
-its questions use words ("nearest", "corner", "more ... than") the toy dictionary lacks.
+* **Complex instructions** (:mod:`unival.probes.complex_suite`): ``COMPLEX_SCENES`` fresh
+  probe scenes (3-4 shapes, often two of the same colour and shape); the RefCOCO expert
+  grounds "the shape farthest from the blue square", "the big red circle" (beside a small
+  one), ... and the VQA expert answers "are there more circles than squares?", "what colour
+  is the shape nearest to the top left corner?", ... (answers constrained to the probe's
+  candidates). Scored per category beside chance levels (:mod:`unival.probes.baselines`):
+  a random shape of the scene and the mean training box for grounding, the best constant
+  answer per category and the colour of a random shape for VQA. The experts never saw such instructions in training: this
+  measures how far the skills they have (colours, counts, simple relations) carry.
 """
 from __future__ import annotations
 
@@ -24,6 +31,7 @@ from unival.demo import RUN_SCRIPTS, DemoContext
 
 logger = logging.getLogger("unival.demo")
 POPE_KEYS = ("accuracy", "precision", "recall", "f1", "yes_ratio")
+COMPLEX_SCENES = 40  # about 330 grounding and 600 VQA items: under a minute of evaluation
 
 
 def first_references(test_tsv: Path) -> Dict[int, str]:
@@ -57,7 +65,7 @@ class ProbesStage:
 
     def run(self, ctx: DemoContext) -> Dict:
         experts = ctx.experts or {}
-        if ctx.world is None or not {"caption", "vqa"} <= set(experts):
+        if ctx.world is None or not {"caption", "vqa", "refcoco"} <= set(experts):
             raise SystemExit("the probes stage scores the multitask stage's experts: "
                              "run --stages multitask,probes")
         started = time.monotonic()
@@ -67,7 +75,9 @@ class ProbesStage:
         chair = caption_chair(ctx.out / "multitask" / "caption" / "eval" / "predictions.json",
                               ctx.world / "caption_test.tsv", ctx.world / "scenes_test.json")
         pope = self.pope(ctx, experts["vqa"], work)
-        self.results = {"chair": chair, "pope": pope, "seconds": round(time.monotonic() - started, 1)}
+        complex_ = self.complex(ctx, experts, work)
+        self.results = {"chair": chair, "pope": pope, "complex": complex_,
+                        "seconds": round(time.monotonic() - started, 1)}
         return self.results
 
     def pope(self, ctx: DemoContext, checkpoint: Path, work: Path) -> Dict[str, dict]:
@@ -89,6 +99,38 @@ class ProbesStage:
             scores[strategy]["n"] = files["n"]
         return scores
 
+    def complex(self, ctx: DemoContext, experts: Dict[str, Path], work: Path) -> Dict[str, dict]:
+        """Per-category scores of the RefCOCO and VQA experts on the complex-instruction probe."""
+        from unival.probes.baselines import (
+            constant_answer_baseline,
+            constant_box_baseline,
+            random_object_baseline,
+            random_object_colour_baseline,
+            scene_boxes_of,
+            scene_colours_of,
+        )
+        from unival.probes.complex_suite import build_probe_suite
+        from unival.probes.scoring import score_probe_files
+
+        suite = work / "complex"
+        build_probe_suite(suite, num_scenes=COMPLEX_SCENES, seed=ctx.seed)
+        out = {}
+        for kind, (task, name, env) in complex_eval_envs(ctx.world, experts, suite, work).items():
+            logger.info("probes: complex instructions, %s with the %s expert", kind, task)
+            ctx.run(["bash", str(RUN_SCRIPTS / task / "eval.sh")], work / "eval.log", env)
+            results = Path(env["RESULTS_DIR"])
+            categories = json.loads((suite / f"{name}.categories.json").read_text())
+            scenes = json.loads((suite / "probe_scenes.json").read_text())
+            out[kind] = {"model": score_probe_files(results / "predictions.json", suite / f"{name}.categories.json")}
+            if kind == "vqa":
+                out[kind]["best_constant_answer"] = constant_answer_baseline(categories)
+                out[kind]["random_shape_colour"] = random_object_colour_baseline(categories, scene_colours_of(scenes))
+            else:
+                mean_box = json.loads((ctx.world / "baselines.json").read_text())["test"]["refcoco"]["mean_box"]
+                out[kind]["random_shape"] = random_object_baseline(categories, scene_boxes_of(scenes))
+                out[kind]["mean_training_box"] = constant_box_baseline(categories, mean_box)
+        return out
+
     def describe(self) -> str:
         chair, pope = self.results["chair"], self.results["pope"]
         lines: List[str] = ["probes (hallucination; lower CHAIR is better):"]
@@ -98,4 +140,30 @@ class ProbesStage:
         for strategy, s in pope.items():
             lines.append(f"  POPE {strategy:<12} " + "  ".join(f"{k} {s[k]:.3f}" for k in POPE_KEYS)
                          + f"  ({s['n']} questions)")
-        return "\n".join(lines)
+        return "\n".join(lines + complex_lines(self.results.get("complex") or {}))
+
+
+def complex_eval_envs(world: Path, experts: Dict[str, Path], suite: Path, work: Path) -> Dict[str, tuple]:
+    """``{kind: (run-script task, probe file stem, eval.sh environment)}`` of the probe in ``suite``:
+    the RefCOCO expert on probe_refcoco.tsv, the VQA expert on probe_vqa.tsv with the probe's
+    candidate answers; results in ``work/complex_<kind>``."""
+    common = {"UNIVAL_DATA": str(world), "DEVICE": "cpu", "BATCH_SIZE": "25", "PATCH_IMAGE_SIZE": "64"}
+    runs = {"grounding": ("refcoco", "probe_refcoco", {}),
+            "vqa": ("vqa", "probe_vqa", {"ANS2LABEL": str(suite / "probe_answers.txt"), "EMA_EVAL": "0"})}
+    return {kind: (task, name, {**common, **extra, "CHECKPOINT": str(experts[task]),
+                                "RESULTS_DIR": str(work / f"complex_{kind}"), "TEST_DATA": str(suite / f"{name}.tsv")})
+            for kind, (task, name, extra) in runs.items()}
+
+
+def complex_lines(complex_: Dict[str, dict]) -> List[str]:
+    """The complex-instruction table: per category, the expert's score, then each chance level."""
+    lines = []
+    for kind, systems in complex_.items():
+        names = list(systems)
+        metric = "acc@0.5" if kind == "grounding" else "accuracy"
+        lines.append(f"  complex instructions, {kind} ({metric}):" + "".join(f"{n:>22}" for n in names) + "      n")
+        for category, values in systems["model"].items():
+            row = "".join(f"{systems[n][category][metric]:>22.3f}" if category in systems[n] else f"{'-':>22}"
+                          for n in names)
+            lines.append(f"    {category:<33}{row}{values['n']:>7}")
+    return lines

@@ -155,3 +155,23 @@ def test_probes_stage_scores_chair_of_predictions_and_a_zero_control(tmp_path):
 def test_probes_stage_needs_the_multitask_experts(tmp_path):
     with pytest.raises(SystemExit, match="multitask"):
         demo_main(["--out", str(tmp_path), "--stages", "probes"])
+
+
+def test_complex_probe_evaluates_the_grounding_and_vqa_experts_on_the_probe_files(world):
+    from unival.demo_probes import complex_eval_envs, complex_lines
+
+    experts = {"refcoco": world / "refcoco.pt", "vqa": world / "vqa.pt"}
+    suite = world / "complex"
+    envs = complex_eval_envs(world, experts, suite, world / "work")
+    assert set(envs) == {"grounding", "vqa"}
+    argv = _render("refcoco/eval.sh", envs["grounding"][2])
+    grounding = _flags(argv)
+    assert grounding["--data"] == str(suite / "probe_refcoco.tsv") and argv[2] == str(world / "refcoco.pt")
+    assert grounding["--results-path"] == str(world / "work" / "complex_grounding")
+    argv = _render("vqa/eval.sh", envs["vqa"][2])
+    vqa = _flags(argv)
+    # the probe's answers ("big", "4", ...) are candidates only with its own answer list
+    assert vqa["--ans2label-file"] == str(suite / "probe_answers.txt") and argv[2] == str(world / "vqa.pt")
+    table = complex_lines({"vqa": {"model": {"all": {"accuracy": 0.25, "n": 8}, "corner": {"accuracy": 0.5, "n": 2}},
+                                   "random_shape_colour": {"corner": {"accuracy": 0.375, "n": 2}}}})
+    assert table[1].split() == ["all", "0.250", "-", "8"] and table[2].split() == ["corner", "0.500", "0.375", "2"]

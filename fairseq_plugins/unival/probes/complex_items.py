@@ -188,3 +188,24 @@ def probe_answers() -> List[str]:
     from unival.toy_world.scene import SIZES
 
     return list(COLORS) + list(SIZES) + [str(n) for n in range(5)] + ["yes", "no"]
+
+
+def template_texts() -> List[str]:
+    """One text per item template, with every word that can fill a slot (shapes, plurals,
+    colours, sizes, relations, landmarks, answers): a dictionary built from these covers
+    every probe question and expression (the GPT-2 pre-tokenizer splits at word boundaries)."""
+    from unival.toy_world.captions import RELATIONS
+    from unival.toy_world.scene import SIZES
+
+    texts = ["how many shapes are there?"]
+    texts += [f"how many {s}s are there?" for s in SHAPES]
+    texts += [f"how many {c} shapes are there?" for c in COLORS]
+    texts += [f"are there more {a}s than {b}s?" for a in SHAPES for b in SHAPES if a != b]
+    texts += [f"what size is the {c} {s} {rel} the {z} {c} {s}?" for c in COLORS for s in SHAPES
+              for z in SIZES for rel in RELATIONS]
+    for word in ("nearest to", "farthest from"):
+        texts += [f"what colour is the shape {word} the {z} {c} {s}?" for z in SIZES for c in COLORS for s in SHAPES]
+    texts += [f"what colour is the shape nearest to {name}?" for name, _ in landmarks(64)]
+    texts += [f"the shape nearest to {name}" for name, _ in landmarks(64)]
+    return texts + probe_answers()
+

@@ -25,7 +25,7 @@ from collections import Counter
 from typing import Dict, List, Optional, Sequence
 
 from unival.data.convert.common import write_tsv
-from unival.probes.complex_items import grounding_items, probe_answers, vqa_items
+from unival.probes.complex_items import grounding_items, probe_answers, template_texts, vqa_items
 from unival.toy_world.scene import COLORS, SHAPES, SIZES, Scene, _layout_is_unambiguous, _place
 
 logger = logging.getLogger(__name__)
@@ -129,7 +129,5 @@ def build_probe_suite(out_dir: str | os.PathLike, scenes: Optional[Sequence[Scen
 
 
 def probe_texts() -> List[str]:
-    """Words the probe questions use (to add to a toy dictionary that should cover them)."""
-    return ["how many shapes are there?", "are there more circles than squares?", "what size is the",
-            "what colour is the shape nearest to the top left corner?", "farthest from the centre",
-            "top right bottom", "left of right of above below"] + probe_answers()
+    """Texts covering every word of the probe items (the toy world adds them to ``dict.txt``)."""
+    return template_texts()

@@ -179,7 +179,8 @@ def build_toy_world(out_dir: str | os.PathLike, config: ToyWorldConfig = ToyWorl
 
     Scene ids (= image ids) are consecutive over train, valid, test. ``extra_texts`` (e.g.
     the video/audio captions and questions of :mod:`unival.toy_world.media`) are added to
-    the dictionary's texts, each also as a target (" " + text). Returns a summary dict.
+    the dictionary's texts, each also as a target (" " + text), and so are the complex-instruction
+    probe's templates (:func:`unival.probes.complex_items.template_texts`). Returns a summary dict.
     """
     start = time.perf_counter()
     out_dir = os.fspath(out_dir)
@@ -198,7 +199,10 @@ def build_toy_world(out_dir: str | os.PathLike, config: ToyWorldConfig = ToyWorl
     with open(os.path.join(out_dir, "baselines.json"), "w", encoding="utf-8") as f:
         json.dump(compute_baselines(per_split), f, indent=1, sort_keys=True)
         f.write("\n")
-    texts = dictionary_texts(per_split) + [" " + t for t in extra_texts]
+    from unival.probes.complex_items import template_texts  # probes import the toy world
+
+    # the complex-instruction probe (unival probe build) asks about any toy scene: cover its words
+    texts = dictionary_texts(per_split) + [" " + t for t in [*extra_texts, *template_texts()]]
     dictionary = build_dictionary_from_texts(
         texts, load_gpt2_bpe(), save_path=os.path.join(out_dir, "dict.txt"))
     summary["dict_entries"] = len(dictionary)

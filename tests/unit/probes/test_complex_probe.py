@@ -97,3 +97,23 @@ def test_build_probe_suite_files_agree(tmp_path):
         assert image_id == "0" and side[uid]["text"] == text and box == ",".join(map(str, side[uid]["box"]))
     answers = (tmp_path / "probe_answers.txt").read_text().split()
     assert all(row[3].split("|!+")[1] in answers for row in vqa)
+
+
+def test_a_toy_world_dictionary_covers_every_probe_text(tmp_path):
+    """The probe asks words the toy tasks never use ("nearest", "corner", "more ... than"):
+    a toy world's dict.txt must still encode every probe question and expression without <unk>."""
+    from unival.probes.complex_suite import probe_records, sample_probe_scenes
+    from unival.tokenizer import UnivalTokenizer
+    from unival.toy_world.build import ToyWorldConfig, build_toy_world
+    from unival.toy_world.prompts import refcoco_source, vqa_source
+
+    build_toy_world(tmp_path, ToyWorldConfig(seed=3, num_train=1, num_valid=1, num_test=1))
+    tok = UnivalTokenizer.from_files(tmp_path / "dict.txt", num_codes=0, num_bins=16)
+    records = probe_records(sample_probe_scenes(60, seed=1))
+    texts = [refcoco_source(r["text"]) for r in records["grounding"]]
+    texts += [vqa_source(r["text"]) for r in records["vqa"]] + [" " + r["answer"] for r in records["vqa"]]
+    assert {r["category"] for r in records["vqa"]} >= {"count", "compare_count", "corner", "similar_relation"}
+    for text in set(texts):
+        ids = tok.encode(text)
+        assert tok.unk not in ids.tolist(), text
+        assert tok.decode(ids) == text.strip()
