@@ -86,7 +86,8 @@ RUN_FLAGS=(
     --warmup-ratio="$WARMUP_RATIO"
 )
 if [[ -n ${MAX_UPDATE:-} ]]; then RUN_FLAGS+=(--max-update="$MAX_UPDATE" --total-num-update="$MAX_UPDATE"); fi
-if [[ $INIT_CHECKPOINT != scratch ]]; then RUN_FLAGS+=(--restore-file="$INIT_CHECKPOINT"); fi
+init_or_resume_flags  # a fresh run keeps only the weights (optimizer, schedule, data position reset)
+RUN_FLAGS+=("${UNIVAL_INIT_FLAGS[@]}")
 
 launch "$(find_tool fairseq-train)" "$TRAIN_DATA,$VALID_DATA" \
     --user-dir="$USER_DIR" \

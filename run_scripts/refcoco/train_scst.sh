@@ -108,7 +108,8 @@ RUN_FLAGS=(
     --lr="$LR"
     --max-epoch="$MAX_EPOCH"
 )
-if [[ $INIT_CHECKPOINT != scratch ]]; then RUN_FLAGS+=(--restore-file="$INIT_CHECKPOINT" --strict); fi
+init_or_resume_flags --strict  # a fresh run keeps only the weights (optimizer, schedule, data position reset)
+RUN_FLAGS+=("${UNIVAL_INIT_FLAGS[@]}")
 
 launch "$(find_tool fairseq-train)" "$TRAIN_DATA,$VALID_DATA" \
     --user-dir="$USER_DIR" \

@@ -22,6 +22,9 @@ def test_caption_scst_recipe(machine):
     data, out = machine["UNIVAL_DATA"], machine["UNIVAL_OUT"]
     assert args.data == f"{data}/caption_stage2_train.tsv,{data}/caption_valid.tsv"
     assert args.restore_file == f"{out}/caption/caption_unival_base/checkpoint_best.pt"
+    # SCST starts from the cross-entropy model's weights only: its optimizer, learning-rate
+    # schedule and update count (often past MAX_UPDATE) must not carry over
+    assert args.reset_optimizer and args.reset_dataloader and args.reset_meters  # reset_optimizer: schedule too
     assert args.eval_cider and args.best_checkpoint_metric == "cider"
     env = {**machine, "SCST_BASELINE": "greedy", "CIDER_CACHED_TOKENS": "/c/words.p",
            "SCST_ARGS": '{"sampling":true,"beam":4}'}
@@ -57,6 +60,7 @@ def test_refcoco_scst_recipe_values(machine):
     data, out = machine["UNIVAL_DATA"], machine["UNIVAL_OUT"]
     assert args.data == f"{data}/refcocoplus/refcocoplus_train.tsv,{data}/refcocoplus/refcocoplus_val.tsv"
     assert args.restore_file == f"{out}/refcoco/refcocoplus_unival_base/checkpoint_best.pt"
+    assert args.reset_optimizer and args.reset_dataloader and args.reset_meters
     _, args = parse_command(rendered_argv(REFCOCO_SCST, {**machine, "REWARD_METRIC": "iou", "NEG_REWARD": "-1"}))
     assert args.metric == "iou" and args.neg_reward == -1.0
 
