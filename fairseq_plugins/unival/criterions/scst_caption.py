@@ -96,6 +96,9 @@ class ScstRewardCriterion(FairseqCriterion):
             raise ValueError("--scst-chair-penalty > 0 needs --scst-chair-gt (a COCO instances JSON or a "
                              "toy-world scenes JSON of the training images)")
         self.chair_gt: Optional[GroundTruth] = load_ground_truth(cfg.scst_chair_gt) if cfg.scst_chair_gt else None
+        if self.chair_gt is not None:
+            logger.info("CHAIR penalty %g per hallucinated object, ground truth of %d images (%s) from %s",
+                        self.chair_penalty, len(self.chair_gt.objects), self.chair_gt.kind, cfg.scst_chair_gt)
 
     @classmethod
     def build_criterion(cls, cfg: ScstRewardCriterionConfig, task):
