@@ -21,6 +21,12 @@
 #   sample them) SCST_BASELINE (leave-one-out | greedy) CIDER_CACHED_TOKENS (a reference-format
 #   pickle of CIDEr-D document frequencies; unset: computed from TRAIN_DATA's references)
 #   FREEZE_EMBEDDINGS(1/0); DEVICE=cpu for a CPU run; shared flags: see lib/common_flags.sh.
+# Hallucination penalty (CHAIR): CHAIR_PENALTY=lambda (> 0) rewards CIDEr-D - lambda * (distinct
+#   objects a caption mentions that its image lacks) and needs CHAIR_GT, a COCO instances JSON or
+#   a toy-world scenes JSON of the training images (--scst-chair-penalty, --scst-chair-gt). Rows
+#   are matched by uniq_id = image id, so on the toy world TRAIN_DATA must be one row per image
+#   with "&&"-joined references, like caption_valid.tsv. CHAIR_GT alone (CHAIR_PENALTY unset or 0)
+#   only logs the hallucinated mentions per caption.
 set -euo pipefail
 LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")/../lib" && pwd)
 source "$LIB/env.sh"
@@ -71,6 +77,12 @@ CRITERION_FLAGS=(--criterion=scst_reward_criterion --scst-baseline="$SCST_BASELI
 if [[ -n ${CIDER_CACHED_TOKENS:-} ]]; then
     CRITERION_FLAGS+=(--scst-cider-cached-tokens="$CIDER_CACHED_TOKENS")
 fi
+
+if [[ -n ${CHAIR_PENALTY:-} && ! $CHAIR_PENALTY =~ ^\+?0*\.?0*$ ]]; then
+    [[ -n ${CHAIR_GT:-} ]] || die "CHAIR_PENALTY=$CHAIR_PENALTY needs CHAIR_GT (a COCO instances JSON or a toy-world scenes JSON of the training images)"
+    CRITERION_FLAGS+=(--scst-chair-penalty="$CHAIR_PENALTY")
+fi
+if [[ -n ${CHAIR_GT:-} ]]; then CRITERION_FLAGS+=(--scst-chair-gt="$CHAIR_GT"); fi
 
 MODEL_FLAGS=(--arch="$ARCH" "${UNIVAL_ARCH_FLAGS[@]}")
 if [[ $FREEZE_EMBEDDINGS == 1 ]]; then

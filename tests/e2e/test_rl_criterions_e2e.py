@@ -3,6 +3,7 @@
 1. caption with ``adjust_label_smoothed_encouraging_loss`` (drop worst/best on) from scratch;
 2. SCST (``scst_reward_criterion``, sampled captions, leave-one-out baseline) fine-tuning the
    checkpoint of 1 on a TSV whose rows join each image's references with "&&";
+   and the same with the CHAIR hallucination penalty (rows keyed by image id, scenes JSON as GT);
 3. ``refcoco_scst_reward_criterion`` (reward on the "large" bucket only, lambda 5) from scratch.
 """
 import re
@@ -82,6 +83,26 @@ def test_scst_fine_tunes_the_caption_model(toy, encouraging, repo_root):
     assert "CIDEr-D document frequencies from 20 images" in log
     gnorms = [float(x) for x in re.findall(r"train_inner .*? gnorm=([\d.]+)", log)]
     assert any(g > 0 for g in gnorms), log[-2000:]
+
+
+def test_scst_with_a_chair_penalty(toy, encouraging, repo_root):
+    rows = [line.split("\t") for line in (toy / "caption_refs_train.tsv").read_text().splitlines()]
+    # uniq_id = image_id: the penalty finds each row's objects in scenes_train.json by it
+    (toy / "caption_images_train.tsv").write_text("".join("\t".join([f[1], *f[1:]]) + "\n" for f in rows))
+    log = run_logged([
+        BIN / "fairseq-train", f"{toy / 'caption_images_train.tsv'},{toy / 'caption_valid.tsv'}",
+        *common_flags(repo_root, toy / "ck_chair"), "--task", "caption", "--selected-cols", "0,4,2",
+        "--criterion", "scst_reward_criterion", "--scst", "--scst-args", '{"sampling":true,"beam":4,"max_len_b":10}',
+        "--scst-chair-penalty", "0.5", "--scst-chair-gt", toy / "scenes_train.json",
+        "--restore-file", encouraging["checkpoint"], "--reset-optimizer", "--reset-dataloader", "--reset-meters",
+        "--batch-size", "5", "--lr", "1e-4", "--max-update", "2", "--disable-validation",
+    ], cwd=repo_root, log_path=toy / "scst_chair.log", timeout=900)
+    logged = re.findall(r"train_inner \| .*?reward=([-\d.]+), cider=([-\d.]+), hallucinated=([-\d.]+)", log)
+    assert len(logged) == 2, log[-2000:]
+    for reward, cider, hallucinated in logged:  # means per caption, each rounded to 3 decimals
+        assert float(reward) == pytest.approx(float(cider) - 0.5 * float(hallucinated), abs=2e-3)
+    # the CE-trained tiny model names objects its scene lacks (0.75 and 0.4 per caption at seed 1)
+    assert any(float(h) > 0 for _, _, h in logged), log[-2000:]
 
 
 def test_refcoco_reward_fine_tuning_runs(toy, repo_root):

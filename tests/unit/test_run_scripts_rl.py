@@ -33,6 +33,17 @@ def test_caption_scst_recipe(machine):
     assert json.loads(args.scst_args) == {"sampling": True, "beam": 4}
 
 
+def test_caption_scst_chair_penalty_knobs(machine):
+    _, args = parse_command(rendered_argv(CAPTION_SCST, machine))
+    assert (args.scst_chair_penalty, args.scst_chair_gt) == (0.0, None)  # off by default
+    _, args = parse_command(rendered_argv(CAPTION_SCST, {**machine, "CHAIR_PENALTY": "0.5", "CHAIR_GT": "/g/s.json"}))
+    assert (args.scst_chair_penalty, args.scst_chair_gt) == (0.5, "/g/s.json")
+    argv = rendered_argv(CAPTION_SCST, {**machine, "CHAIR_PENALTY": "0.0", "CHAIR_GT": "/g/s.json"})
+    assert "--scst-chair-gt=/g/s.json" in argv and not any(a.startswith("--scst-chair-penalty") for a in argv)
+    proc = render(CAPTION_SCST, {**machine, "CHAIR_PENALTY": "1"})
+    assert proc.returncode == 2 and proc.stdout == "" and "CHAIR_PENALTY=1 needs CHAIR_GT" in proc.stderr
+
+
 @pytest.mark.parametrize("area, max_area, min_area, medium", [
     ("small", 30000.0, None, False),
     ("medium", 30000.0, 100000.0, True),

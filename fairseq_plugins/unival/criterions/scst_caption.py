@@ -6,7 +6,10 @@ reference of a training row in ``sample["references"]``):
 1. generate K captions per image with the task's ``--scst-args`` generator (eval mode, no grad;
    beam search returns its K = beam hypotheses, ``"sampling": true`` draws K samples);
 2. reward r_ij = CIDEr-D of caption j against image i's references (lowercased,
-   punctuation-free, n = 4, sigma = 6), with document frequencies fixed up front;
+   punctuation-free, n = 4, sigma = 6), with document frequencies fixed up front; with
+   ``--scst-chair-penalty`` lambda > 0, minus lambda * h_ij, h_ij = the number of distinct objects
+   caption j mentions that image i's ground truth (``--scst-chair-gt``) lacks (CHAIR's
+   hallucinated mentions, :func:`unival.metrics.rewards.hallucination_counts`);
 3. baseline b_ij (``--scst-baseline``): ``leave-one-out`` (default; the mean reward of the
    other K - 1 captions of the same image, as the reference's OFA-derived criterion and spec
    §5.4) or ``greedy`` (the reward of the image's greedy caption, Rennie et al. 2017);
@@ -18,12 +21,21 @@ Document frequencies: by default from the references of the first training file 
 all ranks; spec §3.1 uses a cached pickle of the training words, ``coco-train-words.p``, which
 ``--scst-cider-cached-tokens`` can still name). The reference appends `` <eos>`` to every
 sentence before scoring; here captions are scored as the validation CIDEr-D is, without it.
+Hallucination penalty: ``--scst-chair-gt`` is a COCO instances JSON or a toy-world scenes JSON
+(:func:`unival.probes.ground_truth.load_ground_truth`, loaded once when the criterion is built);
+a row's objects are found by its ``uniq_id`` (``sample["uniq_ids"]``, "12" matching image id 12),
+so the training rows' uniq_id must be the image id: on the toy world that is one row per image
+with "&&"-joined references, like ``caption_valid.tsv`` (the toy train TSV's ``<image_id>_<k>``
+rows do not match). A uniq_id absent from the ground truth is an error. The greedy baseline
+gets the same penalty.
+
 Logged: ``reward`` = mean reward of the generated captions (not ``score``, which the refcoco
-task uses for its validation accuracy).
+task uses for its validation accuracy), ``cider`` = its mean CIDEr-D part and, with
+``--scst-chair-gt`` (also at penalty 0), ``hallucinated`` = mean hallucinated mentions per caption.
 """
 import logging
 from dataclasses import dataclass, field
-from typing import List, Optional
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 from fairseq import metrics, utils
@@ -39,7 +51,8 @@ from unival.criterions.scst_common import (
 )
 from unival.metrics.caption import CiderDocumentFrequency
 from unival.metrics.cider_cache import load_cider_cached_tokens
-from unival.metrics.rewards import cider_rewards, leave_one_out_baseline
+from unival.metrics.rewards import cider_rewards, hallucination_counts, leave_one_out_baseline
+from unival.probes.ground_truth import GroundTruth, json_id, load_ground_truth
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +70,13 @@ class ScstRewardCriterionConfig(FairseqDataclass):
     sentence_avg: bool = II("optimization.sentence_avg")
     constraint_range: Optional[str] = field(
         default=None, metadata={"help": "accepted for script compatibility; generation uses the task's"})
+    scst_chair_penalty: float = field(
+        default=0.0, metadata={"help": "lambda >= 0: reward = CIDEr-D - lambda * (distinct hallucinated objects of "
+                               "the caption, CHAIR); needs --scst-chair-gt; 0 = off"})
+    scst_chair_gt: Optional[str] = field(
+        default=None, metadata={"help": "COCO instances JSON or toy-world scenes JSON of the training images; rows are "
+                                "matched by uniq_id = image id (toy world: one row per image, '&&'-joined references, "
+                                "like caption_valid.tsv); given alone, hallucinations are logged, not penalised"})
 
 
 @register_criterion("scst_reward_criterion", dataclass=ScstRewardCriterionConfig)
@@ -69,6 +89,16 @@ class ScstRewardCriterion(FairseqCriterion):
             raise ValueError(f"scst_reward_criterion needs a task with --scst-args (got {type(task).__name__})")
         self.generators = ScstGenerators(task, scst_args)
         self._cider_stats: Optional[CiderDocumentFrequency] = None
+        self.chair_penalty = float(cfg.scst_chair_penalty)
+        if not self.chair_penalty >= 0:
+            raise ValueError(f"--scst-chair-penalty must be >= 0, got {cfg.scst_chair_penalty}")
+        if self.chair_penalty > 0 and not cfg.scst_chair_gt:
+            raise ValueError("--scst-chair-penalty > 0 needs --scst-chair-gt (a COCO instances JSON or a "
+                             "toy-world scenes JSON of the training images)")
+        self.chair_gt: Optional[GroundTruth] = load_ground_truth(cfg.scst_chair_gt) if cfg.scst_chair_gt else None
+        if self.chair_gt is not None:
+            logger.info("CHAIR penalty %g per hallucinated object, ground truth of %d images (%s) from %s",
+                        self.chair_penalty, len(self.chair_gt.objects), self.chair_gt.kind, cfg.scst_chair_gt)
 
     @classmethod
     def build_criterion(cls, cfg: ScstRewardCriterionConfig, task):
@@ -89,6 +119,29 @@ class ScstRewardCriterion(FairseqCriterion):
     def decode(self, tokens: torch.Tensor) -> str:
         return self.task.tokenizer.decode(tokens).strip()
 
+    def row_objects(self, sample, batch_size: int) -> List[set]:
+        """Each row's ground-truth objects, found by ``sample["uniq_ids"]``."""
+        uniq_ids = sample.get("uniq_ids")
+        if uniq_ids is None or len(uniq_ids) != batch_size:
+            raise ValueError("--scst-chair-gt needs every row's uniq_id in the batch (sample['uniq_ids'])")
+        objects = []
+        for uniq_id in uniq_ids:
+            key = json_id(uniq_id)
+            if key not in self.chair_gt.objects:
+                raise ValueError(f"uniq_id {uniq_id!r} is not an image of --scst-chair-gt {self.cfg.scst_chair_gt}: "
+                                 "SCST rows need uniq_id = image id (one row per image)")
+            objects.append(self.chair_gt.objects[key])
+        return objects
+
+    def rewards(self, hyps: Sequence[str], refs: Sequence[Sequence[str]],
+                objects: Optional[Sequence[set]]) -> Tuple[torch.Tensor, torch.Tensor, Optional[torch.Tensor]]:
+        """(total, CIDEr-D, hallucinated counts or None), each (N,) float64; total = CIDEr-D - lambda * h."""
+        cider = cider_rewards(hyps, refs, self.cider_stats())
+        if objects is None:
+            return cider, cider, None
+        hallucinated = hallucination_counts(hyps, objects, self.chair_gt.vocabulary)
+        return cider - self.chair_penalty * hallucinated, cider, hallucinated
+
     def forward(self, model, sample, update_num: int = 0, reduce: bool = True):
         """Return (loss, sample_size, logging_output) for a batch whose rows carry ``references``."""
         references: List[List[str]] = sample.get("references") or []
@@ -102,13 +155,15 @@ class ScstRewardCriterion(FairseqCriterion):
             raise ValueError("the leave-one-out baseline needs at least 2 captions per image: "
                              "set beam >= 2 in --scst-args")
         seqs = [row[j] for row in hypos for j in range(k)]
-        stats = self.cider_stats()
-        rewards = cider_rewards([self.decode(s) for s in seqs],
-                                [references[i] for i in range(batch_size) for _ in range(k)], stats)
+        objects = self.row_objects(sample, batch_size) if self.chair_gt is not None else None
+        rows = [i for i in range(batch_size) for _ in range(k)]
+        rewards, cider, hallucinated = self.rewards(
+            [self.decode(s) for s in seqs], [references[i] for i in rows],
+            None if objects is None else [objects[i] for i in rows])
         rewards = rewards.view(batch_size, k)
         if self.cfg.scst_baseline == "greedy":
             greedy = [row[0] for row in self.generators.generate(model, sample, greedy=True)]
-            baseline = cider_rewards([self.decode(s) for s in greedy], references, stats).unsqueeze(1)
+            baseline = self.rewards([self.decode(s) for s in greedy], references, objects)[0].unsqueeze(1)
         else:
             baseline = leave_one_out_baseline(rewards)
         advantage = (rewards - baseline).reshape(-1)
@@ -126,15 +181,18 @@ class ScstRewardCriterion(FairseqCriterion):
         logging_output = {
             "loss": loss.data,
             "reward": float(rewards.sum()),
+            "cider": float(cider.sum()),
             "ntokens": ntokens,
             "nsentences": nsentences,
             "sample_size": sample_size,
         }
+        if hallucinated is not None:
+            logging_output["hallucinated"] = float(hallucinated.sum())
         return loss, sample_size, logging_output
 
     @classmethod
     def reduce_metrics(cls, logging_outputs) -> None:
-        """loss per sample_size unit; reward = mean reward per generated caption."""
+        """loss per sample_size unit; reward, cider, hallucinated = means per generated caption."""
         reduce_reward_metrics(logging_outputs)
 
     @staticmethod
@@ -143,7 +201,8 @@ class ScstRewardCriterion(FairseqCriterion):
 
 
 def reduce_reward_metrics(logging_outputs) -> None:
-    """Shared by the SCST criterions: loss / sample_size, reward / nsentences, and the counts."""
+    """Shared by the SCST criterions: loss / sample_size, reward / nsentences, the counts, and
+    ``cider`` / ``hallucinated`` per nsentences where the criterion logs them (captioning)."""
 
     def total(key):
         return utils.item(sum(log.get(key, 0) for log in logging_outputs))
@@ -151,6 +210,9 @@ def reduce_reward_metrics(logging_outputs) -> None:
     sample_size, nsentences = total("sample_size"), total("nsentences")
     metrics.log_scalar("loss", total("loss") / max(sample_size, 1), sample_size, round=3)
     metrics.log_scalar("reward", total("reward") / max(nsentences, 1), nsentences, round=3)
+    for key in ("cider", "hallucinated"):
+        if any(key in log for log in logging_outputs):
+            metrics.log_scalar(key, total(key) / max(nsentences, 1), nsentences, round=3)
     metrics.log_scalar("ntokens", total("ntokens"), 1, round=3)
     metrics.log_scalar("nsentences", nsentences, 1, round=3)
     metrics.log_scalar("sample_size", sample_size, 1, round=3)

@@ -5,18 +5,23 @@
   (:class:`unival.metrics.caption.CiderDocumentFrequency`).
 * :func:`leave_one_out_baseline`: for k samples of one input, the baseline of sample j is the
   mean reward of the *other* k - 1 samples (spec §5.4; OFA's caption SCST does the same).
+* :func:`hallucination_counts`: for each caption, the number of distinct objects it mentions
+  that its image's ground truth lacks (CHAIR's hallucinated mentions,
+  :func:`unival.metrics.chair.caption_hallucinations`), for a penalty r = CIDEr-D - lambda * h.
 * :func:`grounding_rewards`: spec §5.3, the Acc@thresh indicator of each predicted box (or
   its IoU), times the area filter on the ground-truth box, with optional values replacing 1
   and 0.
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Collection, Optional, Sequence
 
 import torch
 
 from unival.metrics.caption import CiderDocumentFrequency, cider_sentence, simple_tokenize
+from unival.metrics.chair import caption_hallucinations
 from unival.metrics.grounding import area_filter, box_area, box_iou, grounding_hits
+from unival.metrics.object_vocab import ObjectVocabulary
 
 
 def cider_rewards(hyps: Sequence[str], refs_per_hyp: Sequence[Sequence[str]],
@@ -38,6 +43,16 @@ def leave_one_out_baseline(rewards: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"the leave-one-out baseline needs (B, K >= 2) rewards, got {tuple(rewards.shape)}")
     k = rewards.size(1)
     return (rewards.sum(dim=1, keepdim=True) - rewards) / (k - 1)
+
+
+def hallucination_counts(hyps: Sequence[str], gt_objects_per_hyp: Sequence[Collection[str]],
+                         vocabulary: ObjectVocabulary) -> torch.Tensor:
+    """(N,) float64: distinct objects ``hyps[i]`` mentions (``vocabulary``) absent from ``gt_objects_per_hyp[i]``."""
+    if len(hyps) != len(gt_objects_per_hyp):
+        raise ValueError(f"{len(hyps)} hypotheses but {len(gt_objects_per_hyp)} ground-truth object sets")
+    counts = [len(caption_hallucinations(hyp, set(gt), vocabulary)["hallucinated"])
+              for hyp, gt in zip(hyps, gt_objects_per_hyp)]
+    return torch.tensor(counts, dtype=torch.float64)
 
 
 def grounding_rewards(pred, gt, thresh: Optional[float] = 0.5, min_area: Optional[float] = None,

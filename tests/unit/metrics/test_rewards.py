@@ -8,7 +8,13 @@ import torch
 
 from unival.metrics.caption import CiderDocumentFrequency
 from unival.metrics.cider_cache import load_cider_cached_tokens
-from unival.metrics.rewards import cider_rewards, grounding_rewards, leave_one_out_baseline
+from unival.metrics.object_vocab import toy_vocabulary
+from unival.metrics.rewards import (
+    cider_rewards,
+    grounding_rewards,
+    hallucination_counts,
+    leave_one_out_baseline,
+)
 
 # Two images: "a cat" and "a dog". "a" has df 2 (idf 0), "cat", "dog", "a cat", "a dog" df 1 (idf ln 2).
 STATS = CiderDocumentFrequency.from_references([["a cat"], ["a dog"]])
@@ -34,6 +40,34 @@ def test_leave_one_out_baseline():
     assert b.tolist() == [[2.5, 2.0, 1.5], [6.0, 4.0, 2.0]]
     with pytest.raises(ValueError, match="K >= 2"):
         leave_one_out_baseline(torch.tensor([[1.0]]))
+
+
+TOY_GT = {"red circle", "circle", "blue square", "square"}  # a red circle and a blue square
+
+
+@pytest.mark.parametrize("caption, gt, expected", [
+    # longest match first: "red circle" and "green triangle" are one mention each (no bare
+    # "triangle" is mentioned), and only the green triangle is absent
+    ("a red circle and a green triangle", TOY_GT, 1),
+    # "green square" (the square is blue) and "triangles" -> "triangle" (none at all); sizes are not objects
+    ("a big green square next to two triangles", TOY_GT, 2),
+    # repeats count once; "circle" and "blue square" are both in the scene
+    ("a blue square, a blue square and a circle", TOY_GT, 0),
+    ("a yellow circle left of a yellow circle", TOY_GT, 1),
+    ("an empty picture", TOY_GT, 0),
+    ("a circle", set(), 1),  # an image without objects: every mention is hallucinated
+])
+def test_hallucination_counts_on_toy_captions(caption, gt, expected):
+    counts = hallucination_counts([caption], [gt], toy_vocabulary())
+    assert counts.dtype == torch.float64 and counts.tolist() == [expected]
+
+
+def test_hallucination_counts_pair_each_caption_with_its_own_objects():
+    counts = hallucination_counts(["a red circle", "a red circle"], [TOY_GT, {"square", "blue square"}],
+                                  toy_vocabulary())
+    assert counts.tolist() == [0.0, 1.0]
+    with pytest.raises(ValueError, match="2 hypotheses but 1 ground-truth"):
+        hallucination_counts(["a", "b"], [TOY_GT], toy_vocabulary())
 
 
 GT = [[0, 0, 100, 100], [0, 0, 200, 200], [0, 0, 400, 400]]  # areas 1e4 (small), 4e4 (medium), 1.6e5 (large)
