@@ -69,11 +69,11 @@ def scst_env(args, world: Path, train_tsv: Path, init: Path, save_dir: Path, pen
     if args.sampling:
         scst_args.update(sampling=True, sampling_topk=args.sampling_topk)
     extra = [f"--max-update={args.updates}", f"--total-num-update={args.updates}", "--disable-validation",
-             NO_VIDEO_ENCODER, f"--seed={args.seed}"]
+             NO_VIDEO_ENCODER]
     env = {**common_train_env(settings), "UNIVAL_DATA": str(world), "TRAIN_DATA": str(train_tsv),
            "VALID_DATA": str(world / "caption_valid.tsv"), "DICT_PATH": str(world / "dict.txt"),
            "INIT_CHECKPOINT": str(init), "SAVE_DIR": str(save_dir), "LR": str(args.lr),
-           "BATCH_SIZE": str(args.batch_size), "WARMUP_RATIO": "0.0", "SCST_ARGS": json.dumps(scst_args),
+           "BATCH_SIZE": str(args.batch_size), "WARMUP_RATIO": "0.0", "SEED": str(args.seed), "SCST_ARGS": json.dumps(scst_args),
            "EXTRA_ARGS": shlex.join(extra)}
     if penalty > 0:
         env.update(CHAIR_PENALTY=str(penalty), CHAIR_GT=str(world / "scenes_train.json"))
