@@ -7,7 +7,11 @@ Starts from the caption expert of a ``make demo`` run (``--demo-dir``: its ``toy
 * ``expert``: the unmodified caption expert (no training);
 * ``scst_cider``: SCST with the CIDEr-D reward only;
 * ``scst_chair_<L>``: SCST with reward CIDEr-D - L x (hallucinated object mentions), the
-  toy world's exact scene objects as ground truth (``CHAIR_PENALTY`` / ``CHAIR_GT``).
+  toy world's exact scene objects as ground truth (``CHAIR_PENALTY`` / ``CHAIR_GT``);
+* ``scst_chair_<L>_bonus_<M>``: the same plus M x (correctly named objects) (``CHAIR_BONUS``),
+  so that naming nothing no longer escapes the penalty.
+
+``--arms 0,2,2+1`` lists the SCST arms as penalty[+bonus].
 
 Every arm is evaluated on the toy test images by ``run_scripts/caption/eval.sh`` with
 ``--metric chair``: CIDEr-D, CHAIR-i, CHAIR-s and coverage (the share of the scenes' objects
@@ -62,7 +66,22 @@ def per_image_rows(caption_tsv: Path, out: Path, limit: int) -> int:
     return len(images)
 
 
-def scst_env(args, world: Path, train_tsv: Path, init: Path, save_dir: Path, penalty: float) -> Dict[str, str]:
+def parse_arms(spec: str) -> Dict[str, tuple]:
+    """``"0,2,2+1"`` -> {"scst_cider": (0, 0), "scst_chair_2": (2, 0), "scst_chair_2_bonus_1": (2, 1)}."""
+    arms = {}
+    for item in spec.split(","):
+        penalty, _, bonus = item.partition("+")
+        try:
+            p, b = float(penalty), float(bonus or 0)
+        except ValueError:
+            raise SystemExit(f"--arms: {item!r} is not penalty[+bonus] (numbers)") from None
+        name = "scst_cider" if p == 0 and b == 0 else f"scst_chair_{p:g}" + (f"_bonus_{b:g}" if b else "")
+        arms[name] = (p, b)
+    return arms
+
+
+def scst_env(args, world: Path, train_tsv: Path, init: Path, save_dir: Path, penalty: float,
+             bonus: float = 0.0) -> Dict[str, str]:
     """``run_scripts/caption/train_scst.sh``: the demo's tiny recipe, ``args.updates`` SCST updates."""
     settings = MultitaskSettings()
     scst_args = {"beam": args.samples, "max_len_b": 24}
@@ -75,8 +94,8 @@ def scst_env(args, world: Path, train_tsv: Path, init: Path, save_dir: Path, pen
            "INIT_CHECKPOINT": str(init), "SAVE_DIR": str(save_dir), "LR": str(args.lr),
            "BATCH_SIZE": str(args.batch_size), "WARMUP_RATIO": "0.0", "SEED": str(args.seed), "SCST_ARGS": json.dumps(scst_args),
            "EXTRA_ARGS": shlex.join(extra)}
-    if penalty > 0:
-        env.update(CHAIR_PENALTY=str(penalty), CHAIR_GT=str(world / "scenes_train.json"))
+    if penalty > 0 or bonus > 0:
+        env.update(CHAIR_PENALTY=str(penalty), CHAIR_BONUS=str(bonus), CHAIR_GT=str(world / "scenes_train.json"))
     return env
 
 
@@ -101,7 +120,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--demo-dir", required=True, help="a make demo output folder (toy_world, multitask/caption)")
     parser.add_argument("--out", required=True)
-    parser.add_argument("--penalties", default="0,1", help="comma list of CHAIR penalties; 0 = CIDEr-D only")
+    parser.add_argument("--arms", default="0,2,2+1",
+                        help="comma list of SCST arms, each CHAIR penalty[+correct-mention bonus]; 0 = CIDEr-D only")
     parser.add_argument("--updates", type=int, default=150)
     parser.add_argument("--images", type=int, default=1500, help="training images (one SCST row each)")
     parser.add_argument("--batch-size", type=int, default=8, help="images per update")
@@ -126,25 +146,23 @@ def main(argv=None) -> int:
     n_images = per_image_rows(world / "caption_train.tsv", train_tsv, args.images)
     logger.info("SCST training file %s: %d images", train_tsv, n_images)
 
-    arms = {"expert": None}
-    for penalty in (float(p) for p in args.penalties.split(",")):
-        arms["scst_cider" if penalty == 0 else f"scst_chair_{penalty:g}"] = penalty
+    arms = {"expert": None, **parse_arms(args.arms)}
     results: Dict[str, dict] = {}
-    for arm, penalty in arms.items():
+    for arm, weights in arms.items():
         checkpoint, seconds = expert, 0.0
-        if penalty is not None:
+        if weights is not None:
             save_dir = out / arm
             started = time.monotonic()
-            logger.info("%s: %d SCST updates (penalty %g)", arm, args.updates, penalty)
+            logger.info("%s: %d SCST updates (penalty %g, bonus %g)", arm, args.updates, *weights)
             ctx.run(["bash", str(RUN_SCRIPTS / "caption" / "train_scst.sh")], out / "train.log",
-                    {**scst_env(args, world, train_tsv, expert, save_dir, penalty), "RESUME": "0"})
+                    {**scst_env(args, world, train_tsv, expert, save_dir, *weights), "RESUME": "0"})
             checkpoint, seconds = save_dir / "checkpoint_last.pt", time.monotonic() - started
         results_dir = out / f"eval_{arm}"
         ctx.run(["bash", str(RUN_SCRIPTS / "caption" / "eval.sh")], out / "eval.log",
                 eval_env(world, checkpoint, results_dir, args.beam))
         scores = json.loads((results_dir / "scores.json").read_text())
         results[arm] = {k: scores[k] for k in SCORE_KEYS}
-        results[arm].update(train_seconds=round(seconds, 1), penalty=penalty)
+        results[arm].update(train_seconds=round(seconds, 1), penalty_bonus=weights)
         logger.info("%s: %s", arm, results[arm])
         (out / "results.json").write_text(json.dumps({"settings": vars(args), "results": results}, indent=1) + "\n")
     sys.stdout.write(format_table(results) + "\n")

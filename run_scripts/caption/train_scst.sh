@@ -25,8 +25,10 @@
 #   objects a caption mentions that its image lacks) and needs CHAIR_GT, a COCO instances JSON or
 #   a toy-world scenes JSON of the training images (--scst-chair-penalty, --scst-chair-gt). Rows
 #   are matched by uniq_id = image id, so on the toy world TRAIN_DATA must be one row per image
-#   with "&&"-joined references, like caption_valid.tsv. CHAIR_GT alone (CHAIR_PENALTY unset or 0)
-#   only logs the hallucinated mentions per caption.
+#   with "&&"-joined references, like caption_valid.tsv. CHAIR_BONUS=mu (> 0, needs CHAIR_GT) adds
+#   mu * (distinct objects named correctly): without it a model escapes the penalty by naming no
+#   object (--scst-chair-bonus). CHAIR_GT alone (CHAIR_PENALTY and CHAIR_BONUS unset or 0) only
+#   logs the hallucinated and correct mentions per caption.
 set -euo pipefail
 LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")/../lib" && pwd)
 source "$LIB/env.sh"
@@ -78,10 +80,14 @@ if [[ -n ${CIDER_CACHED_TOKENS:-} ]]; then
     CRITERION_FLAGS+=(--scst-cider-cached-tokens="$CIDER_CACHED_TOKENS")
 fi
 
-if [[ -n ${CHAIR_PENALTY:-} && ! $CHAIR_PENALTY =~ ^\+?0*\.?0*$ ]]; then
-    [[ -n ${CHAIR_GT:-} ]] || die "CHAIR_PENALTY=$CHAIR_PENALTY needs CHAIR_GT (a COCO instances JSON or a toy-world scenes JSON of the training images)"
-    CRITERION_FLAGS+=(--scst-chair-penalty="$CHAIR_PENALTY")
-fi
+for knob in "PENALTY=${CHAIR_PENALTY:-}" "BONUS=${CHAIR_BONUS:-}"; do
+    value=${knob#*=}
+    if [[ -n $value && ! $value =~ ^\+?0*\.?0*$ ]]; then
+        [[ -n ${CHAIR_GT:-} ]] || die "CHAIR_$knob needs CHAIR_GT (a COCO instances JSON or a toy-world scenes JSON of the training images)"
+        name=${knob%%=*}
+        CRITERION_FLAGS+=(--scst-chair-${name,,}="$value")
+    fi
+done
 if [[ -n ${CHAIR_GT:-} ]]; then CRITERION_FLAGS+=(--scst-chair-gt="$CHAIR_GT"); fi
 
 MODEL_FLAGS=(--arch="$ARCH" "${UNIVAL_ARCH_FLAGS[@]}")

@@ -34,8 +34,9 @@ def test_scst_arm_renders_the_chair_penalty_through_the_run_script(bench, tmp_pa
     (tmp_path / "dict.txt").write_text("a 1\n")
     args = Namespace(samples=5, sampling=False, sampling_topk=5, updates=30, lr=1e-4, batch_size=8, seed=3)
 
-    def render(penalty):
-        env = bench.scst_env(args, tmp_path, tmp_path / "scst.tsv", tmp_path / "expert.pt", tmp_path / "arm", penalty)
+    def render(penalty, bonus=0.0):
+        env = bench.scst_env(args, tmp_path, tmp_path / "scst.tsv", tmp_path / "expert.pt", tmp_path / "arm",
+                             penalty, bonus)
         proc = subprocess.run(["bash", str(RUN_SCRIPTS / "caption" / "train_scst.sh")], capture_output=True, text=True,
                               env={**demo_environment(), **env, "DRY_RUN": "1", "RESUME": "0"}, check=True)
         return dict(a.partition("=")[::2] for a in shlex.split(proc.stdout.strip()) if a.startswith("--"))
@@ -45,3 +46,12 @@ def test_scst_arm_renders_the_chair_penalty_through_the_run_script(bench, tmp_pa
     assert flags["--restore-file"] == str(tmp_path / "expert.pt") and "--reset-optimizer" in flags
     assert flags["--max-update"] == "30" and flags["--lr"] == "0.0001" and flags["--seed"] == "3"
     assert "--scst-chair-penalty" not in render(0.0)
+    flags = render(2.0, 1.0)
+    assert flags["--scst-chair-penalty"] == "2.0" and flags["--scst-chair-bonus"] == "1.0"
+
+
+def test_arms_are_penalty_plus_bonus(bench):
+    assert bench.parse_arms("0,2,2+1") == {"scst_cider": (0.0, 0.0), "scst_chair_2": (2.0, 0.0),
+                                          "scst_chair_2_bonus_1": (2.0, 1.0)}
+    with pytest.raises(SystemExit, match="'x' is not penalty"):
+        bench.parse_arms("0,x")

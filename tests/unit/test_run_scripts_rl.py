@@ -42,6 +42,12 @@ def test_caption_scst_chair_penalty_knobs(machine):
     assert "--scst-chair-gt=/g/s.json" in argv and not any(a.startswith("--scst-chair-penalty") for a in argv)
     proc = render(CAPTION_SCST, {**machine, "CHAIR_PENALTY": "1"})
     assert proc.returncode == 2 and proc.stdout == "" and "CHAIR_PENALTY=1 needs CHAIR_GT" in proc.stderr
+    assert args.scst_chair_bonus == 0.0
+    _, args = parse_command(rendered_argv(CAPTION_SCST, {**machine, "CHAIR_PENALTY": "2", "CHAIR_BONUS": "0.5",
+                                                         "CHAIR_GT": "/g/s.json"}))
+    assert (args.scst_chair_penalty, args.scst_chair_bonus) == (2.0, 0.5)
+    proc = render(CAPTION_SCST, {**machine, "CHAIR_BONUS": "1"})
+    assert proc.returncode == 2 and "CHAIR_BONUS=1 needs CHAIR_GT" in proc.stderr
 
 
 @pytest.mark.parametrize("area, max_area, min_area, medium", [

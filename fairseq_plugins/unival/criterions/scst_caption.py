@@ -9,7 +9,11 @@ reference of a training row in ``sample["references"]``):
    punctuation-free, n = 4, sigma = 6), with document frequencies fixed up front; with
    ``--scst-chair-penalty`` lambda > 0, minus lambda * h_ij, h_ij = the number of distinct objects
    caption j mentions that image i's ground truth (``--scst-chair-gt``) lacks (CHAIR's
-   hallucinated mentions, :func:`unival.metrics.rewards.hallucination_counts`);
+   hallucinated mentions, :func:`unival.metrics.rewards.mention_counts`); with
+   ``--scst-chair-bonus`` mu > 0, plus mu * c_ij, c_ij = the distinct objects it names that
+   the ground truth holds. The bonus closes the loophole of the penalty alone, which a model
+   escapes by naming no object at all (measured on the toy world: captions cut before the noun,
+   "there are two shapes a big red", BENCHMARKS.md §7);
 3. baseline b_ij (``--scst-baseline``): ``leave-one-out`` (default; the mean reward of the
    other K - 1 captions of the same image, as the reference's OFA-derived criterion and spec
    §5.4) or ``greedy`` (the reward of the image's greedy caption, Rennie et al. 2017);
@@ -31,7 +35,8 @@ gets the same penalty.
 
 Logged: ``reward`` = mean reward of the generated captions (not ``score``, which the refcoco
 task uses for its validation accuracy), ``cider`` = its mean CIDEr-D part and, with
-``--scst-chair-gt`` (also at penalty 0), ``hallucinated`` = mean hallucinated mentions per caption.
+``--scst-chair-gt`` (also at penalty 0), ``hallucinated`` and ``correct`` = mean hallucinated and
+correct object mentions per caption.
 """
 import logging
 from dataclasses import dataclass, field
@@ -51,7 +56,7 @@ from unival.criterions.scst_common import (
 )
 from unival.metrics.caption import CiderDocumentFrequency
 from unival.metrics.cider_cache import load_cider_cached_tokens
-from unival.metrics.rewards import cider_rewards, hallucination_counts, leave_one_out_baseline
+from unival.metrics.rewards import cider_rewards, leave_one_out_baseline, mention_counts
 from unival.probes.ground_truth import GroundTruth, json_id, load_ground_truth
 
 logger = logging.getLogger(__name__)
@@ -77,6 +82,9 @@ class ScstRewardCriterionConfig(FairseqDataclass):
         default=None, metadata={"help": "COCO instances JSON or toy-world scenes JSON of the training images; rows are "
                                 "matched by uniq_id = image id (toy world: one row per image, '&&'-joined references, "
                                 "like caption_valid.tsv); given alone, hallucinations are logged, not penalised"})
+    scst_chair_bonus: float = field(
+        default=0.0, metadata={"help": "mu >= 0: reward += mu * (distinct objects the caption names correctly), so "
+                               "that naming nothing does not escape --scst-chair-penalty; needs --scst-chair-gt; 0 = off"})
 
 
 @register_criterion("scst_reward_criterion", dataclass=ScstRewardCriterionConfig)
@@ -92,13 +100,18 @@ class ScstRewardCriterion(FairseqCriterion):
         self.chair_penalty = float(cfg.scst_chair_penalty)
         if not self.chair_penalty >= 0:
             raise ValueError(f"--scst-chair-penalty must be >= 0, got {cfg.scst_chair_penalty}")
-        if self.chair_penalty > 0 and not cfg.scst_chair_gt:
-            raise ValueError("--scst-chair-penalty > 0 needs --scst-chair-gt (a COCO instances JSON or a "
-                             "toy-world scenes JSON of the training images)")
+        self.chair_bonus = float(cfg.scst_chair_bonus)
+        if not self.chair_bonus >= 0:
+            raise ValueError(f"--scst-chair-bonus must be >= 0, got {cfg.scst_chair_bonus}")
+        for name, value in (("--scst-chair-penalty", self.chair_penalty), ("--scst-chair-bonus", self.chair_bonus)):
+            if value > 0 and not cfg.scst_chair_gt:
+                raise ValueError(f"{name} > 0 needs --scst-chair-gt (a COCO instances JSON or a "
+                                 "toy-world scenes JSON of the training images)")
         self.chair_gt: Optional[GroundTruth] = load_ground_truth(cfg.scst_chair_gt) if cfg.scst_chair_gt else None
         if self.chair_gt is not None:
-            logger.info("CHAIR penalty %g per hallucinated object, ground truth of %d images (%s) from %s",
-                        self.chair_penalty, len(self.chair_gt.objects), self.chair_gt.kind, cfg.scst_chair_gt)
+            logger.info("CHAIR penalty %g per hallucinated object, bonus %g per correct one, ground truth of %d "
+                        "images (%s) from %s", self.chair_penalty, self.chair_bonus, len(self.chair_gt.objects),
+                        self.chair_gt.kind, cfg.scst_chair_gt)
 
     @classmethod
     def build_criterion(cls, cfg: ScstRewardCriterionConfig, task):
@@ -134,13 +147,14 @@ class ScstRewardCriterion(FairseqCriterion):
         return objects
 
     def rewards(self, hyps: Sequence[str], refs: Sequence[Sequence[str]],
-                objects: Optional[Sequence[set]]) -> Tuple[torch.Tensor, torch.Tensor, Optional[torch.Tensor]]:
-        """(total, CIDEr-D, hallucinated counts or None), each (N,) float64; total = CIDEr-D - lambda * h."""
+                objects: Optional[Sequence[set]]) -> Tuple[torch.Tensor, torch.Tensor, Optional[Tuple]]:
+        """(total, CIDEr-D, (hallucinated, correct) counts or None), each (N,) float64;
+        total = CIDEr-D - lambda * hallucinated + mu * correct."""
         cider = cider_rewards(hyps, refs, self.cider_stats())
         if objects is None:
             return cider, cider, None
-        hallucinated = hallucination_counts(hyps, objects, self.chair_gt.vocabulary)
-        return cider - self.chair_penalty * hallucinated, cider, hallucinated
+        hallucinated, correct = mention_counts(hyps, objects, self.chair_gt.vocabulary)
+        return cider - self.chair_penalty * hallucinated + self.chair_bonus * correct, cider, (hallucinated, correct)
 
     def forward(self, model, sample, update_num: int = 0, reduce: bool = True):
         """Return (loss, sample_size, logging_output) for a batch whose rows carry ``references``."""
@@ -157,7 +171,7 @@ class ScstRewardCriterion(FairseqCriterion):
         seqs = [row[j] for row in hypos for j in range(k)]
         objects = self.row_objects(sample, batch_size) if self.chair_gt is not None else None
         rows = [i for i in range(batch_size) for _ in range(k)]
-        rewards, cider, hallucinated = self.rewards(
+        rewards, cider, mentions = self.rewards(
             [self.decode(s) for s in seqs], [references[i] for i in rows],
             None if objects is None else [objects[i] for i in rows])
         rewards = rewards.view(batch_size, k)
@@ -186,13 +200,14 @@ class ScstRewardCriterion(FairseqCriterion):
             "nsentences": nsentences,
             "sample_size": sample_size,
         }
-        if hallucinated is not None:
-            logging_output["hallucinated"] = float(hallucinated.sum())
+        if mentions is not None:
+            logging_output["hallucinated"] = float(mentions[0].sum())
+            logging_output["correct"] = float(mentions[1].sum())
         return loss, sample_size, logging_output
 
     @classmethod
     def reduce_metrics(cls, logging_outputs) -> None:
-        """loss per sample_size unit; reward, cider, hallucinated = means per generated caption."""
+        """loss per sample_size unit; reward, cider, hallucinated, correct = means per generated caption."""
         reduce_reward_metrics(logging_outputs)
 
     @staticmethod
@@ -202,7 +217,7 @@ class ScstRewardCriterion(FairseqCriterion):
 
 def reduce_reward_metrics(logging_outputs) -> None:
     """Shared by the SCST criterions: loss / sample_size, reward / nsentences, the counts, and
-    ``cider`` / ``hallucinated`` per nsentences where the criterion logs them (captioning)."""
+    ``cider`` / ``hallucinated`` / ``correct`` per nsentences where the criterion logs them (captioning)."""
 
     def total(key):
         return utils.item(sum(log.get(key, 0) for log in logging_outputs))
@@ -210,7 +225,7 @@ def reduce_reward_metrics(logging_outputs) -> None:
     sample_size, nsentences = total("sample_size"), total("nsentences")
     metrics.log_scalar("loss", total("loss") / max(sample_size, 1), sample_size, round=3)
     metrics.log_scalar("reward", total("reward") / max(nsentences, 1), nsentences, round=3)
-    for key in ("cider", "hallucinated"):
+    for key in ("cider", "hallucinated", "correct"):
         if any(key in log for log in logging_outputs):
             metrics.log_scalar(key, total(key) / max(nsentences, 1), nsentences, round=3)
     metrics.log_scalar("ntokens", total("ntokens"), 1, round=3)

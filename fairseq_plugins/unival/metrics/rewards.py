@@ -14,7 +14,7 @@
 """
 from __future__ import annotations
 
-from typing import Collection, Optional, Sequence
+from typing import Collection, Optional, Sequence, Tuple
 
 import torch
 
@@ -45,14 +45,21 @@ def leave_one_out_baseline(rewards: torch.Tensor) -> torch.Tensor:
     return (rewards.sum(dim=1, keepdim=True) - rewards) / (k - 1)
 
 
+def mention_counts(hyps: Sequence[str], gt_objects_per_hyp: Sequence[Collection[str]],
+                   vocabulary: ObjectVocabulary) -> Tuple[torch.Tensor, torch.Tensor]:
+    """((N,), (N,)) float64: the distinct objects ``hyps[i]`` mentions (``vocabulary``) that
+    ``gt_objects_per_hyp[i]`` lacks (hallucinated) and that it holds (correct)."""
+    if len(hyps) != len(gt_objects_per_hyp):
+        raise ValueError(f"{len(hyps)} hypotheses but {len(gt_objects_per_hyp)} ground-truth object sets")
+    found = [caption_hallucinations(hyp, set(gt), vocabulary) for hyp, gt in zip(hyps, gt_objects_per_hyp)]
+    return (torch.tensor([len(f["hallucinated"]) for f in found], dtype=torch.float64),
+            torch.tensor([len(f["correct"]) for f in found], dtype=torch.float64))
+
+
 def hallucination_counts(hyps: Sequence[str], gt_objects_per_hyp: Sequence[Collection[str]],
                          vocabulary: ObjectVocabulary) -> torch.Tensor:
     """(N,) float64: distinct objects ``hyps[i]`` mentions (``vocabulary``) absent from ``gt_objects_per_hyp[i]``."""
-    if len(hyps) != len(gt_objects_per_hyp):
-        raise ValueError(f"{len(hyps)} hypotheses but {len(gt_objects_per_hyp)} ground-truth object sets")
-    counts = [len(caption_hallucinations(hyp, set(gt), vocabulary)["hallucinated"])
-              for hyp, gt in zip(hyps, gt_objects_per_hyp)]
-    return torch.tensor(counts, dtype=torch.float64)
+    return mention_counts(hyps, gt_objects_per_hyp, vocabulary)[0]
 
 
 def grounding_rewards(pred, gt, thresh: Optional[float] = 0.5, min_area: Optional[float] = None,

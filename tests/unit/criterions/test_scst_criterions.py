@@ -163,9 +163,9 @@ def write_instances(path):
     return str(path)
 
 
-def chair_criterion(gt_path, penalty, baseline="leave-one-out", greedy=None):
+def chair_criterion(gt_path, penalty, baseline="leave-one-out", greedy=None, bonus=0.0):
     cfg = ScstRewardCriterionConfig(sentence_avg=False, scst_baseline=baseline,
-                                    scst_chair_penalty=penalty, scst_chair_gt=gt_path)
+                                    scst_chair_penalty=penalty, scst_chair_gt=gt_path, scst_chair_bonus=bonus)
     crit = ScstRewardCriterion(CaptionTask(), cfg)
     crit.generators = FixedGenerations([[[4, 5, EOS], [4, 6, EOS]]] * 2, greedy)
     crit._cider_stats = CiderDocumentFrequency.from_references([["a cat"], ["a dog"]])
@@ -202,6 +202,20 @@ def test_chair_penalty_scales_with_lambda_and_rows_follow_uniq_ids(tmp_path):
     loss, _, log = chair_criterion(gt, penalty=3.0)(FixedOutputModel(), chair_sample(("13", "12")))
     assert loss.item() == pytest.approx(-3 * (math.log(0.2) - math.log(0.5)), abs=1e-9)
     assert log["reward"] == pytest.approx(10.0 - 3.0)
+
+
+def test_chair_bonus_rewards_correct_mentions(tmp_path):
+    gt = write_instances(tmp_path / "instances.json")
+    # correct mentions: image 12 "a cat" 1, "a dog" 0; image 13 both 1.
+    # bonus 1 alone: row 0 rewards 3.5 and 2.5 -> advantages +1, -1; row 1 3.5 and 3.5 -> 0
+    loss, _, log = chair_criterion(gt, penalty=0.0, bonus=1.0)(FixedOutputModel(), chair_sample())
+    assert loss.item() == pytest.approx(math.log(0.25 / 0.4), abs=1e-9)
+    assert (log["correct"], log["hallucinated"], log["reward"]) == pytest.approx((3.0, 1.0, 13.0))
+    # penalty 1 and bonus 2: row 0 rewards 2.5 + 2 = 4.5 and 2.5 - 1 = 1.5 -> advantages +3, -3
+    # (with two captions the leave-one-out baseline is the other caption's reward)
+    loss, _, log = chair_criterion(gt, penalty=1.0, bonus=2.0)(FixedOutputModel(), chair_sample())
+    assert loss.item() == pytest.approx(3 * math.log(0.25 / 0.4), abs=1e-9)
+    assert log["reward"] == pytest.approx(10.0 - 1.0 + 2 * 3.0)
 
 
 def test_chair_penalty_applies_to_the_greedy_baseline(tmp_path):
@@ -245,6 +259,10 @@ def test_chair_options_are_checked_when_the_criterion_is_built(tmp_path):
     with pytest.raises(ValueError, match=">= 0, got -1"):
         chair_criterion(write_instances(tmp_path / "instances.json"), penalty=-1.0)
     assert chair_criterion(None, penalty=0.0).chair_gt is None  # off: no ground truth needed
+    with pytest.raises(ValueError, match="--scst-chair-bonus > 0 needs --scst-chair-gt"):
+        chair_criterion(None, penalty=0.0, bonus=1.0)
+    with pytest.raises(ValueError, match="--scst-chair-bonus must be >= 0"):
+        chair_criterion(write_instances(tmp_path / "instances.json"), penalty=0.0, bonus=-0.5)
 
 
 def test_reduce_metrics_logs_cider_and_hallucinated_only_when_given():

@@ -14,6 +14,7 @@ from unival.metrics.rewards import (
     grounding_rewards,
     hallucination_counts,
     leave_one_out_baseline,
+    mention_counts,
 )
 
 # Two images: "a cat" and "a dog". "a" has df 2 (idf 0), "cat", "dog", "a cat", "a dog" df 1 (idf ln 2).
@@ -60,6 +61,15 @@ TOY_GT = {"red circle", "circle", "blue square", "square"}  # a red circle and a
 def test_hallucination_counts_on_toy_captions(caption, gt, expected):
     counts = hallucination_counts([caption], [gt], toy_vocabulary())
     assert counts.dtype == torch.float64 and counts.tolist() == [expected]
+
+
+def test_mention_counts_split_hallucinated_from_correct_mentions():
+    hallucinated, correct = mention_counts(
+        ["a red circle and a green triangle", "a blue square, a blue square and a circle", "there are two shapes a big red"],
+        [TOY_GT] * 3, toy_vocabulary())
+    # 1: red circle right, green triangle not; 2: blue square and circle right (repeat once);
+    # 3: a caption cut before its noun names nothing, neither right nor wrong
+    assert hallucinated.tolist() == [1.0, 0.0, 0.0] and correct.tolist() == [1.0, 2.0, 0.0]
 
 
 def test_hallucination_counts_pair_each_caption_with_its_own_objects():
