@@ -15,8 +15,9 @@
   is the shape nearest to the top left corner?", ... (answers constrained to the probe's
   candidates). Scored per category beside chance levels (:mod:`unival.probes.baselines`):
   a random shape of the scene and the mean training box for grounding, the best constant
-  answer per category and the colour of a random shape for VQA. The experts never saw such instructions in training: this
-  measures how far the skills they have (colours, counts, simple relations) carry.
+  answer per category and the colour of a random shape for VQA. The experts never saw such
+  instructions in training: this measures how far the skills they have (colours, counts,
+  simple relations) carry.
 """
 from __future__ import annotations
 
@@ -110,18 +111,18 @@ class ProbesStage:
             scene_colours_of,
         )
         from unival.probes.complex_suite import build_probe_suite
-        from unival.probes.scoring import score_probe_files
+        from unival.probes.scoring import score_probe
 
         suite = work / "complex"
         build_probe_suite(suite, num_scenes=COMPLEX_SCENES, seed=ctx.seed)
+        scenes = json.loads((suite / "probe_scenes.json").read_text())
         out = {}
         for kind, (task, name, env) in complex_eval_envs(ctx.world, experts, suite, work).items():
             logger.info("probes: complex instructions, %s with the %s expert", kind, task)
             ctx.run(["bash", str(RUN_SCRIPTS / task / "eval.sh")], work / "eval.log", env)
-            results = Path(env["RESULTS_DIR"])
+            predictions = json.loads((Path(env["RESULTS_DIR"]) / "predictions.json").read_text())
             categories = json.loads((suite / f"{name}.categories.json").read_text())
-            scenes = json.loads((suite / "probe_scenes.json").read_text())
-            out[kind] = {"model": score_probe_files(results / "predictions.json", suite / f"{name}.categories.json")}
+            out[kind] = {"model": score_probe(predictions, categories)}
             if kind == "vqa":
                 out[kind]["best_constant_answer"] = constant_answer_baseline(categories)
                 out[kind]["random_shape_colour"] = random_object_colour_baseline(categories, scene_colours_of(scenes))

@@ -20,7 +20,9 @@
 #   sampled captions: beam search returns `beam` captions per image; add "sampling":true to
 #   sample them) SCST_BASELINE (leave-one-out | greedy) CIDER_CACHED_TOKENS (a reference-format
 #   pickle of CIDEr-D document frequencies; unset: computed from TRAIN_DATA's references)
-#   FREEZE_EMBEDDINGS(1/0); DEVICE=cpu for a CPU run; shared flags: see lib/common_flags.sh.
+#   FREEZE_EMBEDDINGS(1/0) CONSTRAINT_RANGE (default "text": generation emits text tokens only,
+#   no image code or location token; "start,end" for an id range); DEVICE=cpu for a CPU run;
+#   shared flags: see lib/common_flags.sh.
 # Hallucination penalty (CHAIR): CHAIR_PENALTY=lambda (> 0) rewards CIDEr-D - lambda * (distinct
 #   objects a caption mentions that its image lacks) and needs CHAIR_GT, a COCO instances JSON or
 #   a toy-world scenes JSON of the training images (--scst-chair-penalty, --scst-chair-gt). Rows
@@ -49,6 +51,10 @@ SELECTED_COLS=${SELECTED_COLS:-0,4,2}
 EVAL_ARGS=${EVAL_ARGS:-'{"beam":5,"max_len_b":22,"no_repeat_ngram_size":3}'}
 SCST_ARGS=${SCST_ARGS:-'{"beam":5,"max_len_b":16}'}
 SCST_BASELINE=${SCST_BASELINE:-leave-one-out}
+# sampled captions hold text tokens only: a policy pushed by the reward can drift into image
+# codes (<code_i>), which no reward can pull it back from (measured: a toy run collapsed to
+# "there are two shapes<code_88><code_7232>..." with every beam alike, zero advantage)
+CONSTRAINT_RANGE=${CONSTRAINT_RANGE:-text}
 FREEZE_EMBEDDINGS=${FREEZE_EMBEDDINGS:-1}
 
 path_default TRAIN_DATA UNIVAL_DATA caption_stage2_train.tsv
@@ -68,6 +74,7 @@ TASK_FLAGS=(
     --max-tgt-length="$MAX_TGT_LENGTH"
     --scst
     --scst-args="$SCST_ARGS"
+    --constraint-range="$CONSTRAINT_RANGE"
     --eval-cider
     --eval-args="$EVAL_ARGS"
     --best-checkpoint-metric=cider

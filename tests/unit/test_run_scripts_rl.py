@@ -26,6 +26,7 @@ def test_caption_scst_recipe(machine):
     # schedule and update count (often past MAX_UPDATE) must not carry over
     assert args.reset_optimizer and args.reset_dataloader and args.reset_meters  # reset_optimizer: schedule too
     assert args.eval_cider and args.best_checkpoint_metric == "cider"
+    assert args.constraint_range == "text"  # sampled captions never hold image codes
     env = {**machine, "SCST_BASELINE": "greedy", "CIDER_CACHED_TOKENS": "/c/words.p",
            "SCST_ARGS": '{"sampling":true,"beam":4}'}
     _, args = parse_command(rendered_argv(CAPTION_SCST, env))

@@ -120,7 +120,7 @@ class AdjustLabelSmoothedCrossEntropyCriterion(FairseqCriterion):
         super().__init__(task)
         self.cfg = cfg
         self.eps = cfg.label_smoothing
-        self.constraint_range = parse_constraint_range(cfg.constraint_range)
+        self.constraint_range = parse_constraint_range(cfg.constraint_range, getattr(task, "target_dictionary", None))
 
     @classmethod
     def build_criterion(cls, cfg: AdjustLabelSmoothedCrossEntropyConfig, task):

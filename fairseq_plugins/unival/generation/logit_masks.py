@@ -47,10 +47,26 @@ class ConstraintRangeMask:
         return f"ConstraintRangeMask({self.start}, {self.end})"
 
 
-def parse_constraint_range(value: Optional[str]) -> Optional[Tuple[int, int]]:
-    """``"58457,59457"`` -> (58457, 59457); None or "" -> None."""
+TEXT_RANGE = "text"
+FIRST_NON_TEXT_TOKENS = ("<code_0>", "<bin_0>")  # the unified dictionary appends codes, then bins
+
+
+def text_token_range(dictionary) -> Tuple[int, int]:
+    """(4, first <code_i> / <bin_i> id): the text tokens of a unified dictionary (whole vocabulary
+    when it has neither)."""
+    firsts = [dictionary.indices[t] for t in FIRST_NON_TEXT_TOKENS if t in dictionary.indices]
+    return NUM_SPECIAL_TOKENS, min(firsts, default=len(dictionary))
+
+
+def parse_constraint_range(value: Optional[str], dictionary=None) -> Optional[Tuple[int, int]]:
+    """``"58457,59457"`` -> (58457, 59457); ``"text"`` -> :func:`text_token_range` of
+    ``dictionary`` (captions: no image-code or location token); None or "" -> None."""
     if value is None or str(value).strip() == "":
         return None
+    if str(value).strip() == TEXT_RANGE:
+        if dictionary is None:
+            raise ValueError("constraint_range 'text' needs the task's dictionary")
+        return text_token_range(dictionary)
     parts = str(value).split(",")
     if len(parts) != 2:
         raise ValueError(f"constraint_range must be 'start,end', got {value!r}")

@@ -208,4 +208,3 @@ def template_texts() -> List[str]:
     texts += [f"what colour is the shape nearest to {name}?" for name, _ in landmarks(64)]
     texts += [f"the shape nearest to {name}" for name, _ in landmarks(64)]
     return texts + probe_answers()
-

@@ -67,7 +67,8 @@ class UnivalTaskConfig(FairseqDataclass):
         default=False, metadata={"help": "skip (and count and log) rows that fail to load instead of stopping"}
     )
     constraint_range: Optional[str] = field(
-        default=None, metadata={"help": "'start,end': generation may only emit ids 0-3 and [start, end)"}
+        default=None, metadata={"help": "'start,end': generation may only emit ids 0-3 and [start, end); "
+                                "'text': only text tokens (no <code_i> / <bin_i>)"}
     )
     eval_args: str = field(
         default="{}",
@@ -268,7 +269,7 @@ class UnivalTask(FairseqTask):
     # ------------------------------------------------------------------ generation
     def logit_masks(self) -> list:
         """Per-step masks applied during generation (subclasses may add e.g. an answer trie)."""
-        rng = parse_constraint_range(self.cfg.constraint_range)
+        rng = parse_constraint_range(self.cfg.constraint_range, self.target_dictionary)
         return [ConstraintRangeMask(*rng)] if rng is not None else []
 
     def build_generator(self, models, args, seq_gen_cls=None, extra_gen_cls_kwargs=None,

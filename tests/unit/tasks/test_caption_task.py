@@ -162,6 +162,23 @@ def test_generator_starts_from_bos_and_applies_constraint_range(data_dir):
     assert unconstrained.generate([model], sample)[0][0]["tokens"].tolist() == [7, dictionary.eos()]
 
 
+def test_text_constraint_range_keeps_generation_off_image_codes_and_bins(data_dir):
+    task = make_task(data_dir, constraint_range="text")
+    dictionary = task.target_dictionary
+    code, first_bin = dictionary.index("<code_0>"), dictionary.index("<bin_0>")
+    assert 10 < code < first_bin
+    mask = task.logit_masks()[0]
+    assert (mask.start, mask.end) == (4, code)  # every text token, no code, no bin
+    # a model that prefers an image code, then a bin, then text: the text token is generated
+    model = ScriptedModel(dictionary, script=[code + 5], runner_up=[first_bin])
+    sample = {"net_input": {"src_tokens": torch.tensor([[0, 9, 2]]), "src_lengths": torch.tensor([3])}}
+    assert make_task(data_dir).build_generator([model], _args(beam=1)).generate(
+        [model], sample)[0][0]["tokens"].tolist() == [code + 5, dictionary.eos()]
+    generator = task.build_generator([model], _args(beam=1))
+    best = generator.generate([model], sample)[0][0]["tokens"].tolist()
+    assert best[0] < code and best[-1] == dictionary.eos()
+
+
 def _args(**kwargs):
     from argparse import Namespace
 
