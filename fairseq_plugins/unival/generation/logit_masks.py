@@ -52,10 +52,18 @@ FIRST_NON_TEXT_TOKENS = ("<code_0>", "<bin_0>")  # the unified dictionary append
 
 
 def text_token_range(dictionary) -> Tuple[int, int]:
-    """(4, first <code_i> / <bin_i> id): the text tokens of a unified dictionary (whole vocabulary
-    when it has neither)."""
+    """(4, end): the text tokens of a unified dictionary, up to the first <code_i> / <bin_i> (whole
+    vocabulary when it has neither) without the filler symbols (:func:`is_filler`) before it."""
     firsts = [dictionary.indices[t] for t in FIRST_NON_TEXT_TOKENS if t in dictionary.indices]
-    return NUM_SPECIAL_TOKENS, min(firsts, default=len(dictionary))
+    end = min(firsts, default=len(dictionary))
+    while end > NUM_SPECIAL_TOKENS + 1 and is_filler(dictionary[end - 1]):
+        end -= 1
+    return NUM_SPECIAL_TOKENS, end
+
+
+def is_filler(symbol: str) -> bool:
+    """fairseq's padding symbols (dictionary size rounded up) and BART's ``<mask>``: never a word."""
+    return symbol.startswith("madeupword") or symbol == "<mask>"
 
 
 def parse_constraint_range(value: Optional[str], dictionary=None) -> Optional[Tuple[int, int]]:

@@ -168,7 +168,9 @@ def test_text_constraint_range_keeps_generation_off_image_codes_and_bins(data_di
     code, first_bin = dictionary.index("<code_0>"), dictionary.index("<bin_0>")
     assert 10 < code < first_bin
     mask = task.logit_masks()[0]
-    assert (mask.start, mask.end) == (4, code)  # every text token, no code, no bin
+    fillers = [i for i in range(code) if dictionary[i].startswith("madeupword") or dictionary[i] == "<mask>"]
+    assert fillers == list(range(code - len(fillers), code))  # after the words: size rounding, BART's <mask>
+    assert (mask.start, mask.end) == (4, code - len(fillers))  # every word: no filler, code or bin
     # a model that prefers an image code, then a bin, then text: the text token is generated
     model = ScriptedModel(dictionary, script=[code + 5], runner_up=[first_bin])
     sample = {"net_input": {"src_tokens": torch.tensor([[0, 9, 2]]), "src_lengths": torch.tensor([3])}}
