@@ -12,8 +12,8 @@ reference of a training row in ``sample["references"]``):
    hallucinated mentions, :func:`unival.metrics.rewards.mention_counts`); with
    ``--scst-chair-bonus`` mu > 0, plus mu * c_ij, c_ij = the distinct objects it names that
    the ground truth holds. The bonus closes the loophole of the penalty alone, which a model
-   escapes by naming no object at all (measured on the toy world: captions cut before the noun,
-   "there are two shapes a big red", BENCHMARKS.md §7);
+   escapes by naming fewer objects (measured on the toy world: captions cut before the noun,
+   "there are two shapes a big red", or one object repeated; BENCHMARKS.md §7);
 3. baseline b_ij (``--scst-baseline``): ``leave-one-out`` (default; the mean reward of the
    other K - 1 captions of the same image, as the reference's OFA-derived criterion and spec
    §5.4) or ``greedy`` (the reward of the image's greedy caption, Rennie et al. 2017);
@@ -31,7 +31,7 @@ a row's objects are found by its ``uniq_id`` (``sample["uniq_ids"]``, "12" match
 so the training rows' uniq_id must be the image id: on the toy world that is one row per image
 with "&&"-joined references, like ``caption_valid.tsv`` (the toy train TSV's ``<image_id>_<k>``
 rows do not match). A uniq_id absent from the ground truth is an error. The greedy baseline
-gets the same penalty.
+gets the same penalty and bonus.
 
 Logged: ``reward`` = mean reward of the generated captions (not ``score``, which the refcoco
 task uses for its validation accuracy), ``cider`` = its mean CIDEr-D part and, with

@@ -5,9 +5,9 @@
   (:class:`unival.metrics.caption.CiderDocumentFrequency`).
 * :func:`leave_one_out_baseline`: for k samples of one input, the baseline of sample j is the
   mean reward of the *other* k - 1 samples (spec §5.4; OFA's caption SCST does the same).
-* :func:`hallucination_counts`: for each caption, the number of distinct objects it mentions
-  that its image's ground truth lacks (CHAIR's hallucinated mentions,
-  :func:`unival.metrics.chair.caption_hallucinations`), for a penalty r = CIDEr-D - lambda * h.
+* :func:`mention_counts`: for each caption, the distinct objects it mentions that its image's
+  ground truth lacks (CHAIR's hallucinated mentions, :func:`unival.metrics.chair.caption_hallucinations`)
+  and that it holds, for a reward r = CIDEr-D - lambda * hallucinated + mu * correct.
 * :func:`grounding_rewards`: spec §5.3, the Acc@thresh indicator of each predicted box (or
   its IoU), times the area filter on the ground-truth box, with optional values replacing 1
   and 0.
@@ -54,12 +54,6 @@ def mention_counts(hyps: Sequence[str], gt_objects_per_hyp: Sequence[Collection[
     found = [caption_hallucinations(hyp, set(gt), vocabulary) for hyp, gt in zip(hyps, gt_objects_per_hyp)]
     return (torch.tensor([len(f["hallucinated"]) for f in found], dtype=torch.float64),
             torch.tensor([len(f["correct"]) for f in found], dtype=torch.float64))
-
-
-def hallucination_counts(hyps: Sequence[str], gt_objects_per_hyp: Sequence[Collection[str]],
-                         vocabulary: ObjectVocabulary) -> torch.Tensor:
-    """(N,) float64: distinct objects ``hyps[i]`` mentions (``vocabulary``) absent from ``gt_objects_per_hyp[i]``."""
-    return mention_counts(hyps, gt_objects_per_hyp, vocabulary)[0]
 
 
 def grounding_rewards(pred, gt, thresh: Optional[float] = 0.5, min_area: Optional[float] = None,

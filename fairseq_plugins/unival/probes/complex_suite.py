@@ -25,7 +25,7 @@ from collections import Counter
 from typing import Dict, List, Optional, Sequence
 
 from unival.data.convert.common import write_tsv
-from unival.probes.complex_items import grounding_items, probe_answers, template_texts, vqa_items
+from unival.probes.complex_items import grounding_items, probe_answers, vqa_items
 from unival.toy_world.scene import COLORS, SHAPES, SIZES, Scene, _layout_is_unambiguous, _place
 
 logger = logging.getLogger(__name__)
@@ -126,8 +126,3 @@ def build_probe_suite(out_dir: str | os.PathLike, scenes: Optional[Sequence[Scen
         json.dump(summary, f, indent=1)
     logger.info("probe suite in %s: %s", out_dir, summary)
     return summary
-
-
-def probe_texts() -> List[str]:
-    """Texts covering every word of the probe items (the toy world adds them to ``dict.txt``)."""
-    return template_texts()

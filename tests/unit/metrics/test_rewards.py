@@ -12,7 +12,6 @@ from unival.metrics.object_vocab import toy_vocabulary
 from unival.metrics.rewards import (
     cider_rewards,
     grounding_rewards,
-    hallucination_counts,
     leave_one_out_baseline,
     mention_counts,
 )
@@ -58,8 +57,8 @@ TOY_GT = {"red circle", "circle", "blue square", "square"}  # a red circle and a
     ("an empty picture", TOY_GT, 0),
     ("a circle", set(), 1),  # an image without objects: every mention is hallucinated
 ])
-def test_hallucination_counts_on_toy_captions(caption, gt, expected):
-    counts = hallucination_counts([caption], [gt], toy_vocabulary())
+def test_hallucinated_mentions_on_toy_captions(caption, gt, expected):
+    counts = mention_counts([caption], [gt], toy_vocabulary())[0]
     assert counts.dtype == torch.float64 and counts.tolist() == [expected]
 
 
@@ -72,12 +71,12 @@ def test_mention_counts_split_hallucinated_from_correct_mentions():
     assert hallucinated.tolist() == [1.0, 0.0, 0.0] and correct.tolist() == [1.0, 2.0, 0.0]
 
 
-def test_hallucination_counts_pair_each_caption_with_its_own_objects():
-    counts = hallucination_counts(["a red circle", "a red circle"], [TOY_GT, {"square", "blue square"}],
-                                  toy_vocabulary())
-    assert counts.tolist() == [0.0, 1.0]
+def test_mention_counts_pair_each_caption_with_its_own_objects():
+    hallucinated, correct = mention_counts(["a red circle", "a red circle"], [TOY_GT, {"square", "blue square"}],
+                                           toy_vocabulary())
+    assert hallucinated.tolist() == [0.0, 1.0] and correct.tolist() == [1.0, 0.0]
     with pytest.raises(ValueError, match="2 hypotheses but 1 ground-truth"):
-        hallucination_counts(["a", "b"], [TOY_GT], toy_vocabulary())
+        mention_counts(["a", "b"], [TOY_GT], toy_vocabulary())
 
 
 GT = [[0, 0, 100, 100], [0, 0, 200, 200], [0, 0, 400, 400]]  # areas 1e4 (small), 4e4 (medium), 1.6e5 (large)
