@@ -34,7 +34,7 @@ demo: venv
 
 # Model merging on the toy world (about 20 minutes on 2 CPU cores; see BENCHMARKS.md).
 demo-merge: venv
-	$(PY) -m unival.demo_merge --out outputs/demo_merge
+	$(PY) -m unival.demo.merge --out outputs/demo_merge
 
 lint: venv
 	$(VENV)/bin/ruff check fairseq_plugins data_utils tests benchmarks

@@ -34,9 +34,9 @@ from typing import Dict, List
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "fairseq_plugins"))
 
-from unival.demo import RUN_SCRIPTS, DemoContext, demo_environment  # noqa: E402
-from unival.demo_merge_steps import NO_VIDEO_ENCODER, common_train_env  # noqa: E402
-from unival.demo_multitask import MultitaskSettings  # noqa: E402
+from unival.demo.context import RUN_SCRIPTS, DemoContext, demo_environment  # noqa: E402
+from unival.demo.multitask import MultitaskSettings  # noqa: E402
+from unival.demo.recipes import NO_VIDEO_ENCODER, common_train_env  # noqa: E402
 
 logger = logging.getLogger("bench_hallucination")
 SCORE_KEYS = ("cider", "chair_i", "chair_s", "coverage", "n_mentions", "n_hallucinated")

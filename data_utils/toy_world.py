@@ -6,11 +6,11 @@
 
 Writes the toy world files (see :mod:`unival.toy_world.build`): task TSVs in the official
 layouts, ``scenes_{split}.json``, images, answer files and ``dict.txt``, under ``DIR``.
-The implementation is :mod:`unival.toy_world.cli` (also ``unival toy-world``).
+The implementation is :mod:`unival.commands.toy_world` (also ``unival toy-world``).
 """
 import sys
 
-from unival.toy_world.cli import main
+from unival.commands.toy_world import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,10 +1,10 @@
 """The ``unival`` console command: one entry point for the toolkit's user-facing tools.
 
-``unival COMMAND [ARGS...]`` hands ``ARGS`` unchanged to the command's own ``main(argv)``
-(so ``unival eval --help`` shows the evaluator's options). Each command's module is imported
-only when that command runs, so that this dispatcher itself stays cheap to load.
+``unival COMMAND [ARGS...]`` hands ``ARGS`` unchanged to ``main(argv)`` of the command's module
+in :mod:`unival.commands` (so ``unival eval --help`` shows the evaluator's options). Each
+command's module is imported only when that command runs.
 
-A new command is one more entry in ``COMMANDS``.
+A new command is one module in ``unival/commands/`` and one more entry in ``COMMANDS``.
 """
 import argparse
 import importlib
@@ -54,20 +54,23 @@ def _run_version(argv: List[str]) -> int:
 
 
 COMMANDS = {
-    "eval": Command("evaluate a checkpoint on a test TSV (unival.evaluate)", _call_main("unival.evaluate")),
+    "eval": Command("evaluate a checkpoint on a test TSV", _call_main("unival.commands.eval")),
+    "predict": Command("batched image/video/audio captions, QA, boxes, entailment to JSONL",
+                       _call_main("unival.commands.predict")),
+    "export": Command("write a checkpoint as safetensors + config.json + dictionary/BPE files",
+                      _call_main("unival.commands.export")),
+    "merge": Command("merge checkpoints: interpolate, average, task arithmetic, TIES",
+                     _call_main("unival.commands.merge")),
+    "pope": Command("build POPE yes/no object-hallucination probes as vqa_gen TSVs",
+                    _call_main("unival.commands.pope")),
+    "probe": Command("complex-instruction probe suite: build TSVs, score per category",
+                     _call_main("unival.commands.probe")),
     "toy-world": Command("write the synthetic toy world (TSV files, dict.txt, scenes)",
-                         _call_main("unival.toy_world.cli")),
-    "demo": Command("toy world -> train unival_tiny -> evaluate -> report (make demo)", _call_main("unival.demo")),
-    "predict": Command("batched image/video/audio captions, QA, boxes, entailment to JSONL (unival.predict_cli)",
-                       _call_main("unival.predict_cli")),
-    "export": Command("write a checkpoint as safetensors + config.json + dictionary/BPE files (unival.hub.export)",
-                      _call_main("unival.hub.export")),
-    "merge": Command("merge checkpoints: interpolate, average, task arithmetic, TIES (unival.merging.cli)",
-                     _call_main("unival.merging.cli")),
-    "pope": Command("build POPE yes/no object-hallucination probes as vqa_gen TSVs (unival.probes.pope_cli)",
-                    _call_main("unival.probes.pope_cli")),
-    "probe": Command("complex-instruction probe suite: build TSVs, score per category (unival.probes.cli)",
-                     _call_main("unival.probes.cli")),
+                         _call_main("unival.commands.toy_world")),
+    "demo": Command("toy world -> train unival_tiny -> evaluate -> report (make demo)",
+                    _call_main("unival.commands.demo")),
+    "demo-merge": Command("toy experts -> interpolation / task arithmetic / TIES sweeps (make demo-merge)",
+                          _call_main("unival.commands.demo_merge")),
     "version": Command("print the toolkit, fairseq, torch and python versions", _run_version),
 }
 

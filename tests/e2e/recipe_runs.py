@@ -39,7 +39,7 @@ def write_caption_data(root: Path, rows: int = 8) -> dict:
 
 def tiny_recipe_env(data: dict, save_dir: Path, **values: str) -> dict:
     """The environment of a tiny, deterministic CPU run of caption/train.sh (no dropout)."""
-    from unival.demo import run_script_variables
+    from unival.demo.context import run_script_variables
 
     drop = run_script_variables()
     env = {k: v for k, v in os.environ.items() if k not in drop and not k.startswith("UNIVAL_")}

@@ -1,4 +1,4 @@
-"""audio_caption end to end: toy wav/flac clips -> fairseq-train -> ``python -m unival.evaluate``.
+"""audio_caption end to end: toy wav/flac clips -> fairseq-train -> ``unival eval``.
 
 8 toy clips (resampled to 16 kHz, cropped/padded to 0.5 s) train ``unival_tiny`` with the
 ``pann_cnn6`` audio encoder for 12 updates; the evaluation command writes predictions and
@@ -45,7 +45,7 @@ def test_training_lowers_the_loss_and_scores_cider(trained):
 
 def test_evaluation_writes_one_caption_per_test_clip(trained, repo_root):
     root, results = trained["root"], trained["root"] / "results"
-    run_logged([sys.executable, "-m", "unival.evaluate", trained["checkpoint"],
+    run_logged([sys.executable, "-m", "unival.commands.eval", trained["checkpoint"],
                 "--data", root / "audio_caption_test.tsv", "--beam", "2", "--max-len-b", "8",
                 "--batch-size", "4", "--results-path", results, "--cpu"],
                cwd=repo_root, log_path=root / "eval.log")
@@ -61,7 +61,7 @@ def test_python_api_captions_equal_unival_eval(trained, repo_root):
     from unival.hub import load
 
     root, results = trained["root"], trained["root"] / "results_api"
-    run_logged([sys.executable, "-m", "unival.evaluate", trained["checkpoint"],
+    run_logged([sys.executable, "-m", "unival.commands.eval", trained["checkpoint"],
                 "--data", root / "audio_caption_test.tsv", "--beam", "2", "--max-len-b", "8",
                 "--batch-size", "64", "--results-path", results, "--cpu"],
                cwd=repo_root, log_path=root / "eval_api.log")

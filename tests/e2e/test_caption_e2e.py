@@ -1,4 +1,4 @@
-"""Caption end to end through the commands a user types: fairseq-train -> unival.evaluate -> fairseq-generate.
+"""Caption end to end through the commands a user types: fairseq-train -> unival eval -> fairseq-generate.
 
 A tiny TSV of solid-colour PNG squares ("a red square", ...) trains ``unival_tiny`` for a few
 dozen updates on CPU with CIDEr-based checkpoint selection; the evaluation command then writes
@@ -82,7 +82,7 @@ def test_training_lowers_the_loss_and_selects_by_cider(trained):
 
 def test_evaluation_command_writes_predictions_and_scores(trained, repo_root):
     results = trained["root"] / "results"
-    run([sys.executable, "-m", "unival.evaluate", trained["checkpoint"], "--data", trained["data"]["test"],
+    run([sys.executable, "-m", "unival.commands.eval", trained["checkpoint"], "--data", trained["data"]["test"],
          "--selected-cols", "1,4,2", "--beam", "2", "--max-len-b", "8", "--batch-size", "3",
          "--results-path", results, "--cpu"], cwd=repo_root, log_path=trained["root"] / "eval.log")
     predictions = json.loads((results / "predictions.json").read_text())

@@ -1,4 +1,4 @@
-"""``python -m unival.demo_merge --smoke`` end to end: toy world, unify_task base, three experts,
+"""``python -m unival.demo.merge --smoke`` end to end: toy world, unify_task base, three experts,
 pair / task-arithmetic / TIES sweeps, report.json.
 
 The smoke settings train for a handful of updates, so the numbers mean nothing; the test checks
@@ -15,7 +15,7 @@ import pytest
 import torch
 from helpers import run_logged
 
-from unival.compat import load_checkpoint_file
+from unival.safe_load import load_checkpoint_file
 
 pytestmark = pytest.mark.slow  # about 1 minute on 2 CPU cores
 
@@ -40,7 +40,7 @@ def _is_png(path):
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory, repo_root):
     out = tmp_path_factory.mktemp("demo_merge")
-    stdout = run_logged([sys.executable, "-m", "unival.demo_merge", "--smoke", "--out", out], repo_root,
+    stdout = run_logged([sys.executable, "-m", "unival.demo.merge", "--smoke", "--out", out], repo_root,
                         out.parent / "demo_merge.log", timeout=600)
     return out, json.loads((out / "report.json").read_text()), stdout
 

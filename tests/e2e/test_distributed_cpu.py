@@ -3,7 +3,7 @@
 ``run_scripts/caption/train.sh`` with ``LAUNCHER=torchrun NPROC_PER_NODE=2 DEVICE=cpu`` trains
 ``unival_tiny`` on 8 rows, 4 per rank, for 3 epochs (one update each); the same script with
 the default local launcher trains the same global batch of 8 in one process. Every rank writes
-its record at validation (``UNIVAL_RANK_RECORD_DIR``, :mod:`unival.rank_record`); the test fails
+its record at validation (``UNIVAL_RANK_RECORD_DIR``, :mod:`unival.tasks.rank_record`); the test fails
 when a rank is missing, did not join a world of 2, or holds other parameters than rank 0
 (e.g. the fairseq CPU trap: spawning 0 processes and exiting 0, or ranks training alone).
 """
@@ -13,7 +13,7 @@ import pytest
 import torch
 from recipe_runs import CAPTION_TRAIN, inner_losses, run_recipe, tiny_recipe_env, write_caption_data
 
-from unival.compat import safe_torch_load
+from unival.safe_load import safe_torch_load
 
 pytestmark = pytest.mark.slow  # about 1 minute on an idle 2-core CPU (55 s measured: 2-rank run 38 s + 1-process run 18 s)
 

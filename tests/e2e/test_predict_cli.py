@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from unival.commands.predict import TASK_METHODS, expand_inputs
 from unival.data.io.audio import write_audio
 from unival.data.io.video import write_video
 from unival.hub import load
-from unival.hub.toy_checkpoint import TOY_ANSWERS, write_toy_checkpoint
-from unival.predict_cli import TASK_METHODS, expand_inputs
+from unival.testing.toy_checkpoint import TOY_ANSWERS, write_toy_checkpoint
 from unival.toy_world import generate_scenes, render_scene
 
 UNIVAL = Path(sys.executable).parent / "unival"

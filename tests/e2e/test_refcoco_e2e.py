@@ -1,4 +1,4 @@
-"""RefCOCO grounding end to end: fairseq-train (with Acc@0.5 validation) -> unival.evaluate.
+"""RefCOCO grounding end to end: fairseq-train (with Acc@0.5 validation) -> unival eval.
 
 A tiny TSV of black images with one coloured square ("the red square", ...) trains
 ``unival_tiny`` for 8 updates on CPU; validation generates boxes and logs ``score``;
@@ -78,7 +78,7 @@ def test_training_lowers_the_loss_and_validates_by_accuracy(trained):
 
 def test_evaluation_command_writes_boxes_and_accuracy(trained, repo_root):
     results = trained["root"] / "results"
-    run([sys.executable, "-m", "unival.evaluate", trained["checkpoint"], "--data", trained["data"]["valid"],
+    run([sys.executable, "-m", "unival.commands.eval", trained["checkpoint"], "--data", trained["data"]["valid"],
          "--beam", "2", "--min-len", "4", "--max-len-b", "4", "--no-repeat-ngram-size", "0", "--batch-size", "3",
          "--acc-thresh", "0.5,0.25", "--results-path", results, "--cpu"],
         cwd=repo_root, log_path=trained["root"] / "eval.log")

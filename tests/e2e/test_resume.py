@@ -12,7 +12,7 @@ import torch
 from recipe_runs import REPO_ROOT, inner_losses, run_recipe, tiny_recipe_env
 from test_pretrain_e2e import write_pretrain_data
 
-from unival.compat import safe_torch_load
+from unival.safe_load import safe_torch_load
 
 pytestmark = pytest.mark.slow  # three short fairseq-train runs, about 1 minute on an idle 2-core CPU
 

@@ -1,4 +1,4 @@
-"""SNLI-VE end to end through the commands a user types: fairseq-train -> unival.evaluate.
+"""SNLI-VE end to end through the commands a user types: fairseq-train -> unival eval.
 
 Solid-colour squares with hypotheses "the square is <colour>" (entailment when the colour
 matches, contradiction otherwise) and "the square is heavy" (neutral); ``unival_tiny`` trains
@@ -86,7 +86,7 @@ def test_training_lowers_the_loss_and_selects_by_snli_score(trained):
 
 def test_evaluation_writes_one_of_three_answers_and_accuracy(trained, repo_root):
     results = trained["root"] / "results"
-    run([sys.executable, "-m", "unival.evaluate", trained["checkpoint"], "--data", trained["data"]["valid"],
+    run([sys.executable, "-m", "unival.commands.eval", trained["checkpoint"], "--data", trained["data"]["valid"],
          "--results-path", results, "--batch-size", "4", "--cpu"],
         cwd=repo_root, log_path=trained["root"] / "eval.log")
     predictions = json.loads((results / "predictions.json").read_text())

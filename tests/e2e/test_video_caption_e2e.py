@@ -1,4 +1,4 @@
-"""video_caption end to end: toy mp4 clips -> fairseq-train -> ``python -m unival.evaluate``.
+"""video_caption end to end: toy mp4 clips -> fairseq-train -> ``unival eval``.
 
 8 toy clips (32 px, 4 frames sampled, h264) train ``unival_tiny`` for 12 updates with CIDEr
 validation; the evaluation command writes predictions and scores for the test file.
@@ -44,7 +44,7 @@ def test_training_lowers_the_loss_and_scores_cider(trained):
 
 def test_evaluation_writes_one_caption_per_test_clip(trained, repo_root):
     root, results = trained["root"], trained["root"] / "results"
-    run_logged([sys.executable, "-m", "unival.evaluate", trained["checkpoint"],
+    run_logged([sys.executable, "-m", "unival.commands.eval", trained["checkpoint"],
                 "--data", root / "video_caption_test.tsv", "--beam", "2", "--max-len-b", "8",
                 "--batch-size", "3", "--results-path", results, "--cpu"],
                cwd=repo_root, log_path=root / "eval.log")
@@ -61,7 +61,7 @@ def test_python_api_captions_equal_unival_eval(trained, repo_root):
     from unival.hub import load
 
     root, results = trained["root"], trained["root"] / "results_middle"
-    run_logged([sys.executable, "-m", "unival.evaluate", trained["checkpoint"],
+    run_logged([sys.executable, "-m", "unival.commands.eval", trained["checkpoint"],
                 "--data", root / "video_caption_test.tsv", "--beam", "2", "--max-len-b", "8",
                 "--eval-sample-type", "middle", "--batch-size", "4", "--results-path", results, "--cpu"],
                cwd=repo_root, log_path=root / "eval_middle.log")

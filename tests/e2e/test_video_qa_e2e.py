@@ -1,4 +1,4 @@
-"""video_vqa_gen end to end: toy clips + questions -> fairseq-train -> ``python -m unival.evaluate``.
+"""video_vqa_gen end to end: toy clips + questions -> fairseq-train -> ``unival eval``.
 
 Trie-constrained training over the toy answer list, beam-search validation (``vqa_score``),
 then the evaluation command writes ``[{question_id, answer}]`` with every answer a candidate.
@@ -44,7 +44,7 @@ def test_training_lowers_the_loss_and_scores_answers(trained):
 
 def test_evaluation_answers_every_question_from_the_candidates(trained, repo_root):
     root, results = trained["root"], trained["root"] / "results"
-    run_logged([sys.executable, "-m", "unival.evaluate", trained["checkpoint"],
+    run_logged([sys.executable, "-m", "unival.commands.eval", trained["checkpoint"],
                 "--data", root / "video_qa_test.tsv", "--beam", "2", "--batch-size", "8",
                 "--results-path", results, "--cpu"], cwd=repo_root, log_path=root / "eval.log")
     rows = [line.split("\t") for line in (root / "video_qa_test.tsv").read_text().splitlines()]
@@ -61,7 +61,7 @@ def test_python_api_answers_equal_unival_eval(trained, repo_root):
     from unival.hub import load
 
     root, results = trained["root"], trained["root"] / "results_api"
-    run_logged([sys.executable, "-m", "unival.evaluate", trained["checkpoint"],
+    run_logged([sys.executable, "-m", "unival.commands.eval", trained["checkpoint"],
                 "--data", root / "video_qa_test.tsv", "--beam", "2", "--batch-size", "64",
                 "--results-path", results, "--cpu"], cwd=repo_root, log_path=root / "eval_api.log")
     rows = [line.split("\t") for line in (root / "video_qa_test.tsv").read_text().splitlines()]

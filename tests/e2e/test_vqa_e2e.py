@@ -1,4 +1,4 @@
-"""VQA end to end through the commands a user types: fairseq-train -> unival.evaluate.
+"""VQA end to end through the commands a user types: fairseq-train -> unival eval.
 
 Tiny TSVs of solid-colour squares with two question kinds ("what color is the square?" ->
 colour word, "is the square red?" -> yes/no), a text candidate list, ``unival_tiny``
@@ -90,7 +90,7 @@ def test_evaluation_writes_candidate_answers_and_scores(trained, repo_root, mode
     results = trained["root"] / f"results_{mode}"
     extra = ["--beam-search-vqa-eval", "--beam", "2", "--max-len-b", "200", "--no-repeat-ngram-size", "0",
              "--unnormalized"] if mode == "beamsearch" else ["--val-inference-type", "allcand"]
-    run([sys.executable, "-m", "unival.evaluate", trained["checkpoint"], "--data", trained["data"]["valid"],
+    run([sys.executable, "-m", "unival.commands.eval", trained["checkpoint"], "--data", trained["data"]["valid"],
          "--results-path", results, "--batch-size", "3", "--cpu", *extra],
         cwd=repo_root, log_path=trained["root"] / f"eval_{mode}.log")
     predictions = json.loads((results / "predictions.json").read_text())

@@ -6,7 +6,7 @@ from argparse import Namespace
 
 import pytest
 
-from unival.demo import RUN_SCRIPTS, demo_environment
+from unival.demo.context import RUN_SCRIPTS, demo_environment
 
 
 @pytest.fixture(scope="module")

@@ -47,8 +47,8 @@ def test_eval_help_is_the_evaluators_own():
     assert "--results-path" in proc.stdout
 
 
-@pytest.mark.parametrize("command, module", [("eval", "unival.evaluate"), ("demo", "unival.demo"),
-                                             ("merge", "unival.merging.cli"), ("predict", "unival.predict_cli")])
+@pytest.mark.parametrize("command, module", [("eval", "unival.commands.eval"), ("demo", "unival.commands.demo"),
+                                             ("merge", "unival.commands.merge"), ("predict", "unival.commands.predict")])
 def test_commands_hand_their_arguments_to_main(monkeypatch, command, module):
     target = pytest.importorskip(module)
     seen = []
@@ -75,8 +75,8 @@ def test_toy_world_command_writes_the_toy_world(tmp_path):
 
 def test_importing_the_cli_loads_no_command_module():
     code = ("import sys, unival.cli; "
-            "print(sorted(m for m in ('unival.evaluate', 'unival.demo', 'unival.toy_world', 'unival.merging.cli',"
-            " 'unival.predict_cli') if m in sys.modules))")
+            "print(sorted(m for m in ('unival.commands.eval', 'unival.demo', 'unival.commands.toy_world', 'unival.commands.merge',"
+            " 'unival.commands.predict', 'unival.evaluation') if m in sys.modules))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
@@ -86,13 +86,13 @@ def test_importing_the_cli_loads_no_command_module():
 
 
 def test_demo_most_frequent_caption_normalises_like_the_task():
-    from unival.demo import most_frequent_caption
+    from unival.demo.caption import most_frequent_caption
 
     assert most_frequent_caption(["A dog.", "a cat", "a dog", "the cat"]) == "a dog"
 
 
 def test_demo_constant_caption_scores_by_hand():
-    from unival.demo import score_constant_caption
+    from unival.demo.caption import score_constant_caption
 
     refs = {"1": ["a big red circle left of a small blue square"],
             "2": ["there are three shapes of green colour in total"]}
@@ -103,7 +103,7 @@ def test_demo_constant_caption_scores_by_hand():
 
 
 def test_demo_shuffle_rows_is_a_seeded_permutation(tmp_path):
-    from unival.demo import shuffle_rows
+    from unival.demo.context import shuffle_rows
 
     src = tmp_path / "train.tsv"
     src.write_text("".join(f"{i}\tcaption {i}\n" for i in range(50)))
@@ -116,7 +116,7 @@ def test_demo_shuffle_rows_is_a_seeded_permutation(tmp_path):
 
 
 def test_demo_examples_show_the_closest_reference():
-    from unival.demo import pick_examples
+    from unival.demo.caption import pick_examples
 
     predictions = [{"image_id": 10, "caption": "x"}, {"image_id": 2, "caption": "a red circle"}]
     refs = {"2": ["a blue square", "there is a red circle", "one shape"], "10": ["y"]}
@@ -126,7 +126,7 @@ def test_demo_examples_show_the_closest_reference():
 
 
 def test_demo_environment_drops_run_script_settings(monkeypatch):
-    from unival.demo import demo_environment, run_script_variables
+    from unival.demo.context import demo_environment, run_script_variables
 
     names = run_script_variables()
     assert {"LR", "ARCH", "EXTRA_ARGS", "UNIVAL_OUT", "CHECKPOINT", "TRAIN_DATA"} <= names

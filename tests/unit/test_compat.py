@@ -9,7 +9,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from unival import compat
+from unival import compat, safe_load
 
 
 class _RunsShellOnLoad:
@@ -69,7 +69,7 @@ def test_load_checkpoint_file_reads_omegaconf_and_numpy(tmp_path):
     cfg.c.ns = argparse.Namespace(k=3)
     path = tmp_path / "oc.pt"
     torch.save({"cfg": cfg, "arr": np.arange(3), "i": np.int64(7)}, path)
-    loaded = compat.load_checkpoint_file(path)
+    loaded = safe_load.load_checkpoint_file(path)
     assert loaded["cfg"].b[1] == 2.5 and loaded["cfg"].c.ns.k == 3
     assert loaded["arr"].tolist() == [0, 1, 2] and loaded["i"] == 7
 
@@ -84,7 +84,7 @@ def test_numpy1_scalar_path_of_older_checkpoints(tmp_path):
     assert buffer.getvalue().count(new_name) == 1
     path = tmp_path / "old_numpy.pt"
     path.write_bytes(buffer.getvalue().replace(new_name, b"numpy.core.multiarray\nscalar"))
-    assert compat.load_checkpoint_file(path)["best"] == 2.5
+    assert safe_load.load_checkpoint_file(path)["best"] == 2.5
 
 
 def test_malicious_pickle_is_refused_and_never_runs(tmp_path):
@@ -94,8 +94,8 @@ def test_malicious_pickle_is_refused_and_never_runs(tmp_path):
     path = tmp_path / "evil.pt"
     torch.save({"model": {}, "cfg": _RunsShellOnLoad(marker)}, path)
 
-    with pytest.raises(compat.UntrustedCheckpointError) as info:
-        compat.load_checkpoint_file(path)
+    with pytest.raises(safe_load.UntrustedCheckpointError) as info:
+        safe_load.load_checkpoint_file(path)
     assert str(path) in str(info.value)
     assert "system" in info.value.global_name  # posix.system / nt.system
     assert not marker.exists()
@@ -108,11 +108,11 @@ def test_malicious_pickle_is_refused_and_never_runs(tmp_path):
 def test_trusted_loads_globals_outside_the_allow_list(tmp_path, monkeypatch):
     path = tmp_path / "date.pt"
     torch.save({"when": datetime.date(2023, 7, 1)}, path)
-    monkeypatch.delenv(compat.TRUST_ENV_VAR, raising=False)
-    with pytest.raises(compat.UntrustedCheckpointError, match="datetime.date"):
-        compat.load_checkpoint_file(path)
-    assert compat.load_checkpoint_file(path, trusted=True)["when"] == datetime.date(2023, 7, 1)
-    monkeypatch.setenv(compat.TRUST_ENV_VAR, "1")
+    monkeypatch.delenv(safe_load.TRUST_ENV_VAR, raising=False)
+    with pytest.raises(safe_load.UntrustedCheckpointError, match="datetime.date"):
+        safe_load.load_checkpoint_file(path)
+    assert safe_load.load_checkpoint_file(path, trusted=True)["when"] == datetime.date(2023, 7, 1)
+    monkeypatch.setenv(safe_load.TRUST_ENV_VAR, "1")
     from fairseq import checkpoint_utils
 
     with open(path, "rb") as f:  # the environment opt-in reaches fairseq's own loader
@@ -125,7 +125,7 @@ def test_patch_is_idempotent():
     before = checkpoint_utils.torch
     compat.apply_all()
     assert checkpoint_utils.torch is before
-    assert checkpoint_utils.torch.load is compat.safe_torch_load
+    assert checkpoint_utils.torch.load is safe_load.safe_torch_load
     assert checkpoint_utils.torch.Tensor is torch.Tensor  # everything else is real torch
 
 
@@ -147,7 +147,7 @@ def test_fairseq_train_restores_its_own_checkpoint(tmp_path):
         parser = options.get_training_parser()
         args = options.parse_args_and_arch(parser, argv + ["--max-update", str(max_update)])
         train.main(convert_namespace_to_omegaconf(args))
-    state = compat.load_checkpoint_file(save_dir / "checkpoint_last.pt")
+    state = safe_load.load_checkpoint_file(save_dir / "checkpoint_last.pt")
     assert isinstance(state["cfg"]["model"], argparse.Namespace)
     assert state["optimizer_history"][-1]["num_updates"] == 2  # resumed, not restarted
 

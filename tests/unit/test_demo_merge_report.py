@@ -1,7 +1,7 @@
-"""The report arithmetic of ``python -m unival.demo_merge`` on hand-written sweep rows."""
+"""The report arithmetic of ``python -m unival.demo.merge`` on hand-written sweep rows."""
 import pytest
 
-from unival.demo_merge_report import build_report, format_table, grid_summary
+from unival.demo.merge.report import build_report, format_table, grid_summary
 from unival.merging.plot import SweepRow
 
 OWN = {"caption": 2.0, "vqa_gen": 0.5, "refcoco": 0.8}

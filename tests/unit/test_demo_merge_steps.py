@@ -1,4 +1,4 @@
-"""The command lines of ``python -m unival.demo_merge``: eval options from the run scripts,
+"""The command lines of ``python -m unival.demo.merge``: eval options from the run scripts,
 sweep arguments accepted by ``unival merge``, the BatchNorm-statistics rule."""
 import re
 from pathlib import Path
@@ -6,16 +6,16 @@ from pathlib import Path
 import torch
 
 from unival import build_model
-from unival.demo import demo_environment
-from unival.demo_merge import SMOKE
-from unival.demo_merge_steps import (
+from unival.demo.context import demo_environment
+from unival.demo.merge.pipeline import SMOKE
+from unival.demo.merge.steps import (
     BN_STATISTICS,
     EXPERTS,
     eval_options,
     pair_sweep_argv,
     task_vector_sweep_argv,
 )
-from unival.merging.cli import build_parser
+from unival.merging.parser import build_parser
 
 
 def test_bn_statistics_pattern_selects_exactly_the_running_statistics_buffers():

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from unival.demo import RUN_SCRIPTS, demo_environment
-from unival.demo import main as demo_main
-from unival.demo_multitask import SMOKE, MultitaskSettings, eval_env, finetune_env, pretrain_env
-from unival.demo_tasks import (
+from unival.commands.demo import main as demo_main
+from unival.demo.context import RUN_SCRIPTS, demo_environment
+from unival.demo.multitask import SMOKE, MultitaskSettings, eval_env, finetune_env, pretrain_env
+from unival.demo.tasks import (
     AUDIO_TASK,
     IMAGE_TASKS,
     VIDEO_TASKS,
@@ -134,7 +134,7 @@ def test_media_stage_needs_the_multitask_base(tmp_path):
 
 
 def test_probes_stage_scores_chair_of_predictions_and_a_zero_control(tmp_path):
-    from unival.demo_probes import caption_chair, first_references
+    from unival.demo.probes import caption_chair, first_references
 
     scenes = {"split": "test", "image_size": 64, "scenes": [
         {"scene_id": 7, "image_size": 64, "objects": [
@@ -158,7 +158,7 @@ def test_probes_stage_needs_the_multitask_experts(tmp_path):
 
 
 def test_complex_probe_evaluates_the_grounding_and_vqa_experts_on_the_probe_files(world):
-    from unival.demo_probes import complex_eval_envs, complex_lines
+    from unival.demo.probes import complex_eval_envs, complex_lines
 
     experts = {"refcoco": world / "refcoco.pt", "vqa": world / "vqa.pt"}
     suite = world / "complex"

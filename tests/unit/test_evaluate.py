@@ -9,10 +9,12 @@ import pytest
 import torch
 from PIL import Image
 
-from unival import evaluate
+from unival.commands import eval as evaluate
 from unival.data.io.image import encode_image_base64
+from unival.evaluation.loading import load_models_and_task
+from unival.evaluation.run import generation_args
 from unival.hub import load
-from unival.hub.toy_checkpoint import write_toy_checkpoint
+from unival.testing.toy_checkpoint import write_toy_checkpoint
 from unival.tokenizer import default_bpe_files
 
 UNIVAL = Path(sys.executable).parent / "unival"
@@ -20,7 +22,7 @@ COLOURS = ((200, 20, 20), (20, 200, 20), (20, 20, 200))
 
 
 def _settings(task_name, *flags):
-    return vars(evaluate.generation_args(evaluate.build_parser().parse_args(
+    return vars(generation_args(evaluate.build_parser().parse_args(
         ["ck.pt", "--data", "d.tsv", "--results-path", "out", *flags]), task_name))
 
 
@@ -111,7 +113,7 @@ def test_ema_eval_evaluates_the_ema_weights(tmp_path, images):
     parser = evaluate.build_parser()
     base = [str(checkpoint), "--data", str(data), "--results-path", str(tmp_path / "r"), "--cpu"]
     for flags, expected in (([], saved["model"]), (["--ema-eval"], saved["extra_state"]["ema"])):
-        models, _, _, _ = evaluate.load_models_and_task(parser.parse_args(base + flags))
+        models, _, _, _ = load_models_and_task(parser.parse_args(base + flags))
         loaded = _weights(models[0])
         assert loaded and all(torch.equal(v, expected[k].float()) for k, v in loaded.items()), flags
 

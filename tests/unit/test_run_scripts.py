@@ -28,7 +28,7 @@ def script_id(path: Path) -> str:
 @pytest.fixture()
 def machine(tmp_path):
     """Dummy UNIVAL_DATA / UNIVAL_CKPT / UNIVAL_OUT, and none of the scripts' settings inherited."""
-    from unival.demo import run_script_variables
+    from unival.demo.context import run_script_variables
 
     data = tmp_path / "data"
     data.mkdir()
@@ -80,7 +80,7 @@ def parse_command(argv: list):
         parser = options.get_training_parser()
         return "train", options.parse_args_and_arch(parser, argv[1:])
     if program == "unival" and argv[1] == "eval":
-        from unival import evaluate
+        from unival.commands import eval as evaluate
 
         return "eval", evaluate.build_parser().parse_args(argv[2:])
     if program == "unival" and argv[1] == "merge":

@@ -6,7 +6,7 @@ parsing and the duplicate-flag guard of every script, these included).
 import pytest
 from test_run_scripts import RUN_SCRIPTS, machine, parse_command, rendered_argv  # noqa: F401
 
-from unival.evaluate_extras import model_overrides, task_overrides
+from unival.evaluation.loading import model_overrides, task_overrides
 
 
 def _eval(name, env):

@@ -1,6 +1,6 @@
 """``toy_world --with-media``: image world + video/audio files, one dictionary covering all."""
+from unival.commands.toy_world import main
 from unival.tokenizer import UnivalTokenizer
-from unival.toy_world.cli import main
 
 
 def test_with_media_writes_every_task_and_one_dictionary(tmp_path):

@@ -20,7 +20,7 @@ from typing import Sequence
 
 import torch
 
-from unival.modality import Modality
+from unival.data.modality import Modality
 
 logger = logging.getLogger(__name__)
 

@@ -30,7 +30,7 @@ from unival.data.io.image import decode_image
 from unival.data.io.transforms import image_to_tensor
 from unival.data.io.video import SAMPLINGS, read_video_frames
 from unival.data.io.video_transforms import video_to_tensor
-from unival.modality import Modality
+from unival.data.modality import Modality
 
 
 def media_path(field: str, media_dir: str | os.PathLike | None) -> str:

@@ -34,10 +34,10 @@ from unival.data.errors import BadSampleError
 from unival.data.io import box_transforms as bt
 from unival.data.io.image import decode_image
 from unival.data.io.transforms import image_to_tensor, normalize, pil_to_tensor
+from unival.data.modality import Modality
 from unival.data.pretrain_objectives import NegativeSamples, PretrainExamples, split_objects
 from unival.data.refcoco_dataset import parse_region
 from unival.data.tsv import TSVFile, TSVRow
-from unival.modality import Modality
 
 logger = logging.getLogger(__name__)
 

@@ -20,9 +20,9 @@ from unival.data.base_dataset import UnivalDataset
 from unival.data.io.box_transforms import clip_boxes, square_resize
 from unival.data.io.image import decode_image
 from unival.data.io.transforms import normalize, pil_to_tensor
+from unival.data.modality import Modality
 from unival.data.text import pre_caption
 from unival.data.tsv import TSVFile, TSVRow
-from unival.modality import Modality
 from unival.tokenizer import UnivalTokenizer
 
 GROUNDING_PROMPT = ' which region does the text " {} " describe?'

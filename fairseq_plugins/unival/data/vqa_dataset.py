@@ -37,10 +37,10 @@ import torch
 from unival.data.base_dataset import UnivalDataset
 from unival.data.collate import collate
 from unival.data.media import ImageLoader
+from unival.data.modality import Modality
 from unival.data.text import pre_question
 from unival.data.tsv import TSVFile, TSVRow
 from unival.generation.trie import answer_constraint_mask
-from unival.modality import Modality
 from unival.tokenizer import UnivalTokenizer
 
 logger = logging.getLogger(__name__)

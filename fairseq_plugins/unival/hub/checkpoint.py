@@ -5,7 +5,7 @@ an ``argparse.Namespace`` -- ``task``, ``common``, ...), ``model`` (the state di
 ``extra_state`` (optionally ``ema``). Files written by ``fairseq-train`` here have the same
 layout with ``cfg.model`` a plain dict. Legacy files hold everything in ``args``.
 
-Loading steps: allow-listed weights-only unpickling (:func:`unival.compat.load_checkpoint_file`,
+Loading steps: allow-listed weights-only unpickling (:func:`unival.safe_load.load_checkpoint_file`,
 code in a pickle is refused unless ``trusted``), model/architecture names through
 :mod:`unival.hub.names`, weights = ``model`` or ``extra_state["ema"]`` (fp32), the audio
 ``logmel_extractor`` entries dropped (:func:`unival.models.unival.drop_logmel_keys`), and a
@@ -24,7 +24,6 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from unival.compat import load_checkpoint_file
 from unival.hub.names import ARCH_ALIAS_DEFAULTS, resolve_arch, resolve_task
 from unival.models.config import UnivalConfig, resolve_config
 from unival.models.unival import (
@@ -33,6 +32,7 @@ from unival.models.unival import (
     UnivalModel,
     drop_logmel_keys,
 )
+from unival.safe_load import load_checkpoint_file, select_weights
 
 logger = logging.getLogger(__name__)
 
@@ -107,11 +107,10 @@ def task_name_of(saved_task: Mapping[str, Any]) -> Optional[str]:
     return resolve_task(saved_task.get("_name") or saved_task.get("task"))
 
 
-def select_state_dict(state: Mapping[str, Any], ema: bool, path: str) -> Dict[str, torch.Tensor]:
+def select_state_dict(state: Mapping[str, Any], ema: bool, path: str,
+                      ema_option: str = "ema=True") -> Dict[str, torch.Tensor]:
     """``model`` or, with ``ema``, ``extra_state["ema"]`` cast to fp32 (``--ema-eval``)."""
-    from unival.merging.checkpoint import select_weights
-
-    weights, _ = select_weights(state, ema=ema, path=path)
+    weights, _ = select_weights(state, ema=ema, path=path, ema_option=ema_option)
     if ema:
         weights = {k: v.float() if v.is_floating_point() else v for k, v in weights.items()}
     return weights

@@ -1,4 +1,4 @@
-"""``unival export MODEL OUT_DIR``: a checkpoint -> a folder that loads without unpickling.
+"""A checkpoint -> a folder that loads without unpickling (``unival export MODEL OUT_DIR``).
 
 The folder holds
 
@@ -14,13 +14,11 @@ The folder holds
 """
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
 import shutil
-import sys
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, Optional
 
 import torch
 
@@ -159,35 +157,3 @@ def read_exported(folder: str | os.PathLike, strict: bool = True, device: Option
     task = dict(config["task"])
     return UnivalPredictor(model, tokenizer, assets, task_name=task.get("_name"), saved_task=task,
                            task_overrides=task_overrides, device=device)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="unival export", description=(
-        "Write a checkpoint as a folder (model.safetensors, config.json, dict.txt, encoder.json, vocab.bpe) "
-        "that unival.hub.load() reads without unpickling."))
-    parser.add_argument("model", help="checkpoint .pt (or an exported folder to re-export)")
-    parser.add_argument("out_dir", help="output folder (created; must be empty unless --overwrite)")
-    parser.add_argument("--dict-path", help="dict.txt (BART's for released checkpoints)")
-    parser.add_argument("--bpe-dir", help="folder with encoder.json and vocab.bpe")
-    parser.add_argument("--ema", action="store_true", help="export the EMA weights (extra_state['ema'])")
-    parser.add_argument("--trusted", action="store_true", help="allow full unpickling (files you trust only)")
-    parser.add_argument("--no-strict", dest="strict", action="store_false", help="tolerate missing/extra weights")
-    parser.add_argument("--overwrite", action="store_true", help="write into a non-empty folder")
-    return parser
-
-
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    from unival.hub.load import load
-
-    args = build_parser().parse_args(argv)
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(levelname)s | %(name)s | %(message)s", stream=sys.stderr)
-    predictor = load(args.model, dict_path=args.dict_path, bpe_dir=args.bpe_dir, ema=args.ema,
-                     trusted=args.trusted, strict=args.strict, device="cpu")
-    export_model(predictor, args.out_dir, overwrite=args.overwrite)
-    sys.stdout.write(os.path.abspath(args.out_dir) + "\n")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

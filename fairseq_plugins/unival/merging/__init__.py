@@ -9,7 +9,7 @@ Pure functions (no I/O) over ``dict[str, Tensor]``, checked strictly by
 * :func:`task_vectors`, :func:`task_arithmetic`, :func:`ties_merge`, :func:`dare`.
 * :func:`greedy_soup`.
 
-Checkpoint files: :mod:`unival.merging.checkpoint`; command line: :mod:`unival.merging.cli`
+Checkpoint files: :mod:`unival.merging.checkpoint`; command line: :mod:`unival.commands.merge`
 (``unival merge``); evaluation along a lambda/scale grid, CSV + PNG:
 :mod:`unival.merging.sweep` (``unival merge sweep``).
 """

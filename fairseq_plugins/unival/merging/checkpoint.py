@@ -1,6 +1,6 @@
 """fairseq checkpoint files in and out of a merge, with provenance.
 
-* :func:`load_checkpoint` reads a file with :func:`unival.compat.load_checkpoint_file`
+* :func:`load_checkpoint` reads a file with :func:`unival.safe_load.load_checkpoint_file`
   (allow-listed unpickling unless ``trusted``) and selects the weights to merge: the
   checkpoint's ``model`` or, with ``ema=True``, the EMA weights ``extra_state["ema"]``.
 * :func:`build_merged_checkpoint` makes the output: the *template* checkpoint's non-model
@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 import torch
+
+from unival.safe_load import load_checkpoint_file, select_weights
 
 logger = logging.getLogger(__name__)
 
@@ -65,22 +67,6 @@ def file_sha256(path: str, chunk_bytes: int = 1 << 24) -> str:
     return digest.hexdigest()
 
 
-def select_weights(checkpoint: Mapping[str, Any], ema: bool,
-                   path: str = "<checkpoint>") -> Tuple[Dict[str, torch.Tensor], str]:
-    """``(state dict, "model" | "ema")`` from a loaded fairseq checkpoint dict."""
-    if not isinstance(checkpoint, Mapping):
-        raise ValueError(f"{path} is not a fairseq checkpoint (top level is {type(checkpoint)})")
-    if ema:
-        extra = checkpoint.get("extra_state") or {}
-        if not isinstance(extra, Mapping) or extra.get("ema") is None:
-            raise ValueError(f"{path} has no EMA weights (extra_state['ema']); "
-                             f"drop --ema / ema=True to merge its 'model' weights")
-        return dict(extra["ema"]), "ema"
-    if checkpoint.get("model") is None:
-        raise ValueError(f"{path} has no 'model' entry; top-level keys: {sorted(checkpoint)}")
-    return dict(checkpoint["model"]), "model"
-
-
 def _num_updates(checkpoint: Mapping[str, Any]) -> Optional[int]:
     history = checkpoint.get("optimizer_history") or []
     if history and isinstance(history[-1], Mapping) and "num_updates" in history[-1]:
@@ -102,8 +88,6 @@ def template_fields(checkpoint: Mapping[str, Any]) -> Dict[str, Any]:
 def load_checkpoint(path: str, *, ema: bool = False, trusted: bool = False,
                     keep_fields: bool = False) -> LoadedCheckpoint:
     """Load ``path`` and select its ``model`` (or EMA) weights; see :class:`LoadedCheckpoint`."""
-    from unival.compat import load_checkpoint_file
-
     path = os.fspath(path)
     checkpoint = load_checkpoint_file(path, trusted=trusted)
     weights, source = select_weights(checkpoint, ema, path)

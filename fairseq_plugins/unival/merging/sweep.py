@@ -39,14 +39,14 @@ from unival.merging.checkpoint import (
     merge_metadata,
     save_checkpoint,
 )
-from unival.merging.cli_common import (
+from unival.merging.linear import interpolate
+from unival.merging.options import (
     DEFAULT_LAMBDAS,
     add_common_options,
     float_list,
     hyperparameters,
     plan_notes,
 )
-from unival.merging.linear import interpolate
 from unival.merging.plot import SweepRow, plot_sweep, write_csv
 from unival.merging.sweep_eval import (
     Evaluation,

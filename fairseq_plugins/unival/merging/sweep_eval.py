@@ -3,7 +3,7 @@
 An evaluation is named ``TASK`` or ``TASK.LABEL`` (``refcoco.small``): TASK is the fairseq task
 the merged model is evaluated as (caption, vqa_gen, refcoco, snli_ve, video_caption,
 video_vqa_gen, audio_caption), LABEL tells apart several evaluations of one task. Each runs
-:func:`unival.evaluate.main` (``unival eval``) in this process and reads one number, the
+:func:`unival.evaluation.run.evaluate` (``unival eval``) in this process and reads one number, the
 evaluation's metric, from the ``scores.json`` it writes. The command-line forms:
 
 * ``--eval NAME=TSV ...``: the evaluations (at least one);
@@ -25,6 +25,9 @@ import shlex
 import sys
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Sequence
+
+from unival.evaluation.options import build_parser, check_arguments
+from unival.evaluation.run import evaluate
 
 logger = logging.getLogger("unival.merging.sweep")
 
@@ -67,8 +70,6 @@ def parse_pairs(items: Sequence[str], option: str) -> Dict[str, str]:
 
 def check_options(name: str, options: List[str]) -> None:
     """Refuse options the sweep sets itself, and anything ``unival eval`` would reject."""
-    from unival import evaluate
-
     for option in options:
         if option.split("=", 1)[0] in RESERVED_OPTIONS:
             raise ValueError(f"--eval-args for {name}: {option.split('=', 1)[0]} is set by the "
@@ -77,7 +78,7 @@ def check_options(name: str, options: List[str]) -> None:
             raise ValueError(f"--eval-args for {name}: a merged checkpoint holds one set of "
                              f"weights and no EMA; drop --ema-eval (merge EMA weights with --ema)")
     try:
-        evaluate.build_parser().parse_args(["x.pt", "--data", "x", "--results-path", "x", *options])
+        build_parser().parse_args(["x.pt", "--data", "x", "--results-path", "x", *options])
     except SystemExit:
         raise ValueError(f"--eval-args for {name}: 'unival eval' rejects {shlex.join(options)!r} "
                          f"(its message is above)") from None
@@ -140,8 +141,6 @@ def metric_value(scores_path: str, metric: str) -> float:
 def run_evaluation(evaluation: Evaluation, checkpoint: str, results_dir: str) -> float:
     """``unival eval CHECKPOINT --data TSV --results-path DIR OPTIONS`` in this process (its
     stdout table goes to stderr); returns the metric read from ``DIR/scores.json``."""
-    from unival import evaluate
-
     argv = [checkpoint, "--data", evaluation.data, "--results-path", results_dir,
             *evaluation.options]
     logger.info("unival eval %s", shlex.join(argv))
@@ -150,7 +149,10 @@ def run_evaluation(evaluation: Evaluation, checkpoint: str, results_dir: str) ->
         os.remove(scores_path)  # never read a stale file
     try:
         with contextlib.redirect_stdout(sys.stderr):
-            status = evaluate.main(argv)
+            args = build_parser().parse_args(argv)
+            check_arguments(args)
+            evaluate(args)
+            status = 0
     except Exception as error:
         logger.error("evaluation %s of %s failed", evaluation.name, checkpoint, exc_info=True)
         raise SweepError(f"evaluation {evaluation.name} of {checkpoint} failed: "

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Mapping, Sequence, Tuple
+from typing import Dict, Iterable, List, Mapping, Tuple
 
 # the 80 COCO detection categories (instances JSON "name"s) -> extra spellings (singular)
 COCO_SYNONYMS: Dict[str, Tuple[str, ...]] = {
@@ -199,27 +199,3 @@ class ObjectVocabulary:
 def coco_vocabulary() -> ObjectVocabulary:
     """COCO's 80 categories with :data:`COCO_SYNONYMS` (see the module docstring)."""
     return ObjectVocabulary.from_synonyms("coco", COCO_SYNONYMS)
-
-
-def toy_vocabulary(shapes: Sequence[str] | None = None, colors: Sequence[str] | None = None) -> ObjectVocabulary:
-    """"<colour> <shape>" and "<shape>" for the toy world's (or the given) shapes and colours."""
-    from unival.toy_world.scene import COLORS, SHAPES
-
-    shapes = list(shapes or SHAPES)
-    colors = list(colors or COLORS)
-    synonyms: Dict[str, Tuple[str, ...]] = {s: () for s in shapes}
-    synonyms.update({f"{c} {s}": () for c in colors for s in shapes})
-    vocab = ObjectVocabulary.from_synonyms("toy", synonyms)
-    vocab.implies = {f"{c} {s}": {s} for c in colors for s in shapes}
-    return vocab
-
-
-def toy_object_names(objects: Iterable) -> set:
-    """Ground-truth names of toy objects (anything with ``.color`` and ``.shape`` or such
-    dict keys): "<colour> <shape>" and "<shape>" for each."""
-    names = set()
-    for obj in objects:
-        color = obj["color"] if isinstance(obj, Mapping) else obj.color
-        shape = obj["shape"] if isinstance(obj, Mapping) else obj.shape
-        names.update({f"{color} {shape}", shape})
-    return names

@@ -15,7 +15,13 @@ from fairseq.models import FairseqEncoder
 from fairseq.modules import FairseqDropout, LayerNorm
 from torch import Tensor, nn
 
-from unival.modality import Modality
+from unival.data.modality import Modality
+from unival.models.adapters import PatchEmbeddings, default_patch_types, embed_patch_batch
+from unival.models.adapters.construction import (
+    build_audio_modules,
+    build_image_modules,
+    build_video_modules,
+)
 from unival.models.layers import UnivalEncoderLayer, drop_path_rates
 from unival.models.layers.position_bias import (
     absolute_position_bias,
@@ -27,12 +33,6 @@ from unival.models.layers.position_buckets import (
     make_image_bucket_position,
     make_token_bucket_position,
     token_bucket_count,
-)
-from unival.models.modality import PatchEmbeddings, default_patch_types, embed_patch_batch
-from unival.models.modality.construction import (
-    build_audio_modules,
-    build_image_modules,
-    build_video_modules,
 )
 from unival.models.perf import fast_paths_enabled
 

@@ -8,10 +8,10 @@ from fairseq.models import FairseqEncoderDecoderModel, register_model
 from fairseq.modules.transformer_sentence_encoder import init_bert_params
 from torch import Tensor, nn
 
+from unival.models.adapters.construction import AUDIO_FRONTEND_MODULES
 from unival.models.config import UnivalConfig, resolve_config
 from unival.models.decoder import UnivalDecoder
 from unival.models.encoder import UnivalEncoder
-from unival.models.modality.construction import AUDIO_FRONTEND_MODULES
 
 logger = logging.getLogger(__name__)
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple
 
 from unival.toy_world.captions import clear_relation, phrase, unique_forms
+from unival.toy_world.probe_language import landmarks, probe_answers, template_texts  # noqa: F401
 from unival.toy_world.scene import COLORS, SHAPES, Scene, ToyObject
 
 MARGIN = 0.1
@@ -116,13 +117,6 @@ def relative_to_objects(scene: Scene) -> List[Tuple[str, int, str]]:
     return found
 
 
-def landmarks(image_size: int) -> List[Tuple[str, Tuple[float, float]]]:
-    s = float(image_size)
-    return [("the top left corner", (0.0, 0.0)), ("the top right corner", (s, 0.0)),
-            ("the bottom left corner", (0.0, s)), ("the bottom right corner", (s, s)),
-            ("the centre", (s / 2, s / 2))]
-
-
 def corners(scene: Scene) -> List[Tuple[int, str]]:
     """``(target, landmark phrase)`` for the shape nearest to each corner / the centre."""
     found = []
@@ -181,30 +175,3 @@ def vqa_items(scene: Scene) -> List[ProbeItem]:
     items += [ProbeItem("vqa", "corner", f"what colour is the shape nearest to {name}?",
                         answer=scene.objects[t].color) for t, name in corners(scene)]
     return items
-
-
-def probe_answers() -> List[str]:
-    """Every answer a VQA probe item can have (the candidate list)."""
-    from unival.toy_world.scene import SIZES
-
-    return list(COLORS) + list(SIZES) + [str(n) for n in range(5)] + ["yes", "no"]
-
-
-def template_texts() -> List[str]:
-    """One text per item template, with every word that can fill a slot (shapes, plurals,
-    colours, sizes, relations, landmarks, answers): a dictionary built from these covers
-    every probe question and expression (the GPT-2 pre-tokenizer splits at word boundaries)."""
-    from unival.toy_world.captions import RELATIONS
-    from unival.toy_world.scene import SIZES
-
-    texts = ["how many shapes are there?"]
-    texts += [f"how many {s}s are there?" for s in SHAPES]
-    texts += [f"how many {c} shapes are there?" for c in COLORS]
-    texts += [f"are there more {a}s than {b}s?" for a in SHAPES for b in SHAPES if a != b]
-    texts += [f"what size is the {c} {s} {rel} the {z} {c} {s}?" for c in COLORS for s in SHAPES
-              for z in SIZES for rel in RELATIONS]
-    for word in ("nearest to", "farthest from"):
-        texts += [f"what colour is the shape {word} the {z} {c} {s}?" for z in SIZES for c in COLORS for s in SHAPES]
-    texts += [f"what colour is the shape nearest to {name}?" for name, _ in landmarks(64)]
-    texts += [f"the shape nearest to {name}" for name, _ in landmarks(64)]
-    return texts + probe_answers()

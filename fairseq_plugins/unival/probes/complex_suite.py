@@ -26,7 +26,14 @@ from typing import Dict, List, Optional, Sequence
 
 from unival.data.convert.common import write_tsv
 from unival.probes.complex_items import grounding_items, probe_answers, vqa_items
-from unival.toy_world.scene import COLORS, SHAPES, SIZES, Scene, _layout_is_unambiguous, _place
+from unival.toy_world.scene import (
+    COLORS,
+    SHAPES,
+    SIZES,
+    Scene,
+    layout_is_unambiguous,
+    place_objects,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -43,8 +50,8 @@ def sample_probe_scene(rng: random.Random, scene_id: int, image_size: int = 64) 
                     "small" if count == 4 else rng.choice(list(SIZES))) for _ in range(count)]
         if rng.random() < TWIN_PROBABILITY:
             triples[1] = (triples[0][0], triples[0][1], triples[1][2])
-        objects = _place(rng, triples, image_size)
-        if objects is not None and _layout_is_unambiguous(objects, image_size):
+        objects = place_objects(rng, triples, image_size)
+        if objects is not None and layout_is_unambiguous(objects, image_size):
             objects.sort(key=lambda o: o.center[0])
             return Scene(scene_id, image_size, objects)
     raise RuntimeError(f"could not place a probe scene in {_MAX_TRIES} tries at size {image_size}")

@@ -15,14 +15,10 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
-from typing import Dict, Hashable, Optional
+from typing import Dict, Hashable, Iterable, Mapping, Optional, Sequence, Tuple
 
-from unival.metrics.object_vocab import (
-    ObjectVocabulary,
-    coco_vocabulary,
-    toy_object_names,
-    toy_vocabulary,
-)
+from unival.metrics.object_vocab import ObjectVocabulary, coco_vocabulary
+from unival.toy_world.scene import COLORS, SHAPES
 
 
 @dataclass
@@ -107,3 +103,25 @@ def load_ground_truth(path: str | os.PathLike) -> GroundTruth:
         return coco_ground_truth(payload, path)
     raise ValueError(f"{path}: neither a COCO instances JSON (images/annotations/categories) "
                      "nor a toy-world scenes JSON (scenes)")
+
+
+def toy_vocabulary(shapes: Sequence[str] | None = None, colors: Sequence[str] | None = None) -> ObjectVocabulary:
+    """"<colour> <shape>" and "<shape>" for the toy world's (or the given) shapes and colours."""
+    shapes = list(shapes or SHAPES)
+    colors = list(colors or COLORS)
+    synonyms: Dict[str, Tuple[str, ...]] = {s: () for s in shapes}
+    synonyms.update({f"{c} {s}": () for c in colors for s in shapes})
+    vocab = ObjectVocabulary.from_synonyms("toy", synonyms)
+    vocab.implies = {f"{c} {s}": {s} for c in colors for s in shapes}
+    return vocab
+
+
+def toy_object_names(objects: Iterable) -> set:
+    """Ground-truth names of toy objects (anything with ``.color`` and ``.shape`` or such
+    dict keys): "<colour> <shape>" and "<shape>" for each."""
+    names = set()
+    for obj in objects:
+        color = obj["color"] if isinstance(obj, Mapping) else obj.color
+        shape = obj["shape"] if isinstance(obj, Mapping) else obj.shape
+        names.update({f"{color} {shape}", shape})
+    return names

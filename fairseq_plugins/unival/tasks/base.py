@@ -32,10 +32,10 @@ from fairseq.optim.amp_optimizer import AMPOptimizer
 from fairseq.tasks import FairseqTask
 
 from unival.generation import ConstraintRangeMask, UnivalSequenceGenerator, parse_constraint_range
-from unival.rank_record import write_rank_record
 from unival.tasks.bpe_adapter import UnivalBPE
+from unival.tasks.rank_record import write_rank_record
 from unival.tasks.skipped import SkippedSampleLog
-from unival.training_guard import NonFiniteLossGuard
+from unival.tasks.training_guard import NonFiniteLossGuard
 
 logger = logging.getLogger(__name__)
 
@@ -290,7 +290,7 @@ class UnivalTask(FairseqTask):
 
     def begin_valid_epoch(self, epoch, model):
         """Validation runs at the end of each epoch: report the epoch's skipped training rows
-        (and write this rank's record under ``UNIVAL_RANK_RECORD_DIR``, :mod:`unival.rank_record`)."""
+        (and write this rank's record under ``UNIVAL_RANK_RECORD_DIR``, :mod:`unival.tasks.rank_record`)."""
         write_rank_record(model, epoch)
         self.skipped.summarise("train", f"epoch {epoch} training")
         self.skipped.summarise("valid", "the previous validation")

@@ -4,11 +4,11 @@ referring expressions, entailment hypotheses and pretraining rows (tests and dem
 ``scene`` (ground truth + sampling), ``render`` (pixels), ``captions`` (text),
 ``questions`` / ``referring`` / ``entailment`` / ``pretraining`` (per-task ground truth),
 ``prompts`` (dictionary coverage), ``baselines`` (blind baselines), ``writers`` (TSV/JSON
-files), ``build`` (everything for one seed), ``cli`` (``main(argv)``).
+files), ``build`` (everything for one seed), ``probe_language`` (the complex-instruction probe's
+words); the command line is :mod:`unival.commands.toy_world`.
 """
 from unival.toy_world.build import SPLITS, ToyWorldConfig, build_toy_world, generate_scenes
 from unival.toy_world.captions import object_labels, scene_captions
-from unival.toy_world.cli import main
 from unival.toy_world.entailment import LABELS as ENTAILMENT_LABELS
 from unival.toy_world.entailment import scene_hypotheses
 from unival.toy_world.questions import VQA_ANSWERS, scene_questions
@@ -19,7 +19,7 @@ from unival.toy_world.writers import load_scenes_json
 
 __all__ = [
     "ENTAILMENT_LABELS", "SPLITS", "Scene", "ToyObject", "ToyWorldConfig", "VQA_ANSWERS",
-    "build_toy_world", "generate_scenes", "load_scenes_json", "main", "object_labels",
+    "build_toy_world", "generate_scenes", "load_scenes_json", "object_labels",
     "render_scene", "resolve", "sample_scene", "scene_captions", "scene_expressions",
     "scene_hypotheses", "scene_questions",
 ]

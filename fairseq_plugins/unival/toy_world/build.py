@@ -45,6 +45,7 @@ from unival.toy_world.pretraining import (
     scene_pretrain_rows,
     write_negative_samples,
 )
+from unival.toy_world.probe_language import template_texts
 from unival.toy_world.prompts import coverage_texts
 from unival.toy_world.questions import VQA_ANSWERS, scene_questions
 from unival.toy_world.referring import scene_expressions
@@ -180,7 +181,7 @@ def build_toy_world(out_dir: str | os.PathLike, config: ToyWorldConfig = ToyWorl
     Scene ids (= image ids) are consecutive over train, valid, test. ``extra_texts`` (e.g.
     the video/audio captions and questions of :mod:`unival.toy_world.media`) are added to
     the dictionary's texts, each also as a target (" " + text), and so are the complex-instruction
-    probe's templates (:func:`unival.probes.complex_items.template_texts`). Returns a summary dict.
+    probe's templates (:func:`unival.toy_world.probe_language.template_texts`). Returns a summary dict.
     """
     start = time.perf_counter()
     out_dir = os.fspath(out_dir)
@@ -199,7 +200,6 @@ def build_toy_world(out_dir: str | os.PathLike, config: ToyWorldConfig = ToyWorl
     with open(os.path.join(out_dir, "baselines.json"), "w", encoding="utf-8") as f:
         json.dump(compute_baselines(per_split), f, indent=1, sort_keys=True)
         f.write("\n")
-    from unival.probes.complex_items import template_texts  # probes import the toy world
 
     # the complex-instruction probe (unival probe build) asks about any toy scene: cover its words
     texts = dictionary_texts(per_split) + [" " + t for t in [*extra_texts, *template_texts()]]

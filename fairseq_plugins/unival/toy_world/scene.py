@@ -81,7 +81,7 @@ def _boxes_clear(a: tuple, b: tuple) -> bool:
             or a[3] + MIN_GAP <= b[1] or b[3] + MIN_GAP <= a[1])
 
 
-def _layout_is_unambiguous(objects: list[ToyObject], image_size: int) -> bool:
+def layout_is_unambiguous(objects: list[ToyObject], image_size: int) -> bool:
     centers = [o.center for o in objects]
     xs = sorted(c[0] for c in centers)
     if any(b - a < MIN_CENTER_DX * image_size for a, b in zip(xs, xs[1:])):
@@ -95,7 +95,7 @@ def _layout_is_unambiguous(objects: list[ToyObject], image_size: int) -> bool:
     return True
 
 
-def _place(rng: random.Random, attributes: list[tuple[str, str, str]],
+def place_objects(rng: random.Random, attributes: list[tuple[str, str, str]],
            image_size: int) -> list[ToyObject] | None:
     objects: list[ToyObject] = []
     for shape, color, size in attributes:
@@ -119,8 +119,8 @@ def sample_scene(rng: random.Random, scene_id: int, image_size: int = 64) -> Sce
     triples = all_attribute_triples()
     for _ in range(_MAX_TRIES):
         count = rng.choice(NUM_OBJECTS)
-        objects = _place(rng, rng.sample(triples, count), image_size)
-        if objects is not None and _layout_is_unambiguous(objects, image_size):
+        objects = place_objects(rng, rng.sample(triples, count), image_size)
+        if objects is not None and layout_is_unambiguous(objects, image_size):
             objects.sort(key=lambda o: o.center[0])
             return Scene(scene_id, image_size, objects)
     raise RuntimeError(f"could not place a scene in {_MAX_TRIES} tries at size {image_size}")

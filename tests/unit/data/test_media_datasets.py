@@ -10,9 +10,9 @@ from unival.data.errors import BadSampleError
 from unival.data.io.audio import write_audio
 from unival.data.io.video import write_video
 from unival.data.media import AudioLoader, VideoLoader
+from unival.data.modality import Modality
 from unival.data.tsv import TSVFile
 from unival.data.vqa_dataset import VqaGenDataset
-from unival.modality import Modality
 from unival.tokenizer import UnivalTokenizer
 
 # [BOS] " what does the video describe?" [EOS] in the BART dictionary ("image" is 2274)

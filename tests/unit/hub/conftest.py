@@ -1,7 +1,7 @@
 """Toy checkpoints (random ``unival_tiny`` weights) in the released and fairseq layouts."""
 import pytest
 
-from unival.hub.toy_checkpoint import write_toy_checkpoint
+from unival.testing.toy_checkpoint import write_toy_checkpoint
 
 
 @pytest.fixture(scope="session")

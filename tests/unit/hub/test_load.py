@@ -7,12 +7,12 @@ import pickle
 import pytest
 import torch
 
-from unival.compat import UntrustedCheckpointError
 from unival.hub import CheckpointMismatchError, load
 from unival.hub.checkpoint import build_unival_model, load_weights, model_config, read_checkpoint
 from unival.hub.names import resolve_arch, resolve_task
 from unival.models.builder import placeholder_dictionary
 from unival.models.unival import DETERMINISTIC_BUFFERS
+from unival.safe_load import UntrustedCheckpointError
 
 
 def _file_weights(path, key="model"):

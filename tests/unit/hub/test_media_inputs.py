@@ -14,7 +14,7 @@ from unival.data.io.audio import write_audio
 from unival.data.io.video import write_video
 from unival.hub import PredictionError, load
 from unival.hub.inputs import MediaScratch
-from unival.hub.toy_checkpoint import TOY_ANSWERS, write_toy_checkpoint
+from unival.testing.toy_checkpoint import TOY_ANSWERS, write_toy_checkpoint
 
 AUDIO_MODEL = {"audio_encoder_name": "pann_cnn6", "hop_size": 200}
 SETTINGS = {"beam": 2, "max_len_b": 5}

@@ -5,10 +5,10 @@ import json
 import pytest
 from PIL import Image
 
-from unival import evaluate
+from unival.commands import eval as evaluate
 from unival.data.io.image import encode_image_base64
 from unival.hub import GENERATION_DEFAULTS, PredictionError, generation_settings, load
-from unival.hub.toy_checkpoint import write_toy_checkpoint
+from unival.testing.toy_checkpoint import write_toy_checkpoint
 
 RED = (200, 20, 20)
 

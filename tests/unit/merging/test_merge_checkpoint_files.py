@@ -4,7 +4,6 @@ import hashlib
 import pytest
 import torch
 
-from unival.compat import load_checkpoint_file
 from unival.merging import interpolate, plan_merge
 from unival.merging.checkpoint import (
     build_merged_checkpoint,
@@ -12,6 +11,7 @@ from unival.merging.checkpoint import (
     merge_metadata,
     save_checkpoint,
 )
+from unival.safe_load import load_checkpoint_file
 
 TIED = ("encoder.embed_tokens.weight", "decoder.embed_tokens.weight",
         "decoder.output_projection.weight")

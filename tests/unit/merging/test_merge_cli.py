@@ -1,4 +1,4 @@
-"""``python -m unival.merging.cli`` as a real subprocess on real fairseq checkpoint files."""
+"""``python -m unival.commands.merge`` as a real subprocess on real fairseq checkpoint files."""
 import json
 import os
 import subprocess
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from unival.compat import load_checkpoint_file
+from unival.safe_load import load_checkpoint_file
 
 PLUGIN_ROOT = Path(__file__).resolve().parents[3] / "fairseq_plugins"
 FC = "encoder.layers.0.fc1.weight"
@@ -17,7 +17,7 @@ EMBED = "decoder.output_projection.weight"
 def run_merge(cwd, *args):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         [str(PLUGIN_ROOT), os.environ.get("PYTHONPATH", "")]))
-    return subprocess.run([sys.executable, "-m", "unival.merging.cli", *map(str, args)], cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "unival.commands.merge", *map(str, args)], cwd=cwd,
                           env=env, capture_output=True, text=True, timeout=300)
 
 

@@ -15,10 +15,10 @@ import torch
 from helpers import BIN, run_logged
 from PIL import Image
 
-from unival import evaluate
-from unival.compat import load_checkpoint_file
+from unival.commands import eval as evaluate
 from unival.data.io.image import encode_image_base64
-from unival.hub.toy_checkpoint import write_toy_checkpoint
+from unival.safe_load import load_checkpoint_file
+from unival.testing.toy_checkpoint import write_toy_checkpoint
 
 EVAL_OPTIONS = ["--cpu", "--beam", "2", "--max-len-b", "5", "--batch-size", "3"]
 COLOURS = ((200, 20, 20), (20, 200, 20), (20, 20, 200))

@@ -7,7 +7,7 @@ import torch
 
 from unival.merging import interpolate, ties_merge
 from unival.merging.checkpoint import load_checkpoint
-from unival.merging.cli import build_parser
+from unival.merging.parser import build_parser
 from unival.merging.plot import SweepRow, plot_sweep, read_csv, series, write_csv
 from unival.merging.sweep import GridMerger, sweep_grid, task_configs
 from unival.merging.sweep_eval import build_evaluations, metric_value, saved_task_name

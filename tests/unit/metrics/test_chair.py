@@ -4,8 +4,8 @@ import json
 import pytest
 
 from unival.metrics.chair import chair_scores
-from unival.metrics.object_vocab import coco_vocabulary, plural, toy_object_names, toy_vocabulary
-from unival.probes.ground_truth import load_ground_truth
+from unival.metrics.object_vocab import coco_vocabulary, plural
+from unival.probes.ground_truth import load_ground_truth, toy_object_names, toy_vocabulary
 from unival.toy_world.scene import ToyObject
 
 

@@ -8,13 +8,13 @@ import torch
 
 from unival.metrics.caption import CiderDocumentFrequency
 from unival.metrics.cider_cache import load_cider_cached_tokens
-from unival.metrics.object_vocab import toy_vocabulary
 from unival.metrics.rewards import (
     cider_rewards,
     grounding_rewards,
     leave_one_out_baseline,
     mention_counts,
 )
+from unival.probes.ground_truth import toy_vocabulary
 
 # Two images: "a cat" and "a dog". "a" has df 2 (idf 0), "cat", "dog", "a cat", "a dog" df 1 (idf ln 2).
 STATS = CiderDocumentFrequency.from_references([["a cat"], ["a dog"]])

@@ -74,7 +74,7 @@ def test_command_line_values_win_over_the_architecture_and_build():
     assert isinstance(model, UnivalModel)
     assert len(model.encoder.layers) == 3 and len(model.decoder.layers) == 2
     assert not hasattr(model.encoder, "embed_videos")
-    assert model.encoder.sample_patch_nums[unival.modality.Modality.VIDEO] == 9
+    assert model.encoder.sample_patch_nums[unival.data.modality.Modality.VIDEO] == 9
 
 
 def test_official_checkpoint_namespace_keeps_its_explicit_values():

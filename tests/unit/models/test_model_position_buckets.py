@@ -2,6 +2,7 @@
 import pytest
 import torch
 
+from unival.models.adapters import AudioAdapter, ImageAdapter, VideoAdapter
 from unival.models.layers.position_buckets import (
     code_position_ids,
     grid_position_ids,
@@ -10,7 +11,6 @@ from unival.models.layers.position_buckets import (
     make_token_bucket_position,
     token_bucket_count,
 )
-from unival.models.modality import AudioAdapter, ImageAdapter, VideoAdapter
 
 TOKEN_REFERENCE = {0: 255, 1: 256, -1: 254, 127: 382, 128: 383, 129: 384, 200: 411,
                    -200: 99, 500: 467, 1023: 510, -1023: 0}

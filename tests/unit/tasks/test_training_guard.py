@@ -1,4 +1,4 @@
-"""The non-finite loss guard of every UnIVAL task's train step (unival.training_guard).
+"""The non-finite loss guard of every UnIVAL task's train step (unival.tasks.training_guard).
 
 A criterion that returns NaN for chosen batches drives ``CaptionTask.train_step``: the NaN
 batch is skipped with a zero gradient, counted in the logging output (and summed by
@@ -47,7 +47,7 @@ def test_nan_batches_are_skipped_counted_and_reported(data_dir, caplog):  # noqa
     loss, sample_size, log = step(task, model, nan=False, update=1)
     assert log["nonfinite"] == 0 and model.weight.grad.item() == pytest.approx(2.0)
     logs = [log]
-    with caplog.at_level(logging.WARNING, logger="unival.training_guard"):
+    with caplog.at_level(logging.WARNING, logger="unival.tasks.training_guard"):
         for update in (2, 3):
             loss, sample_size, log = step(task, model, nan=True, update=update)
             assert torch.isfinite(loss) and loss.item() == 0 and sample_size == 0

@@ -13,8 +13,8 @@ import torch
 from fairseq.tasks import TASK_REGISTRY
 from PIL import Image
 
+from unival.data.modality import Modality
 from unival.data.pretrain_objectives import NegativeSamples, best_answer, parse_answers
-from unival.modality import Modality
 from unival.tasks.unify_task import UnifyTask, UnifyTaskConfig
 from unival.tokenizer import build_dictionary_from_texts, load_gpt2_bpe
 

@@ -1,0 +1,126 @@
+"""What every demo stage shares: where the run scripts are, the subprocess environment,
+the output folder and small TSV helpers.
+
+The demo drives the repository's ``run_scripts/`` and ``data_utils/``, so it runs from a
+checkout: the checkout is found above this file, or named by ``UNIVAL_HOME``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Optional
+
+CAPTION_COLUMN, IMAGE_ID_COLUMN = 2, 1  # caption TSV: uniq_id, image_id, caption, objects, image
+
+
+def find_checkout() -> Path:
+    """The repository checkout holding ``run_scripts/``: ``$UNIVAL_HOME``, else above this file.
+
+    Falls back to the path above this file even when it has no ``run_scripts/`` (an installed
+    wheel); :meth:`DemoContext.run` then says what to set.
+    """
+    home = os.environ.get("UNIVAL_HOME")
+    if home:
+        return Path(home).expanduser().resolve()
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        if (parent / "run_scripts").is_dir() and (parent / "data_utils").is_dir():
+            return parent
+    return here.parents[3]
+
+
+REPO_ROOT = find_checkout()
+RUN_SCRIPTS = REPO_ROOT / "run_scripts"
+TOY_WORLD_SCRIPT = REPO_ROOT / "data_utils" / "toy_world.py"
+
+
+def require_checkout() -> None:
+    """Stop with one line when the run scripts cannot be found (e.g. from an installed wheel)."""
+    if not RUN_SCRIPTS.is_dir():
+        raise SystemExit(
+            f"the demo runs the repository's run scripts, and {RUN_SCRIPTS} does not exist: "
+            "run it from a clone of the repository, or set UNIVAL_HOME to one"
+        )
+
+
+@dataclass
+class DemoContext:
+    """What every stage shares: the output folder, the seed and the subprocess environment."""
+
+    out: Path
+    seed: int
+    env: Dict[str, str]
+    world: Optional[Path] = None  # the toy world the multitask stage wrote (the media stage reuses it)
+    base: Optional[Path] = None   # the multitask stage's base checkpoint
+    experts: Optional[Dict[str, Path]] = None  # the multitask stage's expert checkpoints (task -> .pt)
+
+    def run(self, cmd: List[str], log_path: Path, extra_env: Optional[Dict[str, str]] = None) -> None:
+        """Run ``cmd`` with stdout+stderr appended to ``log_path``; raise naming the log on failure."""
+        env = {**self.env, **(extra_env or {})}
+        with open(log_path, "a") as log:
+            log.write(f"$ {' '.join(cmd)}\n")
+            log.flush()
+            proc = subprocess.run(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{Path(cmd[0]).name} {' '.join(cmd[1:2])} failed "
+                               f"(exit {proc.returncode}); see {log_path}")
+
+
+def read_tsv_column(path: Path, column: int) -> List[str]:
+    with open(path, encoding="utf-8") as f:
+        return [line.rstrip("\n").split("\t")[column] for line in f if line.strip()]
+
+
+def read_references(path: Path) -> Dict[str, List[str]]:
+    """``{image_id: [reference, ...]}`` of an evaluation caption TSV ("&&"-joined references)."""
+    with open(path, encoding="utf-8") as f:
+        rows = [line.rstrip("\n").split("\t") for line in f if line.strip()]
+    return {row[IMAGE_ID_COLUMN]: [r for r in row[CAPTION_COLUMN].split("&&") if r.strip()] for row in rows}
+
+
+def shuffle_rows(src: Path, dst: Path, seed: int) -> None:
+    """Write ``src``'s lines to ``dst`` in a seeded random order (the offline shuffle of spec 3.0:
+    batches are consecutive rows, and the toy world lists an image's captions together)."""
+    rows = src.read_text(encoding="utf-8").splitlines(keepends=True)
+    random.Random(seed).shuffle(rows)
+    dst.write_text("".join(rows), encoding="utf-8")
+
+
+def run_script_variables() -> set:
+    """Names of the environment variables the run scripts read (``${NAME...}``, ``path_default``)."""
+    names = set()
+    for script in RUN_SCRIPTS.rglob("*.sh"):
+        text = script.read_text()
+        names.update(re.findall(r"\$\{([A-Z][A-Z0-9_]*)", text))
+        for var, base in re.findall(r"path_default\s+([A-Z][A-Z0-9_]*)\s+([A-Z][A-Z0-9_]*)", text):
+            names.update((var, base))
+    return names
+
+
+def demo_environment() -> Dict[str, str]:
+    """This process's environment without any run-script setting (the demo's recipe is fixed),
+    with this Python's bin directory first on PATH (fairseq-train, unival) and 2 OpenMP threads."""
+    env = {k: v for k, v in os.environ.items() if k not in run_script_variables()}
+    bin_dir = str(Path(sys.executable).parent)
+    env["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+    env["OMP_NUM_THREADS"] = os.environ.get("OMP_NUM_THREADS", "2")
+    env["PYTHON"] = sys.executable
+    return env
+
+
+def write_head(src: Path, dst: Path, rows: int) -> int:
+    """Copy the first ``rows`` lines of ``src`` to ``dst``; returns how many were written."""
+    with open(src, encoding="utf-8") as handle:
+        lines = [line for _, line in zip(range(rows), handle)]
+    dst.write_text("".join(lines), encoding="utf-8")
+    return len(lines)
+
+
+def dump_json(path: Path, value) -> None:
+    path.write_text(json.dumps(value, indent=2) + "\n", encoding="utf-8")

@@ -1,0 +1,52 @@
+"""``make demo``'s media stage: video captioning, video QA and audio captioning fine-tuned from
+the multitask base (which has seen no video or audio); audio captioning is trained a second
+time from scratch with the same budget, which shows whether the image-text pretraining
+transfers to audio (the paper's finding).
+"""
+from __future__ import annotations
+
+import shutil
+from typing import Dict, Optional
+
+from unival.demo.context import DemoContext
+from unival.demo.multitask import MultitaskSettings, StageRunner
+from unival.demo.tasks import AUDIO_TASK, VIDEO_TASKS, baseline_lines, format_task_table
+
+
+class MediaStage:
+    """Video captioning, video QA and audio captioning from the multitask base; audio
+    captioning from scratch too (the transfer comparison)."""
+
+    name = "media"
+    has_task_table = True
+
+    def __init__(self, settings: Optional[MultitaskSettings] = None):
+        self.settings = settings or MultitaskSettings()
+
+    def run(self, ctx: DemoContext) -> Dict:
+        base = getattr(ctx, "base", None)
+        if base is None:
+            raise SystemExit("the media stage fine-tunes from the multitask stage's base: "
+                             "run --stages multitask,media")
+        work = ctx.out / self.name
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        runner = StageRunner(ctx, self.settings, ctx.world, work)
+        results = {}
+        for task in VIDEO_TASKS:
+            model = runner.finetune(task, base, task.name)
+            results[task.name] = runner.evaluate(task, model, task.name)
+        for label, init in (("audio_caption", base), ("audio_caption_scratch", None)):
+            model = runner.finetune(AUDIO_TASK, init, label)
+            results[label] = runner.evaluate(AUDIO_TASK, model, label)
+            results[label]["init"] = "multitask base (no audio seen)" if init else "scratch"
+        self.results = results
+        transfer = results["audio_caption"]["score"] - results["audio_caption_scratch"]["score"]
+        return {"tasks": results, "audio_transfer_gain": round(transfer, 4), "seconds": runner.seconds}
+
+    def describe(self) -> str:
+        lines = format_task_table("media (from the multitask base; audio also from scratch)", self.results)
+        a, b = self.results["audio_caption"], self.results["audio_caption_scratch"]
+        lines.append(f"  audio captioning from the image-text base: {a['score']:.3f} CIDEr-D, from scratch: "
+                     f"{b['score']:.3f} (same {a['updates']} vs {b['updates']} updates)")
+        return "\n".join(lines + baseline_lines(self.results))

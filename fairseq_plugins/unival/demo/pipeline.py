@@ -1,0 +1,82 @@
+"""Runs the demo's stages in order and writes ``report.json``.
+
+Stages: ``multitask`` pretrains a multitask ``unival_tiny`` base and fine-tunes the image
+experts from it (:mod:`unival.demo.multitask`); ``media`` fine-tunes the video and audio
+experts from the same base (:mod:`unival.demo.media`); ``probes`` measures hallucination and
+complex instructions on those experts (:mod:`unival.demo.probes`); ``caption`` is the
+single-task captioning demo (:mod:`unival.demo.caption`).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Dict, List, Sequence
+
+from unival.demo.caption import METRICS, SYSTEMS, CaptionStage
+from unival.demo.context import DemoContext, demo_environment, require_checkout
+from unival.demo.media import MediaStage
+from unival.demo.multitask import SMOKE, MultitaskStage
+from unival.demo.probes import ProbesStage
+
+logger = logging.getLogger("unival.demo")
+
+STAGE_NAMES = ("caption", "multitask", "media", "probes")
+DEFAULT_STAGES = "multitask,media,probes"
+STAGE_CLASSES = {"caption": CaptionStage, "multitask": MultitaskStage, "media": MediaStage,
+                 "probes": ProbesStage}
+
+
+def check_stage_order(names: Sequence[str]) -> None:
+    """Refuse unknown stages, and media / probes without the multitask stage before them."""
+    unknown = [n for n in names if n not in STAGE_NAMES]
+    if unknown:
+        raise SystemExit(f"unknown stage(s) {unknown}; known: {', '.join(STAGE_NAMES)}")
+    for later in ("media", "probes"):
+        if later in names and ("multitask" not in names or names.index("multitask") > names.index(later)):
+            raise SystemExit(f"the {later} stage starts from the multitask stage's models: "
+                             f"list multitask before {later} (--stages multitask,{later})")
+
+
+def run_demo(out: Path, names: Sequence[str], seed: int = 0, smoke: bool = False) -> Dict:
+    """Run the stages ``names`` into ``out``; returns the report (also written as ``report.json``)
+    and prints the summary tables."""
+    check_stage_order(names)
+    require_checkout()
+    out = Path(out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    ctx = DemoContext(out=out, seed=seed, env=demo_environment())
+
+    started = time.monotonic()
+    stages: List = []
+    for name in names:
+        if smoke and name in ("multitask", "media"):
+            stages.append(STAGE_CLASSES[name](SMOKE))
+        else:
+            stages.append(STAGE_CLASSES[name]())
+    report: Dict = {}
+    for stage in stages:
+        report[stage.name] = stage.run(ctx)
+        (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")  # partial: survives a later failure
+    report["seconds"] = round(time.monotonic() - started, 1)
+    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    print(format_report(report, stages))
+    logger.info("report written to %s", out / "report.json")
+    return report
+
+
+def format_report(report: Dict, stages: Sequence) -> str:
+    """The printed summary: one metrics table per stage, then the stage's own lines."""
+    lines = []
+    for stage in stages:
+        if getattr(stage, "has_task_table", False):  # multitask / media: the stage prints its table
+            lines.append(stage.describe())
+            continue
+        table = report[stage.name]
+        lines.append(f"{stage.name}:{'':<24}" + "".join(f"{m:>10}" for m in METRICS))
+        for system in SYSTEMS:
+            lines.append(f"  {system:<30}" + "".join(f"{table[m][system]:>10.3f}" for m in METRICS))
+        lines.append(stage.describe())
+    lines.append(f"total {report['seconds']:.0f} s")
+    return "\n".join(lines)

@@ -1,0 +1,87 @@
+"""The interface every media modality implements: raw input -> patch embeddings.
+
+An adapter owns no parameters. The encoder owns the backbone, the projection and the
+position table under their official state-dict names (``embed_images``, ``image_proj``,
+``embed_image_positions``, ...); the adapter looks them up on the encoder by name, so the
+state dict has no extra keys and copies of the encoder (EMA, deepcopy) stay consistent.
+"""
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+import torch
+from torch import Tensor, nn
+
+from unival.data.modality import Modality
+
+
+@dataclass
+class PatchEmbeddings:
+    """Patch tokens of one batch (or sub-batch).
+
+    embeds: (B, N, D) projected patch features (before type embedding and LayerNorm).
+    position_ids: (B, N) int64 ids on the shared grid (0 for padding slots).
+    padding_mask: (B, N) bool, True = padding.
+    position_embeds: (B, N, D) raw rows of the modality's position table.
+    """
+
+    embeds: Tensor
+    position_ids: Tensor
+    padding_mask: Tensor
+    position_embeds: Tensor
+
+    @property
+    def num_patches(self) -> int:
+        return self.embeds.size(1)
+
+
+class PatchAdapter:
+    """Turns a modality's raw input into :class:`PatchEmbeddings`.
+
+    Subclasses set :attr:`modality` and the encoder attribute names, and implement
+    :meth:`grid_ids` (position ids of the backbone's output grid).
+    """
+
+    modality: Modality
+    backbone_name: str
+    proj_name: str
+    positions_name: str
+
+    def is_built(self, encoder: nn.Module) -> bool:
+        """Whether the encoder has this modality's modules."""
+        return getattr(encoder, self.backbone_name, None) is not None
+
+    def features(self, encoder: nn.Module, media: Tensor) -> Tensor:
+        """Backbone output (B, C, *grid)."""
+        return getattr(encoder, self.backbone_name)(media)
+
+    def grid_ids(self, grid: Tuple[int, ...], grid_size: int) -> Tensor:
+        """Position ids (N,) of the flattened backbone grid ``grid``."""
+        raise NotImplementedError
+
+    def __call__(
+        self,
+        encoder: nn.Module,
+        media: Tensor,
+        grid_size: int,
+        sample_patch_num: Optional[int] = None,
+    ) -> PatchEmbeddings:
+        """Embed ``media`` (B, ...) into patch tokens.
+
+        ``sample_patch_num`` k < N keeps a uniformly random subset of k patches per
+        sample (with their position ids); the encoder passes it only in training.
+        """
+        feats = self.features(encoder, media)
+        bsz = feats.size(0)
+        ids = self.grid_ids(tuple(feats.shape[2:]), grid_size).to(feats.device)
+        tokens = feats.flatten(2).transpose(1, 2)  # (B, N, C)
+        ids = ids.unsqueeze(0).expand(bsz, -1)
+        if sample_patch_num is not None and sample_patch_num < tokens.size(1):
+            keep = torch.rand(bsz, tokens.size(1), device=feats.device).argsort(dim=1)
+            keep = keep[:, :sample_patch_num]
+            tokens = tokens.gather(1, keep.unsqueeze(2).expand(-1, -1, tokens.size(2)))
+            ids = ids.gather(1, keep)
+        proj = getattr(encoder, self.proj_name)
+        embeds = proj(tokens.to(proj.weight.dtype))
+        position_embeds = getattr(encoder, self.positions_name)(ids)
+        padding = torch.zeros(ids.shape, dtype=torch.bool, device=ids.device)
+        return PatchEmbeddings(embeds, ids, padding, position_embeds)
