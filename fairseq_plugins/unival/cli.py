@@ -14,6 +14,8 @@ import sys
 from dataclasses import dataclass
 from typing import Callable, List, Optional, Sequence
 
+from unival import __version__
+
 
 @dataclass(frozen=True)
 class Command:
@@ -40,8 +42,6 @@ def version_text() -> str:
             return importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
             return "not installed"
-
-    from unival import __version__
 
     deps = ", ".join(f"{name} {dist_version(name)}" for name in ("fairseq-fixed", "torch"))
     return f"unival-toolkit {__version__} ({deps}, python {platform.python_version()})"

@@ -14,6 +14,7 @@ import logging
 import sys
 from typing import Optional, Sequence
 
+from unival.probes.ground_truth import load_ground_truth
 from unival.probes.pope import STRATEGIES, build_pope
 
 
@@ -35,7 +36,6 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    from unival.probes.ground_truth import load_ground_truth
 
     strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]
     unknown = sorted(set(strategies) - set(STRATEGIES))

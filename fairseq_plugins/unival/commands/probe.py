@@ -15,6 +15,9 @@ import logging
 import sys
 from typing import Optional, Sequence
 
+from unival.probes.complex_suite import build_probe_suite
+from unival.probes.scoring import format_probe_table, score_probe_files
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="unival probe", description=__doc__.split("\n\n")[0])
@@ -36,13 +39,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if args.action == "build":
-        from unival.probes.complex_suite import build_probe_suite
 
         summary = build_probe_suite(args.out, scenes_json=args.scenes, num_scenes=args.num_scenes,
                                     seed=args.seed, image_size=args.image_size)
         sys.stdout.write(json.dumps(summary, indent=1) + "\n")
         return 0
-    from unival.probes.scoring import format_probe_table, score_probe_files
 
     scores = score_probe_files(args.predictions, args.categories)
     if args.out:

@@ -58,6 +58,7 @@ from unival.metrics.caption import CiderDocumentFrequency
 from unival.metrics.cider_cache import load_cider_cached_tokens
 from unival.metrics.rewards import cider_rewards, leave_one_out_baseline, mention_counts
 from unival.probes.ground_truth import GroundTruth, json_id, load_ground_truth
+from unival.tasks.caption import read_reference_statistics
 
 logger = logging.getLogger(__name__)
 
@@ -123,7 +124,6 @@ class ScstRewardCriterion(FairseqCriterion):
             if self.cfg.scst_cider_cached_tokens:
                 self._cider_stats = load_cider_cached_tokens(self.cfg.scst_cider_cached_tokens)
             else:
-                from unival.tasks.caption import read_reference_statistics
 
                 self._cider_stats = read_reference_statistics(
                     self.task.path_for_split("train"), self.task.cfg.selected_cols)

@@ -34,6 +34,8 @@ from unival.data.errors import BadSampleError
 from unival.data.io import box_transforms as bt
 from unival.data.io.image import decode_image
 from unival.data.io.transforms import image_to_tensor, normalize, pil_to_tensor
+from unival.data.io.video import read_video_frames
+from unival.data.io.video_transforms import video_to_tensor
 from unival.data.modality import Modality
 from unival.data.pretrain_objectives import NegativeSamples, PretrainExamples, split_objects
 from unival.data.refcoco_dataset import parse_region
@@ -193,8 +195,6 @@ class PretrainDataset(UnivalDataset):
         return normalize(pil_to_tensor(img))
 
     def _video(self, field: str, rng: np.random.Generator) -> torch.Tensor:
-        from unival.data.io.video import read_video_frames
-        from unival.data.io.video_transforms import video_to_tensor
 
         directory = self.media.image_dir
         path = os.path.join(directory, field.strip()) if directory else field.strip()

@@ -23,6 +23,7 @@ from unival.demo.context import (
     read_tsv_column,
     shuffle_rows,
 )
+from unival.metrics import bleu4, cider, simple_tokenize
 
 logger = logging.getLogger("unival.demo")
 
@@ -152,14 +153,12 @@ class CaptionStage:
 def most_frequent_caption(train_captions: Sequence[str]) -> str:
     """The most frequent training caption after the task's normalisation (lowercase, no punctuation);
     ties go to the caption seen first."""
-    from unival.metrics import simple_tokenize
 
     return Counter(simple_tokenize(c) for c in train_captions).most_common(1)[0][0]
 
 
 def score_constant_caption(caption: str, references: Dict[str, List[str]]) -> Dict[str, float]:
     """CIDEr-D and BLEU-4 of predicting ``caption`` for every image, with the evaluator's metrics."""
-    from unival.metrics import bleu4, cider
 
     hyps = {image_id: caption for image_id in references}
     return {"cider": cider(hyps, references), "bleu4": bleu4(hyps, references)}

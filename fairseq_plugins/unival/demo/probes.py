@@ -29,6 +29,19 @@ from pathlib import Path
 from typing import Dict, List
 
 from unival.demo.context import RUN_SCRIPTS, DemoContext
+from unival.metrics.chair import chair_scores
+from unival.probes.baselines import (
+    constant_answer_baseline,
+    constant_box_baseline,
+    random_object_baseline,
+    random_object_colour_baseline,
+    scene_boxes_of,
+    scene_colours_of,
+)
+from unival.probes.complex_suite import build_probe_suite
+from unival.probes.ground_truth import load_ground_truth
+from unival.probes.pope import build_pope
+from unival.probes.scoring import score_probe
 
 logger = logging.getLogger("unival.demo")
 POPE_KEYS = ("accuracy", "precision", "recall", "f1", "yes_ratio")
@@ -48,8 +61,6 @@ def first_references(test_tsv: Path) -> Dict[int, str]:
 
 def caption_chair(predictions_json: Path, test_tsv: Path, scenes_json: Path) -> Dict[str, dict]:
     """CHAIR of the predicted captions and of the first references (control)."""
-    from unival.metrics.chair import chair_scores
-    from unival.probes.ground_truth import load_ground_truth
 
     gt = load_ground_truth(scenes_json)
     predicted = {int(p["image_id"]): p["caption"] for p in json.loads(predictions_json.read_text())}
@@ -82,8 +93,6 @@ class ProbesStage:
         return self.results
 
     def pope(self, ctx: DemoContext, checkpoint: Path, work: Path) -> Dict[str, dict]:
-        from unival.probes.ground_truth import load_ground_truth
-        from unival.probes.pope import build_pope
 
         gt = load_ground_truth(ctx.world / "scenes_test.json")
         built = build_pope(gt, work / "pope", image_dir=str(ctx.world))
@@ -102,16 +111,6 @@ class ProbesStage:
 
     def complex(self, ctx: DemoContext, experts: Dict[str, Path], work: Path) -> Dict[str, dict]:
         """Per-category scores of the RefCOCO and VQA experts on the complex-instruction probe."""
-        from unival.probes.baselines import (
-            constant_answer_baseline,
-            constant_box_baseline,
-            random_object_baseline,
-            random_object_colour_baseline,
-            scene_boxes_of,
-            scene_colours_of,
-        )
-        from unival.probes.complex_suite import build_probe_suite
-        from unival.probes.scoring import score_probe
 
         suite = work / "complex"
         build_probe_suite(suite, num_scenes=COMPLEX_SCENES, seed=ctx.seed)

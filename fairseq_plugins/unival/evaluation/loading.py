@@ -18,6 +18,7 @@ from typing import Dict, Mapping
 
 import torch
 
+import unival  # noqa: F401  (registers the task, model and criterion)
 from unival.hub.checkpoint import select_state_dict
 
 logger = logging.getLogger("unival.evaluate")
@@ -42,7 +43,6 @@ def load_models_and_task(args: argparse.Namespace):
     overrides; with ``args.ema_eval`` each file's EMA weights replace its ``model``."""
     from fairseq import checkpoint_utils, utils
 
-    import unival  # noqa: F401  (registers the task, model and criterion)
 
     overrides: Dict[str, object] = {"data": args.data}
     for name in DATA_OVERRIDES:

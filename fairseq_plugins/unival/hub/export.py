@@ -22,9 +22,11 @@ from typing import Any, Dict, Optional
 
 import torch
 
+from unival.data.vqa_dataset import load_candidate_answers
 from unival.hub.checkpoint import build_unival_model, load_weights, model_config
 from unival.hub.predictor import MACHINE_FIELDS, ModelAssets, UnivalPredictor
 from unival.models.unival import DETERMINISTIC_BUFFERS
+from unival.tokenizer import UnivalTokenizer
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +59,6 @@ def model_section(cfg) -> Dict[str, Any]:
 
 def task_section(predictor: UnivalPredictor) -> Dict[str, Any]:
     """The checkpoint's task config without machine paths, candidate answers inlined."""
-    from unival.data.vqa_dataset import load_candidate_answers
 
     section: Dict[str, Any] = {"_name": predictor.task_name}
     for key, value in predictor.saved_task.items():
@@ -131,7 +132,6 @@ def read_exported(folder: str | os.PathLike, strict: bool = True, device: Option
     from safetensors import safe_open
     from safetensors.torch import load_file
 
-    from unival.tokenizer import UnivalTokenizer
 
     folder = os.path.abspath(os.fspath(folder))
     config_path = os.path.join(folder, CONFIG_FILE)

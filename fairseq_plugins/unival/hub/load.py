@@ -23,6 +23,7 @@ from unival.hub.checkpoint import (
     select_state_dict,
     task_name_of,
 )
+from unival.hub.export import read_exported
 from unival.hub.predictor import ModelAssets, UnivalPredictor
 from unival.tokenizer import DEFAULT_NUM_BINS, DEFAULT_NUM_CODES, UnivalTokenizer, default_bpe_files
 
@@ -41,7 +42,6 @@ def load(path: str | os.PathLike, *, dict_path: Optional[str] = None, bpe_dir: O
     """
     path = os.fspath(path)
     if os.path.isdir(path):
-        from unival.hub.export import read_exported
 
         if ema:
             logger.warning("%s: an exported folder holds one set of weights; ema=True is ignored", path)

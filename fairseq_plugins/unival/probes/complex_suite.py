@@ -25,7 +25,10 @@ from collections import Counter
 from typing import Dict, List, Optional, Sequence
 
 from unival.data.convert.common import write_tsv
+from unival.data.io.image import encode_image_base64
 from unival.probes.complex_items import grounding_items, probe_answers, vqa_items
+from unival.toy_world.captions import object_labels
+from unival.toy_world.render import render_scene
 from unival.toy_world.scene import (
     COLORS,
     SHAPES,
@@ -98,9 +101,6 @@ def build_probe_suite(out_dir: str | os.PathLike, scenes: Optional[Sequence[Scen
                       image_size: int = 64) -> dict:
     """Write the files of the module docstring; returns the summary (also in probe_summary.json).
     Scenes: ``scenes``, else those of ``scenes_json``, else ``num_scenes`` sampled ones."""
-    from unival.data.io.image import encode_image_base64
-    from unival.toy_world.captions import object_labels
-    from unival.toy_world.render import render_scene
 
     out_dir = os.fspath(out_dir)
     os.makedirs(out_dir, exist_ok=True)

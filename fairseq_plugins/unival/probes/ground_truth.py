@@ -17,8 +17,11 @@ import os
 from dataclasses import dataclass, field
 from typing import Dict, Hashable, Iterable, Mapping, Optional, Sequence, Tuple
 
+from unival.data.convert.common import image_field
+from unival.data.io.image import encode_image_base64
 from unival.metrics.object_vocab import ObjectVocabulary, coco_vocabulary
-from unival.toy_world.scene import COLORS, SHAPES
+from unival.toy_world.render import render_scene
+from unival.toy_world.scene import COLORS, SHAPES, Scene
 
 
 @dataclass
@@ -41,11 +44,8 @@ class GroundTruth:
     def image_b64(self, image_id: Hashable, image_dir: Optional[str] = None) -> str:
         """The image's TSV field: the rendered toy scene, or the COCO file under ``image_dir``."""
         if self.kind == "toy":
-            from unival.data.io.image import encode_image_base64
-            from unival.toy_world.render import render_scene
 
             return encode_image_base64(render_scene(self.scenes[image_id]))
-        from unival.data.convert.common import image_field
 
         if image_dir is None:
             raise ValueError("COCO ground truth needs --image-dir to find the images")
@@ -80,7 +80,6 @@ def coco_ground_truth(payload: dict, path: str = "instances JSON") -> GroundTrut
 
 
 def toy_ground_truth(payload: dict) -> GroundTruth:
-    from unival.toy_world.scene import Scene
 
     attributes = payload.get("attributes", {})
     gt = GroundTruth("toy", toy_vocabulary(attributes.get("shapes"), list(attributes.get("colors", {})) or None))

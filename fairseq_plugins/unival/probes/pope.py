@@ -26,6 +26,7 @@ from itertools import combinations
 from typing import Dict, Hashable, List, Optional, Sequence
 
 from unival.data.convert.common import write_tsv
+from unival.metrics.pope import pope_scores_by_group
 from unival.probes.ground_truth import GroundTruth
 
 logger = logging.getLogger(__name__)
@@ -125,7 +126,6 @@ def labels_path_for(tsv: str | os.PathLike) -> str:
 def score_pope_records(records: Sequence[dict], labels: Dict[str, dict]) -> Dict[str, object]:
     """POPE scores of ``unival eval`` VQA records (``question_id``, ``answer``) against the
     builder's labels: overall keys plus ``by_strategy``. An unlabelled question is an error."""
-    from unival.metrics.pope import pope_scores_by_group
 
     rows = []
     for record in records:

@@ -31,11 +31,13 @@ from fairseq.distributed import utils as distributed_utils
 from fairseq.optim.amp_optimizer import AMPOptimizer
 from fairseq.tasks import FairseqTask
 
+from unival.data.tsv import TSVFile
 from unival.generation import ConstraintRangeMask, UnivalSequenceGenerator, parse_constraint_range
 from unival.tasks.bpe_adapter import UnivalBPE
 from unival.tasks.rank_record import write_rank_record
 from unival.tasks.skipped import SkippedSampleLog
 from unival.tasks.training_guard import NonFiniteLossGuard
+from unival.tokenizer import UnivalTokenizer
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +105,6 @@ class UnivalTask(FairseqTask):
     # ------------------------------------------------------------------ set-up
     @classmethod
     def setup_task(cls, cfg: UnivalTaskConfig, **kwargs):
-        from unival.tokenizer import UnivalTokenizer
 
         dict_path = resolve_dict_path(cfg)
         encoder_json = vocab_bpe = None
@@ -154,7 +155,6 @@ class UnivalTask(FairseqTask):
         return split == "train" and len(self.data_paths()) > 2
 
     def load_dataset(self, split: str, epoch: int = 1, combine: bool = False, **kwargs):
-        from unival.data.tsv import TSVFile
 
         path = self.path_for_split(split, epoch)
         rank, world = data_parallel_rank_and_size()

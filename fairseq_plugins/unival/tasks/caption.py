@@ -23,6 +23,9 @@ from typing import Dict, Optional, Sequence
 from fairseq import metrics
 from fairseq.tasks import register_task
 
+from unival.data.caption_dataset import CaptionDataset, split_references
+from unival.data.errors import BadSampleError
+from unival.data.tsv import TSVFile
 from unival.metrics.caption import (
     CiderDocumentFrequency,
     add_bleu_stats,
@@ -68,7 +71,6 @@ class CaptionTask(UnivalTask):
         return self.cfg.eval_cider or self.cfg.eval_bleu
 
     def build_dataset(self, split: str, tsv):
-        from unival.data.caption_dataset import CaptionDataset
 
         return CaptionDataset(
             split, tsv, self.tokenizer,
@@ -131,9 +133,6 @@ def _derived_bleu4(meters) -> float:
 
 def read_reference_statistics(path: str, selected_cols: Optional[str]) -> CiderDocumentFrequency:
     """Document frequencies over every row's "&&" references of a caption TSV (all ranks' rows)."""
-    from unival.data.caption_dataset import split_references
-    from unival.data.errors import BadSampleError
-    from unival.data.tsv import TSVFile
 
     tsv = TSVFile(path, selected_cols=selected_cols)
     refs_per_image = []

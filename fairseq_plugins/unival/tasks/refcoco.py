@@ -23,6 +23,7 @@ import torch
 from fairseq import metrics, utils
 from fairseq.tasks import register_task
 
+from unival.data.refcoco_dataset import RefcocoDataset
 from unival.metrics.grounding import (
     accuracies_from_statistics,
     grounding_statistics,
@@ -88,7 +89,6 @@ class RefcocoTask(UnivalTask):
         return parse_thresholds(self.cfg.acc_thresh)
 
     def build_dataset(self, split: str, tsv):
-        from unival.data.refcoco_dataset import RefcocoDataset
 
         return RefcocoDataset(
             split, tsv, self.tokenizer,

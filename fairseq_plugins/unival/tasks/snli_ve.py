@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from fairseq.tasks import register_task
 
+from unival.data.snli_ve_dataset import SnliVeDataset
 from unival.tasks.vqa_gen import AnswerCandidatesConfig, AnswerCandidatesTask
 
 
@@ -29,7 +30,6 @@ class SnliVeTask(AnswerCandidatesTask):
     metric_name = "snli_score"
 
     def build_dataset(self, split: str, tsv):
-        from unival.data.snli_ve_dataset import SnliVeDataset
 
         return SnliVeDataset(split, tsv, self.tokenizer, add_caption=self.cfg.add_caption, **self.dataset_kwargs())
 

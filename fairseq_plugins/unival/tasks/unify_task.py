@@ -23,6 +23,9 @@ from typing import List, Optional
 from fairseq.tasks import register_task
 
 from unival import optim  # noqa: F401  (registers polynomial_decay_warmup_ratio; see the report)
+from unival.data.pretrain_dataset import AuxiliaryStream, MediaSettings, PretrainDataset
+from unival.data.pretrain_objectives import NegativeSamples, PretrainExamples
+from unival.data.tsv import TSVFile
 from unival.tasks.base import UnivalTask, UnivalTaskConfig, data_parallel_rank_and_size
 
 logger = logging.getLogger(__name__)
@@ -99,7 +102,6 @@ class UnifyTask(UnivalTask):
         return out
 
     def negatives(self):
-        from unival.data.pretrain_objectives import NegativeSamples
 
         if self._negatives is None and self.cfg.neg_sample_dir:
             self._negatives = NegativeSamples.from_dir(self.cfg.neg_sample_dir)
@@ -107,9 +109,6 @@ class UnifyTask(UnivalTask):
 
     # ------------------------------------------------------------------ data
     def build_dataset(self, split: str, tsv):
-        from unival.data.pretrain_dataset import AuxiliaryStream, MediaSettings, PretrainDataset
-        from unival.data.pretrain_objectives import PretrainExamples
-        from unival.data.tsv import TSVFile
 
         cfg = self.cfg
         streams = []

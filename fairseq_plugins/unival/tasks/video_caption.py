@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from fairseq.tasks import register_task
 
+from unival.data.caption_dataset import CaptionDataset
 from unival.tasks.caption import CaptionConfig, CaptionTask
 from unival.tasks.media_inputs import MEDIA_SEED, VideoInputConfig, video_loader
 
@@ -26,7 +27,6 @@ class MediaCaptionTask(CaptionTask):
         raise NotImplementedError(f"{type(self).__name__} must implement media_loader")
 
     def build_dataset(self, split: str, tsv):
-        from unival.data.caption_dataset import CaptionDataset
 
         return CaptionDataset(
             split, tsv, self.tokenizer,

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from fairseq.tasks import register_task
 
+from unival.data.vqa_dataset import VqaGenDataset
 from unival.tasks.media_inputs import MEDIA_SEED, VideoInputConfig, video_loader
 from unival.tasks.vqa_gen import VqaGenConfig, VqaGenTask
 
@@ -23,7 +24,6 @@ class VideoVqaGenTask(VqaGenTask):
     cfg: VideoVqaGenConfig
 
     def build_dataset(self, split: str, tsv):
-        from unival.data.vqa_dataset import VqaGenDataset
 
         kwargs = dict(self.dataset_kwargs(), media_loader=video_loader(self.cfg), seed=MEDIA_SEED)
         return VqaGenDataset(split, tsv, self.tokenizer, add_object=self.cfg.add_object,

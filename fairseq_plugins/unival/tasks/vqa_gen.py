@@ -25,7 +25,7 @@ from fairseq import metrics, utils
 from fairseq.dataclass import ChoiceEnum
 from fairseq.tasks import register_task
 
-from unival.data.vqa_dataset import PROMPT_TYPES, load_candidate_answers
+from unival.data.vqa_dataset import PROMPT_TYPES, VqaGenDataset, load_candidate_answers
 from unival.generation.candidate_scoring import CandidateSet, predict_candidates
 from unival.generation.trie import TrieLogitMask
 from unival.metrics.vqa import confidence_score
@@ -222,7 +222,6 @@ class VqaGenTask(AnswerCandidatesTask):
         return self.cfg.unconstrained_training
 
     def build_dataset(self, split: str, tsv):
-        from unival.data.vqa_dataset import VqaGenDataset
 
         return VqaGenDataset(split, tsv, self.tokenizer, add_object=self.cfg.add_object,
                              max_object_length=self.cfg.max_object_length, **self.dataset_kwargs())

@@ -24,6 +24,8 @@ from typing import Dict, Optional, Sequence
 import torch
 
 from unival.data.caption_dataset import CAPTION_PROMPT, VIDEO_CAPTION_PROMPT
+from unival.hub.export import model_section
+from unival.models import build_model
 from unival.tokenizer import UnivalTokenizer, build_dictionary_from_texts, load_gpt2_bpe
 
 TOY_ANSWERS = ("yes", "no", "maybe", "red", "blue", "green", "circle", "square", "two", "three")
@@ -62,8 +64,6 @@ def write_toy_checkpoint(out_dir: str | os.PathLike, task: str = "caption", layo
 
     ``model_overrides``: ``UnivalConfig`` fields over ``unival_tiny`` (e.g. an audio encoder).
     """
-    from unival.hub.export import model_section
-    from unival.models import build_model
 
     if layout not in ("released", "fairseq"):
         raise ValueError(f"layout must be 'released' or 'fairseq', got {layout!r}")

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import os
 
+from unival.data.io.audio import read_audio
+from unival.data.io.video import probe_num_frames
+
 
 def media_field(media_dir: str | os.PathLike, relative: str, kind: str, decode: bool = False) -> str:
     """``relative`` (the TSV field) when ``media_dir/relative`` is a readable ``kind`` file
@@ -21,12 +24,10 @@ def media_field(media_dir: str | os.PathLike, relative: str, kind: str, decode: 
 def check_media_decodes(path: str, kind: str) -> None:
     """ValueError when ``path`` is not a decodable ``kind`` ("video" or "audio") file."""
     if kind == "video":
-        from unival.data.io.video import probe_num_frames
 
         if probe_num_frames(path) <= 0:
             raise ValueError(f"video file {path} has no frames")
     elif kind == "audio":
-        from unival.data.io.audio import read_audio
 
         read_audio(path)
     else:

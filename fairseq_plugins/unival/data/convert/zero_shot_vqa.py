@@ -25,7 +25,13 @@ from unival.data.convert.common import (
     sanitize_text,
     write_tsv,
 )
-from unival.data.convert.vqa import answer_confidences, format_answers, normalize_answer, vqa_rows
+from unival.data.convert.vqa import (
+    answer_confidences,
+    format_answers,
+    normalize_answer,
+    vqa_rows,
+    write_ans2label,
+)
 
 
 def vizwiz_rows(entries: list, image_dir: str, image_paths: bool = False,
@@ -57,7 +63,6 @@ def frequent(counts: Counter, min_count: int) -> List[str]:
 
 def convert_vizwiz(annotations_json: str, image_dir: str, out_tsv: str, image_paths: bool = False,
                    out_ans2label: Optional[str] = None, min_count: int = 1) -> ConversionReport:
-    from unival.data.convert.vqa import write_ans2label
 
     entries = load_json(annotations_json)
     if not isinstance(entries, list):
@@ -73,7 +78,6 @@ def convert_vizwiz(annotations_json: str, image_dir: str, out_tsv: str, image_pa
 def convert_okvqa(questions_json: str, annotations_json: str, image_dir: str, out_tsv: str,
                   image_paths: bool = False, out_ans2label: Optional[str] = None, min_count: int = 1,
                   image_template: str = "COCO_{subtype}_{image_id:012d}.jpg") -> ConversionReport:
-    from unival.data.convert.vqa import write_ans2label
 
     questions, annotations = load_json(questions_json), load_json(annotations_json)
     report = ConversionReport()

@@ -53,8 +53,11 @@ from unival.demo.merge.steps import (
 )
 from unival.demo.recipes import checkpoint_state, pretrain_env
 from unival.merging.parser import build_parser as build_merge_parser
+from unival.merging.plot import read_csv
 from unival.merging.runners import MERGE_ERRORS
 from unival.merging.runners import RUNNERS as MERGE_RUNNERS
+from unival.merging.sweep_eval import Evaluation, run_evaluation
+from unival.toy_world.build import ToyWorldConfig, build_toy_world
 
 logger = logging.getLogger("unival.demo.merge")
 
@@ -156,7 +159,6 @@ class MergeDemo:
 
     def build_world(self) -> Dict[str, Path]:
         """The toy world and the validation subsets ``{expert: TSV}``."""
-        from unival.toy_world.build import ToyWorldConfig, build_toy_world
 
         s = self.s
         logger.info("writing the toy world (%d training images) to %s", s.num_train, self.world)
@@ -202,7 +204,6 @@ class MergeDemo:
 
     def evaluate_experts(self, checkpoints, eval_data, options) -> Dict[str, float]:
         """Each expert on its own task with its eval.sh options: ``{task: score}``."""
-        from unival.merging.sweep_eval import Evaluation, run_evaluation
 
         own = {}
         for expert in EXPERTS:
@@ -229,7 +230,6 @@ class MergeDemo:
 
     def sweep(self, base, checkpoints, eval_data, options):
         """The pair sweeps and the task-vector sweeps; returns their files and rows."""
-        from unival.merging.plot import read_csv
 
         sweeps, work = self.out / "sweeps", self.out / "sweeps" / "merged"
         pairs, pair_rows = {}, {}

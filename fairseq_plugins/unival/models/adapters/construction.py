@@ -8,6 +8,12 @@ from typing import Optional, Tuple
 
 from torch import nn
 
+from unival.models.backbones import (
+    build_audio_backbone,
+    build_image_backbone,
+    build_video_backbone,
+    load_pretrained_backbone,
+)
 from unival.models.config import parse_layers
 
 #: Audio front-end settings of the reference's AUDIO_CFG (mel bins and hop come from cfg).
@@ -25,7 +31,6 @@ def encoder_name(value: Optional[str]) -> Optional[str]:
 
 def build_image_modules(cfg, embed_dim: int) -> Tuple[nn.Module, nn.Linear]:
     """Image backbone (B, 3, H, W) -> (B, C, h, w) and ``image_proj`` C -> d."""
-    from unival.models.backbones import build_image_backbone
 
     backbone = build_image_backbone(
         cfg.image_encoder_name,
@@ -42,7 +47,6 @@ def build_video_modules(cfg, embed_dim: int) -> Optional[Tuple[nn.Module, nn.Lin
     name = encoder_name(cfg.video_encoder_name)
     if name is None:
         return None
-    from unival.models.backbones import build_video_backbone
 
     backbone = build_video_backbone(name, layers=parse_layers(cfg.video_layers))
     _load_local_weights(backbone, cfg.video_model_path)
@@ -57,7 +61,6 @@ def build_audio_modules(cfg, embed_dim: int) -> Optional[Tuple[nn.Module, nn.Lin
     name = encoder_name(cfg.audio_encoder_name)
     if name is None:
         return None
-    from unival.models.backbones import build_audio_backbone
 
     backbone = build_audio_backbone(
         name, hop_size=cfg.hop_size, mel_bins=cfg.mel_bins,
@@ -70,6 +73,5 @@ def build_audio_modules(cfg, embed_dim: int) -> Optional[Tuple[nn.Module, nn.Lin
 def _load_local_weights(module: nn.Module, path: Optional[str]) -> None:
     """Non-strictly load released backbone weights from a local file, if one is given."""
     if path:
-        from unival.models.backbones import load_pretrained_backbone
 
         load_pretrained_backbone(module, path)
