@@ -34,6 +34,7 @@ from typing import Dict, List
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "fairseq_plugins"))
 
+from unival.data.schemas import CAPTION, read_rows  # noqa: E402
 from unival.demo.context import RUN_SCRIPTS, DemoContext, demo_environment  # noqa: E402
 from unival.demo.multitask import MultitaskSettings  # noqa: E402
 from unival.demo.recipes import NO_VIDEO_ENCODER, common_train_env  # noqa: E402
@@ -46,23 +47,20 @@ def per_image_rows(caption_tsv: Path, out: Path, limit: int) -> int:
     """Write ``out``: one row per image of ``caption_tsv`` (uniq_id, image_id, caption, objects,
     image), uniq_id = image_id and the image's captions joined by "&&" (the SCST training
     format; the CHAIR penalty finds the scene by uniq_id). At most ``limit`` images."""
-    images: "OrderedDict[str, List[str]]" = OrderedDict()
+    images: "OrderedDict[str, Dict[str, str]]" = OrderedDict()
     captions: Dict[str, List[str]] = {}
-    with open(caption_tsv, encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
-            row = line.rstrip("\n").split("\t")
-            if len(row) != 5:
-                raise ValueError(f"{caption_tsv} row {number}: {len(row)} columns, expected 5")
-            image_id = row[1]
-            if image_id not in images:
-                if len(images) == limit:
-                    continue
-                images[image_id] = row
-                captions[image_id] = []
-            captions[image_id].append(row[2])
+    for row in read_rows(caption_tsv, CAPTION):
+        image_id = row["image_id"]
+        if image_id not in images:
+            if len(images) == limit:
+                continue
+            images[image_id] = row
+            captions[image_id] = []
+        captions[image_id].append(row["caption"])
     with open(out, "w", encoding="utf-8") as f:
         for image_id, row in images.items():
-            f.write("\t".join([image_id, image_id, "&&".join(captions[image_id]), row[3], row[4]]) + "\n")
+            fields = [image_id, image_id, "&&".join(captions[image_id]), row["object_labels"], row["image"]]
+            f.write("\t".join(fields) + "\n")
     return len(images)
 
 

@@ -6,7 +6,9 @@ stored (``"image"`` = URL-safe base64 or a path, ``"video"``/``"audio"`` = a pat
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from typing import Dict, List, Union
 
 
 @dataclass(frozen=True)
@@ -109,3 +111,24 @@ def get_schema(task: str) -> TSVSchema:
         return SCHEMAS[task]
     except KeyError:
         raise ValueError(f"no TSV schema for task {task!r}; known: {sorted(SCHEMAS)}") from None
+
+
+def read_rows(path: Union[str, os.PathLike], schema: TSVSchema) -> List[Dict[str, str]]:
+    """Every non-blank row of an official-layout TSV as ``{column name: value}``.
+
+    For small side files (baselines, references, probes); training reads through
+    :class:`unival.data.tsv.TSVFile`. A row with the wrong number of columns (a stray tab) is
+    a ``ValueError`` naming the file and the row.
+    """
+    rows = []
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            fields = line.rstrip("\r\n").split("\t")
+            if not schema.accepts_column_count(len(fields)):
+                raise ValueError(
+                    f"{os.fspath(path)} row {number}: {len(fields)} columns, expected "
+                    f"{schema.num_columns} ({', '.join(schema.columns)}) for {schema.task}")
+            rows.append(dict(zip(schema.columns, fields)))
+    return rows

@@ -15,12 +15,11 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 from unival.demo.context import (
-    CAPTION_COLUMN,
     RUN_SCRIPTS,
     TOY_WORLD_SCRIPT,
     DemoContext,
+    read_captions,
     read_references,
-    read_tsv_column,
     shuffle_rows,
 )
 from unival.metrics import bleu4, cider, simple_tokenize
@@ -100,7 +99,7 @@ class CaptionStage:
             predictions[system] = json.loads((results / "predictions.json").read_text())
 
         references = read_references(data_dir / "caption_test.tsv")
-        baseline = most_frequent_caption(read_tsv_column(data_dir / "caption_train.tsv", CAPTION_COLUMN))
+        baseline = most_frequent_caption(read_captions(data_dir / "caption_train.tsv"))
         scores["most_frequent_caption"] = score_constant_caption(baseline, references)
 
         self.examples = pick_examples(predictions["trained"], references, count=4)

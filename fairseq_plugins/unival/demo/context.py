@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional
 
-CAPTION_COLUMN, IMAGE_ID_COLUMN = 2, 1  # caption TSV: uniq_id, image_id, caption, objects, image
+from unival.data.schemas import CAPTION, TSVSchema, read_rows
 
 
 def find_checkout() -> Path:
@@ -72,16 +72,17 @@ class DemoContext:
                                f"(exit {proc.returncode}); see {log_path}")
 
 
-def read_tsv_column(path: Path, column: int) -> List[str]:
-    with open(path, encoding="utf-8") as f:
-        return [line.rstrip("\n").split("\t")[column] for line in f if line.strip()]
+def read_captions(path: Path, schema: TSVSchema = CAPTION) -> List[str]:
+    """The ``caption`` column of a caption / video caption / audio caption TSV."""
+    return [row["caption"] for row in read_rows(path, schema)]
 
 
-def read_references(path: Path) -> Dict[str, List[str]]:
-    """``{image_id: [reference, ...]}`` of an evaluation caption TSV ("&&"-joined references)."""
-    with open(path, encoding="utf-8") as f:
-        rows = [line.rstrip("\n").split("\t") for line in f if line.strip()]
-    return {row[IMAGE_ID_COLUMN]: [r for r in row[CAPTION_COLUMN].split("&&") if r.strip()] for row in rows}
+def read_references(path: Path, schema: TSVSchema = CAPTION) -> Dict[str, List[str]]:
+    """``{media id: [reference, ...]}`` of an evaluation caption TSV ("&&"-joined references);
+    the media id is the schema's second column (``image_id``, ``video_id``, ``audio_id``)."""
+    key = schema.columns[1]
+    return {row[key]: [r for r in row["caption"].split("&&") if r.strip()]
+            for row in read_rows(path, schema)}
 
 
 def shuffle_rows(src: Path, dst: Path, seed: int) -> None:

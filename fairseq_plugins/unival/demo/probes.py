@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 from typing import Dict, List
 
+from unival.data.schemas import CAPTION, read_rows
 from unival.demo.context import RUN_SCRIPTS, DemoContext
 from unival.metrics.chair import chair_scores
 from unival.probes.baselines import (
@@ -50,13 +51,7 @@ COMPLEX_SCENES = 40  # about 330 grounding and 600 VQA items: under a minute of 
 
 def first_references(test_tsv: Path) -> Dict[int, str]:
     """``{image_id: first reference caption}`` of a caption test TSV (references "&&"-joined)."""
-    out = {}
-    with open(test_tsv, encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                row = line.rstrip("\n").split("\t")
-                out[int(row[1])] = row[2].split("&&")[0]
-    return out
+    return {int(row["image_id"]): row["caption"].split("&&")[0] for row in read_rows(test_tsv, CAPTION)}
 
 
 def caption_chair(predictions_json: Path, test_tsv: Path, scenes_json: Path) -> Dict[str, dict]:

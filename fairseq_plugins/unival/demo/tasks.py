@@ -15,8 +15,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
 
+from unival.data.schemas import (
+    AUDIO_CAPTION,
+    CAPTION,
+    VIDEO_CAPTION,
+    VIDEO_VQA,
+    TSVSchema,
+    read_rows,
+)
 from unival.demo.caption import most_frequent_caption, score_constant_caption
-from unival.demo.context import read_references, read_tsv_column
+from unival.demo.context import read_captions, read_references
 
 FLOOR_FACTOR = 2.0
 
@@ -54,15 +62,11 @@ class DemoTask:
 
 
 # ------------------------------------------------------------------------------ baselines
-def _rows(path: Path) -> List[List[str]]:
-    with open(path, encoding="utf-8") as f:
-        return [line.rstrip("\n").split("\t") for line in f if line.strip()]
-
-
-def caption_baseline(world: Path, test_tsv: Path, train_name: str) -> tuple:
+def caption_baseline(world: Path, test_tsv: Path, train_name: str, schema: TSVSchema) -> tuple:
     """CIDEr-D of the most frequent training caption given for every test item."""
-    caption = most_frequent_caption(read_tsv_column(world / train_name, 2))
-    return f'most frequent caption "{caption}"', score_constant_caption(caption, read_references(test_tsv))["cider"]
+    caption = most_frequent_caption(read_captions(world / train_name, schema))
+    references = read_references(test_tsv, schema)
+    return f'most frequent caption "{caption}"', score_constant_caption(caption, references)["cider"]
 
 
 def saved_baseline(task: str, key: str, label: str) -> Callable[[Path, Path], tuple]:
@@ -80,9 +84,9 @@ def answer_of(refs: str) -> str:
 
 def video_qa_baseline(world: Path, test_tsv: Path) -> tuple:
     """Accuracy of always giving the most frequent training answer (video QA)."""
-    train = Counter(answer_of(row[3]) for row in _rows(world / "video_qa_train.tsv"))
+    train = Counter(answer_of(row["answers"]) for row in read_rows(world / "video_qa_train.tsv", VIDEO_VQA))
     answer = min(train, key=lambda a: (-train[a], a))
-    truths = [answer_of(row[3]) for row in _rows(test_tsv)]
+    truths = [answer_of(row["answers"]) for row in read_rows(test_tsv, VIDEO_VQA)]
     return f'majority answer "{answer}"', sum(t == answer for t in truths) / max(1, len(truths))
 
 
@@ -118,8 +122,8 @@ def baseline_lines(results: Dict[str, dict]) -> List[str]:
 
 
 # ------------------------------------------------------------------------------ the tasks
-def _caption_baseline_of(train_name: str) -> Callable[[Path, Path], tuple]:
-    return lambda world, test_tsv: caption_baseline(world, test_tsv, train_name)
+def _caption_baseline_of(train_name: str, schema: TSVSchema = CAPTION) -> Callable[[Path, Path], tuple]:
+    return lambda world, test_tsv: caption_baseline(world, test_tsv, train_name, schema)
 
 
 IMAGE_TASKS: Sequence[DemoTask] = (
@@ -137,12 +141,12 @@ IMAGE_TASKS: Sequence[DemoTask] = (
 
 VIDEO_TASKS: Sequence[DemoTask] = (
     DemoTask("video_caption", "video_caption", "video_caption", "cider", "CIDEr-D",
-             _caption_baseline_of("video_caption_train.tsv"), aim=1.0, media="video",
+             _caption_baseline_of("video_caption_train.tsv", VIDEO_CAPTION), aim=1.0, media="video",
              env={"USE_DATAAUG": "0", "DROP_WORST_RATIO": "0.0"}),
     DemoTask("video_qa", "video_qa", "video_qa", "vqa_score", "VQA score", video_qa_baseline, aim=0.8,
              media="video", env={"EMA": "0"}, eval_env={"EMA_EVAL": "0"}),
 )
 
 AUDIO_TASK = DemoTask("audio_caption", "audio_caption", "audio_caption", "cider", "CIDEr-D",
-                      _caption_baseline_of("audio_caption_train.tsv"), aim=1.0, media="audio",
+                      _caption_baseline_of("audio_caption_train.tsv", AUDIO_CAPTION), aim=1.0, media="audio",
                       env={"DROP_WORST_RATIO": "0.0", "SPEC_AUGMENT": "0", "BATCH_SIZE": "8"})
