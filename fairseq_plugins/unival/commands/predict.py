@@ -18,6 +18,7 @@ import sys
 import time
 from typing import Optional, Sequence
 
+from unival.hub.generation import add_generation_arguments, given_generation_flags
 from unival.hub.input_files import MEDIA_SUFFIXES, draw_box, expand_inputs
 
 logger = logging.getLogger("unival.predict")
@@ -55,22 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", help="cpu, cuda, cuda:1 (default: cuda when available)")
     parser.add_argument("--fail-on-bad-input", action="store_true", help="stop at the first unreadable input")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    gen = parser.add_argument_group("generation (defaults: the spec's per-task settings)")
-    gen.add_argument("--beam", type=int)
-    gen.add_argument("--max-len-a", type=float)
-    gen.add_argument("--max-len-b", type=int)
-    gen.add_argument("--min-len", type=int)
-    gen.add_argument("--no-repeat-ngram-size", type=int)
-    gen.add_argument("--lenpen", type=float)
-    gen.add_argument("--temperature", type=float)
-    gen.add_argument("--unnormalized", action="store_true", default=None)
+    add_generation_arguments(parser)
     return parser
-
-
-def generation_overrides(args: argparse.Namespace) -> dict:
-    names = ("beam", "max_len_a", "max_len_b", "min_len", "no_repeat_ngram_size", "lenpen", "temperature",
-             "unnormalized")
-    return {n: getattr(args, n) for n in names if getattr(args, n) is not None}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -102,7 +89,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     failures, start = 0, time.time()
     try:
         results = predictor.iter_predict(method, [p for p, _ in items], texts, batch_size=args.batch_size,
-                                         generation=generation_overrides(args), task_overrides=task_overrides,
+                                         generation=given_generation_flags(args), task_overrides=task_overrides,
                                          skip_bad=not args.fail_on_bad_input)
         for index, result in tqdm(results, total=len(items), unit="input", disable=args.no_progress or None):
             record = {"input": items[index][0]}
@@ -122,7 +109,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             out.close()
     elapsed = time.time() - start
     logger.info("%d inputs (%d failed) in %.1f s: %.2f inputs/s (batch %d, %s)", len(items), failures, elapsed,
-                len(items) / max(elapsed, 1e-9), args.batch_size, predictor.generation_summary(method, **generation_overrides(args)))
+                len(items) / max(elapsed, 1e-9), args.batch_size, predictor.generation_summary(method, **given_generation_flags(args)))
     return 0
 
 

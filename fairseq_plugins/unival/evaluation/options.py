@@ -6,6 +6,7 @@ validates and runs evaluations in-process with the same parser.
 import argparse
 
 from unival.evaluation.probe_metrics import METRICS
+from unival.hub.generation import add_generation_arguments
 
 DESCRIPTION = "Evaluate a checkpoint on a TSV with its task."
 
@@ -45,18 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model-overrides", default="{}", help="JSON of model config overrides")
     parser.add_argument("--ema-eval", action="store_true",
                         help="evaluate the EMA weights stored in the checkpoint (extra_state['ema'], fp32)")
-    gen = parser.add_argument_group(
-        "generation", "a flag not given takes the checkpoint task's value in unival.hub.generation."
-        "GENERATION_DEFAULTS, else fairseq's default (beam 5, max_len_b 200, min_len 1, ...)")
-    gen.add_argument("--beam", type=int)
-    gen.add_argument("--max-len-a", type=float)
-    gen.add_argument("--max-len-b", type=int)
-    gen.add_argument("--min-len", type=int)
-    gen.add_argument("--no-repeat-ngram-size", type=int)
-    gen.add_argument("--lenpen", type=float)
-    gen.add_argument("--unnormalized", action=argparse.BooleanOptionalAction,
-                     help="compare hypotheses by unnormalised score (--no-unnormalized: normalised)")
-    gen.add_argument("--temperature", type=float)
+    add_generation_arguments(parser)
     run = parser.add_argument_group("run")
     run.add_argument("--batch-size", type=int, default=16)
     run.add_argument("--num-workers", type=int, default=0)

@@ -26,19 +26,14 @@ from unival.evaluation.captions import caption_scores, generate_captions
 from unival.evaluation.loading import load_models_and_task
 from unival.evaluation.probe_metrics import caption_probe_scores, record_probe_scores
 from unival.evaluation.results import caption_records, format_table, write_records
-from unival.hub.generation import effective_settings
+from unival.hub.generation import effective_settings, given_generation_flags
 from unival.hub.predictor import task_name_of
 
 logger = logging.getLogger("unival.evaluate")
 
-GENERATION_FLAGS = ("beam", "max_len_a", "max_len_b", "min_len", "no_repeat_ngram_size", "lenpen",
-                    "unnormalized", "temperature")
-
-
 def generation_args(args: argparse.Namespace, task_name: str) -> Namespace:
     """Every generation value: ``task_name``'s spec settings, then the flags given in ``args``."""
-    given = {name: getattr(args, name) for name in GENERATION_FLAGS if getattr(args, name) is not None}
-    return Namespace(**effective_settings(task_name, given))
+    return Namespace(**effective_settings(task_name, given_generation_flags(args)))
 
 
 def evaluate(args: argparse.Namespace) -> Dict[str, object]:
@@ -48,7 +43,7 @@ def evaluate(args: argparse.Namespace) -> Dict[str, object]:
     models, _, task, use_cuda = load_models_and_task(args)
     task_name = task_name_of(task)
     gen_args = generation_args(args, task_name)
-    given = sorted(name for name in GENERATION_FLAGS if getattr(args, name) is not None)
+    given = sorted(given_generation_flags(args))
     logger.info("generation settings (%s defaults%s): %s", task_name,
                 f", flags {', '.join(given)}" if given else "",
                 ", ".join(f"{k}={v}" for k, v in vars(gen_args).items()))

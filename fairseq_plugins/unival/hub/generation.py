@@ -4,6 +4,7 @@ One table for the Python API, ``unival predict`` and ``unival eval`` (whose flag
 it). Keys are fairseq generation options (``--beam`` -> ``beam``); an option the table leaves
 out takes fairseq's ``build_generator`` default (:data:`FAIRSEQ_GENERATION_DEFAULTS`).
 """
+import argparse
 from argparse import Namespace
 from typing import Any, Dict, Mapping
 
@@ -57,3 +58,29 @@ def effective_settings(task_name: str, overrides: Mapping[str, Any] = ()) -> Dic
 def generation_namespace(settings: Mapping[str, Any]) -> Namespace:
     """The ``args`` that ``task.build_generator(models, args)`` expects."""
     return Namespace(**dict(settings))
+
+
+# the generation flags of ``unival eval`` and ``unival predict`` (argparse dests)
+GENERATION_FLAGS = ("beam", "max_len_a", "max_len_b", "min_len", "no_repeat_ngram_size", "lenpen",
+                    "unnormalized", "temperature")
+
+
+def add_generation_arguments(parser: argparse.ArgumentParser) -> None:
+    """The generation flags; one not given keeps the task's value of ``GENERATION_DEFAULTS``."""
+    gen = parser.add_argument_group(
+        "generation", "a flag not given takes the checkpoint task's value in unival.hub.generation."
+        "GENERATION_DEFAULTS, else fairseq's default (beam 5, max_len_b 200, min_len 1, ...)")
+    gen.add_argument("--beam", type=int)
+    gen.add_argument("--max-len-a", type=float)
+    gen.add_argument("--max-len-b", type=int)
+    gen.add_argument("--min-len", type=int)
+    gen.add_argument("--no-repeat-ngram-size", type=int)
+    gen.add_argument("--lenpen", type=float)
+    gen.add_argument("--unnormalized", action=argparse.BooleanOptionalAction,
+                     help="compare hypotheses by unnormalised score (--no-unnormalized: normalised)")
+    gen.add_argument("--temperature", type=float)
+
+
+def given_generation_flags(args: argparse.Namespace) -> Dict[str, Any]:
+    """The generation flags given on the command line (the others are ``None``)."""
+    return {name: getattr(args, name) for name in GENERATION_FLAGS if getattr(args, name) is not None}
