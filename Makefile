@@ -34,10 +34,14 @@ demo: venv
 
 # Model merging on the toy world (about 20 minutes on 2 CPU cores; see BENCHMARKS.md).
 demo-merge: venv
-	$(PY) -m unival.demo.merge --out outputs/demo_merge
+	$(VENV)/bin/unival demo-merge --out outputs/demo_merge
 
+LINT_PATHS := fairseq_plugins data_utils tests benchmarks
+
+# ruff's settings are in pyproject.toml; .pre-commit-config.yaml runs the same two checks.
 lint: venv
-	$(VENV)/bin/ruff check fairseq_plugins data_utils tests benchmarks
+	$(VENV)/bin/ruff check $(LINT_PATHS)
+	$(VENV)/bin/ruff format --check $(LINT_PATHS)
 
 clean:
 	rm -rf outputs .pytest_cache
