@@ -1,4 +1,4 @@
-"""Reduce object hallucination without retraining: SCST with a CHAIR penalty (issue 7).
+"""Reduce object hallucination without retraining: SCST with a CHAIR penalty.
 
 Starts from the caption expert of a ``make demo`` run (``--demo-dir``: its ``toy_world`` and
 ``multitask/caption`` checkpoint) and fine-tunes it with self-critical sequence training

@@ -36,7 +36,7 @@ GENERATION_FLAGS = ("beam", "max_len_a", "max_len_b", "min_len", "no_repeat_ngra
 
 
 def generation_args(args: argparse.Namespace, task_name: str) -> Namespace:
-    """Every generation value: ``task_name``'s spec settings, then the flags given in ``args``."""
+    """Every generation value: ``task_name``'s released-script settings, then the flags given in ``args``."""
     given = {name: getattr(args, name) for name in GENERATION_FLAGS if getattr(args, name) is not None}
     return Namespace(**effective_settings(task_name, given))
 

@@ -1,4 +1,4 @@
-"""The ``vqa_gen`` task (VQAv2 and zero-shot VizWiz / OK-VQA, spec §3.4).
+"""The ``vqa_gen`` task (VQAv2 and zero-shot VizWiz / OK-VQA).
 
 Shared with ``snli_ve`` (:mod:`unival.tasks.snli_ve`) through :class:`AnswerCandidatesTask`:
 
