@@ -22,7 +22,7 @@ from typing import List, Optional
 
 from fairseq.tasks import register_task
 
-from unival import optim  # noqa: F401  (registers polynomial_decay_warmup_ratio; see the report)
+from unival import optim  # noqa: F401  (registers polynomial_decay_warmup_ratio, which the pretraining recipes use)
 from unival.data.pretrain_dataset import AuxiliaryStream, MediaSettings, PretrainDataset
 from unival.data.pretrain_objectives import NegativeSamples, PretrainExamples
 from unival.data.tsv import TSVFile
