@@ -66,10 +66,10 @@ def per_image_rows(caption_tsv: Path, out: Path, limit: int) -> int:
     return len(images)
 
 
-def parse_arms(spec: str) -> Dict[str, tuple]:
+def parse_arms(text: str) -> Dict[str, tuple]:
     """``"0,2,2+1"`` -> {"scst_cider": (0, 0), "scst_chair_2": (2, 0), "scst_chair_2_bonus_1": (2, 1)}."""
     arms = {}
-    for item in spec.split(","):
+    for item in text.split(","):
         penalty, _, bonus = item.partition("+")
         try:
             p, b = float(penalty), float(bonus or 0)
