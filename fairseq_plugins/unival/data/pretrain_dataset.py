@@ -8,7 +8,7 @@ Item ``i`` of the dataset is main row ``i`` plus one row of each auxiliary strea
 ``every`` divides ``i`` (``--image-text-vqa-cnt`` etc.). Stream ``s`` reads its file
 sequentially: at epoch e it reads row ``((e - 1) * ceil(N / every) + i // every) mod len(s)``,
 so successive epochs continue through the file. Each row yields two examples in training
-(the main one and its matching/negative companion; only the main one otherwise). The collater puts image examples in sub-batch v1
+(the main example plus image-text matching for caption/QA rows or grounded captioning for grounding rows; only the main one otherwise). The collater puts image examples in sub-batch v1
 and video examples in v2: the batch is v1, v2 or the list ``[v1, v2]`` the criterion sums.
 
 Randomness (augmentation, ITM coin flips, negatives, frame sampling) is drawn from generators

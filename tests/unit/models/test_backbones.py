@@ -113,7 +113,7 @@ def test_audio_output_grids():
     cnn14 = build_audio_backbone("pann_cnn14").eval()
     with torch.no_grad():  # 1 s at 48 kHz, hop 200: 241 frames -> 241 // 32 = 7
         assert tuple(cnn14(torch.randn(1, 48_000) * 0.1).shape) == (1, 2048, 7, 2)
-    # 10 s: 2401 frames -> 75 x 2 = 150 tokens (as the reference model)
+    # 10 s: 2401 frames -> 75 x 2 = 150 tokens (as in the reference model)
     assert _meta_forward(cnn14, (2, 480_000)) == (2, 2048, 75, 2)
     cnn10 = build_audio_backbone("pann_cnn10", hop_size=480)
     assert _meta_forward(cnn10, (1, 480_000)) == (1, 1024, 1001 // 32, 2)
