@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 
 venv: $(STAMP)
 
-# The install recipe of docs (DESIGN.md section 3): CPU torch from local disk,
+# The install recipe: CPU torch from local disk,
 # then fairseq-fixed built without isolation so it does not pull a CUDA torch.
 $(STAMP): setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

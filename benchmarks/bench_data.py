@@ -1,4 +1,4 @@
-"""Input-pipeline throughput of the caption task on the toy world (issue 9, part 3).
+"""Input-pipeline throughput of the caption task on the toy world.
 
     python benchmarks/bench_data.py --workers 0,1,2 --image-size 64,384
 

@@ -1,4 +1,4 @@
-"""Reduce object hallucination without retraining: SCST with a CHAIR penalty (issue 7).
+"""Reduce object hallucination without retraining: SCST with a CHAIR penalty.
 
 Starts from the caption expert of a ``make demo`` run (``--demo-dir``: its ``toy_world`` and
 ``multitask/caption`` checkpoint) and fine-tunes it with self-critical sequence training
@@ -64,10 +64,10 @@ def per_image_rows(caption_tsv: Path, out: Path, limit: int) -> int:
     return len(images)
 
 
-def parse_arms(spec: str) -> Dict[str, tuple]:
+def parse_arms(text: str) -> Dict[str, tuple]:
     """``"0,2,2+1"`` -> {"scst_cider": (0, 0), "scst_chair_2": (2, 0), "scst_chair_2_bonus_1": (2, 1)}."""
     arms = {}
-    for item in spec.split(","):
+    for item in text.split(","):
         penalty, _, bonus = item.partition("+")
         try:
             p, b = float(penalty), float(bonus or 0)

@@ -1,4 +1,4 @@
-"""Model speed/memory benchmark of issue 9 (see BENCHMARKS.md §6).
+"""Model speed/memory benchmark against the research code (BENCHMARKS.md §6).
 
     python benchmarks/bench_model.py                # the four research workloads, CPU fp32
     python benchmarks/bench_model.py --all          # + 384/480 px and batch 1/2/4 variants
@@ -24,7 +24,7 @@ RESEARCH = ["train_b2_384", "train_b4_480", "beam_b1_480", "beam_b4_480"]
 VARIANTS = ["train_b1_384", "train_b1_480", "train_b2_480", "train_b4_384",
             "beam_b1_384", "beam_b2_480", "beam_b4_384"]
 QUICK = ["train_b2_64", "beam_b1_64", "beam_b2_64"]
-#: The research code on the 2-core CPU (issue 9): seconds and peak RSS (GB).
+#: The research code on the 2-core CPU (measured once): seconds and peak RSS (GB).
 RESEARCH_CPU = {"train_b2_384": (1.84, 3.2), "train_b4_480": (5.62, 5.3),
                 "beam_b1_480": (1.86, None), "beam_b4_480": (6.18, None)}
 AUTOCAST = {"fp32": None, "bf16": "bfloat16", "fp16": "float16"}

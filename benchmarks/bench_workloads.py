@@ -1,4 +1,4 @@
-"""Workloads of ``bench_model.py`` (issue 9): one model build, one timed workload.
+"""Workloads of ``bench_model.py``: one model build, one timed workload.
 
 A workload name is ``train_b{B}_{P}`` (fwd+bwd, label-smoothed CE, 20 source / 20 target
 tokens, B images of P px) or ``beam_b{B}_{P}`` (beam 5, 20 tokens forced with

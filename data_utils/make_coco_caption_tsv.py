@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Karpathy-split COCO -> caption TSVs (spec §3.1).
+"""Karpathy-split COCO -> caption TSVs (uniq_id, image_id, caption, objects, image).
 
     python data_utils/make_coco_caption_tsv.py --dataset-json dataset_coco.json
         --image-dir COCO_ROOT --out-dir DIR [--splits train,val,test] [--no-restval]

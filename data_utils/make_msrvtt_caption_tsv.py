@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""MSR-VTT video-info JSON(s) -> video_caption TSVs (spec §3.2).
+"""MSR-VTT video-info JSON(s) -> video_caption TSVs (uniq_id, video_id, caption, -, video path).
 
     python data_utils/make_msrvtt_caption_tsv.py --json train_val_videodatainfo.json
         [--json test_videodatainfo.json] --video-dir MSRVTT/videos --out-dir OUT

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""RefCOCO/+/g refs + COCO instances -> refcoco TSVs (spec §3.6).
+"""RefCOCO/+/g refs + COCO instances -> refcoco TSVs (uniq_id, image_id, text, box, image).
 
     python data_utils/make_refcoco_tsv.py --refs "refs(unc).p" --instances instances.json
         --image-dir COCO_TRAIN2014_DIR --out-dir DIR [--splits train,val,testA,testB]

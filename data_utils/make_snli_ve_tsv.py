@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""SNLI-VE JSONL + Flickr30k images -> an snli_ve TSV (spec §3.7).
+"""SNLI-VE JSONL + Flickr30k images -> an snli_ve TSV (the original SNLI-VE column layout).
 
     python data_utils/make_snli_ve_tsv.py --jsonl snli_ve_train.jsonl
         --image-dir flickr30k_images --out snli_ve_train.tsv [--first-id 0] [--image-paths]

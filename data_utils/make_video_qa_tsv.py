@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""MSRVTT-QA / MSVD-QA split JSONs -> video_vqa_gen TSVs and the candidate answers (spec §3.5).
+"""MSRVTT-QA / MSVD-QA split JSONs -> video_vqa_gen TSVs and the candidate answers.
 
     python data_utils/make_video_qa_tsv.py --split train=train_qa.json --split val=val_qa.json
         --split test=test_qa.json --video-dir VIDEOS --out-dir OUT [--prefix msrvtt_qa]

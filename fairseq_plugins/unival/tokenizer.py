@@ -1,4 +1,4 @@
-"""The unified vocabulary (spec §2): GPT-2 BPE + fairseq ``Dictionary`` + mask/code/bin tokens.
+"""The unified vocabulary: GPT-2 BPE + fairseq ``Dictionary`` + mask/code/bin tokens.
 
 Dictionary layout (same for source and target)::
 
@@ -100,7 +100,7 @@ class UnivalTokenizer:
     def from_files(cls, dict_path: str | os.PathLike, encoder_json: str | None = None,
                    vocab_bpe: str | None = None, num_codes: int = DEFAULT_NUM_CODES,
                    num_bins: int = DEFAULT_NUM_BINS) -> "UnivalTokenizer":
-        """Load ``dict.txt`` and add ``<mask>``, ``<code_*>``, ``<bin_*>`` (spec §2.1)."""
+        """Load ``dict.txt`` and add ``<mask>``, ``<code_*>``, ``<bin_*>`` (in that order)."""
         dictionary = Dictionary.load(os.fspath(dict_path))
         extend_dictionary(dictionary, num_codes=num_codes, num_bins=num_bins)
         logger.info("unified dictionary from %s: %d entries", dict_path, len(dictionary))

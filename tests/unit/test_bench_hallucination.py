@@ -11,9 +11,9 @@ from unival.demo.context import RUN_SCRIPTS, demo_environment
 
 @pytest.fixture(scope="module")
 def bench(repo_root):
-    spec = importlib.util.spec_from_file_location("bench_hallucination", repo_root / "benchmarks" / "bench_hallucination.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module_spec = importlib.util.spec_from_file_location("bench_hallucination", repo_root / "benchmarks" / "bench_hallucination.py")
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
     return module
 
 

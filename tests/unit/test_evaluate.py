@@ -26,8 +26,8 @@ def _settings(task_name, *flags):
         ["ck.pt", "--data", "d.tsv", "--results-path", "out", *flags]), task_name))
 
 
-def test_unset_flags_take_the_checkpoint_tasks_spec_settings():
-    # spec §3.10: eval_caption.sh; video/audio caption: beam 5, unnormalized, max_len_b 200, no blocking
+def test_unset_flags_take_the_checkpoint_tasks_released_settings():
+    # the released eval_caption.sh; video/audio caption: beam 5, unnormalized, max_len_b 200, no blocking
     assert _settings("caption") == {"beam": 5, "max_len_a": 0, "max_len_b": 22, "min_len": 1,
                                     "no_repeat_ngram_size": 3, "lenpen": 1, "unnormalized": True,
                                     "temperature": 1.0}

@@ -4,7 +4,7 @@ The scripts are run as real bash processes with dummy machine paths; the printed
 split with shlex and parsed with fairseq's training parser (``fairseq-train``), the
 evaluator's parser (``unival eval``) or the merge parser (``unival merge``). The multi-step
 recipes of ``merging/`` print one command a line. Expected values are the recipe numbers of
-the spec (section 6.1), written out here by hand.
+the released scripts, written out here by hand.
 """
 import json
 import os

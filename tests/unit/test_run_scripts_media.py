@@ -1,4 +1,4 @@
-"""The video/audio run scripts render the spec's recipes (section 6.1), values written by hand.
+"""The video/audio run scripts render the released recipes, values written by hand.
 
 Rendering and parsing use the helpers of ``test_run_scripts`` (which also checks syntax,
 parsing and the duplicate-flag guard of every script).

@@ -1,4 +1,4 @@
-"""The merging recipes (run_scripts/merging, spec 7.1-7.4) render the commands of the spec.
+"""The merging recipes (run_scripts/merging) render the paper's merging commands.
 
 Rendering and parsing use the helpers of ``test_run_scripts`` (which also checks syntax,
 parsing and the duplicate-flag guard of every script); expected paths and values are written
@@ -65,7 +65,7 @@ def test_interpolate_sweeps_every_pair_of_the_four_image_experts(machine):  # no
     assert (caption.task, caption.metric, vqa.task, vqa.metric) == ("caption", "cider", "vqa_gen", "vqa_score")
     assert {"--beam=5", "--max-len-b=22", "--no-repeat-ngram-size=3", "--unnormalized", "--cpu"} <= set(caption.options)
     assert {"--val-inference-type=beamsearch", "--max-len-b=200", "--selected-cols=0,5,2,3,4"} <= set(vqa.options)
-    assert "--ema-eval" not in vqa.options  # a merged checkpoint has no EMA weights (spec 7.2)
+    assert "--ema-eval" not in vqa.options  # a merged checkpoint has no EMA weights
 
 
 def test_interpolate_settings_and_trailing_arguments(machine):  # noqa: F811
@@ -114,7 +114,7 @@ def test_ratatouille_for_vqa_without_its_expert(machine):  # noqa: F811
     assert [kind for kind, _ in commands] == ["train", "train", "merge", "eval"]
     _, evaluation = commands[3]
     assert evaluation.data == f"{machine['UNIVAL_DATA']}/vqa/vqa_val.tsv"
-    assert not getattr(evaluation, "ema_eval", False)  # the average has no EMA weights (spec 7.2)
+    assert not getattr(evaluation, "ema_eval", False)  # the average has no EMA weights
     assert [kind for kind, _ in _parsed("ratatouille.sh", {**env, "EVALUATE": "0"})] == ["train", "train", "merge"]
     assert [(a.task, a.restore_file, a.patience) for _, a in commands[:2]] == [
         ("vqa_gen", _expert(out, "caption"), 2), ("vqa_gen", "/x/ref.pt", 2)]

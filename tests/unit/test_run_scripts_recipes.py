@@ -1,4 +1,4 @@
-"""Recipe modes of the training scripts: the parameter-efficient "onlylinear" mode (spec 6.3), PRECISION,
+"""Recipe modes of the training scripts: the parameter-efficient "onlylinear" mode, PRECISION,
 and resuming a stopped run (lib/common_flags.sh ``init_or_resume_flags``), rendered with DRY_RUN=1.
 
 The onlylinear test builds the model from the rendered fairseq command and checks, after a
@@ -16,7 +16,7 @@ from unival.models.unival import UnivalModel
 CONNECTORS = {"encoder.image_proj", "encoder.embed_image_positions", "encoder.video_proj",
               "encoder.embed_video_positions"}
 
-# recipe -> (lr, epochs, batch, update_freq) of spec 6.3, written out by hand
+# recipe -> (lr, epochs, batch, update_freq) of the released scripts, written out by hand
 ONLYLINEAR = {"caption": (5e-4, 25, 16, 2), "vqa": (5e-4, 25, 16, 2), "video_caption": (1e-3, 25, 16, 2),
               "video_qa": (1e-4, 40, 8, 2), "audio_caption": (5e-4, 25, 8, 2)}
 
@@ -100,4 +100,4 @@ def test_precision_knob(values, expected, machine):  # noqa: F811
     _, args = parse_command(rendered_argv(RUN_SCRIPTS / "pretraining" / "stage1.sh", {**machine, **values}))
     assert (args.fp16, args.bf16, args.cpu) == expected
     if args.fp16:
-        assert args.fp16_scale_window == 128  # pretraining (spec 4.5)
+        assert args.fp16_scale_window == 128  # the pretraining recipes' value

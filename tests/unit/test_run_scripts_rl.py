@@ -1,5 +1,5 @@
 """The reinforcement fine-tuning recipes render to commands fairseq's parser accepts, with the
-criterion options of spec 5.3 (grounding, one AREA bucket per run) and the caption SCST stage."""
+criterion options of the grounding RL recipe (one AREA bucket per run) and the caption SCST stage."""
 import json
 
 import pytest

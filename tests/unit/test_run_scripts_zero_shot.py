@@ -1,4 +1,4 @@
-"""The zero-shot run scripts (spec 8.4) render the evaluation the spec describes, values by hand.
+"""The zero-shot run scripts render the original zero-shot evaluation, values by hand.
 
 Rendering and parsing use the helpers of ``test_run_scripts`` (which also checks syntax,
 parsing and the duplicate-flag guard of every script, these included).

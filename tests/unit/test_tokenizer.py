@@ -1,4 +1,4 @@
-"""Unified vocabulary: spec ids with BART's dict, dictionaries built from text, boxes <-> bins."""
+"""Unified vocabulary: the original ids with BART's dict, dictionaries built from text, boxes <-> bins."""
 import json
 import random
 
@@ -38,7 +38,7 @@ def test_bart_vocabulary_layout(bart_tokenizer):
     assert bart_tokenizer.code_index(8191) == 58456
 
 
-def test_spec_example_ids(bart_tokenizer):
+def test_original_example_ids(bart_tokenizer):
     assert bart_tokenizer.bpe.encode(" what does the image describe?") == [644, 857, 262, 2939, 6901, 30]
     ids = bart_tokenizer.encode(" what does the image describe?")
     assert ids.dtype == torch.long

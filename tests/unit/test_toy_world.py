@@ -32,9 +32,9 @@ def _rows(path):
 
 
 def _load_script(repo_root, name):
-    spec = importlib.util.spec_from_file_location(name, repo_root / "data_utils" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module_spec = importlib.util.spec_from_file_location(name, repo_root / "data_utils" / f"{name}.py")
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
     return module
 
 

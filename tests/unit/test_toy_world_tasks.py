@@ -207,7 +207,7 @@ def test_pretrain_rows_and_negative_samples(world):
 
 
 def _sources(world):
-    """Every text the tasks encode, built here from the spec's prompts (§3.4, 3.6, 3.7, 4.2)."""
+    """Every text the tasks encode, built here from the original prompts (VQA, grounding, entailment, pretraining)."""
     texts = [" what does the image describe?", "  what does the region describe? region:",
              " yes", " no", " maybe"]
     for split in SPLITS:

@@ -1,4 +1,4 @@
-"""``adjust_label_smoothed_encouraging_loss``: label-smoothed CE plus the encouraging loss (spec §5.2).
+"""``adjust_label_smoothed_encouraging_loss``: label-smoothed CE plus the encouraging loss (UnIVAL's captioning loss).
 
 Per kept target token y with probabilities p = exp(lp) over the V entries:
 
@@ -15,8 +15,8 @@ Per kept target token y with probabilities p = exp(lp) over the V entries:
 
 The bonus enters with a **plus** sign, as in the reference code and the encouraging-loss paper
 (loss = -ln p + ln(1 - p)): b falls as p rises, so the term rewards confident correct tokens.
-(Spec §5.2 writes the target term as ``-b(p_y)``, transcribing the reference's
-``nll_loss(-bonus)``, which itself negates: the value added is ``+b(p_y)``.)
+(Read naively the reference's ``nll_loss(-bonus)`` subtracts ``b(p_y)``, but that helper
+negates its input once more: the value added is ``+b(p_y)``.)
 ``sample_size`` is the number of kept tokens; ``nll_loss`` sums the kept tokens' NLL.
 """
 import math

@@ -1,4 +1,4 @@
-"""``adjust_label_smoothed_cross_entropy``: label-smoothed CE with constraint masks (spec §5.1).
+"""``adjust_label_smoothed_cross_entropy``: label-smoothed CE with constraint masks (as OFA/UnIVAL's).
 
 Per target token y with log-probabilities lp (after masking and ``conf`` scaling):
 

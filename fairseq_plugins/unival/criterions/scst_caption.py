@@ -15,14 +15,14 @@ reference of a training row in ``sample["references"]``):
    escapes by naming fewer objects (measured on the toy world: captions cut before the noun,
    "there are two shapes a big red", or one object repeated; BENCHMARKS.md §7);
 3. baseline b_ij (``--scst-baseline``): ``leave-one-out`` (default; the mean reward of the
-   other K - 1 captions of the same image, as the reference's OFA-derived criterion and spec
-   §5.4) or ``greedy`` (the reward of the image's greedy caption, Rennie et al. 2017);
+   other K - 1 captions of the same image, as the reference's OFA-derived SCST
+   criteria do) or ``greedy`` (the reward of the image's greedy caption, Rennie et al. 2017);
 4. teacher-force the model (train mode) on the generated captions, EOS included:
    loss = -sum_ij sum_t lp(g_ijt) * (r_ij - b_ij); ``sample_size`` = generated non-pad tokens
    (K * B sentences with ``--sentence-avg``).
 
 Document frequencies: by default from the references of the first training file (every row,
-all ranks; spec §3.1 uses a cached pickle of the training words, ``coco-train-words.p``, which
+all ranks; the original recipe uses a cached pickle of the training words, ``coco-train-words.p``, which
 ``--scst-cider-cached-tokens`` can still name). The reference appends `` <eos>`` to every
 sentence before scoring; here captions are scored as the validation CIDEr-D is, without it.
 Hallucination penalty: ``--scst-chair-gt`` is a COCO instances JSON or a toy-world scenes JSON

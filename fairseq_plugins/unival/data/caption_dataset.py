@@ -1,4 +1,4 @@
-"""Image captioning samples (spec §3.1).
+"""Image captioning samples (COCO-style caption TSVs).
 
 Fields (after ``--selected-cols`` 0,4,2 for train, 1,4,2 for evaluation):
 ``uniq_id`` (or image_id), ``image`` (base64 or path), ``caption``.
@@ -10,9 +10,9 @@ Fields (after ``--selected-cols`` 0,4,2 for train, 1,4,2 for evaluation):
   reference, truncated like train.
 * ``patch_image`` (3, P, P): bicubic resize to P = ``patch_image_size``, normalised.
 
-The same dataset serves ``video_caption`` and ``audio_caption`` (spec §3.2, §3.3): the
+The same dataset serves ``video_caption`` and ``audio_caption``: the
 task passes a ``media_loader`` (:mod:`unival.data.media`) for the media column and the
-``prompt`` (" what does the video describe?", also for audio, spec §12.5).
+``prompt`` (" what does the video describe?", also for audio, as the original code does).
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Media loaders: one TSV media field -> the sample's patch tensors, per modality.
 
 A dataset holds one loader, chosen by its task; the loader is the only modality-specific
-part of captioning and QA samples (spec §3.1-§3.5):
+part of captioning and QA samples:
 
 * :class:`ImageLoader`: base64 or a path -> ``patch_image`` (3, P, P), bicubic resize;
 * :class:`VideoLoader`: a path under ``media_dir`` -> ``patch_video`` (3, T, P_f, P_f):
@@ -43,7 +43,7 @@ def media_path(field: str, media_dir: str | os.PathLike | None) -> str:
 
 @dataclass
 class ImageLoader:
-    """Images (spec §3.1): ``patch_image`` (3, size, size) in [-1, 1]."""
+    """Images: ``patch_image`` (3, size, size) in [-1, 1]."""
 
     size: int = 480
     image_dir: Optional[str] = None
@@ -58,7 +58,7 @@ class ImageLoader:
 
 @dataclass
 class VideoLoader:
-    """Videos (spec §3.2): ``patch_video`` (3, num_frames, size, size) in [-1, 1]."""
+    """Videos: ``patch_video`` (3, num_frames, size, size) in [-1, 1]."""
 
     num_frames: int = 4
     size: int = 224
@@ -83,7 +83,7 @@ class VideoLoader:
 
 @dataclass
 class AudioLoader:
-    """Audio (spec §3.3): ``patch_audio`` (max_audio_len,) float32 waveform."""
+    """Audio: ``patch_audio`` (max_audio_len,) float32 waveform."""
 
     max_audio_len: int = 480000
     media_dir: Optional[str] = None

@@ -1,14 +1,14 @@
-"""Multitask pretraining samples of ``unify_task`` (spec §4).
+"""Multitask pretraining samples of ``unify_task``.
 
 Every TSV (main and auxiliary) has the 8 columns ``uniq_id, media_path, caption, question,
 refs, gt_objects, dataset_name, type`` (after ``--selected-cols 0,...,7``), with ``type`` one
 of ``caption``, ``qa``, ``visual_grounding``, ``video_caption``, ``video_qa``.
 
 Item ``i`` of the dataset is main row ``i`` plus one row of each auxiliary stream whose
-``every`` divides ``i`` (spec §4.3: ``--image-text-vqa-cnt`` etc.). Stream ``s`` reads its file
+``every`` divides ``i`` (``--image-text-vqa-cnt`` etc.). Stream ``s`` reads its file
 sequentially: at epoch e it reads row ``((e - 1) * ceil(N / every) + i // every) mod len(s)``,
 so successive epochs continue through the file. Each row yields two examples in training
-(spec §4.2; only the main one otherwise). The collater puts image examples in sub-batch v1
+(the main example plus image-text matching for caption/QA rows or grounded captioning for grounding rows; only the main one otherwise). The collater puts image examples in sub-batch v1
 and video examples in v2: the batch is v1, v2 or the list ``[v1, v2]`` the criterion sums.
 
 Randomness (augmentation, ITM coin flips, negatives, frame sampling) is drawn from generators

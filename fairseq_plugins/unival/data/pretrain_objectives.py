@@ -1,4 +1,4 @@
-"""The pretraining objectives of ``unify_task`` (spec §4.2): text sides of the examples.
+"""The pretraining objectives of ``unify_task``: text sides of the examples.
 
 :class:`PretrainExamples` turns normalised row fields into example dicts with ``source`` (L,),
 ``target`` (T,), ``prev_output_tokens`` (T,) (and ``conf`` for QA); media are added by the
@@ -12,7 +12,7 @@ dataset. The objectives UnIVAL's released recipe uses:
 * grounding: ' which region does the text " {caption} " describe?' -> four <bin_k>;
 * grounded captioning: [BOS] '  what does the region describe? region:' <bins> [EOS] -> caption.
 
-OFA's text span masking, image infilling and detection are not used by UnIVAL (spec §4.3).
+OFA's text span masking, image infilling and detection are not used by UnIVAL's pretraining scripts.
 :class:`NegativeSamples` draws the ITM negatives from the ``--neg-sample-dir`` files.
 """
 from __future__ import annotations
@@ -117,7 +117,7 @@ class NegativeSamples:
         return negative if negative is not None else self.captions[0]
 
     def negative_answer(self, rng: random.Random, answer: str, conf: float) -> Optional[str]:
-        """Spec §4.2: u ~ U(0,1); if conf > u + 0.1 and the answer's type is known, a same-type
+        """As the original code draws it: u ~ U(0,1); if conf > u + 0.1 and the answer's type is known, a same-type
         answer ("how many" numbers: answer +- 1 when u > 0.5); otherwise an "other" answer."""
         u = rng.random()
         answer_type = self.ans2type.get(answer)

@@ -1,4 +1,4 @@
-"""Visual grounding samples (RefCOCO/+/g, spec §2.2, §3.6).
+"""Visual grounding samples (RefCOCO/+/g).
 
 Fields (after ``--selected-cols 0,4,2,3``): ``uniq_id``, ``image`` (base64 or path),
 ``text``, ``region`` ("x0,y0,x1,y1" in original-image pixels).

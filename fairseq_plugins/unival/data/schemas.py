@@ -1,4 +1,4 @@
-"""Named TSV column layouts of the official data files (spec §3), one per task.
+"""Named TSV column layouts of the official data files, one per task.
 
 ``columns`` names every column of the file; ``train_selected_cols`` / ``eval_selected_cols``
 are the ``--selected-cols`` of the released scripts; ``media`` maps a column to how it is

@@ -1,4 +1,4 @@
-"""SNLI-VE samples (spec §3.7).
+"""SNLI-VE samples.
 
 Fields (after ``--selected-cols 0,2,3,4,5``): ``uniq_id``, ``image``, ``hypothesis``,
 ``premise`` (the caption), ``label``.

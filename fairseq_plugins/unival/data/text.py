@@ -1,4 +1,4 @@
-"""Text normalisation of the OFA data pipeline (spec §3.0, §3.1)."""
+"""Text normalisation of the OFA data pipeline (``pre_caption``, ``pre_question``)."""
 from __future__ import annotations
 
 import re

@@ -1,4 +1,4 @@
-"""VQA samples (spec §3.4) and the decoder-prompt machinery shared with SNLI-VE (§3.7).
+"""VQA samples and the decoder-prompt machinery shared with SNLI-VE.
 
 Fields (after ``--selected-cols 0,5,2,3,4``): ``question_id``, ``image`` (base64 or path),
 ``question``, ``answers`` ("conf|!+answer" joined by "&&"), ``object_labels`` (optional).
@@ -188,7 +188,7 @@ class PromptedAnswerDataset(UnivalDataset):
 
 class VqaGenDataset(PromptedAnswerDataset):
     """VQA over a TSV whose selected fields are (question_id, media, question, answers[, objects]);
-    video QA (spec §3.5) is this dataset with a video ``media_loader``."""
+    video QA is this dataset with a video ``media_loader``."""
 
     FIELDS = ("question_id", "image", "question", "answers", "object_labels")
 

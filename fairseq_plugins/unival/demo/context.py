@@ -86,7 +86,7 @@ def read_references(path: Path, schema: TSVSchema = CAPTION) -> Dict[str, List[s
 
 
 def shuffle_rows(src: Path, dst: Path, seed: int) -> None:
-    """Write ``src``'s lines to ``dst`` in a seeded random order (the offline shuffle of spec 3.0:
+    """Write ``src``'s lines to ``dst`` in a seeded random order (the recipe shuffles files offline:
     batches are consecutive rows, and the toy world lists an image's captions together)."""
     rows = src.read_text(encoding="utf-8").splitlines(keepends=True)
     random.Random(seed).shuffle(rows)

@@ -63,7 +63,7 @@ class MultitaskSettings:
     media_num_train: int = 1000    # training videos and audio clips
     media_num_valid: int = 20
     media_num_test: int = 60
-    video_size: int = 32           # frames are centre-cropped, not resized (spec 3.2): write them small
+    video_size: int = 32           # frames are centre-cropped, not resized: write them small
     num_frames: int = 4
     # audio at 8 kHz (the toy sounds stay below 2.1 kHz), 32 mel bins: a quarter of the
     # CNN6 cost of 16 kHz / 64 bins, which left ~30 updates in the audio budget

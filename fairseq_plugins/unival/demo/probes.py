@@ -1,4 +1,4 @@
-"""``make demo``'s probes stage (issue 7): how often the toy experts hallucinate objects.
+"""``make demo``'s probes stage: how often the toy experts hallucinate objects.
 
 * **CHAIR** of the multitask stage's caption expert on the test images: object mentions
   ("red circle", "triangle") that are not in the scene (CHAIR-i over mentions, CHAIR-s over

@@ -1,11 +1,11 @@
 """The tasks of ``make demo``'s multitask and media stages: run script, toy-world files,
-reported metric, blind baseline, floor and aim (issues 3 and 8).
+reported metric, blind baseline, floor and aim.
 
 Every task is trained with ``run_scripts/<script>/train.sh`` and scored on the toy world's
 test split with ``run_scripts/<script>/eval.sh``: the demo runs the same commands a user
 runs, at toy size. The floor of a task is twice its blind baseline (the score of always
 giving the most frequent training answer / caption / label, or the mean training box), the
-aim is the figure the issues ask for; the report states both beside the measured score.
+aim is the target score set for the toy task; the report states both beside the measured score.
 """
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ class DemoTask:
     ``script``: the run_scripts folder; ``prefix``: the toy-world TSVs ``<prefix>_{train,
     valid,test}.tsv``; ``score_key``: the key of ``scores.json`` that is reported, under the
     name ``metric``; ``baseline``: ``(world, test_tsv) -> (name, score)``; ``aim``: the
-    issue's target (None: "beat the floor"); ``media``: ``"image"``, ``"video"`` or
+    target score (None: "beat the floor"); ``media``: ``"image"``, ``"video"`` or
     ``"audio"``; ``env``: extra run-script variables of this task's training.
     """
 

@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--min-area-size", type=float, help="refcoco: count only GT boxes larger than this (px²)")
     parser.add_argument("--max-area-size", type=float, help="refcoco: count only GT boxes smaller than this (px²)")
     parser.add_argument("--medium-area", action="store_true", default=None,
-                        help="refcoco: select medium boxes between the area bounds (spec 5.3)")
+                        help="refcoco: select medium boxes between the area bounds")
     media = parser.add_argument_group("video and audio (default: the saved settings)")
     media.add_argument("--num-frames", type=int, help="frames sampled per video")
     media.add_argument("--patch-frame-size", type=int, help="side of the centre-cropped frames")
@@ -66,7 +66,7 @@ def add_probe_and_zero_shot_arguments(parser: argparse.ArgumentParser) -> None:
     probes.add_argument("--labels", help="pope: labels JSON (default: DATA without .tsv + .labels.json)")
     probes.add_argument("--categories", help="probe: categories JSON (default: DATA without .tsv + .categories.json)")
     probes.add_argument("--domains", help="captions: JSON {image_id: domain}; adds CIDEr-D/BLEU-4 per domain")
-    zero = parser.add_argument_group("zero-shot (spec 8.4)")
+    zero = parser.add_argument_group("zero-shot")
     zero.add_argument("--zero-shot", action="store_true",
                       help="build the task from the command line (--task), sample_patch_num 776")
     zero.add_argument("--task", help="with --zero-shot: the task to evaluate (default: the checkpoint's)")

@@ -1,4 +1,4 @@
-"""All-candidate scoring (``allcand``, spec §3.4; SNLI-VE §3.7).
+"""All-candidate scoring (``allcand``: OFA's VQA option, always used for SNLI-VE).
 
 The encoder runs once per sample. For every candidate answer (in chunks of ``chunk_size``)
 the decoder is teacher-forced on ``decoder_prompt + answer``; at the answer positions and

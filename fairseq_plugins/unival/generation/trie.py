@@ -1,4 +1,4 @@
-"""Answer prefix trie: constrained training masks and trie-restricted decoding (spec §3.4).
+"""Answer prefix trie: constrained training masks and trie-restricted decoding (VQA).
 
 Every candidate answer is stored as ``[BOS] + BPE(" " + answer) + [EOS]``. Given a prefix
 ``[BOS, a_1, ..., a_k]`` the trie returns the token ids that may follow it; those are the only

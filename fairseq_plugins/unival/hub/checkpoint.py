@@ -1,6 +1,6 @@
 """Read UnIVAL checkpoints (``.pt``, fairseq / released layout) into a model and a tokenizer.
 
-A released checkpoint (spec §8.2) is a dict with ``args`` (None), ``cfg`` (groups ``model`` --
+A released checkpoint (fairseq trainer layout) is a dict with ``args`` (None), ``cfg`` (groups ``model`` --
 an ``argparse.Namespace`` -- ``task``, ``common``, ...), ``model`` (the state dict) and
 ``extra_state`` (optionally ``ema``). Files written by ``fairseq-train`` here have the same
 layout with ``cfg.model`` a plain dict. Legacy files hold everything in ``args``.
@@ -90,7 +90,7 @@ def checkpoint_groups(state: Mapping[str, Any]) -> Tuple[Dict[str, Any], Dict[st
 
 def model_config(saved: Any) -> UnivalConfig:
     """A checkpoint's model group (Namespace, dict, DictConfig) -> complete :class:`UnivalConfig`
-    (names resolved, spec §8.1)."""
+    (official names resolved, :mod:`unival.hub.names`)."""
     values = plain_dict(saved)
     given = values.get("arch") or values.get("_name")
     arch = resolve_arch(given)

@@ -1,4 +1,4 @@
-"""Per-task generation settings of the released evaluation scripts (spec §3.10).
+"""Per-task generation settings of the released evaluation scripts.
 
 One table for the Python API, ``unival predict`` and ``unival eval`` (whose flags override
 it). Keys are fairseq generation options (``--beam`` -> ``beam``); an option the table leaves
@@ -40,7 +40,7 @@ GENERATION_OPTIONS = frozenset({
 
 
 def generation_settings(task_name: str, overrides: Mapping[str, Any] = ()) -> Dict[str, Any]:
-    """The spec's settings for ``task_name`` updated with ``overrides`` (checked names)."""
+    """The released settings for ``task_name`` updated with ``overrides`` (checked names)."""
     overrides = dict(overrides)
     unknown = sorted(set(overrides) - GENERATION_OPTIONS)
     if unknown:

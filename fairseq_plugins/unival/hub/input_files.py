@@ -34,18 +34,18 @@ def expand_inputs(inputs: Sequence[str], suffixes: Sequence[str] = IMAGE_PATH_SU
     A folder contributes its files whose name ends with one of ``suffixes`` (any case)."""
     suffixes = tuple(s.lower() for s in suffixes)
     items: List[Tuple[str, Optional[str]]] = []
-    for spec in inputs:
-        if os.path.isdir(spec):
-            paths = [os.path.join(spec, n) for n in sorted(os.listdir(spec))]
+    for given in inputs:
+        if os.path.isdir(given):
+            paths = [os.path.join(given, n) for n in sorted(os.listdir(given))]
             items += [(p, None) for p in paths if os.path.isfile(p) and p.lower().endswith(suffixes)]
-        elif os.path.isfile(spec) and spec.lower().endswith(".tsv"):
-            items += read_tsv(spec)
-        elif os.path.exists(spec):
-            items.append((spec, None))
+        elif os.path.isfile(given) and given.lower().endswith(".tsv"):
+            items += read_tsv(given)
+        elif os.path.exists(given):
+            items.append((given, None))
         else:
-            matches = sorted(glob.glob(spec))
+            matches = sorted(glob.glob(given))
             if not matches:
-                raise FileNotFoundError(f"{spec}: no such file, folder or matching pattern")
+                raise FileNotFoundError(f"{given}: no such file, folder or matching pattern")
             items += [(m, None) for m in matches if os.path.isfile(m)]
     return items
 

@@ -1,4 +1,4 @@
-"""Official model/architecture/task names (spec §8.1, §8.2) -> the names registered here.
+"""Official model/architecture/task names of released checkpoints -> the names registered here.
 
 Released checkpoints store ``cfg.model._name = "unival_base"`` (rewritten by the authors'
 ``change_model_name.py``; there is no *model* of that name, it is an architecture of the

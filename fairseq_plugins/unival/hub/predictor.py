@@ -2,7 +2,7 @@
 
 Every method runs its inputs through the *task's* dataset (``process_row``: prompt, text
 normalisation, image transform) and the *task's* prediction code (``generate_texts``,
-``predict_answers``, ``generate_boxes``) with the spec's generation settings
+``predict_answers``, ``generate_boxes``) with the released generation settings
 (:mod:`unival.hub.generation`), so the results equal ``unival eval`` / fairseq-generate for
 the same checkpoint, inputs and settings. Methods whose task is not registered (video and
 audio tasks when a plugin lacks them) raise ``NotImplementedError`` naming the task. Video

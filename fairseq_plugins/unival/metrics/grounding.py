@@ -1,4 +1,4 @@
-"""Visual-grounding metrics (spec §3.6, §5.3): IoU, Acc@thresh and box-size breakdowns.
+"""Visual-grounding metrics: IoU, Acc@thresh and box-size breakdowns.
 
 Boxes are ``(x0, y0, x1, y1)`` in pixels, given as (N, 4) tensors or sequences of 4 numbers.
 
@@ -6,7 +6,7 @@ Boxes are ``(x0, y0, x1, y1)`` in pixels, given as (N, 4) tensors or sequences o
   height clamped at 0 (a degenerate box has area 0 and IoU 0 with anything).
 * A prediction is a hit at threshold t when IoU >= t **and** the intersection has positive
   width and height.
-* Size filters on the ground-truth area A (pixels² of the original image) follow §5.3:
+* Size filters on the ground-truth area A (pixels² of the original image), as the original code applies them:
   ``max_area`` only -> A < max ("small"); ``min_area`` only -> A > min ("large"); both ->
   (A < max) or (A > min); with ``medium``: both -> max < A < min, max only -> A > max,
   min only -> A < min.
@@ -18,7 +18,7 @@ from typing import Dict, Optional, Sequence, Union
 import torch
 
 IOU_EPS = 1e-6
-SMALL_MAX_AREA = 30000.0  # spec §5.3 script thresholds: small < 30000 px²
+SMALL_MAX_AREA = 30000.0  # the released RL scripts' thresholds: small < 30000 px²
 LARGE_MIN_AREA = 100000.0  # large > 100000 px², medium in between
 
 Boxes = Union[torch.Tensor, Sequence[Sequence[float]]]
@@ -65,7 +65,7 @@ def grounding_hits(pred: Boxes, gt: Boxes, thresh: float = 0.5) -> torch.Tensor:
 
 def area_filter(areas: torch.Tensor, min_area: Optional[float] = None,
                 max_area: Optional[float] = None, medium: bool = False) -> torch.Tensor:
-    """(N,) bool: which ground-truth areas the §5.3 size filter keeps (all when no bound)."""
+    """(N,) bool: which ground-truth areas the size filter keeps (all when no bound)."""
     areas = torch.as_tensor(areas, dtype=torch.float64)
     if min_area is None and max_area is None:
         return torch.ones_like(areas, dtype=torch.bool)

@@ -4,11 +4,11 @@
   scored one caption at a time with fixed corpus statistics
   (:class:`unival.metrics.caption.CiderDocumentFrequency`).
 * :func:`leave_one_out_baseline`: for k samples of one input, the baseline of sample j is the
-  mean reward of the *other* k - 1 samples (spec §5.4; OFA's caption SCST does the same).
+  mean reward of the *other* k - 1 samples (OFA's caption SCST does the same).
 * :func:`mention_counts`: for each caption, the distinct objects it mentions that its image's
   ground truth lacks (CHAIR's hallucinated mentions, :func:`unival.metrics.chair.caption_hallucinations`)
   and that it holds, for a reward r = CIDEr-D - lambda * hallucinated + mu * correct.
-* :func:`grounding_rewards`: spec §5.3, the Acc@thresh indicator of each predicted box (or
+* :func:`grounding_rewards`: as the RefCOCO RL criterion, the Acc@thresh indicator of each predicted box (or
   its IoU), times the area filter on the ground-truth box, with optional values replacing 1
   and 0.
 """
@@ -62,7 +62,7 @@ def grounding_rewards(pred, gt, thresh: Optional[float] = 0.5, min_area: Optiona
     """(N,) float64 rewards for predicted vs ground-truth boxes (N, 4) in original pixels.
 
     With ``thresh``: 1 for a hit (IoU >= thresh and positive intersection), else 0; with
-    ``thresh=None``: the IoU itself. Rows whose GT area fails the §5.3 area filter get 0.
+    ``thresh=None``: the IoU itself. Rows whose GT area fails the area filter (:func:`~unival.metrics.grounding.area_filter`) get 0.
     Then ``pos_reward`` replaces every positive reward and ``neg_reward`` every zero one.
     """
     if thresh is None:

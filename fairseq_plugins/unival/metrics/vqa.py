@@ -2,8 +2,8 @@
 
 * :func:`confidence_score` is what the research code reports in validation and in its
   evaluation: the confidence that the TSV gives the predicted answer (its precomputed VQA
-  soft accuracy), 0 when the answer is not among the references (spec §3.4). The same
-  function with ``{label: 1.0}`` gives SNLI-VE accuracy (§3.7).
+  soft accuracy), 0 when the answer is not among the references. The same
+  function with ``{label: 1.0}`` gives SNLI-VE accuracy.
 * :func:`vqa_soft_accuracy` is the standard VQA accuracy from the raw annotator answers
   (usually 10): for each leave-one-out subset of the annotators, min(#matches / 3, 1),
   averaged over the subsets, after the evaluation's answer normalisation

@@ -1,8 +1,8 @@
-"""Named sizes of the ``unival`` model (spec §1.1).
+"""Named sizes of the ``unival`` model (``unival_base``/``unival_large`` as released, plus smaller ones).
 
 Each function fills only the attributes that are absent (fairseq getattr-default
 semantics, so an official checkpoint's explicit values always win) and then defers to the
-next larger default set; ``unival_large`` holds the shared defaults. Besides the spec's
+next larger default set; ``unival_large`` holds the shared defaults. Besides the original
 architecture defaults they also set the "de-facto architecture" that every official run
 script passes (pre-LN, NormFormer scaling, ``--disable-entangle``, timm ResNet-101 image
 encoder, all-stage ResNeXt-101 video encoder), so that ``unival_base`` builds the model of

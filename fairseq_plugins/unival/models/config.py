@@ -2,7 +2,7 @@
 
 Boolean fields all default to False here. fairseq turns a ``bool`` field whose default is
 True into a ``store_false`` flag, so ``--encoder-normalize-before`` (passed by every official
-script) would switch it OFF. The True defaults of the spec therefore live in the
+script) would switch it OFF. The original True defaults therefore live in the
 architecture functions (:mod:`unival.models.architectures`), which fairseq applies to the
 parsed arguments before it fills the remaining fields from this dataclass. The one
 exception is ``strict``: the reference's ``--strict`` really is a store-false flag
@@ -44,7 +44,7 @@ class UnivalConfig(FairseqDataclass):
     activation_dropout: float = _f(0.0, "dropout after the FFN activation")
     relu_dropout: float = _f(0.0, "legacy name of activation_dropout (used when that is 0)")
 
-    # layout flags (architectures set the spec's True defaults; see module docstring)
+    # layout flags (architectures set the original True defaults; see module docstring)
     encoder_normalize_before: bool = _f(False, "pre-LayerNorm encoder blocks")
     decoder_normalize_before: bool = _f(False, "pre-LayerNorm decoder blocks")
     encoder_learned_pos: bool = _f(False, "learned encoder positions (always learned here)")

@@ -1,4 +1,4 @@
-"""The UnIVAL decoder: causal transformer with absolute + relative position biases (§1.7).
+"""The UnIVAL decoder: causal transformer with absolute + relative position biases.
 
 Works with fairseq's incremental decoding (``SequenceGenerator``): the position biases
 are computed for the whole prefix's keys and only the newest query row is used.

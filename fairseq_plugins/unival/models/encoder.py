@@ -1,4 +1,4 @@
-"""The UnIVAL encoder: [media patches ; text] through biased transformer layers (§1.3-§1.6).
+"""The UnIVAL encoder: [media patches ; text] through biased transformer layers.
 
 Output (fairseq convention, each value a list holding at most one tensor):
 ``encoder_out`` [(T, B, C)], ``encoder_padding_mask`` [(B, T)] (True = pad),

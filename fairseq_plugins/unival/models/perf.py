@@ -1,6 +1,6 @@
 """Switches between the optimised and the plain (reference-shaped) computation paths.
 
-Every speed-up of issue 9 is guarded by :func:`fast_paths_enabled`; the plain path is the
+Every speed-up is guarded by :func:`fast_paths_enabled`; the plain path is the
 straightforward code the parity fixture was checked against. ``UNIVAL_PLAIN_PATH=1`` in
 the environment selects the plain path everywhere (benchmarks' ``--plain``); tests use
 :func:`plain_path` to compare both in one process.

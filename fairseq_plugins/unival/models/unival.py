@@ -1,4 +1,4 @@
-"""The ``unival`` fairseq model: encoder + decoder glue, init, freezing, loading (§1, §6.1)."""
+"""The ``unival`` fairseq model: encoder + decoder glue, init, freezing, loading."""
 import logging
 from typing import Dict, List, Optional
 
@@ -29,7 +29,7 @@ MEDIA_MODULES = (
     "embed_videos", "video_proj", "embed_video_positions",
     "embed_audios", "audio_proj", "embed_audio_positions",
 )
-#: Token-embedding keys that grow together when the dictionary grows (§11.8).
+#: Token-embedding keys that grow together when the dictionary grows (BART -> UnIVAL).
 TOKEN_EMBEDDING_KEYS = (
     "encoder.embed_tokens.weight",
     "decoder.embed_tokens.weight",
@@ -38,7 +38,7 @@ TOKEN_EMBEDDING_KEYS = (
 
 
 def drop_logmel_keys(state_dict: Dict[str, Tensor]) -> List[str]:
-    """Delete the audio ``logmel_extractor`` entries (evaluation loading, spec §8.2, §12.10),
+    """Delete the audio ``logmel_extractor`` entries (evaluation loading, as the original evaluator does),
     so the freshly computed 48 kHz filterbank of the model is used. Returns deleted keys."""
     keys = [k for k in state_dict if ".logmel_extractor." in k]
     for key in keys:
@@ -78,7 +78,7 @@ class UnivalModel(FairseqEncoderDecoderModel):
         return cls(cfg, encoder, decoder)
 
     def _apply_freezing(self, cfg: UnivalConfig) -> None:
-        """``freeze_*`` flags (spec §6.3): requires_grad False on the frozen parts."""
+        """``freeze_*`` flags (e.g. the "onlylinear" recipes): requires_grad False on the frozen parts."""
         if cfg.freeze_encoder:
             self.encoder.requires_grad_(False)
             for name in MEDIA_MODULES:
@@ -140,7 +140,7 @@ class UnivalModel(FairseqEncoderDecoderModel):
 
     # ------------------------------------------------------------------ loading
     def upgrade_state_dict_named(self, state_dict: Dict[str, Tensor], name: str) -> None:
-        """Make a checkpoint fit this model (spec §6.1, §11.8), in place.
+        """Make a checkpoint fit this model, in place.
 
         1. Drop a trailing ``<mask>`` row the dictionary lacks; grow the token embedding
            (and its tied copies) with N(0, d^-1/2) rows when the dictionary is larger.

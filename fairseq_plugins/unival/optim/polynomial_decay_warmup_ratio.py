@@ -1,4 +1,4 @@
-"""``polynomial_decay_warmup_ratio``: OFA's polynomial decay with warmup as a ratio (spec §4.5, §11.1).
+"""``polynomial_decay_warmup_ratio``: OFA's polynomial decay with warmup as a ratio.
 
 The schedule spans ``--max-epoch`` epochs of the real training data (unless
 ``--total-num-update`` is given):
@@ -10,7 +10,7 @@ The schedule spans ``--max-epoch`` epochs of the real training data (unless
            = end                                                        from total on
 
 ``rows_e`` is the row count of epoch e's training file: for ``unify_task`` every ``--data``
-path is a training file, for the other UnIVAL tasks all but the last (spec §3.0). Because
+path is a training file, for the other UnIVAL tasks all but the last (the validation file). Because
 the recipe computes the schedule for 50 epochs and stops early, the LR stays near its peak.
 """
 import logging

@@ -1,8 +1,8 @@
-"""``audio_caption`` (AudioCaps, Clotho; spec §3.3): the caption task on audio clips.
+"""``audio_caption`` (AudioCaps, Clotho): the caption task on audio clips.
 
 TSV fields (``--selected-cols 0,4,2``): uniq_id, audio path (under ``--image-dir``), caption.
 The prompt is the VIDEO prompt " what does the video describe?", verbatim as the reference
-(spec §12.5). Waveforms per :class:`unival.tasks.media_inputs.AudioInputConfig`; the model
+does. Waveforms per :class:`unival.tasks.media_inputs.AudioInputConfig`; the model
 needs an audio encoder (``--audio-encoder-name pann_cnn14``).
 """
 from dataclasses import dataclass

@@ -1,4 +1,4 @@
-"""``UnivalTask``: what every UnIVAL fairseq task shares (spec §3.0).
+"""``UnivalTask``: what every UnIVAL fairseq task shares (OFA's data conventions).
 
 * one unified dictionary for source and target (:class:`unival.tokenizer.UnivalTokenizer`);
 * ``--data train_1,...,train_N,valid``: epoch e trains on file (e-1) mod N, every other split

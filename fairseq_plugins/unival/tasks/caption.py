@@ -1,4 +1,4 @@
-"""The ``caption`` task (image captioning, spec §3.1).
+"""The ``caption`` task (image captioning: COCO, NoCaps).
 
 Validation beam-searches every batch with ``--eval-args``, BPE-decodes, strips punctuation and
 scores CIDEr-D and BLEU-4 against the "&&" references (both lowercased and punctuation-free,

@@ -1,10 +1,10 @@
-"""The ``refcoco`` task (visual grounding on RefCOCO/+/g, spec §3.6).
+"""The ``refcoco`` task (visual grounding on RefCOCO/+/g).
 
 Training: cross-entropy on the four ``<bin_k>`` tokens of the resized box plus EOS.
 
 Generation (validation with ``--eval-acc``, ``unival eval``, fairseq-generate): beam search of
 exactly four tokens (``--eval-args`` default: beam 5, min_len 4, max_len_b 4) restricted to
-``<bin_*>`` tokens (:class:`BinTokensMask`; the reference leaves decoding unrestricted, spec §12.11
+``<bin_*>`` tokens (:class:`BinTokensMask`; the reference leaves decoding unrestricted
 — ``--unconstrained-bins`` restores that for parity). Each hypothesis is de-quantised
 (coord = k / (num_bins - 1) * max_image_size, then divided by the per-axis resize ratio) and
 compared with the original box: a hit is IoU >= ``--acc-thresh`` with positive intersection.
@@ -12,7 +12,7 @@ compared with the original box: a hit is IoU >= ``--acc-thresh`` with positive i
 Logged: ``score`` (accuracy at the first threshold, for ``--best-checkpoint-metric score``),
 ``acc@t`` per threshold, ``miou``, and ``acc@t_small/medium/large`` (GT area < 30000,
 between, > 100000 px²). ``--min-area-size`` / ``--max-area-size`` / ``--medium-area``
-restrict every count to the spec §5.3 size filter.
+restrict every count to :func:`unival.metrics.grounding.area_filter`'s size filter.
 """
 import logging
 import math
@@ -47,7 +47,7 @@ class RefcocoConfig(UnivalTaskConfig):
     acc_thresh: str = field(default="0.5", metadata={"help": "IoU threshold(s), comma list; the first is 'score'"})
     min_area_size: Optional[float] = field(default=None, metadata={"help": "count only GT boxes larger than this (px²)"})
     max_area_size: Optional[float] = field(default=None, metadata={"help": "count only GT boxes smaller than this (px²)"})
-    medium_area: bool = field(default=False, metadata={"help": "invert the area bounds to select medium boxes (§5.3)"})
+    medium_area: bool = field(default=False, metadata={"help": "invert the area bounds to select medium boxes"})
     read_from_img_path: bool = field(default=False, metadata={"help": "image column holds paths under --image-dir"})
     scst: bool = field(default=False, metadata={"help": "accepted for the RL recipes (refcoco_scst_reward_criterion "
                                                   "reads --scst-args whether or not it is set)"})

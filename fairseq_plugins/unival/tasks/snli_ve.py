@@ -1,4 +1,4 @@
-"""The ``snli_ve`` task (visual entailment, spec §3.7).
+"""The ``snli_ve`` task (visual entailment).
 
 Candidates are the three answers of ``--ans2label-dict`` (default {"no": 0, "yes": 1,
 "maybe": 2}); training uses trie constraint masks and the ``prev_output`` prompt like VQA;

@@ -1,9 +1,9 @@
-"""The ``unify_task`` pretraining task (spec §4): multitask image/video-text pretraining.
+"""The ``unify_task`` pretraining task: multitask image/video-text pretraining.
 
 ``--data a.tsv,b.tsv,...``: all paths are training files, epoch e reads (e-1) mod N; validation
 (disabled in the released recipe with ``--disable-validation``) reads ``--valid-data`` or,
 without it, the last path. Auxiliary streams are read alongside the main file, one row each
-every ``*_cnt`` main rows (the per-source sampling of spec §4.3):
+every ``*_cnt`` main rows (the per-source sampling of the released pretraining scripts):
 
     --image-text-vqa-data / --image-text-vqa-cnt      (QA rows)
     --image-text-ground-data / --image-text-ground-cnt (grounding rows)
@@ -13,7 +13,7 @@ every ``*_cnt`` main rows (the per-source sampling of spec §4.3):
 Batches are ``[v1, v2]`` (image examples, video examples) or a single one of them; the
 ``adjust_label_smoothed_cross_entropy`` criterion sums loss_v / ntokens_v over the list.
 ``--text-selected-cols``, ``--image-selected-cols`` and ``--detection-selected-cols`` of the
-released scripts are accepted and ignored (spec §12.6); the text/image/detection objectives
+released scripts are accepted and ignored (the released config no longer declares them); the text/image/detection objectives
 themselves are not part of the recipe, and their data flags are refused.
 """
 import logging
@@ -22,7 +22,7 @@ from typing import List, Optional
 
 from fairseq.tasks import register_task
 
-from unival import optim  # noqa: F401  (registers polynomial_decay_warmup_ratio; see the report)
+from unival import optim  # noqa: F401  (registers polynomial_decay_warmup_ratio, which the pretraining recipes use)
 from unival.data.pretrain_dataset import AuxiliaryStream, MediaSettings, PretrainDataset
 from unival.data.pretrain_objectives import NegativeSamples, PretrainExamples
 from unival.data.tsv import TSVFile
@@ -70,7 +70,7 @@ class UnifyTask(UnivalTask):
         for name in ("text_data", "image_data", "detection_data"):
             if getattr(cfg, name):
                 raise ValueError(f"--{name.replace('_', '-')}: OFA's text/image infilling and detection objectives "
-                                 "are not part of the UnIVAL recipe (spec §4.3) and are not implemented")
+                                 "are not part of the UnIVAL recipe and are not implemented")
         super().__init__(cfg, tokenizer)
         self._negatives = None
 

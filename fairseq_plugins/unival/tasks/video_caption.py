@@ -1,4 +1,4 @@
-"""``video_caption`` (MSR-VTT, ActivityNet Captions; spec §3.2): the caption task on videos.
+"""``video_caption`` (MSR-VTT, ActivityNet Captions): the caption task on videos.
 
 TSV fields (``--selected-cols 0,4,2``): uniq_id, video path (under ``--image-dir``), caption
 ("&&"-joined references in valid/test). Prompt " what does the video describe?"; frames per

@@ -1,4 +1,4 @@
-"""``video_vqa_gen`` (MSRVTT-QA, MSVD-QA; spec §3.5): ``vqa_gen`` on videos.
+"""``video_vqa_gen`` (MSRVTT-QA, MSVD-QA): ``vqa_gen`` on videos.
 
 TSV fields (``--selected-cols 0,5,2,3,4``): question_id, video path (under ``--image-dir``),
 question, "1.0|!+answer", empty. Answer trie, prompt types, beam-search / all-candidate

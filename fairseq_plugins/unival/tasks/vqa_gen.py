@@ -1,4 +1,4 @@
-"""The ``vqa_gen`` task (VQAv2 and zero-shot VizWiz / OK-VQA, spec §3.4).
+"""The ``vqa_gen`` task (VQAv2 and zero-shot VizWiz / OK-VQA).
 
 Shared with ``snli_ve`` (:mod:`unival.tasks.snli_ve`) through :class:`AnswerCandidatesTask`:
 
@@ -10,7 +10,7 @@ Shared with ``snli_ve`` (:mod:`unival.tasks.snli_ve`) through :class:`AnswerCand
   :mod:`unival.generation.candidate_scoring`) or by beam search with the decoder prompt
   forced as prefix and trie-masked answer steps (``beamsearch``); the row's score is the
   reference confidence of the prediction, logged as ``vqa_score`` (``snli_score``);
-* :meth:`AnswerCandidatesTask.evaluate_split` is the hook ``unival.evaluate`` calls.
+* :meth:`AnswerCandidatesTask.evaluate_split` is the hook ``unival.evaluation.run.evaluate`` calls.
 
 fairseq forces prefixes of one length per call, and the trie must know where each row's
 answer starts, so beam search runs once per distinct prefix length within a batch.

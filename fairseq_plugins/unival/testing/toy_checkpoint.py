@@ -1,7 +1,7 @@
 """Random-weight ``unival_tiny`` checkpoints in the released file layout (tests, benchmarks).
 
 :func:`write_toy_checkpoint` writes ``dict.txt`` (toy vocabulary), optionally an answer list,
-and a ``.pt`` laid out as spec §8.2 describes:
+and a ``.pt`` laid out as fairseq's trainer saves it (the released files' layout):
 
 * ``layout="released"``: ``args`` None; ``cfg.model`` an ``argparse.Namespace`` with every
   model argument, ``_name``/``arch`` = "unival_base" (the authors' rename) plus reference-only

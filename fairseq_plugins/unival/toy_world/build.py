@@ -2,9 +2,9 @@
 
 Files under the output directory (per split = train, valid, test):
 
-* ``caption_{split}.tsv``  (§3.1)      * ``vqa_{split}.tsv``      (§3.4)
-* ``refcoco_{split}.tsv``  (§3.6)      * ``snli_ve_{split}.tsv``  (§3.7)
-* ``pretrain_{split}.tsv`` (§4.1, image paths ``images/<id>.png``)
+* ``caption_{split}.tsv``  (caption)    * ``vqa_{split}.tsv``      (vqa_gen)
+* ``refcoco_{split}.tsv``  (refcoco)    * ``snli_ve_{split}.tsv``  (snli_ve)
+* ``pretrain_{split}.tsv`` (unify_task, image paths ``images/<id>.png``)
 * ``scenes_{split}.json`` (ground truth), ``images/``, ``negative_sample/``,
   ``vqa_answers.txt``, ``vqa_ans2label.pkl``, ``baselines.json`` and ``dict.txt``.
 

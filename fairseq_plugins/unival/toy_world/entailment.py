@@ -1,4 +1,4 @@
-"""Toy-world visual entailment (the ``snli_ve`` layout, spec §3.7): three hypotheses per
+"""Toy-world visual entailment (the ``snli_ve`` layout): three hypotheses per
 scene, one per label, so the labels are exactly balanced.
 
 * entailment: a true statement read off the ground truth: "there is a red circle",

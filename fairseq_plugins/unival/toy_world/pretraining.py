@@ -1,4 +1,4 @@
-"""Toy-world pretraining rows (``unify_task``, spec §4.1) and the negative-sample directory.
+"""Toy-world pretraining rows (``unify_task``) and the negative-sample directory.
 
 Row layout (8 columns): uniq_id, image path, caption, question, refs, gt_objects,
 dataset_name, type. Images are paths relative to the toy-world root (``images/<id>.png``):

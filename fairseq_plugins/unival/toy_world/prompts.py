@@ -1,5 +1,5 @@
-"""The model-side texts each task builds from toy-world rows (spec §3.1, §3.4, §3.6, §3.7,
-§4.2), so ``dict.txt`` can be built to cover every one of them.
+"""The model-side texts each task builds from toy-world rows (caption, VQA, grounding,
+entailment and pretraining prompts), so ``dict.txt`` can be built to cover every one of them.
 
 These mirror the prompts of the task datasets; they are used here only for vocabulary
 coverage (a BPE piece missing from ``dict.txt`` would become ``<unk>``).

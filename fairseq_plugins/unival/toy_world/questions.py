@@ -1,4 +1,4 @@
-"""Toy-world visual questions (the ``vqa_gen`` layout, spec §3.4), one per kind and scene.
+"""Toy-world visual questions (the ``vqa_gen`` layout), one per kind and scene.
 
 Kinds and their answers:
 

@@ -1,4 +1,4 @@
-"""Toy-world referring expressions (the ``refcoco`` layout, spec §3.6), one per object.
+"""Toy-world referring expressions (the ``refcoco`` layout), one per object.
 
 Two forms, both unambiguous by construction (checked by :func:`resolve`):
 

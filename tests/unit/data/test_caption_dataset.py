@@ -1,4 +1,4 @@
-"""CaptionDataset on tiny TSVs with real PNG images (BART dictionary: spec ids known)."""
+"""CaptionDataset on tiny TSVs with real PNG images (BART dictionary: token ids known)."""
 import pickle
 
 import pytest

@@ -1,4 +1,4 @@
-"""Caption and VQA datasets with video and audio loaders (spec §3.2, §3.3, §3.5), on tiny
+"""Caption and VQA datasets with video and audio loaders, on tiny
 media files written here; the bad-input policy for undecodable media."""
 import numpy as np
 import pytest

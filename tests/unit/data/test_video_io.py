@@ -17,7 +17,7 @@ from unival.data.io.video_transforms import (
 
 
 # ---------------------------------------------------------------------------------------
-# frame index sampling (spec §3.2), expected values worked out by hand
+# frame index sampling (the original "rand" sampler), expected values worked out by hand
 # ---------------------------------------------------------------------------------------
 def test_middle_32_frames_8_samples():
     # intervals [0,4), [4,8), ... -> middle (a + b - 1) // 2 = a + 1

@@ -8,10 +8,10 @@ from PIL import Image
 @pytest.fixture(scope="session")
 def load_script(repo_root):
     def load(name):
-        spec = importlib.util.spec_from_file_location(
+        module_spec = importlib.util.spec_from_file_location(
             f"data_utils_{name}", repo_root / "data_utils" / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        module = importlib.util.module_from_spec(module_spec)
+        module_spec.loader.exec_module(module)
         return module
     return load
 

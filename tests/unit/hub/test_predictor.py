@@ -19,7 +19,7 @@ def _png_bytes(img):
     return buffer.getvalue()
 
 
-def test_generation_defaults_are_the_spec_table():
+def test_generation_defaults_are_the_released_settings():
     assert GENERATION_DEFAULTS["caption"] == {"beam": 5, "max_len_a": 0, "max_len_b": 22,
                                               "no_repeat_ngram_size": 3, "unnormalized": True}
     assert GENERATION_DEFAULTS["refcoco"] == {"beam": 5, "min_len": 4, "max_len_a": 0, "max_len_b": 4,

@@ -49,7 +49,7 @@ def test_threshold_is_inclusive():
     assert not grounding_hits([[0, 0, 10, 15]], [[0, 0, 10, 20]], 0.75).item()
 
 
-def test_area_filters_follow_spec_5_3():
+def test_area_filters_follow_the_rl_recipe_buckets():
     areas = torch.tensor([100.0, 5000.0, 50000.0])
     assert area_filter(areas).tolist() == [True, True, True]
     assert area_filter(areas, max_area=1000).tolist() == [True, False, False]  # small

@@ -43,7 +43,7 @@ def test_full_size_names_shapes_and_param_counts(parity_dir, prefix, build, n_pa
     got = {k: tuple(v.shape) for k, v in module.state_dict().items()}
     assert set(got) == set(expected)
     assert got == expected
-    # spec section 10 counts parameters (front-end constants included, buffers not)
+    # the reference model's parameter count (front-end constants included, buffers not)
     assert sum(p.numel() for p in module.parameters()) == n_params
     assert module.out_channels == 2048
 
@@ -113,7 +113,7 @@ def test_audio_output_grids():
     cnn14 = build_audio_backbone("pann_cnn14").eval()
     with torch.no_grad():  # 1 s at 48 kHz, hop 200: 241 frames -> 241 // 32 = 7
         assert tuple(cnn14(torch.randn(1, 48_000) * 0.1).shape) == (1, 2048, 7, 2)
-    # 10 s: 2401 frames -> 75 x 2 = 150 tokens (spec section 1.8)
+    # 10 s: 2401 frames -> 75 x 2 = 150 tokens (as in the reference model)
     assert _meta_forward(cnn14, (2, 480_000)) == (2, 2048, 75, 2)
     cnn10 = build_audio_backbone("pann_cnn10", hop_size=480)
     assert _meta_forward(cnn10, (1, 480_000)) == (1, 1024, 1001 // 32, 2)

@@ -1,4 +1,4 @@
-"""Stage 1 starts from BART (spec 1.9, 4.5, 11.8): a fairseq ``bart_base`` checkpoint loads into
+"""Stage 1 starts from BART (as the released pretraining did): a fairseq ``bart_base`` checkpoint loads into
 a UnIVAL model through fairseq's own loading path.
 
 The BART checkpoint is written by fairseq's BART model code (``bart_base`` with unival_tiny's
@@ -52,7 +52,7 @@ def bart_checkpoint(tmp_path_factory):
 
 
 def unival_for_bart():
-    """unival_tiny over BART's text dictionary + <mask>, codes and bins (spec 2.1)."""
+    """unival_tiny over BART's text dictionary + <mask>, codes and bins."""
     dictionary = text_dictionary()
     extend_dictionary(dictionary, num_codes=16, num_bins=10)
     torch.manual_seed(1)
@@ -80,7 +80,7 @@ def test_bart_text_weights_load_into_unival_tiny(bart_checkpoint):
         if key.endswith(("embed_tokens.weight", "output_projection.weight")):
             assert target.shape == (len(dictionary), 128)
             torch.testing.assert_close(target[:text_rows], source, rtol=0, atol=0, msg=key)
-            new_rows = target[text_rows:]  # codes and bins: N(0, d^-1/2) rows appended (spec 11.8)
+            new_rows = target[text_rows:]  # codes and bins: N(0, d^-1/2) rows appended, as the original loader does
             assert 0.05 < new_rows.std().item() < 0.13
         else:
             assert target.shape == source.shape, key
@@ -92,7 +92,7 @@ def test_bart_text_weights_load_into_unival_tiny(bart_checkpoint):
     # the tied embedding stays one tensor; BART's position table (1024 + 2 rows) loads as is
     assert model.encoder.embed_tokens.weight is model.decoder.embed_tokens.weight
     assert loaded["encoder.embed_positions.weight"].shape == (1026, 128)
-    # what BART lacks keeps the UnIVAL initialisation (spec 1.9): media, relative positions, ...
+    # what BART lacks keeps the UnIVAL initialisation: media, relative positions, ...
     for key in ("encoder.image_proj.weight", "encoder.embed_images.conv1.weight", "encoder.layer_norm.weight",
                 "encoder.layers.0.self_attn.c_attn", "decoder.layers.1.ffn_layernorm.weight",
                 "encoder.token_rel_pos_table_list.0.weight"):

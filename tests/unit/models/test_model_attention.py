@@ -1,4 +1,4 @@
-"""Biased attention and drop path against independent computations (spec §1.5, §1.6)."""
+"""Biased attention and drop path against independent computations."""
 import math
 
 import pytest

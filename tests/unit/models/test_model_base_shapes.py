@@ -1,4 +1,4 @@
-"""``unival_base`` has the official state-dict names and shapes (spec §10, parity JSON)."""
+"""``unival_base`` has the official state-dict names and shapes (the parity fixture's JSON)."""
 import json
 
 import pytest

@@ -1,4 +1,4 @@
-"""Every issue-9 speed-up equals the plain path (``unival.models.perf.plain_path``).
+"""Every speed-up equals the plain path (``unival.models.perf.plain_path``).
 
 Covered: SDPA attention with the biases as an additive mask (forward and gradients,
 padded text), the flattened output projection, the incremental path's cached cross

@@ -1,4 +1,4 @@
-"""Checkpoint upgrade on load: missing entries, growth, strictness (spec §6.1, §11.8)."""
+"""Checkpoint upgrade on load: missing entries, growth, strictness."""
 import pytest
 import torch
 

@@ -1,4 +1,4 @@
-"""Position bucket tables and grid ids against the spec's reference values (§1.4, §1.5)."""
+"""Position bucket tables and grid ids against reference values of the original code."""
 import pytest
 import torch
 
@@ -55,7 +55,7 @@ def test_grid_ids_image_video_audio():
     assert grid_position_ids(2, 3, 42).tolist() == [1, 2, 3, 43, 44, 45]
     assert ImageAdapter().grid_ids((2, 3), 42).tolist() == [1, 2, 3, 43, 44, 45]
     assert VideoAdapter().grid_ids((2, 2, 2), 42).tolist() == [1, 2, 43, 44] * 2
-    # 60 audio tokens -> 8x8 square grid, first 60 ids (spec / parity README example)
+    # 60 audio tokens -> 8x8 square grid, first 60 ids (the parity fixture's example)
     audio = AudioAdapter().grid_ids((15, 4), 42)
     expected = [r * 42 + c + 1 for r in range(8) for c in range(8)][:60]
     assert audio.tolist() == expected

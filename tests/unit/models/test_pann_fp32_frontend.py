@@ -1,4 +1,4 @@
-"""The PANN log-mel front end stays fp32 under ``half()`` (spec §1.8, §11.7).
+"""The PANN log-mel front end stays fp32 under ``half()``.
 
 The reference trainer keeps the STFT kernels and the mel filterbank in fp32 under --fp16;
 ``model.half()`` would otherwise round them. Expected values come from an fp32 copy of the

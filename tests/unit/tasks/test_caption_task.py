@@ -96,7 +96,7 @@ def criterion_for(task):
     return AdjustLabelSmoothedCrossEntropyCriterion(task, cfg)
 
 
-def test_registered_with_spec_defaults():
+def test_registered_with_the_original_defaults():
     assert TASK_REGISTRY["caption"] is CaptionTask
     cfg = CaptionConfig()
     # flags that switch scoring on (a True default would make fairseq's --eval-cider a store_false)

@@ -1,4 +1,4 @@
-"""Spec 11.2: validation uses the EMA weights. fairseq's trainer hands ``ema_model`` to
+"""Validation uses the EMA weights (as OFA's trainer arranges). fairseq's trainer hands ``ema_model`` to
 ``task.valid_step`` when ``--store-ema`` is on and the task's ``uses_ema`` is True; the UnIVAL
 task then validates that model instead of the trained one (fairseq's own EMA module here)."""
 import torch

@@ -1,7 +1,7 @@
-"""unify_task pretraining: per-row examples (spec §4.2), auxiliary streams (§4.3), v1/v2 batches.
+"""unify_task pretraining: per-row examples, auxiliary streams, v1/v2 batches.
 
 Rows are written to tiny TSVs with PNG images (and one mp4) on disk; expected token sequences
-are built here from the spec's prompt strings with the tokenizer, not by the code under test.
+are built here from the original prompt strings with the tokenizer, not by the code under test.
 """
 import json
 import random

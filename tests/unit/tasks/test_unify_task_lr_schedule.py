@@ -1,4 +1,4 @@
-"""polynomial_decay_warmup_ratio (spec §4.5): totals from the data, warmup ratio, decay values."""
+"""polynomial_decay_warmup_ratio: totals from the data, warmup ratio, decay values."""
 import pytest
 from fairseq import options
 from fairseq.dataclass.utils import convert_namespace_to_omegaconf

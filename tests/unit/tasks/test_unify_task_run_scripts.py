@@ -1,4 +1,4 @@
-"""The pretraining stage scripts render (DRY_RUN=1) to the spec §4.5 recipes, parsed by fairseq."""
+"""The pretraining stage scripts render (DRY_RUN=1) to the released pretraining recipes, parsed by fairseq."""
 import os
 import shlex
 import subprocess

@@ -1,4 +1,4 @@
-"""AudioCaps and Clotho CSVs -> ``audio_caption`` TSVs (spec §3.3).
+"""AudioCaps and Clotho CSVs -> ``audio_caption`` TSVs.
 
 * AudioCaps (``train.csv``/``val.csv``/``test.csv``: audiocap_id, youtube_id, start_time,
   caption): clips are grouped by (youtube_id, start_time); the file is

@@ -1,4 +1,4 @@
-"""Karpathy-split COCO (``dataset_coco.json`` + image dir) -> ``caption`` TSVs (spec §3.1).
+"""Karpathy-split COCO (``dataset_coco.json`` + image dir) -> ``caption`` TSVs.
 
 * train (``train`` + ``restval`` images): one row per caption; uniq_id = the sentence id;
 * val / test: one row per image; uniq_id = image_id = the COCO id; captions "&&"-joined;

@@ -1,4 +1,4 @@
-"""NoCaps validation JSON -> ``caption`` TSVs for zero-shot evaluation (spec §3.1, §8.4).
+"""NoCaps validation JSON -> ``caption`` TSVs for zero-shot evaluation.
 
 Input: ``nocaps_val_4500_captions.json`` layout: ``images`` (``id``, ``file_name``, ``domain``
 in "in-domain" / "near-domain" / "out-domain") and ``annotations`` (``image_id``, ``caption``;

@@ -1,5 +1,5 @@
 """RefCOCO / RefCOCO+ / RefCOCOg (``refs(unc).p`` + ``instances.json``) -> ``refcoco`` TSVs
-(spec §3.6).
+(the OFA/UnIVAL grounding layout).
 
 One row per referring sentence: uniq_id = the sentence id, image_id, text (the refer API's
 processed ``sent``), region = the annotation's COCO box [x, y, w, h] as "x0,y0,x1,y1"

@@ -1,4 +1,4 @@
-"""SNLI-VE (JSONL + Flickr30k images) -> ``snli_ve`` TSV (spec §3.7).
+"""SNLI-VE (JSONL + Flickr30k images) -> ``snli_ve`` TSV.
 
 One row per pair with a gold label in {entailment, contradiction, neutral} (others, e.g.
 "-", are skipped): uniq_id (consecutive integers from ``first_id``; the ``pairID`` strings

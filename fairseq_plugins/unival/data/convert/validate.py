@@ -13,7 +13,7 @@ readable: the video's frame index, every audio sample):
   x1 > x0, y1 > y0 (a zero-area box is reported as degenerate) and inside the image (1 px
   tolerance);
 * snli_ve: hypothesis non-empty; label entailment/contradiction/neutral (or yes/no/maybe);
-* unify_task (§4.1, 8 columns): type known; caption rows need a caption, qa rows a question
+* unify_task (pretraining, 8 columns): type known; caption rows need a caption, qa rows a question
   and answers refs, visual_grounding rows a region text and a box refs; media are paths.
 """
 from __future__ import annotations

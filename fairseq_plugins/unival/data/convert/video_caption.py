@@ -1,5 +1,5 @@
 """MSR-VTT (``train_val_videodatainfo.json`` / ``test_videodatainfo.json``) -> ``video_caption``
-TSVs (spec §3.2).
+TSVs.
 
 The JSON holds ``videos`` ({video_id, split: train/validate/test, ...}) and ``sentences``
 ({video_id, caption, sen_id}). Train rows: one per caption (uniq_id = sen_id); val/test rows:

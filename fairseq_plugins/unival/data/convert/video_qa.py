@@ -1,4 +1,4 @@
-"""MSRVTT-QA / MSVD-QA JSONs -> ``video_vqa_gen`` TSVs and the candidate answers (spec §3.5).
+"""MSRVTT-QA / MSVD-QA JSONs -> ``video_vqa_gen`` TSVs and the candidate answers.
 
 Each split file is a JSON list of ``{"id", "video_id", "question", "answer"}``. A row is
 question_id, video_id, question, "1.0|!+answer", empty, video path. MSRVTT-QA names videos

@@ -1,4 +1,4 @@
-"""VQAv2 question/annotation JSONs -> ``vqa_gen`` TSV rows (spec §3.4).
+"""VQAv2 question/annotation JSONs -> ``vqa_gen`` TSV rows.
 
 * answers are normalised as the VQA evaluation does (:func:`normalize_answer`: punctuation,
   number words -> digits, articles dropped, common apostrophe-less contractions restored);

@@ -1,4 +1,4 @@
-"""VizWiz and OK-VQA annotations -> ``vqa_gen`` TSVs for zero-shot evaluation (spec §3.4, §8.4).
+"""VizWiz and OK-VQA annotations -> ``vqa_gen`` TSVs for zero-shot evaluation.
 
 * VizWiz (``val.json``: a list of ``{"image", "question", "answers": [{"answer",
   "answer_confidence"}] x 10, "answerable", "answer_type"}``, images under ``--image-dir``):

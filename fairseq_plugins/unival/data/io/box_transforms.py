@@ -1,4 +1,4 @@
-"""Image transforms that move boxes with the image (spec §2.2, §4.4).
+"""Image transforms that move boxes with the image (grounding, pretraining augmentation).
 
 Every function takes an RGB ``PIL.Image`` and ``boxes`` (N, 4) float ``(x0, y0, x1, y1)``
 pixels (may be None or empty) and returns the new image and the boxes in its pixels.
@@ -52,7 +52,7 @@ def resize(img: Image.Image, boxes, width: int, height: int) -> Tuple[Image.Imag
 
 
 def square_resize(img: Image.Image, boxes, size: int):
-    """-> (image size x size, boxes, w_ratio = size / w, h_ratio = size / h) (RefCOCO, §2.2)."""
+    """-> (image size x size, boxes, w_ratio = size / w, h_ratio = size / h) (RefCOCO)."""
     w, h = img.size
     out, b = resize(img, boxes, size, size)
     return out, b, size / w, size / h
@@ -180,7 +180,7 @@ def apply_augment_op(img: Image.Image, boxes, name: str, magnitude: float, sign:
 def random_augment(img: Image.Image, boxes, rng: np.random.Generator, num_ops: int = 2,
                    magnitude: float = 7.0, ops: Sequence[str] = AUGMENT_OPS, prob: float = 0.5):
     """``num_ops`` ops drawn with replacement, each applied with probability ``prob`` and a
-    random sign (spec §4.4: N = 2, M = 7, fill (128, 128, 128))."""
+    random sign (the pretraining recipe: N = 2, M = 7, fill (128, 128, 128))."""
     b = _boxes(boxes)
     for index in rng.integers(len(ops), size=num_ops):
         apply_it = rng.random() < prob

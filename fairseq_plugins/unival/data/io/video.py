@@ -1,6 +1,6 @@
-"""Video files -> sampled uint8 frames with PyAV (spec §3.2 frame sampling).
+"""Video files -> sampled uint8 frames with PyAV (UnIVAL's frame sampling).
 
-:func:`sample_frame_indices` is the spec's sampler (decord-era ``get_frame_indices``);
+:func:`sample_frame_indices` is the original code's sampler (decord-era ``get_frame_indices``);
 :func:`read_video_frames` opens a file, learns every frame's presentation timestamp from the
 demuxer (no decoding), samples indices and decodes only what those frames need: it seeks
 to the key frame before the next wanted frame when that skips at least ``SEEK_MIN_SKIP``
@@ -34,7 +34,7 @@ SEEK_MIN_SKIP = 8
 # ---------------------------------------------------------------------------------------
 def sample_frame_indices(num_available: int, num_frames: int, sampling: str = "rand",
                          rng: np.random.Generator | None = None) -> list[int]:
-    """``num_frames`` indices into a video of ``num_available`` frames (spec §3.2).
+    """``num_frames`` indices into a video of ``num_available`` frames (the original "rand" sampler).
 
     The video is cut at ``linspace(0, n, k + 1).astype(int)`` with ``k = min(T, n)``.
     ``"rand"`` picks uniformly in ``range(a, b - 1)`` per interval ``[a, b)`` (the reference

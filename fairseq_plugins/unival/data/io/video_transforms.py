@@ -1,4 +1,4 @@
-"""Video frame transforms with torch only (spec §3.2; torchvision is unavailable here).
+"""Video frame transforms with torch only (torchvision is unavailable here).
 
 * eval (and train without augmentation): centre crop to ``size`` (zero-padding a smaller
   frame, as torchvision's ``CenterCrop``), /255, normalise (mean = std = 0.5);

@@ -1,4 +1,4 @@
-"""Audio adapter: waveform (B, S) -> PANN map (B, C, T', F') -> T'*F' tokens (spec §1.4).
+"""Audio adapter: waveform (B, S) -> PANN map (B, C, T', F') -> T'*F' tokens.
 
 Tokens are flattened time-major. Their ids lay them out row by row on an s x s grid with
 s = ceil(sqrt(N)), truncated to the first N ids (not on the (T', F') grid).

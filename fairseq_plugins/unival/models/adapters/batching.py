@@ -1,4 +1,4 @@
-"""Encode a batch whose rows may carry different modalities (spec §1.10, §12.1).
+"""Encode a batch whose rows may carry different modalities.
 
 Each row is encoded by the adapter of ITS OWN ``patch_types`` value from its own media
 tensor; rows of different modalities are scattered back in batch order and padded to

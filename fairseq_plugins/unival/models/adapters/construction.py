@@ -56,7 +56,7 @@ def build_video_modules(cfg, embed_dim: int) -> Optional[Tuple[nn.Module, nn.Lin
 def build_audio_modules(cfg, embed_dim: int) -> Optional[Tuple[nn.Module, nn.Linear]]:
     """PANN backbone (B, S) -> (B, C, T', F') and ``audio_proj``, or None.
 
-    (The model keeps its log-mel front end frozen, spec §1.8.)
+    (The model keeps its log-mel front end frozen, as the original code does.)
     """
     name = encoder_name(cfg.audio_encoder_name)
     if name is None:

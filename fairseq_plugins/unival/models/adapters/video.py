@@ -1,7 +1,7 @@
 """Video adapter: (B, 3, T, H, W) -> 3-D ResNeXt map (B, C, t, h, w) -> t*h*w tokens.
 
 Tokens are flattened t-major; every time slice reuses the h x w grid ids (no temporal
-position embedding), spec §1.4.
+position embedding), as in the original model.
 """
 from typing import Tuple
 

@@ -10,7 +10,7 @@
 Both hold their constants as frozen ``nn.Parameter`` (requires_grad False) so that the
 names match the released checkpoints. They always compute in fp32, and they STAY fp32 under
 ``model.half()`` / ``.to(torch.bfloat16)`` (:class:`Float32Module`), as the reference trainer
-keeps them under ``--fp16`` (spec §1.8, §11.7): a half-precision STFT kernel or mel filterbank
+keeps them under ``--fp16``: a half-precision STFT kernel or mel filterbank
 would shift the log-mel by far more than the fp16 rounding of the activations.
 """
 import math

@@ -1,4 +1,4 @@
-"""Multi-head attention with an additive position bias and per-head gains (spec §1.5).
+"""Multi-head attention with an additive position bias and per-head gains (OFA's attention).
 
 logits = (q · k) / sqrt(d_h * scale_factor) + bias, padded keys -> -inf, softmax (fp32),
 dropout, weighted sum of v, optional per-head gain ``c_attn``, ``out_proj``.

@@ -1,4 +1,4 @@
-"""Fast path of :class:`~unival.models.layers.attention.BiasedMultiheadAttention` (issue 9).
+"""Fast path of :class:`~unival.models.layers.attention.BiasedMultiheadAttention`.
 
 Same result as the plain path (to float rounding), computed differently:
 

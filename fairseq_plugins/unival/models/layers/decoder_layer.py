@@ -1,4 +1,4 @@
-"""One UnIVAL decoder layer: causal self-attention, cross-attention, FFN (spec §1.7)."""
+"""One UnIVAL decoder layer: causal self-attention, cross-attention, FFN."""
 from typing import Optional, Tuple
 
 import torch

@@ -1,4 +1,4 @@
-"""Stochastic depth: drop a whole residual branch per sample (spec §1.6)."""
+"""Stochastic depth: drop a whole residual branch per sample."""
 from typing import List
 
 import torch

@@ -1,4 +1,4 @@
-"""One UnIVAL encoder layer: biased self-attention + FFN, NormFormer extras (spec §1.6)."""
+"""One UnIVAL encoder layer: biased self-attention + FFN, NormFormer extras."""
 from typing import Optional
 
 import torch

@@ -1,4 +1,4 @@
-"""Row maps for caches that beam search would otherwise copy (issue 9, fast path).
+"""Row maps for caches that beam search would otherwise copy (fast path).
 
 During beam search every hypothesis of a sentence attends to the same encoder output, so
 the cross-attention keys/values and the cross position-bias keys are stored once per

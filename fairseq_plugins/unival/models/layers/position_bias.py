@@ -1,4 +1,4 @@
-"""Position-bias terms added to attention logits (spec §1.5).
+"""Position-bias terms added to attention logits (OFA/UnIVAL's scheme).
 
 All functions return biases shaped (B or 1, H, T_q, T_k), ready to be added to the
 (B, H, T_q, T_k) attention logits of :class:`BiasedMultiheadAttention`.

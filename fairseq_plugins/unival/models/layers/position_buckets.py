@@ -1,4 +1,4 @@
-"""Relative-position bucket tables and patch grid position ids (spec §1.4, §1.5).
+"""Relative-position bucket tables and patch grid position ids (as OFA computes them).
 
 All tables are deterministic int64 index tensors; the model stores them as buffers
 (``token_rp_bucket`` (P, P), ``image_rp_bucket`` (G²+1, G²+1)) so that they appear in the
