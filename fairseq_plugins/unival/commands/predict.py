@@ -56,19 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", help="cpu, cuda, cuda:1 (default: cuda when available)")
     parser.add_argument("--fail-on-bad-input", action="store_true", help="stop at the first unreadable input")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-<<<<<<< HEAD
     add_generation_arguments(parser)
-=======
-    gen = parser.add_argument_group("generation (defaults: the released scripts' per-task settings)")
-    gen.add_argument("--beam", type=int)
-    gen.add_argument("--max-len-a", type=float)
-    gen.add_argument("--max-len-b", type=int)
-    gen.add_argument("--min-len", type=int)
-    gen.add_argument("--no-repeat-ngram-size", type=int)
-    gen.add_argument("--lenpen", type=float)
-    gen.add_argument("--temperature", type=float)
-    gen.add_argument("--unnormalized", action="store_true", default=None)
->>>>>>> docs19
     return parser
 
 
