@@ -155,10 +155,10 @@ def test_validate_tsv_accepts_good_and_reports_bad_rows(world, tmp_path, repo_ro
 
 
 def test_cli_writes_every_file(tmp_path, repo_root):
-    import unival.toy_world
+    import unival.commands.toy_world
 
     cli = _load_script(repo_root, "toy_world")
-    assert cli.main is unival.toy_world.main  # `unival toy-world` runs the same code
+    assert cli.main is unival.commands.toy_world.main  # `unival toy-world` runs the same code
     out = tmp_path / "cli"
     assert cli.main(["--out", str(out), "--seed", "1", "--num-train", "5", "--num-valid", "2",
                      "--num-test", "2", "--image-size", "48"]) == 0
