@@ -18,6 +18,7 @@ import sys
 import time
 from typing import Optional, Sequence
 
+from unival.hub import PredictionError, load
 from unival.hub.generation import add_generation_arguments, given_generation_flags
 from unival.hub.input_files import MEDIA_SUFFIXES, draw_box, expand_inputs
 
@@ -79,7 +80,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                              f"(--text, or {modality}<TAB>{text_name} rows in a TSV)")
     from tqdm import tqdm
 
-    from unival.hub import PredictionError, load  # imports fairseq: after the inputs are checked
 
     overrides = {"ans2label_file": args.ans2label_file} if args.ans2label_file else None
     predictor = load(args.model, dict_path=args.dict_path, bpe_dir=args.bpe_dir, ema=args.ema,
