@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
+from unival.demo.context import demo_parser, log_demo_progress
 from unival.demo.merge.pipeline import SMOKE, MergeDemo, MergeDemoSettings
 from unival.demo.merge.report import format_table
 
@@ -19,24 +20,13 @@ DESCRIPTION = "Toy base -> caption, VQA and grounding experts -> interpolation, 
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="unival demo-merge", description=DESCRIPTION)
-    parser.add_argument("--out", default="outputs/demo_merge", help="output folder")
-    parser.add_argument("--seed", type=int, default=0, help="toy world seed (default: 0)")
-    parser.add_argument(
-        "--smoke",
-        action="store_true",
-        help="tiny sizes and a few updates: checks the pipeline in about a minute",
-    )
-    return parser
+    return demo_parser("unival demo-merge", DESCRIPTION, "outputs/demo_merge",
+                       "tiny sizes and a few updates: checks the pipeline in about a minute")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
-    # force: importing fairseq has already configured the root logger
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s | demo-merge | %(message)s", datefmt="%H:%M:%S",
-        force=True,
-    )
+    log_demo_progress("demo-merge")
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     report = MergeDemo(out, SMOKE if args.smoke else MergeDemoSettings(), seed=args.seed).run()

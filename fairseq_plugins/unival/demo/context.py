@@ -6,7 +6,9 @@ checkout: the checkout is found above this file, or named by ``UNIVAL_HOME``.
 """
 from __future__ import annotations
 
+import argparse
 import json
+import logging
 import os
 import random
 import re
@@ -125,3 +127,19 @@ def write_head(src: Path, dst: Path, rows: int) -> int:
 
 def dump_json(path: Path, value) -> None:
     path.write_text(json.dumps(value, indent=2) + "\n", encoding="utf-8")
+
+
+def demo_parser(prog: str, description: str, default_out: str, smoke_help: str) -> argparse.ArgumentParser:
+    """The options both demos take: ``--out``, ``--seed``, ``--smoke``."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--out", default=default_out, help=f"output folder (default: {default_out})")
+    parser.add_argument("--seed", type=int, default=0, help="toy world seed (default: 0)")
+    parser.add_argument("--smoke", action="store_true", help=smoke_help)
+    return parser
+
+
+def log_demo_progress(label: str) -> None:
+    """INFO lines ``HH:MM:SS | label | message`` on stderr. ``force``: importing fairseq has
+    already configured the root logger."""
+    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s | {label} | %(message)s",
+                        datefmt="%H:%M:%S", force=True)
