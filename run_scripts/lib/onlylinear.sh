@@ -5,8 +5,9 @@
 # onlylinear_defaults RECIPE: with ONLYLINEAR=1, only the modality -> language connection trains
 # (encoder.{image,video,audio}_proj and encoder.embed_{image,video,audio}_positions); the
 # transformer, embeddings, backbones and decoder are frozen (--freeze-encoder --freeze-decoder
-# --freeze-{image,video,audio}-encoder). Sets the spec's values unless already set: LR MAX_EPOCH
-# BATCH_SIZE UPDATE_FREQ (and USE_DATAAUG for video QA, AUDIO_SAMPLE_RATE=48000 for audio),
+# --freeze-{image,video,audio}-encoder). Sets the authors' values unless already set: LR MAX_EPOCH
+# (and USE_DATAAUG for video QA, AUDIO_SAMPLE_RATE=48000 for audio), ONLYLINEAR_BATCH (their
+# per-GPU batch; they used update frequency 2: the script keeps that global batch),
 # RUN_NAME=<recipe>_onlylinear_<from>_$ARCH and INIT_CHECKPOINT:
 #   ONLYLINEAR_FROM=s2 (default)  $UNIVAL_CKPT/unival_s2_hs/checkpoint1.pt (the reference's s2
 #                                 scripts used checkpoint3.pt, which was not released)
@@ -35,8 +36,7 @@ onlylinear_defaults() {
     esac
     LR=${LR:-$lr}
     MAX_EPOCH=${MAX_EPOCH:-$epochs}
-    BATCH_SIZE=${BATCH_SIZE:-$batch}
-    UPDATE_FREQ=${UPDATE_FREQ:-2}
+    ONLYLINEAR_BATCH=$batch
     RUN_NAME=${RUN_NAME:-${recipe}_onlylinear_${from}_$ARCH}
     if [[ $from == s1 ]]; then
         path_default INIT_CHECKPOINT UNIVAL_CKPT unival_s1/checkpoint15.pt
