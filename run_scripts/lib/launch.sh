@@ -9,13 +9,20 @@
 #   would silently keep the last one, hiding a mistake).
 # - DRY_RUN=1 prints the command the launcher would run as one shell-quoted line on stdout and
 #   exits 0 (with LAUNCHER=torchrun the torchrun line, with LAUNCHER=slurm the sbatch line).
-# - LAUNCHER picks how the command runs:
-#     local     one process: CPU or one GPU (the default)
+# - LAUNCHER picks how the command runs (unset: torchrun for a training when NPROC_PER_NODE or
+#   NNODES asks for more than one process, else local):
+#     local     one process: CPU or one GPU
 #     torchrun  NPROC_PER_NODE processes on each of NNODES nodes (training commands only):
 #               torchrun starts lib/torchrun_worker.sh once per rank, which adds that rank's
-#               --distributed-rank/--device-id/--distributed-world-size; launch adds the backend:
-#               DEVICE=gpu: --distributed-backend=nccl; DEVICE=cpu: --distributed-backend=gloo
-#               --ddp-backend=legacy_ddp (give either flag yourself to change it).
+#               --distributed-rank/--device-id/--distributed-world-size; launch adds the backends:
+#               --distributed-backend=nccl on GPU, gloo on CPU, and on both
+#               --ddp-backend=legacy_ddp (the authors' --ddp-backend=no_c10d, fairseq's name for
+#               it): it all-reduces the whole gradient after backward and gives a parameter that
+#               got no gradient (the video encoder of an image recipe, say) a zero one, where
+#               torch's DistributedDataParallel without --find-unused-parameters stops at the
+#               second update ("Expected to have finished reduction in the prior iteration").
+#               It is also the only fairseq backend that runs on CPU, so CI trains through the
+#               same code path as a GPU run. Give either flag yourself to change it.
 #               NPROC_PER_NODE (default: SLURM_GPUS_ON_NODE, else the GPUs nvidia-smi lists; 1
 #               on CPU) NNODES (1) NODE_RANK (SLURM_NODEID, else 0) MASTER_ADDR MASTER_PORT
 #               (29500); one node without MASTER_ADDR: torchrun --standalone (a free port).
@@ -137,10 +144,23 @@ _command_local() {
     LAUNCH_CMD=("$@")
 }
 
-# launch_geometry: set LAUNCH_NPROC (processes per node) and LAUNCH_NNODES for LAUNCHER; the
-# training world size is their product (1 x 1 for LAUNCHER=local).
+# training_launcher: print LAUNCHER, or when it is unset: torchrun if NPROC_PER_NODE or NNODES
+# asks for more than one process, else local.
+training_launcher() {
+    if [[ -n ${LAUNCHER:-} ]]; then
+        printf '%s' "$LAUNCHER"
+    elif [[ ${NPROC_PER_NODE:-1} != 1 || ${NNODES:-1} != 1 ]]; then
+        printf torchrun
+    else
+        printf local
+    fi
+}
+
+# launch_geometry: set LAUNCH_NPROC (processes per node) and LAUNCH_NNODES of a training; the
+# world size is their product (1 x 1 for LAUNCHER=local).
 launch_geometry() {
-    local launcher=${LAUNCHER:-local} nnodes=${NNODES:-1} nproc
+    local launcher nnodes=${NNODES:-1} nproc
+    launcher=$(training_launcher)
     case $launcher in
         local) LAUNCH_NPROC=1 LAUNCH_NNODES=1; return 0 ;;
         slurm) nproc=${NPROC_PER_NODE:-$([[ $DEVICE == gpu ]] && echo 8 || echo 1)} ;;
@@ -175,10 +195,10 @@ _command_torchrun() {
     local -a cmd=("$@")
     if [[ $DEVICE == cpu ]]; then
         has_flag --distributed-backend "$@" || cmd+=(--distributed-backend=gloo)
-        has_flag --ddp-backend "$@" || cmd+=(--ddp-backend=legacy_ddp)
     else
         has_flag --distributed-backend "$@" || cmd+=(--distributed-backend=nccl)
     fi
+    has_flag --ddp-backend "$@" || cmd+=(--ddp-backend=legacy_ddp)
     LAUNCH_CMD=("$(find_tool torchrun)" --nnodes="$nnodes" --nproc-per-node="$nproc")
     if ((nnodes == 1)) && [[ -z ${MASTER_ADDR:-} ]]; then
         LAUNCH_CMD+=(--standalone)
@@ -211,6 +231,7 @@ launch() {
     log_overrides
     local -a cmd=("${SCRIPT_PART[@]}" "${USER_PART[@]}")
     local launcher=${LAUNCHER:-local}
+    if [[ -z ${LAUNCHER:-} && $(basename "${cmd[0]}") == fairseq-train ]]; then launcher=$(training_launcher); fi
     declare -F "_command_$launcher" >/dev/null || die "unknown LAUNCHER '$launcher' (have: local torchrun slurm)"
     [[ -n ${cmd[0]} ]] || die "no program to launch (a tool lookup failed above)"
     "_command_$launcher" "${cmd[@]}"

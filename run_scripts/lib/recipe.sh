@@ -67,10 +67,16 @@ user_flag_value() {
 #                DROP_BEST_AFTER (6000), bonus tangent from LOG_END (0.75)
 #   ce           adjust_label_smoothed_cross_entropy with LABEL_SMOOTHING; drop-worst as above when
 #                CE_DROP_WORST is 1 or DROP_WORST_RATIO is set
-# A --criterion=NAME given by the user (after the script name or in EXTRA_ARGS) picks the flag set
-# of that criterion (any other criterion gets only --criterion; bring its own flags).
+# A --criterion=NAME given by the user (after the script name or in EXTRA_ARGS) replaces the
+# recipe's (logged) and picks that criterion's flag set; any other criterion gets none of these
+# flags (bring its own). The user's --criterion is then the only one on the command line.
 recipe_criterion_flags() {
-    local choice=${CRITERION:-$1} ce_drop_worst=${2:-0} user
+    local choice=${CRITERION:-$1} ce_drop_worst=${2:-0} user recipe
+    case $choice in
+        encouraging) recipe=adjust_label_smoothed_encouraging_loss ;;
+        ce) recipe=adjust_label_smoothed_cross_entropy ;;
+        *) die "CRITERION must be encouraging or ce (got '$choice')" ;;
+    esac
     user=$(user_flag_value --criterion)
     case $user in
         adjust_label_smoothed_encouraging_loss) choice=encouraging ;;
@@ -78,6 +84,10 @@ recipe_criterion_flags() {
         "") ;;
         *) choice=other ;;
     esac
+    if [[ -n $user && $user != "$recipe" ]]; then
+        echo "run_scripts: your --criterion=$user overrides the recipe's --criterion=$recipe" \
+            "(CRITERION=${CRITERION:-$1}); the script sets the flags of yours" >&2
+    fi
     local -a drop_worst=(--drop-worst-ratio="${DROP_WORST_RATIO:-0.05}" --drop-worst-after="${DROP_WORST_AFTER:-6000}")
     case $choice in
         encouraging)
@@ -87,9 +97,10 @@ recipe_criterion_flags() {
                              --drop-best-after="${DROP_BEST_AFTER:-6000}" --log-end="${LOG_END:-0.75}") ;;
         ce) CRITERION_FLAGS=(--criterion=adjust_label_smoothed_cross_entropy --label-smoothing="$LABEL_SMOOTHING")
             if [[ $ce_drop_worst == 1 || -n ${DROP_WORST_RATIO:-} ]]; then CRITERION_FLAGS+=("${drop_worst[@]}"); fi ;;
-        other) CRITERION_FLAGS=(--criterion="$user") ;;
-        *) die "CRITERION must be encouraging or ce (got '$choice')" ;;
+        other) CRITERION_FLAGS=() ;;
     esac
+    # the user's copy names the criterion (a second one here would be refused as a duplicate)
+    if [[ -n $user ]]; then CRITERION_FLAGS=("${CRITERION_FLAGS[@]:1}"); fi
 }
 
 # backbone_weights VAR FLAG FILE WHAT: set BACKBONE_FLAGS to (--FLAG=$VAR) for the weights a new

@@ -1,5 +1,6 @@
 """The reinforcement fine-tuning recipes render to commands fairseq's parser accepts, with the
-criterion options of spec 5.3 (grounding, one AREA bucket per run) and the caption SCST stage."""
+criterion options of the authors' refcoco/scst scripts (grounding, one AREA bucket per run) and
+the caption SCST stage."""
 import json
 
 import pytest
@@ -18,7 +19,8 @@ def test_caption_scst_recipe(machine):
     assert (args.task, args.criterion, args.scst) == ("caption", "scst_reward_criterion", True)
     assert json.loads(args.scst_args) == {"beam": 5, "max_len_b": 16}
     assert args.scst_baseline == "leave-one-out" and args.scst_cider_cached_tokens is None
-    assert args.lr == [1e-5] and args.batch_size == 2 and args.update_freq == [4] and args.max_epoch == 5
+    # one process: 32 steps of 2 = OFA's caption stage 2 (8 GPUs x 2 x 4)
+    assert args.lr == [1e-5] and args.batch_size == 2 and args.update_freq == [32] and args.max_epoch == 5
     data, out = machine["UNIVAL_DATA"], machine["UNIVAL_OUT"]
     assert args.data == f"{data}/caption_stage2_train.tsv,{data}/caption_valid.tsv"
     assert args.restore_file == f"{out}/caption/caption_unival_base/checkpoint_best.pt"
@@ -72,7 +74,8 @@ def test_refcoco_scst_recipe_values(machine):
     _, args = parse_command(rendered_argv(REFCOCO_SCST, machine))
     assert args.scst and json.loads(args.scst_args) == {"beam": 5, "min_len": 4, "max_len_a": 0, "max_len_b": 4}
     assert (args.acc_thresh, args.metric, args.lambda_reinforce) == ("0.5", "acc", 5.0)
-    assert args.lr == [3e-5] and args.max_epoch == 10 and args.batch_size == 8 and args.update_freq == [4]
+    # one process: 32 steps of 8 = the authors' 8 GPUs x 8 x 4
+    assert args.lr == [3e-5] and args.max_epoch == 10 and args.batch_size == 8 and args.update_freq == [32]
     assert args.warmup_ratio == 0.06 and args.patch_image_size == 512
     assert args.pos_reward is None and args.neg_reward is None
     data, out = machine["UNIVAL_DATA"], machine["UNIVAL_OUT"]
