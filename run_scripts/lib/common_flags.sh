@@ -16,6 +16,7 @@
 #   DROPOUT ATTENTION_DROPOUT RESNET_DROP_PATH ENCODER_DROP_PATH DECODER_DROP_PATH
 #   IMAGE_ENCODER RESNET_TYPE (set to an empty string to keep the architecture's own choice)
 #   WEIGHT_DECAY CLIP_NORM VALIDATE_INTERVAL(epochs) VALIDATE_INTERVAL_UPDATES SAVE_INTERVAL(epochs) LOG_INTERVAL
+#   FIXED_VALIDATION_SEED (7; empty: none)
 #   NUM_WORKERS SEED
 
 UNIVAL_ARCH_FLAGS=(
@@ -59,6 +60,10 @@ UNIVAL_FINETUNE_FLAGS=(
     --validate-interval-updates="${VALIDATE_INTERVAL_UPDATES:-2000}"
     --find-unused-parameters
 )
+# The authors validate with a fixed seed (7): every validation draws the same random numbers.
+# FIXED_VALIDATION_SEED="" leaves it out.
+FIXED_VALIDATION_SEED=${FIXED_VALIDATION_SEED-7}
+if [[ -n $FIXED_VALIDATION_SEED ]]; then UNIVAL_FINETUNE_FLAGS+=(--fixed-validation-seed="$FIXED_VALIDATION_SEED"); fi
 
 # init_or_resume_flags [FLAG...]: set UNIVAL_INIT_FLAGS, the starting point of a training run.
 # - $SAVE_DIR/checkpoint_last.pt exists (a stopped or preempted run, e.g. a requeued SLURM job):

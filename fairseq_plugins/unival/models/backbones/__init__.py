@@ -111,10 +111,16 @@ def load_pretrained_backbone(module: nn.Module, path: str,
 
     Handles ``state_dict``/``model`` wrappers and ``module.``/``model.`` key prefixes.
     Returns (missing, unexpected) key lists (keys skipped for shape or mel-bin reasons
-    count as missing) and logs them.
+    count as missing) and logs them. Raises ValueError when no tensor of the file fits the module.
     """
     raw = torch.load(path, map_location="cpu", weights_only=weights_only)
     state, dropped = clean_backbone_state_dict(module, raw)
+    own = module.state_dict()
+    if not any(key in own for key in state):
+        # a non-strict load would silently keep the random weights: most likely the wrong file
+        raise ValueError(f"{path}: none of its {len(state)} tensors matches a parameter of the "
+                         f"{type(module).__name__} backbone (e.g. {sorted(state)[:3]}); is it the "
+                         "weights file of this encoder?")
     result = module.load_state_dict(state, strict=False)
     missing, unexpected = list(result.missing_keys), list(result.unexpected_keys)
     logger.info("loaded backbone weights from %s: %d tensors, %d missing, %d unexpected",
