@@ -34,7 +34,7 @@ source "$LIB/onlylinear.sh"
 source "$LIB/recipe.sh"
 
 ARCH=${ARCH:-unival_base}
-onlylinear_defaults audio_caption  # ONLYLINEAR=1: spec 6.3 (lib/onlylinear.sh)
+onlylinear_defaults audio_caption  # ONLYLINEAR=1: lib/onlylinear.sh
 RUN_NAME=${RUN_NAME:-audio_caption_$ARCH}
 # the reference: 8 GPUs x 8 x update-freq 2 (onlylinear: the same)
 if [[ ${ONLYLINEAR:-0} == 1 ]]; then recipe_batch 128 8 "$ONLYLINEAR_BATCH"; else recipe_batch 128 8 8; fi

@@ -31,7 +31,7 @@ source "$LIB/onlylinear.sh"
 source "$LIB/recipe.sh"
 
 ARCH=${ARCH:-unival_base}
-onlylinear_defaults caption  # ONLYLINEAR=1: spec 6.3 (lib/onlylinear.sh)
+onlylinear_defaults caption  # ONLYLINEAR=1: lib/onlylinear.sh
 RUN_NAME=${RUN_NAME:-caption_$ARCH}
 # the reference: 8 GPUs x 16 x update-freq 1 (onlylinear: x 2)
 if [[ ${ONLYLINEAR:-0} == 1 ]]; then recipe_batch 256 8 "$ONLYLINEAR_BATCH"; else recipe_batch 128 8 16; fi

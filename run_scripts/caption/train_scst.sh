@@ -4,7 +4,7 @@
 #   UNIVAL_DATA=... UNIVAL_OUT=... run_scripts/caption/train_scst.sh [--flag=value ...]
 #   DRY_RUN=1 ... prints the fairseq-train command instead of running it.
 #
-# No released UnIVAL script runs this stage (spec 3.1); the defaults follow the OFA stage-2
+# No released UnIVAL script runs this stage; the defaults follow the OFA stage-2
 # captioning recipe the code derives from. It starts from the cross-entropy fine-tuned model of
 # caption/train.sh. Every training row must hold ALL references of its image joined by "&&"
 # (the format of caption_valid.tsv), since the reward scores the generated captions against them.

@@ -28,7 +28,7 @@
 #               (29500); one node without MASTER_ADDR: torchrun --standalone (a free port).
 #     slurm     submit this run script as a SLURM job: sbatch lib/slurm.sbatch SCRIPT ARGS, which
 #               runs the script once per node with srun and LAUNCHER=torchrun. NNODES (1),
-#               NPROC_PER_NODE (GPUs per node, default 8 as in the spec), SBATCH_ARGS (extra
+#               NPROC_PER_NODE (GPUs per node, default 8 as on the authors' nodes), SBATCH_ARGS (extra
 #               sbatch options, one shell-quoted string, e.g. "--partition=gpu --time=24:00:00").
 #               The command is rendered and checked here first; DEVICE=auto means gpu.
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The parameter-efficient "onlylinear" mode of the fine-tuning scripts (spec 6.3). Source after
+# The parameter-efficient "onlylinear" mode of the fine-tuning scripts (the authors' *_onlylinear scripts). Source after
 # env.sh; defines one function.
 #
 # onlylinear_defaults RECIPE: with ONLYLINEAR=1, only the modality -> language connection trains
@@ -32,7 +32,7 @@ onlylinear_defaults() {
         video_qa) lr=1e-4 epochs=40 batch=8 USE_DATAAUG=${USE_DATAAUG:-1} ;;
         audio_caption) epochs=25 batch=8 AUDIO_SAMPLE_RATE=${AUDIO_SAMPLE_RATE:-48000}
             if [[ $from == s1 ]]; then lr=5e-3; else lr=5e-4; fi ;;
-        *) die "ONLYLINEAR=1 exists for caption vqa video_caption video_qa audio_caption (spec 6.3), not '$recipe'" ;;
+        *) die "ONLYLINEAR=1 exists for caption vqa video_caption video_qa audio_caption, not '$recipe'" ;;
     esac
     LR=${LR:-$lr}
     MAX_EPOCH=${MAX_EPOCH:-$epochs}

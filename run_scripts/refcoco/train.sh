@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Visual grounding fine-tuning: the RefCOCO / RefCOCO+ / RefCOCOg recipe (spec 3.6, 6.1).
+# Visual grounding fine-tuning: the RefCOCO / RefCOCO+ / RefCOCOg recipe (the authors' refcoco/unival_refcoco*.sh).
 #
 #   UNIVAL_DATA=... UNIVAL_CKPT=... UNIVAL_OUT=... run_scripts/refcoco/train.sh [--flag=value ...]
 #   DRY_RUN=1 ... prints the fairseq-train command instead of running it.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reward fine-tuning for visual grounding, "rewarded soups" (spec 5.3, 7.5): one RL fine-tune per
+# Reward fine-tuning for visual grounding, "rewarded soups" (the authors' refcoco/scst scripts): one RL fine-tune per
 # box-size bucket, each from the fine-tuned RefCOCO+ model; interpolate them afterwards with
 # `unival merge` (run_scripts/merging/interpolate.sh).
 #

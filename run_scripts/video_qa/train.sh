@@ -33,7 +33,7 @@ source "$LIB/onlylinear.sh"
 source "$LIB/recipe.sh"
 
 ARCH=${ARCH:-unival_base}
-onlylinear_defaults video_qa  # ONLYLINEAR=1: spec 6.3 (lib/onlylinear.sh)
+onlylinear_defaults video_qa  # ONLYLINEAR=1: lib/onlylinear.sh
 RUN_NAME=${RUN_NAME:-video_qa_$ARCH}
 # the reference: 16 GPUs x 8 x update-freq 2 (onlylinear: the same)
 if [[ ${ONLYLINEAR:-0} == 1 ]]; then recipe_batch 256 16 "$ONLYLINEAR_BATCH"; else recipe_batch 256 16 8; fi
@@ -84,7 +84,7 @@ TASK_FLAGS=(
 )
 if [[ $USE_DATAAUG == 1 ]]; then TASK_FLAGS+=(--use-dataaug); fi
 if [[ -n ${BPE_DIR:-} ]]; then TASK_FLAGS+=(--bpe-dir="$BPE_DIR"); fi
-# EMA of the weights from update 0, kept in fp32; validation uses it (spec 3.4)
+# EMA of the weights from update 0, kept in fp32; validation uses it, as in the authors' recipe
 if [[ $EMA == 1 ]]; then
     TASK_FLAGS+=(--uses-ema --store-ema --ema-fp32 --ema-decay="$EMA_DECAY" --ema-start-update=0)
 fi

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# VQAv2 fine-tuning: the VQA recipe of the spec (section 6.1 "VQAv2", section 3.4).
+# VQAv2 fine-tuning: the authors' VQA recipe (their vqa/unival_vqa.sh), 16 GPUs x 16
+# (global batch 256, kept on any world size: lib/recipe.sh recipe_batch).
 #
 #   UNIVAL_DATA=... UNIVAL_CKPT=... UNIVAL_OUT=... run_scripts/vqa/train.sh [--flag=value ...]
 #   DRY_RUN=1 ... prints the fairseq-train command instead of running it.
@@ -28,7 +29,7 @@ source "$LIB/onlylinear.sh"
 source "$LIB/recipe.sh"
 
 ARCH=${ARCH:-unival_base}
-onlylinear_defaults vqa  # ONLYLINEAR=1: spec 6.3 (lib/onlylinear.sh)
+onlylinear_defaults vqa  # ONLYLINEAR=1: lib/onlylinear.sh
 RUN_NAME=${RUN_NAME:-vqa_$ARCH}
 # the reference: 16 GPUs x 16 x update-freq 1 (onlylinear: x 2)
 if [[ ${ONLYLINEAR:-0} == 1 ]]; then recipe_batch 512 16 "$ONLYLINEAR_BATCH"; else recipe_batch 256 16 16; fi
@@ -72,7 +73,7 @@ TASK_FLAGS=(
     --maximize-best-checkpoint-metric
 )
 if [[ -n ${BPE_DIR:-} ]]; then TASK_FLAGS+=(--bpe-dir="$BPE_DIR"); fi
-# EMA of the weights from update 0, kept in fp32; validation uses it (spec 3.4)
+# EMA of the weights from update 0, kept in fp32; validation uses it, as in the authors' recipe
 if [[ $EMA == 1 ]]; then
     TASK_FLAGS+=(--uses-ema --store-ema --ema-fp32 --ema-decay="$EMA_DECAY" --ema-start-update=0)
 fi
