@@ -5,6 +5,7 @@ and launchers and written out here by hand; ``run_scripts/README.md`` documents 
 batch per script. Each script is rendered with ``DRY_RUN=1 DEVICE=gpu NPROC_PER_NODE=n`` and its
 effective global batch (processes x --batch-size x --update-freq) is compared with the reference.
 """
+
 import re
 import shlex
 
@@ -49,8 +50,11 @@ def rendered_run(script: str, env: dict, *args: str):
 
 
 def test_every_training_script_has_a_reference():
-    scripts = {str(p.relative_to(RUN_SCRIPTS)) for p in RUN_SCRIPTS.rglob("*.sh")
-               if p.name.startswith("train") or p.parent.name == "pretraining"}
+    scripts = {
+        str(p.relative_to(RUN_SCRIPTS))
+        for p in RUN_SCRIPTS.rglob("*.sh")
+        if p.name.startswith("train") or p.parent.name == "pretraining"
+    }
     assert scripts == set(REFERENCE)
 
 
@@ -71,7 +75,13 @@ def test_global_batch_is_the_reference_on_any_gpu_count(script, nproc, machine):
 @pytest.mark.parametrize("script", ["vqa/train.sh", "pretraining/stage1.sh"])
 def test_the_authors_node_count_renders_their_values(script, machine):  # noqa: F811
     gpus, batch, update_freq = REFERENCE[script]
-    env = {**machine, "DEVICE": "gpu", "NPROC_PER_NODE": "8", "NNODES": str(gpus // 8), "MASTER_ADDR": "n0"}
+    env = {
+        **machine,
+        "DEVICE": "gpu",
+        "NPROC_PER_NODE": "8",
+        "NNODES": str(gpus // 8),
+        "MASTER_ADDR": "n0",
+    }
     world, args, _ = rendered_run(script, env)
     assert (world, args.batch_size, args.update_freq[0]) == (gpus, batch, update_freq)
 
@@ -80,8 +90,10 @@ def test_a_batch_that_cannot_match_warns_with_the_effective_value(machine):  # n
     env = {**machine, "DEVICE": "gpu", "NPROC_PER_NODE": "8"}
     world, args, stderr = rendered_run("caption/train.sh", {**env, "UPDATE_FREQ": "4"})
     assert (world, args.batch_size, args.update_freq[0]) == (8, 16, 4)
-    assert "WARNING: global batch 512 = 8 process(es) x batch 16 x update-freq 4 differs from " \
-           "the reference's 128" in stderr
+    assert (
+        "WARNING: global batch 512 = 8 process(es) x batch 16 x update-freq 4 differs from "
+        "the reference's 128" in stderr
+    )
     # 3 GPUs do not divide 128 samples of 16: the nearest update frequency (3: 144), said loudly
     _, args, stderr = rendered_run("caption/train.sh", {**env, "NPROC_PER_NODE": "3"})
     assert (args.batch_size, args.update_freq[0]) == (16, 3)

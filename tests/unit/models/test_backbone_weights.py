@@ -15,6 +15,7 @@ wrapper), independently of our modules:
 Small files (fewer blocks) check that every tensor lands where it belongs; the full-size layouts
 are compared by name and shape on the meta device (no memory, no download).
 """
+
 import pytest
 import torch
 
@@ -43,12 +44,23 @@ def timm_resnet_layout(blocks) -> dict:
     for stage, (planes, n) in enumerate(zip((64, 128, 256, 512), blocks), start=1):
         for i in range(n):
             p = f"layer{stage}.{i}"
-            shapes.update({f"{p}.conv1.weight": (planes, inplanes, 1, 1), **_bn(f"{p}.bn1", planes),
-                           f"{p}.conv2.weight": (planes, planes, 3, 3), **_bn(f"{p}.bn2", planes),
-                           f"{p}.conv3.weight": (planes * 4, planes, 1, 1), **_bn(f"{p}.bn3", planes * 4)})
+            shapes.update(
+                {
+                    f"{p}.conv1.weight": (planes, inplanes, 1, 1),
+                    **_bn(f"{p}.bn1", planes),
+                    f"{p}.conv2.weight": (planes, planes, 3, 3),
+                    **_bn(f"{p}.bn2", planes),
+                    f"{p}.conv3.weight": (planes * 4, planes, 1, 1),
+                    **_bn(f"{p}.bn3", planes * 4),
+                }
+            )
             if i == 0:
-                shapes.update({f"{p}.downsample.0.weight": (planes * 4, inplanes, 1, 1),
-                               **_bn(f"{p}.downsample.1", planes * 4)})
+                shapes.update(
+                    {
+                        f"{p}.downsample.0.weight": (planes * 4, inplanes, 1, 1),
+                        **_bn(f"{p}.downsample.1", planes * 4),
+                    }
+                )
             inplanes = planes * 4
     shapes.update({"fc.weight": (1000, 2048), "fc.bias": (1000,)})
     return shapes
@@ -62,13 +74,23 @@ def kinetics_resnext_layout(blocks) -> dict:
         mid = 32 * (planes // 32)
         for i in range(n):
             p = f"layer{stage}.{i}"
-            shapes.update({f"{p}.conv1.weight": (mid, inplanes, 1, 1, 1), **_bn(f"{p}.bn1", mid, False),
-                           f"{p}.conv2.weight": (mid, mid // 32, 3, 3, 3), **_bn(f"{p}.bn2", mid, False),
-                           f"{p}.conv3.weight": (planes * 2, mid, 1, 1, 1),
-                           **_bn(f"{p}.bn3", planes * 2, False)})
+            shapes.update(
+                {
+                    f"{p}.conv1.weight": (mid, inplanes, 1, 1, 1),
+                    **_bn(f"{p}.bn1", mid, False),
+                    f"{p}.conv2.weight": (mid, mid // 32, 3, 3, 3),
+                    **_bn(f"{p}.bn2", mid, False),
+                    f"{p}.conv3.weight": (planes * 2, mid, 1, 1, 1),
+                    **_bn(f"{p}.bn3", planes * 2, False),
+                }
+            )
             if i == 0:
-                shapes.update({f"{p}.downsample.0.weight": (planes * 2, inplanes, 1, 1, 1),
-                               **_bn(f"{p}.downsample.1", planes * 2, False)})
+                shapes.update(
+                    {
+                        f"{p}.downsample.0.weight": (planes * 2, inplanes, 1, 1, 1),
+                        **_bn(f"{p}.downsample.1", planes * 2, False),
+                    }
+                )
             inplanes = planes * 2
     shapes.update({"fc.weight": (400, 2048), "fc.bias": (400,)})
     return shapes
@@ -76,25 +98,42 @@ def kinetics_resnext_layout(blocks) -> dict:
 
 def pann_cnn14_layout() -> dict:
     """name -> shape of PANN's Cnn14 (1024-point window: 513 frequencies, 64 mel bins)."""
-    shapes = {"spectrogram_extractor.stft.conv_real.weight": (513, 1, 1024),
-              "spectrogram_extractor.stft.conv_imag.weight": (513, 1, 1024),
-              "logmel_extractor.melW": (513, 64), **_bn("bn0", 64)}
+    shapes = {
+        "spectrogram_extractor.stft.conv_real.weight": (513, 1, 1024),
+        "spectrogram_extractor.stft.conv_imag.weight": (513, 1, 1024),
+        "logmel_extractor.melW": (513, 64),
+        **_bn("bn0", 64),
+    }
     inplanes = 1
     for block, width in enumerate((64, 128, 256, 512, 1024, 2048), start=1):
         p = f"conv_block{block}"
-        shapes.update({f"{p}.conv1.weight": (width, inplanes, 3, 3), f"{p}.conv2.weight": (width, width, 3, 3),
-                       **_bn(f"{p}.bn1", width), **_bn(f"{p}.bn2", width)})
+        shapes.update(
+            {
+                f"{p}.conv1.weight": (width, inplanes, 3, 3),
+                f"{p}.conv2.weight": (width, width, 3, 3),
+                **_bn(f"{p}.bn1", width),
+                **_bn(f"{p}.bn2", width),
+            }
+        )
         inplanes = width
-    shapes.update({"fc1.weight": (2048, 2048), "fc1.bias": (2048,),
-                   "fc_audioset.weight": (527, 2048), "fc_audioset.bias": (527,)})
+    shapes.update(
+        {
+            "fc1.weight": (2048, 2048),
+            "fc1.bias": (2048,),
+            "fc_audioset.weight": (527, 2048),
+            "fc_audioset.bias": (527,),
+        }
+    )
     return shapes
 
 
 def _tensors(layout: dict, seed: int = 0) -> dict:
     """Distinct random values for every entry (integer counters for num_batches_tracked)."""
     gen = torch.Generator().manual_seed(seed)
-    return {k: (torch.tensor(7) if k.endswith("num_batches_tracked") else torch.randn(s, generator=gen))
-            for k, s in layout.items()}
+    return {
+        k: (torch.tensor(7) if k.endswith("num_batches_tracked") else torch.randn(s, generator=gen))
+        for k, s in layout.items()
+    }
 
 
 def _full_size_check(module, layout: dict, wrapped: dict, head: set):
@@ -104,18 +143,26 @@ def _full_size_check(module, layout: dict, wrapped: dict, head: set):
     own = {k: tuple(v.shape) for k, v in module.state_dict().items()}
     assert set(state) - set(own) == head  # only the classifier is left out
     assert [k for k in set(own) - set(state) if not k.endswith("num_batches_tracked")] == []
-    assert {k: tuple(v.shape) for k, v in state.items() if k in own} == {k: own[k] for k in state if k in own}
+    assert {k: tuple(v.shape) for k, v in state.items() if k in own} == {
+        k: own[k] for k in state if k in own
+    }
 
 
 def test_timm_resnet101_a1h_layout_loads(tmp_path):
     with torch.device("meta"):
         full = build_image_backbone("timm_resnet", "resnet101")
     layout = timm_resnet_layout([3, 4, 23, 3])
-    _full_size_check(full, layout, {k: torch.empty(s, device="meta") for k, s in layout.items()}, set())
+    _full_size_check(
+        full, layout, {k: torch.empty(s, device="meta") for k, s in layout.items()}, set()
+    )
     small = _tensors(timm_resnet_layout([2, 1, 1, 1]))
-    torch.save(small, tmp_path / "resnet101_a1h-36d3f2aa.pth")  # a bare state dict, as timm ships it
+    torch.save(
+        small, tmp_path / "resnet101_a1h-36d3f2aa.pth"
+    )  # a bare state dict, as timm ships it
     module = build_image_backbone("timm_resnet", "resnet101", layers=[2, 1, 1, 1])
-    missing, unexpected = load_pretrained_backbone(module, str(tmp_path / "resnet101_a1h-36d3f2aa.pth"))
+    missing, unexpected = load_pretrained_backbone(
+        module, str(tmp_path / "resnet101_a1h-36d3f2aa.pth")
+    )
     assert (missing, unexpected) == ([], [])
     own = module.state_dict()
     for key, value in small.items():
@@ -129,12 +176,21 @@ def test_kinetics_resnext101_layout_loads(tmp_path):
     meta = {"state_dict": {f"module.{k}": torch.empty(s, device="meta") for k, s in layout.items()}}
     _full_size_check(full, layout, meta, {"fc.weight", "fc.bias"})
     small = _tensors(kinetics_resnext_layout([2, 1, 1, 1]))
-    checkpoint = {"epoch": 200, "arch": "resnext-101", "optimizer": {"state": {}, "param_groups": []},
-                  "state_dict": {f"module.{k}": v for k, v in small.items()}}
+    checkpoint = {
+        "epoch": 200,
+        "arch": "resnext-101",
+        "optimizer": {"state": {}, "param_groups": []},
+        "state_dict": {f"module.{k}": v for k, v in small.items()},
+    }
     torch.save(checkpoint, tmp_path / "resnext-101-kinetics.pth")
     module = build_video_backbone("all_resnext101", layers=[2, 1, 1, 1])
-    missing, unexpected = load_pretrained_backbone(module, str(tmp_path / "resnext-101-kinetics.pth"))
-    assert missing == [] and sorted(unexpected) == ["fc.bias", "fc.weight"]  # the Kinetics classifier
+    missing, unexpected = load_pretrained_backbone(
+        module, str(tmp_path / "resnext-101-kinetics.pth")
+    )
+    assert missing == [] and sorted(unexpected) == [
+        "fc.bias",
+        "fc.weight",
+    ]  # the Kinetics classifier
     own = module.state_dict()
     for key, value in small.items():
         if not key.startswith("fc."):
@@ -146,10 +202,17 @@ def test_pann_cnn14_layout_loads(tmp_path):
     with torch.device("meta"):
         full = build_audio_backbone("pann_cnn14")
     head = {"fc1.weight", "fc1.bias", "fc_audioset.weight", "fc_audioset.bias"}
-    _full_size_check(full, layout, {"model": {k: torch.empty(s, device="meta") for k, s in layout.items()}}, head)
+    _full_size_check(
+        full, layout, {"model": {k: torch.empty(s, device="meta") for k, s in layout.items()}}, head
+    )
     # a small file in the official wrapper: the front end, bn0, the first block and the head
-    small = _tensors({k: s for k, s in layout.items() if not k.startswith("conv_block") or
-                      k.startswith("conv_block1.")})
+    small = _tensors(
+        {
+            k: s
+            for k, s in layout.items()
+            if not k.startswith("conv_block") or k.startswith("conv_block1.")
+        }
+    )
     torch.save({"model": small}, tmp_path / "Cnn14_mAP=0.431.pth")
     with torch.device("meta"):  # allocated without its (slow, here useless) random initialisation
         module = build_audio_backbone("pann_cnn14")
