@@ -68,9 +68,8 @@ def test_onlylinear_from_stage_1_and_errors(machine):  # noqa: F811
         and args.lr == [5e-3]
     )
     proc = render(RUN_SCRIPTS / "refcoco" / "train.sh", {**machine, "ONLYLINEAR": "1"})
-    assert (
-        proc.returncode == 0
-    )  # no onlylinear recipe for grounding: the variable is not read there
+    # no onlylinear recipe for grounding: the variable is not read there
+    assert proc.returncode == 0
     proc = render(RUN_SCRIPTS / "caption" / "train.sh", {**env, "ONLYLINEAR_FROM": "s3"})
     assert proc.returncode == 2 and "ONLYLINEAR_FROM must be s1 or s2" in proc.stderr
 

@@ -32,9 +32,8 @@ def test_caption_scst_recipe(machine):
     assert args.restore_file == f"{out}/caption/caption_unival_base/checkpoint_best.pt"
     # SCST starts from the cross-entropy model's weights only: its optimizer, learning-rate
     # schedule and update count (often past MAX_UPDATE) must not carry over
-    assert (
-        args.reset_optimizer and args.reset_dataloader and args.reset_meters
-    )  # reset_optimizer: schedule too
+    # reset_optimizer: the schedule too
+    assert args.reset_optimizer and args.reset_dataloader and args.reset_meters
     assert args.eval_cider and args.best_checkpoint_metric == "cider"
     assert args.constraint_range == "text"  # sampled captions never hold image codes
     env = {
