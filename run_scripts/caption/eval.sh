@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Image captioning test evaluation (spec 3.1 / 3.10 "caption test"): beam 5, max_len_b 22,
+# Image captioning test evaluation (the authors' COCO caption test setting): beam 5, max_len_b 22,
 # no-repeat-ngram 3, unnormalised scores, batch 16, P = 480; writes predictions.json and
 # scores.json (CIDEr-D, BLEU-4) under RESULTS_DIR.
 #

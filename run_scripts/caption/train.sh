@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Image captioning fine-tuning: the COCO recipe of the spec (section 6.1, "COCO caption").
+# Image captioning fine-tuning: the authors' COCO recipe (their caption/unival_caption_stage_1.sh),
+# with the encouraging loss. The reference ran 8 GPUs x 16 samples (global batch 128): the batch
+# below keeps that global batch on any world size (see lib/recipe.sh recipe_batch).
 #
 #   UNIVAL_DATA=... UNIVAL_CKPT=... UNIVAL_OUT=... run_scripts/caption/train.sh [--flag=value ...]
 #   DRY_RUN=1 ... prints the fairseq-train command instead of running it.
-#   ONLYLINEAR=1 [ONLYLINEAR_FROM=s1] ... trains only the modality->language connectors (spec 6.3).
+#   ONLYLINEAR=1 [ONLYLINEAR_FROM=s1] ... trains only the modality->language connectors (lib/onlylinear.sh).
 #
 # Files (each can be set directly instead):
 #   TRAIN_DATA   $UNIVAL_DATA/caption_train.tsv (a comma list of pre-shuffled copies works too:
@@ -13,10 +15,12 @@
 #   INIT_CHECKPOINT  $UNIVAL_CKPT/unival_s2_hs/checkpoint1.pt (the released Stage-2 model);
 #                "scratch" trains from initial weights
 #   SAVE_DIR     $UNIVAL_OUT/caption/$RUN_NAME
-# Recipe values (official defaults): ARCH BATCH_SIZE UPDATE_FREQ MAX_EPOCH LR WARMUP_RATIO
+# Recipe values (official defaults): ARCH BATCH_SIZE (per process) UPDATE_FREQ (default: from the
+#   world size, for the reference's global batch; GLOBAL_BATCH changes it) MAX_EPOCH LR WARMUP_RATIO
 #   MAX_UPDATE (unset: the epochs decide; set: stop there and decay the rate over it)
 #   PATCH_IMAGE_SIZE LABEL_SMOOTHING MAX_SRC_LENGTH MAX_TGT_LENGTH SELECTED_COLS EVAL_ARGS
-#   DROP_WORST_RATIO DROP_WORST_AFTER FREEZE_EMBEDDINGS(1/0) BEST_METRIC; DEVICE=cpu for a CPU
+#   CRITERION (encouraging | ce) DROP_WORST_RATIO DROP_WORST_AFTER DROP_BEST_RATIO DROP_BEST_AFTER
+#   LOG_END FREEZE_EMBEDDINGS(1/0) BEST_METRIC; DEVICE=cpu for a CPU
 #   run; shared flags: see lib/common_flags.sh.
 set -euo pipefail
 LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")/../lib" && pwd)
@@ -24,12 +28,13 @@ source "$LIB/env.sh"
 source "$LIB/common_flags.sh"
 source "$LIB/launch.sh"
 source "$LIB/onlylinear.sh"
+source "$LIB/recipe.sh"
 
 ARCH=${ARCH:-unival_base}
-onlylinear_defaults caption  # ONLYLINEAR=1: spec 6.3 (lib/onlylinear.sh)
+onlylinear_defaults caption  # ONLYLINEAR=1: lib/onlylinear.sh
 RUN_NAME=${RUN_NAME:-caption_$ARCH}
-BATCH_SIZE=${BATCH_SIZE:-16}
-UPDATE_FREQ=${UPDATE_FREQ:-1}
+# the reference: 8 GPUs x 16 x update-freq 1 (onlylinear: x 2)
+if [[ ${ONLYLINEAR:-0} == 1 ]]; then recipe_batch 256 8 "$ONLYLINEAR_BATCH"; else recipe_batch 128 8 16; fi
 MAX_EPOCH=${MAX_EPOCH:-10}
 LR=${LR:-1e-5}
 WARMUP_RATIO=${WARMUP_RATIO:-0.06}
@@ -66,15 +71,7 @@ TASK_FLAGS=(
 )
 if [[ -n ${BPE_DIR:-} ]]; then TASK_FLAGS+=(--bpe-dir="$BPE_DIR"); fi
 
-# The spec's captioning criterion is the encouraging loss (spec 5.2), which lands later; until
-# then the recipe uses the label-smoothed cross-entropy of spec 5.1 with the same epsilon and
-# drop-worst settings.
-CRITERION_FLAGS=(
-    --criterion=adjust_label_smoothed_cross_entropy
-    --label-smoothing="$LABEL_SMOOTHING"
-    --drop-worst-ratio="$DROP_WORST_RATIO"
-    --drop-worst-after="$DROP_WORST_AFTER"
-)
+recipe_criterion_flags encouraging 1  # the authors' loss; CRITERION=ce: label-smoothed CE
 
 MODEL_FLAGS=(--arch="$ARCH" "${UNIVAL_ARCH_FLAGS[@]}")
 MODEL_FLAGS+=("${UNIVAL_ONLYLINEAR_FLAGS[@]}")

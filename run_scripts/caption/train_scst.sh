@@ -4,7 +4,7 @@
 #   UNIVAL_DATA=... UNIVAL_OUT=... run_scripts/caption/train_scst.sh [--flag=value ...]
 #   DRY_RUN=1 ... prints the fairseq-train command instead of running it.
 #
-# No released UnIVAL script runs this stage (spec 3.1); the defaults follow the OFA stage-2
+# No released UnIVAL script runs this stage; the defaults follow the OFA stage-2
 # captioning recipe the code derives from. It starts from the cross-entropy fine-tuned model of
 # caption/train.sh. Every training row must hold ALL references of its image joined by "&&"
 # (the format of caption_valid.tsv), since the reward scores the generated captions against them.
@@ -15,7 +15,8 @@
 #   DICT_PATH    $UNIVAL_DATA/dict.txt
 #   INIT_CHECKPOINT  $UNIVAL_OUT/caption/caption_$ARCH/checkpoint_best.pt (caption/train.sh's best)
 #   SAVE_DIR     $UNIVAL_OUT/caption/$RUN_NAME
-# Recipe values: ARCH BATCH_SIZE UPDATE_FREQ MAX_EPOCH LR WARMUP_RATIO MAX_UPDATE PATCH_IMAGE_SIZE
+# Recipe values: ARCH BATCH_SIZE (per process) UPDATE_FREQ (default: from the world size, for the
+#   global batch 64; GLOBAL_BATCH) MAX_EPOCH LR WARMUP_RATIO MAX_UPDATE PATCH_IMAGE_SIZE
 #   MAX_SRC_LENGTH MAX_TGT_LENGTH SELECTED_COLS EVAL_ARGS SCST_ARGS (the generator of the
 #   sampled captions: beam search returns `beam` captions per image; add "sampling":true to
 #   sample them) SCST_BASELINE (leave-one-out | greedy) CIDER_CACHED_TOKENS (a reference-format
@@ -36,11 +37,11 @@ LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")/../lib" && pwd)
 source "$LIB/env.sh"
 source "$LIB/common_flags.sh"
 source "$LIB/launch.sh"
+source "$LIB/recipe.sh"
 
 ARCH=${ARCH:-unival_base}
 RUN_NAME=${RUN_NAME:-caption_scst_$ARCH}
-BATCH_SIZE=${BATCH_SIZE:-2}
-UPDATE_FREQ=${UPDATE_FREQ:-4}
+recipe_batch 64 8 2  # OFA's caption stage 2: 8 GPUs x 2 x update-freq 4
 MAX_EPOCH=${MAX_EPOCH:-5}
 LR=${LR:-1e-5}
 WARMUP_RATIO=${WARMUP_RATIO:-0.06}

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Flags shared by UnIVAL run scripts, written once. Source after env.sh; defines arrays only.
 #
-#   UNIVAL_ARCH_FLAGS    the architecture flags every official UnIVAL script passes (spec 1.1)
-#   UNIVAL_OPTIM_FLAGS   the fine-tuning optimisation settings common to all recipes (spec 6.1);
+#   UNIVAL_ARCH_FLAGS    the architecture flags every official UnIVAL script passes
+#   UNIVAL_OPTIM_FLAGS   the fine-tuning optimisation settings common to all the authors' recipes;
 #                        scripts add --warmup-ratio (the schedule spans --max-epoch epochs of the
 #                        training file, counted by the plugin's polynomial_decay_warmup_ratio)
-#   UNIVAL_FINETUNE_FLAGS  checkpointing and validation cadence (spec 6.1)
+#   UNIVAL_FINETUNE_FLAGS  checkpointing and validation cadence (the authors')
 #   init_or_resume_flags   (a function) the starting point: INIT_CHECKPOINT with the resets of
-#                        spec 6.1, or the run's own checkpoint_last.pt when it exists (resume)
+#                        the authors' recipes, or the run's own checkpoint_last.pt when it exists (resume)
 #   UNIVAL_DEVICE_FLAGS  --cpu on DEVICE=cpu; PRECISION (default fp16 with scale window 512
 #                        on DEVICE=gpu, fp32 on cpu; bf16 possible on both)
 #   UNIVAL_LOG_FLAGS     log format and interval, data loader workers, seed, valid-subset check
@@ -16,6 +16,7 @@
 #   DROPOUT ATTENTION_DROPOUT RESNET_DROP_PATH ENCODER_DROP_PATH DECODER_DROP_PATH
 #   IMAGE_ENCODER RESNET_TYPE (set to an empty string to keep the architecture's own choice)
 #   WEIGHT_DECAY CLIP_NORM VALIDATE_INTERVAL(epochs) VALIDATE_INTERVAL_UPDATES SAVE_INTERVAL(epochs) LOG_INTERVAL
+#   FIXED_VALIDATION_SEED (7; empty: none)
 #   NUM_WORKERS SEED
 
 UNIVAL_ARCH_FLAGS=(
@@ -59,13 +60,17 @@ UNIVAL_FINETUNE_FLAGS=(
     --validate-interval-updates="${VALIDATE_INTERVAL_UPDATES:-2000}"
     --find-unused-parameters
 )
+# The authors validate with a fixed seed (7): every validation draws the same random numbers.
+# FIXED_VALIDATION_SEED="" leaves it out.
+FIXED_VALIDATION_SEED=${FIXED_VALIDATION_SEED-7}
+if [[ -n $FIXED_VALIDATION_SEED ]]; then UNIVAL_FINETUNE_FLAGS+=(--fixed-validation-seed="$FIXED_VALIDATION_SEED"); fi
 
 # init_or_resume_flags [FLAG...]: set UNIVAL_INIT_FLAGS, the starting point of a training run.
 # - $SAVE_DIR/checkpoint_last.pt exists (a stopped or preempted run, e.g. a requeued SLURM job):
 #   resume from it with its optimizer, learning-rate schedule, data position and meters
 #   (fairseq's default --restore-file; nothing is reset). RESUME=0 starts afresh instead.
 # - otherwise: --restore-file=$INIT_CHECKPOINT (none for "scratch") plus FLAG... (e.g. --strict),
-#   with --reset-optimizer --reset-dataloader --reset-meters (spec 6.1): only the weights are kept.
+#   with --reset-optimizer --reset-dataloader --reset-meters (as the authors): only the weights are kept.
 init_or_resume_flags() {
     UNIVAL_INIT_FLAGS=()
     if [[ ${RESUME:-1} == 1 && -f $SAVE_DIR/checkpoint_last.pt ]]; then
@@ -78,7 +83,7 @@ init_or_resume_flags() {
 
 # precision_flags SCALE_WINDOW: print nothing; set UNIVAL_PRECISION_FLAGS from PRECISION (fp16 | bf16 |
 # fp32; default fp16 on DEVICE=gpu, fp32 on cpu): fp16 uses fairseq's dynamic loss scaler with
-# this scale window (spec: 512 for fine-tuning, 128 for pretraining); bf16 needs no scaler.
+# this scale window (the authors': 512 for fine-tuning, 128 for pretraining); bf16 needs no scaler.
 precision_flags() {
     local precision=${PRECISION:-$([[ $DEVICE == gpu ]] && echo fp16 || echo fp32)}
     case $precision in

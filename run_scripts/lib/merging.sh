@@ -99,7 +99,7 @@ print(shlex.join(keep))'
 # recipe_eval_options RECIPE TSV: print the `unival eval` options RECIPE/eval.sh uses for TSV
 # (its command rendered with DRY_RUN=1, without checkpoint, --data and --results-path) as one
 # shell-quoted string: the ARGS of `unival merge sweep --eval-args TASK=ARGS`. EMA_EVAL=0: a
-# merged checkpoint holds one set of weights (spec 7.2: no --ema-eval for averaged models).
+# merged checkpoint holds one set of weights (no --ema-eval for averaged models).
 recipe_eval_options() {
     local line
     line=$(DRY_RUN=1 EXTRA_ARGS='' EMA_EVAL=0 CHECKPOINT=merged.pt TEST_DATA="$2" RESULTS_DIR=unused \

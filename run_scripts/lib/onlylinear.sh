@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# The parameter-efficient "onlylinear" mode of the fine-tuning scripts (spec 6.3). Source after
+# The parameter-efficient "onlylinear" mode of the fine-tuning scripts (the authors' *_onlylinear scripts). Source after
 # env.sh; defines one function.
 #
 # onlylinear_defaults RECIPE: with ONLYLINEAR=1, only the modality -> language connection trains
 # (encoder.{image,video,audio}_proj and encoder.embed_{image,video,audio}_positions); the
 # transformer, embeddings, backbones and decoder are frozen (--freeze-encoder --freeze-decoder
-# --freeze-{image,video,audio}-encoder). Sets the spec's values unless already set: LR MAX_EPOCH
-# BATCH_SIZE UPDATE_FREQ (and USE_DATAAUG for video QA, AUDIO_SAMPLE_RATE=48000 for audio),
+# --freeze-{image,video,audio}-encoder). Sets the authors' values unless already set: LR MAX_EPOCH
+# (and USE_DATAAUG for video QA, AUDIO_SAMPLE_RATE=48000 for audio), ONLYLINEAR_BATCH (their
+# per-GPU batch; they used update frequency 2: the script keeps that global batch),
 # RUN_NAME=<recipe>_onlylinear_<from>_$ARCH and INIT_CHECKPOINT:
 #   ONLYLINEAR_FROM=s2 (default)  $UNIVAL_CKPT/unival_s2_hs/checkpoint1.pt (the reference's s2
 #                                 scripts used checkpoint3.pt, which was not released)
@@ -31,12 +32,11 @@ onlylinear_defaults() {
         video_qa) lr=1e-4 epochs=40 batch=8 USE_DATAAUG=${USE_DATAAUG:-1} ;;
         audio_caption) epochs=25 batch=8 AUDIO_SAMPLE_RATE=${AUDIO_SAMPLE_RATE:-48000}
             if [[ $from == s1 ]]; then lr=5e-3; else lr=5e-4; fi ;;
-        *) die "ONLYLINEAR=1 exists for caption vqa video_caption video_qa audio_caption (spec 6.3), not '$recipe'" ;;
+        *) die "ONLYLINEAR=1 exists for caption vqa video_caption video_qa audio_caption, not '$recipe'" ;;
     esac
     LR=${LR:-$lr}
     MAX_EPOCH=${MAX_EPOCH:-$epochs}
-    BATCH_SIZE=${BATCH_SIZE:-$batch}
-    UPDATE_FREQ=${UPDATE_FREQ:-2}
+    ONLYLINEAR_BATCH=$batch
     RUN_NAME=${RUN_NAME:-${recipe}_onlylinear_${from}_$ARCH}
     if [[ $from == s1 ]]; then
         path_default INIT_CHECKPOINT UNIVAL_CKPT unival_s1/checkpoint15.pt

@@ -1,22 +1,29 @@
 #!/usr/bin/env bash
-# pretrain_launch STAGE ARGS...: the unify_task pretraining command of one curriculum stage
-# (spec 4.3-4.5). Source after env.sh, common_flags.sh and launch.sh; the stage scripts in
-# run_scripts/pretraining/ set the stage's defaults and call this.
+# pretrain_launch STAGE ARGS...: the unify_task pretraining command of one curriculum stage (the
+# authors' pretraining/unival_s1.sh, unival_s2.sh, unival_s2_hs.sh). Source after env.sh,
+# common_flags.sh, launch.sh and recipe.sh; the stage scripts in run_scripts/pretraining/ set the
+# stage's defaults and call this.
 #
 # Stage defaults (each overridable from the environment):
-#   stage 1:   image-text; init $UNIVAL_CKPT/bart.base/model.pt; P 384; lr 2e-4; batch 2 x 2;
+#   stage 1:   image-text; init $UNIVAL_CKPT/bart.base/model.pt + the ImageNet ResNet-101
+#              (RESNET_MODEL_PATH); P 384; lr 2e-4; batch 2 x 2 per GPU;
 #              main vision_language_caption.tsv + QA (cnt 1) + grounding (cnt 1) + cc12m (cnt 8)
-#   stage 2:   + video; init $UNIVAL_CKPT/unival_s1/checkpoint15.pt; P 384; video 8 x 224;
-#              lr 1e-4; batch 4 x 2; main vision_language_mini_vqa_ground.tsv + video (cnt 1)
+#   stage 2:   + video; init $UNIVAL_CKPT/unival_s1/checkpoint15.pt + the Kinetics ResNeXt-101
+#              for the new video encoder (VIDEO_MODEL_PATH); P 384; video 8 x 224; lr 1e-4;
+#              batch 4 x 2 per GPU; main vision_language_mini_vqa_ground.tsv + video (cnt 1)
 #   stage 2hs: init $UNIVAL_CKPT/unival_s2/checkpoint8.pt; P 480; video 16 x 384; lr 5e-5
-# All stages: 50-epoch polynomial schedule with warmup ratio 0.01 (the runs stop early: stage 1
+# All stages: the authors ran 128 GPUs (16 nodes of 8), so a global batch of 512 rows (stage 1)
+# or 1024 (stages 2, 2hs); UPDATE_FREQ defaults to what keeps it on this launch's world size
+# (lib/recipe.sh recipe_batch; GLOBAL_BATCH changes it). 50-epoch polynomial schedule with warmup ratio 0.01 (the runs stop early: stage 1
 # at epoch 15, stage 2 at 8, stage 2hs at 1), Adam, clip-norm 5, no label smoothing, fp16 with
 # scale window 128, validation disabled, --reset-{dataloader,meters,optimizer} (a stage whose
 # SAVE_DIR holds checkpoint_last.pt resumes from it instead: common_flags.sh init_or_resume_flags).
 # Files: DATA_DIR ($UNIVAL_DATA/pretrain) holds the TSVs and negative_sample/; IMAGE_DIR
 # (default $UNIVAL_DATA) is the root of the media paths; INIT_CHECKPOINT; SAVE_DIR
-# ($UNIVAL_OUT/pretraining/$RUN_NAME); optional RESNET_MODEL_PATH, VIDEO_MODEL_PATH (backbone
-# weights for a fresh encoder). Set a *_DATA variable to "none" to drop that stream.
+# ($UNIVAL_OUT/pretraining/$RUN_NAME); RESNET_MODEL_PATH (stage 1: timm's resnet101_a1h-36d3f2aa.pth)
+# and VIDEO_MODEL_PATH (stage 2 with video: resnext-101-kinetics.pth) are required for the
+# recipe's encoders ("none" starts them from random weights; other encoders need no file).
+# Set a *_DATA variable to "none" to drop that stream.
 
 pretrain_launch() {
     local stage=$1
@@ -32,6 +39,7 @@ pretrain_launch() {
         *) die "unknown pretraining stage '$stage' (1, 2 or 2hs)" ;;
     esac
     local arch=${ARCH:-unival_base} run_name=${RUN_NAME:-$d_run}
+    recipe_batch $((128 * d_batch * 2)) 128 "$d_batch"  # the authors: 128 GPUs x d_batch x update-freq 2
     path_default DATA_DIR UNIVAL_DATA pretrain
     path_default IMAGE_DIR UNIVAL_DATA .
     IMAGE_DIR=${IMAGE_DIR%/.}
@@ -65,12 +73,27 @@ pretrain_launch() {
     if [[ -n ${BPE_DIR:-} ]]; then task+=(--bpe-dir="$BPE_DIR"); fi
 
     local -a model=(--arch="$arch" "${UNIVAL_ARCH_FLAGS[@]}" --sample-patch-num="${SAMPLE_PATCH_NUM:-$d_patch_num}")
-    if [[ -n ${RESNET_MODEL_PATH:-} ]]; then model+=(--resnet-model-path="$RESNET_MODEL_PATH"); fi
+    # Stage 1 builds the image encoder afresh: the authors start it from timm's ImageNet weights.
+    if [[ $stage == 1 && $IMAGE_ENCODER == timm_resnet && $RESNET_TYPE == resnet101 ]]; then
+        backbone_weights RESNET_MODEL_PATH resnet-model-path resnet101_a1h-36d3f2aa.pth \
+            "timm ResNet-101 image encoder (ImageNet, a1h)"
+        model+=("${BACKBONE_FLAGS[@]}")
+    elif [[ -n ${RESNET_MODEL_PATH:-} && $RESNET_MODEL_PATH != none ]]; then
+        model+=(--resnet-model-path="$RESNET_MODEL_PATH")
+    fi
     if [[ $video == none ]]; then
         model+=(--video-encoder-name=none)
     else
-        model+=(--video-encoder-name="${VIDEO_ENCODER:-all_resnext101}")
-        if [[ -n ${VIDEO_MODEL_PATH:-} ]]; then model+=(--video-model-path="$VIDEO_MODEL_PATH"); fi
+        local video_encoder=${VIDEO_ENCODER:-all_resnext101}
+        model+=(--video-encoder-name="$video_encoder")
+        # Stage 2 adds the video encoder: the authors start it from Kinetics weights.
+        if [[ $stage == 2 && $video_encoder == all_resnext101 ]]; then
+            backbone_weights VIDEO_MODEL_PATH video-model-path resnext-101-kinetics.pth \
+                "ResNeXt-101 3-D video encoder (Kinetics)"
+            model+=("${BACKBONE_FLAGS[@]}")
+        elif [[ -n ${VIDEO_MODEL_PATH:-} && $VIDEO_MODEL_PATH != none ]]; then
+            model+=(--video-model-path="$VIDEO_MODEL_PATH")
+        fi
         task+=(--video-data="$video" --video-cnt="${VIDEO_CNT:-1}"
                --num-frames="${NUM_FRAMES:-$d_frames}" --patch-frame-size="${PATCH_FRAME_SIZE:-$d_frame_size}")
     fi
@@ -86,8 +109,8 @@ pretrain_launch() {
     local -a run=(
         --criterion=adjust_label_smoothed_cross_entropy
         --label-smoothing="${LABEL_SMOOTHING:-0.0}"
-        --batch-size="${BATCH_SIZE:-$d_batch}"
-        --update-freq="${UPDATE_FREQ:-2}"
+        --batch-size="$BATCH_SIZE"
+        --update-freq="$UPDATE_FREQ"
         --save-dir="$SAVE_DIR"
         --save-interval=1
         --keep-last-epochs="${KEEP_LAST_EPOCHS:-15}"

@@ -1,4 +1,4 @@
-# zero_shot_vqa.sh: the body of run_scripts/zero_shot/{okvqa,vizwiz}.sh (spec 8.4). The caller
+# zero_shot_vqa.sh: the body of run_scripts/zero_shot/{okvqa,vizwiz}.sh. The caller
 # sets DATASET (okvqa | vizwiz) and sources env.sh and launch.sh first; this renders and runs
 # one `unival eval --zero-shot --task=vqa_gen --noconstraints` command (see those scripts'
 # headers for the variables).

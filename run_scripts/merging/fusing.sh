@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fusing fine-tuning (spec 7.4): average the task experts of MODELS uniformly (`unival merge
+# Fusing fine-tuning (as in the paper): average the task experts of MODELS uniformly (`unival merge
 # average`), fine-tune that average on the TARGET task with TARGET's own train.sh (the average
 # as INIT_CHECKPOINT), then evaluate the result with TARGET's eval.sh.
 #

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Pairwise weight interpolation between task experts, evaluated along the path (spec 7.1, 7.2).
+# Pairwise weight interpolation between task experts, evaluated along the path (the paper's weight-interpolation experiments).
 # For every pair (A, B) of EXPERTS (in list order), `unival merge sweep` writes
 # lam * A + (1 - lam) * B for each lambda of LAMBDAS and evaluates it on the validation TSV of
 # both experts' tasks, with the generation settings of each task's eval.sh; it writes
@@ -15,7 +15,7 @@
 #   EXPERTS     recipe list RECIPE[=CHECKPOINT] ... (see lib/merging.sh), default
 #               "caption vqa refcoco snli_ve": the four image-text experts, each from its
 #               train.sh's default save directory under $UNIVAL_OUT (ARCH, DATASET as there)
-#   LAMBDAS     comma list (default 0,0.2,0.4,0.6,0.8,1, the spec's grid)
+#   LAMBDAS     comma list (default 0,0.2,0.4,0.6,0.8,1, the paper's grid)
 #   SWEEP_DATA  RECIPE=TSV ... validation TSVs, default each train.sh's VALID_DATA default
 #   SWEEP_DIR   $UNIVAL_OUT/merging/interpolate (merged checkpoints, results, CSV and PNG)
 #   Each task's eval.sh reads its own variables (BEAM, BATCH_SIZE, DEVICE, ...).

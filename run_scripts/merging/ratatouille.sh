@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Ratatouille fine-tuning (spec 7.3): re-fine-tune each auxiliary-task model on the TARGET task
+# Ratatouille fine-tuning (as in the paper): re-fine-tune each auxiliary-task model on the TARGET task
 # with TARGET's own train.sh (the auxiliary model as INIT_CHECKPOINT), then average the
 # re-fine-tuned models and TARGET's own expert uniformly (`unival merge average`), then
 # evaluate the average with TARGET's eval.sh.
@@ -50,7 +50,7 @@ ratatouille() {
     EXTRA_ARGS=$MERGE_ARGS run_step "$UNIVAL_TOOL" merge average "${models[@]}" \
         --out="$OUT_DIR/ratatouille.pt"
     if [[ $EVALUATE == 1 ]]; then
-        # a merged checkpoint holds one set of weights: no --ema-eval (spec 7.2)
+        # a merged checkpoint holds one set of weights: no --ema-eval
         EXTRA_ARGS='' EMA_EVAL=0 CHECKPOINT=$OUT_DIR/ratatouille.pt \
             RESULTS_DIR=$OUT_DIR/eval_ratatouille run_recipe "$TARGET" eval
     fi

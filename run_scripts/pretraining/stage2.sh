@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# UnIVAL pretraining, stage 2 of the curriculum (spec 4.5; the reference's unival_s2.sh).
+# UnIVAL pretraining, stage 2 of the curriculum (the authors' pretraining/unival_s2.sh).
 #
 #   UNIVAL_DATA=... UNIVAL_CKPT=... UNIVAL_OUT=... run_scripts/pretraining/stage2.sh [--flag=value ...]
 #   DRY_RUN=1 ... prints the fairseq-train command instead of running it.
@@ -12,6 +12,7 @@ CLIP_NORM=${CLIP_NORM:-5.0}
 source "$LIB/env.sh"
 source "$LIB/common_flags.sh"
 source "$LIB/launch.sh"
+source "$LIB/recipe.sh"
 source "$LIB/pretrain.sh"
 
 pretrain_launch 2 "$@"

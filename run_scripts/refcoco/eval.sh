@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Visual grounding test evaluation (spec 3.6, 3.10 "RefCOCO"): beam 5, exactly 4 bin tokens,
-# no-repeat-ngram 3; writes predictions.json (boxes in original pixels) and scores.json
+# Visual grounding test evaluation (the authors' RefCOCO evaluation): beam 5, exactly 4 bin
+# tokens, no-repeat-ngram 3; writes predictions.json (boxes in original pixels) and scores.json
 # (Acc@ACC_THRESH, size breakdowns, mean IoU) under RESULTS_DIR.
 #
 #   UNIVAL_DATA=... UNIVAL_OUT=... run_scripts/refcoco/eval.sh [--flag=value ...]
@@ -8,18 +8,24 @@
 #
 # Files (each can be set directly instead):
 #   CHECKPOINT   $UNIVAL_OUT/refcoco/$RUN_NAME/checkpoint_best.pt (RUN_NAME: ${DATASET}_$ARCH)
-#   TEST_DATA    $UNIVAL_DATA/$DATASET/${DATASET}_$SPLIT.tsv (SPLIT: testA, testB, val, test, ...)
+#   TEST_DATA    $UNIVAL_DATA/$DATASET/${DATASET}_$SPLIT.tsv (SPLIT: val, testA, testB for refcoco
+#                and refcocoplus, default testA; val, test for refcocog, default test)
 #   RESULTS_DIR  $UNIVAL_OUT/refcoco/$RUN_NAME/eval_<test file name>
 #   DICT_PATH    (optional) overrides the dictionary path saved in the checkpoint
 # Values: BEAM NO_REPEAT_NGRAM_SIZE BATCH_SIZE PATCH_IMAGE_SIZE SELECTED_COLS ACC_THRESH (comma list)
-#   MIN_AREA_SIZE MAX_AREA_SIZE MEDIUM_AREA=1 (size-restricted accuracy, spec 5.3); DEVICE.
+#   MIN_AREA_SIZE MAX_AREA_SIZE MEDIUM_AREA=1 (size-restricted accuracy, as the reward fine-tunes
+#   of refcoco/train_scst.sh count it); DEVICE.
 set -euo pipefail
 LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")/../lib" && pwd)
 source "$LIB/env.sh"
 source "$LIB/launch.sh"
 
 DATASET=${DATASET:-refcoco}
-SPLIT=${SPLIT:-testA}
+# RefCOCOg (umd split) has val and test only; RefCOCO and RefCOCO+ report testA and testB
+if [[ $DATASET == refcocog ]]; then SPLIT=${SPLIT:-test}; else SPLIT=${SPLIT:-testA}; fi
+case $DATASET:$SPLIT in
+    refcocog:testA | refcocog:testB) die "RefCOCOg has no $SPLIT split: use SPLIT=val or SPLIT=test" ;;
+esac
 ARCH=${ARCH:-unival_base}
 RUN_NAME=${RUN_NAME:-${DATASET}_$ARCH}
 BEAM=${BEAM:-5}

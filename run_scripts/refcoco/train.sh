@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Visual grounding fine-tuning: the RefCOCO / RefCOCO+ / RefCOCOg recipe (spec 3.6, 6.1).
+# Visual grounding fine-tuning: the RefCOCO / RefCOCO+ / RefCOCOg recipe (the authors' refcoco/unival_refcoco*.sh).
 #
 #   UNIVAL_DATA=... UNIVAL_CKPT=... UNIVAL_OUT=... run_scripts/refcoco/train.sh [--flag=value ...]
 #   DRY_RUN=1 ... prints the fairseq-train command instead of running it.
@@ -11,7 +11,8 @@
 #   DICT_PATH    $UNIVAL_DATA/dict.txt
 #   INIT_CHECKPOINT  $UNIVAL_CKPT/unival_s2_hs/checkpoint1.pt; "scratch" trains from initial weights
 #   SAVE_DIR     $UNIVAL_OUT/refcoco/$RUN_NAME
-# Recipe values (official defaults): ARCH BATCH_SIZE UPDATE_FREQ MAX_EPOCH LR WARMUP_RATIO
+# Recipe values (official defaults): ARCH BATCH_SIZE (per process) UPDATE_FREQ (default: from the
+#   world size, for the reference's global batch; GLOBAL_BATCH) MAX_EPOCH LR WARMUP_RATIO
 #   PATCH_IMAGE_SIZE LABEL_SMOOTHING MAX_SRC_LENGTH SELECTED_COLS EVAL_ARGS; DEVICE=cpu for a
 #   CPU run. The schedule spans MAX_EPOCH epochs of the training file, counted when training
 #   starts (lr scheduler polynomial_decay_warmup_ratio). The model has no video encoder and the
@@ -21,12 +22,12 @@ LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")/../lib" && pwd)
 source "$LIB/env.sh"
 source "$LIB/common_flags.sh"
 source "$LIB/launch.sh"
+source "$LIB/recipe.sh"
 
 DATASET=${DATASET:-refcoco}
 ARCH=${ARCH:-unival_base}
 RUN_NAME=${RUN_NAME:-${DATASET}_$ARCH}
-BATCH_SIZE=${BATCH_SIZE:-8}
-UPDATE_FREQ=${UPDATE_FREQ:-4}
+recipe_batch 256 8 8  # the reference: 8 GPUs x 8 x update-freq 4
 MAX_EPOCH=${MAX_EPOCH:-10}
 LR=${LR:-5e-5}
 WARMUP_RATIO=${WARMUP_RATIO:-0.06}

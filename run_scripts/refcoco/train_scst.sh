@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reward fine-tuning for visual grounding, "rewarded soups" (spec 5.3, 7.5): one RL fine-tune per
+# Reward fine-tuning for visual grounding, "rewarded soups" (the authors' refcoco/scst scripts): one RL fine-tune per
 # box-size bucket, each from the fine-tuned RefCOCO+ model; interpolate them afterwards with
 # `unival merge` (run_scripts/merging/interpolate.sh).
 #
@@ -20,7 +20,8 @@
 #   DICT_PATH    $UNIVAL_DATA/dict.txt
 #   INIT_CHECKPOINT  $UNIVAL_OUT/refcoco/${DATASET}_$ARCH/checkpoint_best.pt (refcoco/train.sh's best)
 #   SAVE_DIR     $UNIVAL_OUT/refcoco/$RUN_NAME
-# Recipe values (spec 5.3 defaults): ARCH BATCH_SIZE UPDATE_FREQ MAX_EPOCH LR WARMUP_RATIO
+# Recipe values (the authors' refcoco/scst scripts): ARCH BATCH_SIZE (per process) UPDATE_FREQ
+#   (default: from the world size, for their global batch 256; GLOBAL_BATCH) MAX_EPOCH LR WARMUP_RATIO
 #   PATCH_IMAGE_SIZE MAX_SRC_LENGTH SELECTED_COLS EVAL_ARGS SCST_ARGS ACC_THRESH
 #   REWARD_METRIC (acc | iou) LAMBDA_REINFORCE SMALL_MAX LARGE_MIN POS_REWARD NEG_REWARD;
 #   DEVICE=cpu for a CPU run.
@@ -29,13 +30,13 @@ LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")/../lib" && pwd)
 source "$LIB/env.sh"
 source "$LIB/common_flags.sh"
 source "$LIB/launch.sh"
+source "$LIB/recipe.sh"
 
 AREA=${AREA:-small}
 DATASET=${DATASET:-refcocoplus}
 ARCH=${ARCH:-unival_base}
 RUN_NAME=${RUN_NAME:-${DATASET}_scst_${AREA}_$ARCH}
-BATCH_SIZE=${BATCH_SIZE:-8}
-UPDATE_FREQ=${UPDATE_FREQ:-4}
+recipe_batch 256 8 8  # the reference: 8 GPUs x 8 x update-freq 4
 MAX_EPOCH=${MAX_EPOCH:-10}
 LR=${LR:-3e-5}
 WARMUP_RATIO=${WARMUP_RATIO:-0.06}

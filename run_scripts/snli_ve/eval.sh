@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# SNLI-VE test evaluation (spec 3.7): all-candidate scoring over {no, yes, maybe}; writes
+# SNLI-VE test evaluation (as the authors evaluate it): all-candidate scoring over {no, yes, maybe}; writes
 # predictions.json ([{uniq_id, answer, label, correct}]) and scores.json (snli_score: accuracy)
 # under RESULTS_DIR.
 #

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# SNLI-VE fine-tuning: the visual entailment recipe of the spec (section 6.1 "SNLI-VE", 3.7):
+# SNLI-VE fine-tuning: the authors' visual entailment recipe (their snli_ve/unival_snli_ve.sh):
 # prev_output prompt, trie constraint masks over {no, yes, maybe}, no label smoothing,
-# all-candidate validation, checkpoints selected by snli_score, non-strict load.
+# all-candidate validation once per epoch, checkpoints selected by snli_score, non-strict load;
+# 8 GPUs x 8 x update-freq 4 (global batch 256, kept on any world size: lib/recipe.sh).
 #
 #   UNIVAL_DATA=... UNIVAL_CKPT=... UNIVAL_OUT=... run_scripts/snli_ve/train.sh [--flag=value ...]
 #   DRY_RUN=1 ... prints the fairseq-train command instead of running it.
@@ -12,25 +13,29 @@
 #   DICT_PATH    $UNIVAL_DATA/dict.txt
 #   INIT_CHECKPOINT  $UNIVAL_CKPT/unival_s2_hs/checkpoint1.pt; "scratch" trains from initial weights
 #   SAVE_DIR     $UNIVAL_OUT/snli_ve/$RUN_NAME
-# Recipe values (official defaults): ARCH BATCH_SIZE UPDATE_FREQ MAX_EPOCH LR WARMUP_RATIO
-#   PATCH_IMAGE_SIZE LABEL_SMOOTHING MAX_SRC_LENGTH SELECTED_COLS VALID_BATCH_SIZE
+# Recipe values (official defaults): ARCH BATCH_SIZE (per process) UPDATE_FREQ (default: from the
+#   world size, for the reference's global batch; GLOBAL_BATCH) MAX_EPOCH LR WARMUP_RATIO
+#   PATCH_IMAGE_SIZE LABEL_SMOOTHING MAX_SRC_LENGTH MAX_TGT_LENGTH SELECTED_COLS VALID_BATCH_SIZE
+#   VALIDATE_INTERVAL_UPDATES (50000 as the authors': an epoch is shorter, so once per epoch)
 #   ADD_CAPTION=1 (premise in the prompt: the ratatouille/fusing variant); DEVICE=cpu for a CPU run.
 set -euo pipefail
 LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")/../lib" && pwd)
+VALIDATE_INTERVAL_UPDATES=${VALIDATE_INTERVAL_UPDATES:-50000}
 source "$LIB/env.sh"
 source "$LIB/common_flags.sh"
 source "$LIB/launch.sh"
+source "$LIB/recipe.sh"
 
 ARCH=${ARCH:-unival_base}
 RUN_NAME=${RUN_NAME:-snli_ve_$ARCH}
-BATCH_SIZE=${BATCH_SIZE:-8}
-UPDATE_FREQ=${UPDATE_FREQ:-4}
+recipe_batch 256 8 8  # the reference: 8 GPUs x 8 x update-freq 4
 MAX_EPOCH=${MAX_EPOCH:-10}
 LR=${LR:-5e-5}
 WARMUP_RATIO=${WARMUP_RATIO:-0.06}
 PATCH_IMAGE_SIZE=${PATCH_IMAGE_SIZE:-480}
 LABEL_SMOOTHING=${LABEL_SMOOTHING:-0.0}
 MAX_SRC_LENGTH=${MAX_SRC_LENGTH:-80}
+MAX_TGT_LENGTH=${MAX_TGT_LENGTH:-20}
 SELECTED_COLS=${SELECTED_COLS:-0,2,3,4,5}
 VALID_BATCH_SIZE=${VALID_BATCH_SIZE:-20}
 ADD_CAPTION=${ADD_CAPTION:-0}
@@ -50,6 +55,7 @@ TASK_FLAGS=(
     --prompt-type=prev_output
     --patch-image-size="$PATCH_IMAGE_SIZE"
     --max-src-length="$MAX_SRC_LENGTH"
+    --max-tgt-length="$MAX_TGT_LENGTH"
     --valid-batch-size="$VALID_BATCH_SIZE"
     --best-checkpoint-metric=snli_score
     --maximize-best-checkpoint-metric
@@ -74,7 +80,7 @@ RUN_FLAGS=(
     --lr="$LR"
     --max-epoch="$MAX_EPOCH"
 )
-# --strict is store-false: passing it loads non-strictly (spec 6.1)
+# --strict is store-false: passing it loads non-strictly, as the authors did
 init_or_resume_flags --strict
 RUN_FLAGS+=("${UNIVAL_INIT_FLAGS[@]}")
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Video captioning test evaluation (spec 3.10, video/audio caption row): beam 5, max_len_b 200, no n-gram blocking,
+# Video captioning test evaluation (the authors' video/audio caption evaluation): beam 5, max_len_b 200, no n-gram blocking,
 # unnormalised scores, batch 16; the media settings (frames, sizes, audio length) are the ones
 # saved in the checkpoint. Writes predictions.json and scores.json (CIDEr-D, BLEU-4) under
 # RESULTS_DIR.
@@ -21,7 +21,7 @@ source "$LIB/launch.sh"
 ARCH=${ARCH:-unival_base}
 RUN_NAME=${RUN_NAME:-video_caption_$ARCH}
 BEAM=${BEAM:-5}
-MAX_LEN_B=${MAX_LEN_B:-200}  # spec 3.10: the video/audio caption row (default max_len_b, no n-gram blocking)
+MAX_LEN_B=${MAX_LEN_B:-200}  # the authors' video/audio caption setting (the generator's default max_len_b, no n-gram blocking)
 NO_REPEAT_NGRAM_SIZE=${NO_REPEAT_NGRAM_SIZE:-0}
 BATCH_SIZE=${BATCH_SIZE:-16}
 SELECTED_COLS=${SELECTED_COLS:-0,4,2}  # uniq_id of val/test rows = the clip id

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Video QA test evaluation (spec 3.5, 3.10 "VQA / video QA"): trie-constrained beam search with
+# Video QA test evaluation (the authors' video QA evaluation): trie-constrained beam search with
 # the question as forced prefix (beam 5, unnormalised scores), or all-candidate scoring with
 # INFERENCE=allcand; frames as saved in the checkpoint. Writes predictions.json
 # ([{question_id, answer}]) and scores.json (vqa_score = exact-match accuracy) under RESULTS_DIR.
@@ -46,7 +46,7 @@ EVAL_FLAGS=(
 if [[ -n ${ANS2LABEL:-} ]]; then EVAL_FLAGS+=(--ans2label-file="$ANS2LABEL"); fi
 if [[ -n ${MEDIA_DIR:-} ]]; then EVAL_FLAGS+=(--image-dir="$MEDIA_DIR"); fi
 if [[ -n ${DICT_PATH:-} ]]; then EVAL_FLAGS+=(--dict-path="$DICT_PATH"); fi
-# the EMA weights train.sh stores (EMA=1) are the ones evaluated (spec 3.4); EMA_EVAL=0 for the raw weights
+# the EMA weights train.sh stores (EMA=1) are the ones evaluated, as the authors did; EMA_EVAL=0 for the raw weights
 if [[ ${EMA_EVAL:-1} == 1 ]]; then EVAL_FLAGS+=(--ema-eval); fi
 if [[ $DEVICE == cpu ]]; then EVAL_FLAGS+=(--cpu); else EVAL_FLAGS+=(--fp16); fi
 

@@ -1,36 +1,42 @@
 #!/usr/bin/env bash
-# Video QA fine-tuning: the MSRVTT-QA recipe of the spec (section 6.1 "MSRVTT-QA", section 3.5):
+# Video QA fine-tuning: the authors' MSRVTT-QA recipe (their vqa/video/unival_video_vqa.sh):
 # 8 frames of 384 px without augmentation, answer trie, EMA, beam-search validation, lr 1e-4,
-# 35 epochs. MSVD-QA: MAX_EPOCH=40 and the MSVD TSVs / candidates.
+# 35 epochs, the encouraging loss with drop-worst and drop-best; 16 GPUs x 8 x update-freq 2
+# (global batch 256, kept on any world size: lib/recipe.sh recipe_batch). MSVD-QA: MAX_EPOCH=40
+# and the MSVD TSVs / candidates.
 #
 #   UNIVAL_DATA=... UNIVAL_CKPT=... UNIVAL_OUT=... run_scripts/video_qa/train.sh [--flag=value ...]
 #   DRY_RUN=1 ... prints the fairseq-train command instead of running it.
-#   ONLYLINEAR=1 [ONLYLINEAR_FROM=s1] ... trains only the modality->language connectors (spec 6.3).
+#   ONLYLINEAR=1 [ONLYLINEAR_FROM=s1] ... trains only the modality->language connectors (lib/onlylinear.sh).
 #
 # Files (each can be set directly instead):
 #   TRAIN_DATA   $UNIVAL_DATA/video_qa/msrvtt_qa_train.tsv (comma list of shuffled copies works)
-#   VALID_DATA   $UNIVAL_DATA/video_qa/msrvtt_qa_val.tsv
+#   VALID_DATA   $UNIVAL_DATA/video_qa/msrvtt_qa_val.tsv (selects the checkpoint; the authors
+#                selected on their test split, see run_scripts/README.md)
 #   ANS2LABEL    $UNIVAL_DATA/video_qa/msrvtt_qa_ans2label.pkl (pickle answer -> label, or one answer a line)
 #   VIDEO_DIR    root of the TSV's video paths (default: the folder of the first training file)
 #   DICT_PATH    $UNIVAL_DATA/dict.txt
 #   INIT_CHECKPOINT  $UNIVAL_CKPT/unival_s2_hs/checkpoint1.pt; "scratch" trains from initial weights
 #   SAVE_DIR     $UNIVAL_OUT/video_qa/$RUN_NAME
-# Recipe values (official defaults): ARCH BATCH_SIZE UPDATE_FREQ MAX_EPOCH LR WARMUP_RATIO
+# Recipe values (official defaults): ARCH BATCH_SIZE (per process) UPDATE_FREQ (default: from the
+#   world size, for the reference's global batch; GLOBAL_BATCH) MAX_EPOCH LR WARMUP_RATIO
 #   NUM_FRAMES PATCH_FRAME_SIZE PATCH_IMAGE_SIZE SAMPLE_TYPE USE_DATAAUG(1/0) VIDEO_ENCODER
 #   LABEL_SMOOTHING MAX_SRC_LENGTH MAX_TGT_LENGTH SELECTED_COLS EVAL_ARGS VAL_INFERENCE_TYPE
-#   EMA(1/0) EMA_DECAY FREEZE_EMBEDDINGS(1/0); DEVICE=cpu for a CPU run; shared flags: lib/common_flags.sh.
+#   EMA(1/0) EMA_DECAY CRITERION (encouraging | ce) DROP_WORST_RATIO DROP_WORST_AFTER DROP_BEST_RATIO
+#   DROP_BEST_AFTER LOG_END FREEZE_EMBEDDINGS(1/0); DEVICE=cpu for a CPU run; shared flags: lib/common_flags.sh.
 set -euo pipefail
 LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")/../lib" && pwd)
 source "$LIB/env.sh"
 source "$LIB/common_flags.sh"
 source "$LIB/launch.sh"
 source "$LIB/onlylinear.sh"
+source "$LIB/recipe.sh"
 
 ARCH=${ARCH:-unival_base}
-onlylinear_defaults video_qa  # ONLYLINEAR=1: spec 6.3 (lib/onlylinear.sh)
+onlylinear_defaults video_qa  # ONLYLINEAR=1: lib/onlylinear.sh
 RUN_NAME=${RUN_NAME:-video_qa_$ARCH}
-BATCH_SIZE=${BATCH_SIZE:-8}
-UPDATE_FREQ=${UPDATE_FREQ:-2}
+# the reference: 16 GPUs x 8 x update-freq 2 (onlylinear: the same)
+if [[ ${ONLYLINEAR:-0} == 1 ]]; then recipe_batch 256 16 "$ONLYLINEAR_BATCH"; else recipe_batch 256 16 8; fi
 MAX_EPOCH=${MAX_EPOCH:-35}
 LR=${LR:-1e-4}
 WARMUP_RATIO=${WARMUP_RATIO:-0.04}
@@ -78,14 +84,14 @@ TASK_FLAGS=(
 )
 if [[ $USE_DATAAUG == 1 ]]; then TASK_FLAGS+=(--use-dataaug); fi
 if [[ -n ${BPE_DIR:-} ]]; then TASK_FLAGS+=(--bpe-dir="$BPE_DIR"); fi
-# EMA of the weights from update 0, kept in fp32; validation uses it (spec 3.4)
+# EMA of the weights from update 0, kept in fp32; validation uses it, as in the authors' recipe
 if [[ $EMA == 1 ]]; then
     TASK_FLAGS+=(--uses-ema --store-ema --ema-fp32 --ema-decay="$EMA_DECAY" --ema-start-update=0)
 fi
 
-# The spec's criterion is the encouraging loss (spec 5.2); until it lands the recipe uses the
-# label-smoothed cross-entropy of spec 5.1 (trie-masked, as for vqa_gen).
-CRITERION_FLAGS=(--criterion=adjust_label_smoothed_cross_entropy --label-smoothing="$LABEL_SMOOTHING")
+# The authors' loss (trie-masked, as for vqa_gen); CRITERION=ce: label-smoothed CE without
+# drop-worst (unless DROP_WORST_RATIO is set)
+recipe_criterion_flags encouraging 0
 
 MODEL_FLAGS=(--arch="$ARCH" "${UNIVAL_ARCH_FLAGS[@]}")
 MODEL_FLAGS+=("${UNIVAL_ONLYLINEAR_FLAGS[@]}")

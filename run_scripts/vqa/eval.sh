@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# VQA test evaluation (spec 3.4, 3.10 "VQA"): trie-constrained beam search with the question as
+# VQA test evaluation (the authors' VQA evaluation): trie-constrained beam search with the question as
 # forced prefix (beam 5, unnormalised scores, no n-gram blocking), or all-candidate scoring with
 # INFERENCE=allcand; writes predictions.json ([{question_id, answer}], the evaluation server's
 # format) and scores.json (vqa_score: mean reference confidence of the answers) under RESULTS_DIR.
@@ -47,7 +47,7 @@ EVAL_FLAGS=(
 )
 if [[ -n ${ANS2LABEL:-} ]]; then EVAL_FLAGS+=(--ans2label-file="$ANS2LABEL"); fi
 if [[ -n ${DICT_PATH:-} ]]; then EVAL_FLAGS+=(--dict-path="$DICT_PATH"); fi
-# the EMA weights train.sh stores (EMA=1) are the ones evaluated (spec 3.4); EMA_EVAL=0 for the raw weights
+# the EMA weights train.sh stores (EMA=1) are the ones evaluated, as the authors did; EMA_EVAL=0 for the raw weights
 if [[ ${EMA_EVAL:-1} == 1 ]]; then EVAL_FLAGS+=(--ema-eval); fi
 if [[ $DEVICE == cpu ]]; then EVAL_FLAGS+=(--cpu); else EVAL_FLAGS+=(--fp16); fi
 

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# VQAv2 fine-tuning: the VQA recipe of the spec (section 6.1 "VQAv2", section 3.4).
+# VQAv2 fine-tuning: the authors' VQA recipe (their vqa/unival_vqa.sh), 16 GPUs x 16
+# (global batch 256, kept on any world size: lib/recipe.sh recipe_batch).
 #
 #   UNIVAL_DATA=... UNIVAL_CKPT=... UNIVAL_OUT=... run_scripts/vqa/train.sh [--flag=value ...]
 #   DRY_RUN=1 ... prints the fairseq-train command instead of running it.
-#   ONLYLINEAR=1 [ONLYLINEAR_FROM=s1] ... trains only the modality->language connectors (spec 6.3).
+#   ONLYLINEAR=1 [ONLYLINEAR_FROM=s1] ... trains only the modality->language connectors (lib/onlylinear.sh).
 #
 # Files (each can be set directly instead):
 #   TRAIN_DATA   $UNIVAL_DATA/vqa/vqa_train.tsv (a comma list of pre-shuffled copies works too:
@@ -14,7 +15,8 @@
 #   DICT_PATH    $UNIVAL_DATA/dict.txt
 #   INIT_CHECKPOINT  $UNIVAL_CKPT/unival_s2_hs/checkpoint1.pt; "scratch" trains from initial weights
 #   SAVE_DIR     $UNIVAL_OUT/vqa/$RUN_NAME
-# Recipe values (official defaults): ARCH BATCH_SIZE UPDATE_FREQ MAX_EPOCH LR WARMUP_RATIO
+# Recipe values (official defaults): ARCH BATCH_SIZE (per process) UPDATE_FREQ (default: from the
+#   world size, for the reference's global batch; GLOBAL_BATCH) MAX_EPOCH LR WARMUP_RATIO
 #   PATCH_IMAGE_SIZE LABEL_SMOOTHING MAX_SRC_LENGTH MAX_TGT_LENGTH SELECTED_COLS EVAL_ARGS
 #   VAL_INFERENCE_TYPE (beamsearch | allcand) VALID_BATCH_SIZE (candidates per pass, allcand)
 #   EMA=1/0 (EMA_DECAY) FREEZE_EMBEDDINGS=1/0; DEVICE=cpu for a CPU run; shared flags: lib/common_flags.sh.
@@ -24,12 +26,13 @@ source "$LIB/env.sh"
 source "$LIB/common_flags.sh"
 source "$LIB/launch.sh"
 source "$LIB/onlylinear.sh"
+source "$LIB/recipe.sh"
 
 ARCH=${ARCH:-unival_base}
-onlylinear_defaults vqa  # ONLYLINEAR=1: spec 6.3 (lib/onlylinear.sh)
+onlylinear_defaults vqa  # ONLYLINEAR=1: lib/onlylinear.sh
 RUN_NAME=${RUN_NAME:-vqa_$ARCH}
-BATCH_SIZE=${BATCH_SIZE:-16}
-UPDATE_FREQ=${UPDATE_FREQ:-1}
+# the reference: 16 GPUs x 16 x update-freq 1 (onlylinear: x 2)
+if [[ ${ONLYLINEAR:-0} == 1 ]]; then recipe_batch 512 16 "$ONLYLINEAR_BATCH"; else recipe_batch 256 16 16; fi
 MAX_EPOCH=${MAX_EPOCH:-20}
 LR=${LR:-1e-4}
 WARMUP_RATIO=${WARMUP_RATIO:-0.04}
@@ -70,7 +73,7 @@ TASK_FLAGS=(
     --maximize-best-checkpoint-metric
 )
 if [[ -n ${BPE_DIR:-} ]]; then TASK_FLAGS+=(--bpe-dir="$BPE_DIR"); fi
-# EMA of the weights from update 0, kept in fp32; validation uses it (spec 3.4)
+# EMA of the weights from update 0, kept in fp32; validation uses it, as in the authors' recipe
 if [[ $EMA == 1 ]]; then
     TASK_FLAGS+=(--uses-ema --store-ema --ema-fp32 --ema-decay="$EMA_DECAY" --ema-start-update=0)
 fi

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Zero-shot NoCaps captioning (spec 8.4): a COCO-caption (or averaged) checkpoint evaluated on
+# Zero-shot NoCaps captioning (the paper's zero-shot evaluation): a COCO-caption (or averaged) checkpoint evaluated on
 # NoCaps val, the task built from the command line (--zero-shot: caption task, no patch
 # sampling), generation as the caption test (beam 5, max_len_b 22, no-repeat-ngram 3,
 # unnormalised); CIDEr-D / BLEU-4 overall and per domain (in-, near-, out-domain) in one run.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Zero-shot VizWiz (spec 8.4): a VQAv2-finetuned (or averaged) checkpoint evaluated on
+# Zero-shot VizWiz (the paper's zero-shot evaluation): a VQAv2-finetuned (or averaged) checkpoint evaluated on
 # vizwiz_acc_val.tsv (written by data_utils/make_vizwiz_tsv.py). The vqa_gen task is built from the command
 # line (--zero-shot), generation is unconstrained (--noconstraints: no answer trie) with no
 # decoder prompt (--prompt-type none: the whole generated string is the answer), beam 5; the

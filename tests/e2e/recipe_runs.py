@@ -51,6 +51,9 @@ def tiny_recipe_env(data: dict, save_dir: Path, **values: str) -> dict:
         IMAGE_ENCODER="", RESNET_TYPE="", FREEZE_EMBEDDINGS="0", PATCH_IMAGE_SIZE="32",
         DROPOUT="0", ENCODER_DROP_PATH="0", DECODER_DROP_PATH="0", LR="1e-3", LOG_INTERVAL="1",
         EVAL_ARGS='{"beam":1,"max_len_b":4}',
+        # the tests fix the per-update batch themselves (not the authors' global batch) and train
+        # with plain label-smoothed cross-entropy
+        UPDATE_FREQ="1", CRITERION="ce",
     )
     env.update(values)
     return env

@@ -118,7 +118,8 @@ class CaptionStage:
             "IMAGE_ENCODER": "", "RESNET_TYPE": "",  # keep unival_tiny's own small backbone
             "FREEZE_EMBEDDINGS": "0",  # from scratch the embeddings must learn too
             "DROPOUT": "0.0", "ENCODER_DROP_PATH": "0.0", "DECODER_DROP_PATH": "0.0",
-            "LABEL_SMOOTHING": "0.0", "DROP_WORST_RATIO": "0.0",
+            "LABEL_SMOOTHING": "0.0", "DROP_WORST_RATIO": "0.0", "CRITERION": "ce",
+            "UPDATE_FREQ": "1", "FIXED_VALIDATION_SEED": "",  # the toy recipe's, not the paper's
             "BATCH_SIZE": str(s.batch_size), "MAX_UPDATE": str(s.max_update), "MAX_EPOCH": "100",
             "LR": str(s.lr), "WARMUP_RATIO": str(s.warmup_ratio), "PATCH_IMAGE_SIZE": str(s.image_size),
             "EVAL_ARGS": json.dumps({"beam": s.beam, "max_len_b": 22, "no_repeat_ngram_size": 3}),

@@ -23,7 +23,8 @@ def common_train_env(settings) -> Dict[str, str]:
         "IMAGE_ENCODER": "", "RESNET_TYPE": "",  # keep unival_tiny's own small backbone
         "FREEZE_EMBEDDINGS": "0",
         "DROPOUT": "0.0", "ENCODER_DROP_PATH": "0.0", "DECODER_DROP_PATH": "0.0",
-        "LABEL_SMOOTHING": "0.0", "BATCH_SIZE": str(settings.batch_size), "UPDATE_FREQ": "1",
+        "LABEL_SMOOTHING": "0.0", "CRITERION": "ce", "FIXED_VALIDATION_SEED": "",
+        "BATCH_SIZE": str(settings.batch_size), "UPDATE_FREQ": "1",
         "WARMUP_RATIO": str(settings.warmup_ratio), "MAX_EPOCH": "1000",
         "PATCH_IMAGE_SIZE": str(settings.image_size), "NUM_WORKERS": str(settings.num_workers),
         "LOG_INTERVAL": str(settings.log_interval), "SEED": "1",

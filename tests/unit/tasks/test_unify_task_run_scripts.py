@@ -1,4 +1,5 @@
-"""The pretraining stage scripts render (DRY_RUN=1) to the released pretraining recipes, parsed by fairseq."""
+"""The pretraining stage scripts render (DRY_RUN=1) to the authors' curriculum recipes
+(pretraining/unival_s1.sh, unival_s2.sh, unival_s2_hs.sh), parsed by fairseq."""
 import os
 import shlex
 import subprocess
@@ -14,7 +15,9 @@ SCRIPTS = REPO_ROOT / "run_scripts"
 def render_args(script: str, tmp_path, **env_overrides):
     env = {k: v for k, v in os.environ.items() if not k.startswith("UNIVAL_")}
     env.update(UNIVAL_DATA=str(tmp_path / "data"), UNIVAL_CKPT=str(tmp_path / "ckpt"),
-               UNIVAL_OUT=str(tmp_path / "out"), DEVICE="gpu", DRY_RUN="1", **env_overrides)
+               UNIVAL_OUT=str(tmp_path / "out"), DEVICE="gpu", DRY_RUN="1",
+               RESNET_MODEL_PATH=str(tmp_path / "r.pth"), VIDEO_MODEL_PATH=str(tmp_path / "v.pth"))
+    env.update(env_overrides)
     proc = subprocess.run(["bash", str(SCRIPTS / script)], env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     argv = shlex.split(proc.stdout.strip())
@@ -29,7 +32,8 @@ def render_args(script: str, tmp_path, **env_overrides):
 def test_stage_recipes(tmp_path, script, lr, batch, size, frames, patch_num, init):
     args = render_args(script, tmp_path)
     assert (args.task, args.criterion, args.label_smoothing) == ("unify_task", "adjust_label_smoothed_cross_entropy", 0.0)
-    assert args.lr == [lr] and args.batch_size == batch and args.update_freq == [2] and args.max_epoch == 50
+    # one process accumulates the authors' 128 GPUs x update-freq 2: 256 steps per update
+    assert args.lr == [lr] and args.batch_size == batch and args.update_freq == [256] and args.max_epoch == 50
     assert args.lr_scheduler == "polynomial_decay_warmup_ratio" and args.warmup_ratio == 0.01
     assert args.clip_norm == 5.0 and args.fp16 and args.fp16_scale_window == 128
     assert args.patch_image_size == size and args.sample_patch_num == patch_num
@@ -58,7 +62,7 @@ def test_streams_can_be_dropped_and_staged_init_comes_from_the_environment(tmp_p
 def test_refcoco_train_recipe(tmp_path):
     args = render_args("refcoco/train.sh", tmp_path, DATASET="refcocoplus")
     assert (args.task, args.lr, args.max_epoch, args.batch_size, args.update_freq) == (
-        "refcoco", [5e-5], 10, 8, [4])
+        "refcoco", [5e-5], 10, 8, [32])  # one process: the authors' 8 GPUs x update-freq 4
     assert args.lr_scheduler == "polynomial_decay_warmup_ratio" and args.warmup_ratio == 0.06
     assert args.patch_image_size == 512 and args.label_smoothing == 0.1 and args.clip_norm == 1.0
     assert args.video_encoder_name == "none" and args.strict is False  # --strict given: non-strict load

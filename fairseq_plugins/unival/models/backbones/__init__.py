@@ -10,6 +10,7 @@ Builders (the only entry points the model code needs):
 
 Every returned module has an ``out_channels`` attribute (int).
 """
+
 import logging
 from typing import Optional, Sequence
 
@@ -24,16 +25,23 @@ from .resnext3d import ResNeXt3D, build_resnext3d
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "build_image_backbone", "build_video_backbone", "build_audio_backbone",
-    "load_pretrained_backbone", "TimmResNet", "OfaResNet", "ResNeXt3D", "PannEncoder",
+    "build_image_backbone",
+    "build_video_backbone",
+    "build_audio_backbone",
+    "load_pretrained_backbone",
+    "TimmResNet",
+    "OfaResNet",
+    "ResNeXt3D",
+    "PannEncoder",
 ]
 
 _WRAPPER_KEYS = ("state_dict", "model")
 _KEY_PREFIXES = ("module.", "model.", "sed_model.", "audio_branch.")
 
 
-def build_image_backbone(name: str, resnet_type: str, drop_path_rate: float = 0.0,
-                         layers: Optional[Sequence[int]] = None) -> nn.Module:
+def build_image_backbone(
+    name: str, resnet_type: str, drop_path_rate: float = 0.0, layers: Optional[Sequence[int]] = None
+) -> nn.Module:
     """x (B, 3, H, W) -> (B, C, H/stride, W/stride).
 
     ``name`` "timm_resnet": C=2048, stride 32; "resnet": OFA-style, C=1024, stride 16.
@@ -51,15 +59,29 @@ def build_video_backbone(name: str, layers: Optional[Sequence[int]] = None) -> n
     return build_resnext3d(name, layers)
 
 
-def build_audio_backbone(name: str, sample_rate: int = 48000, window_size: int = 1024,
-                         hop_size: int = 200, mel_bins: int = 64, fmin: int = 50,
-                         fmax: int = 14000, spec_augment: bool = True) -> nn.Module:
+def build_audio_backbone(
+    name: str,
+    sample_rate: int = 48000,
+    window_size: int = 1024,
+    hop_size: int = 200,
+    mel_bins: int = 64,
+    fmin: int = 50,
+    fmax: int = 14000,
+    spec_augment: bool = True,
+) -> nn.Module:
     """waveform (B, S) -> (B, C, T', F'); C = 512 / 1024 / 2048 for cnn6 / cnn10 / cnn14."""
     if name not in PANN_CHANNELS:
         raise ValueError(f"unknown audio encoder {name!r}; expected {sorted(PANN_CHANNELS)}")
-    return PannEncoder(name, sample_rate=sample_rate, window_size=window_size,
-                       hop_size=hop_size, mel_bins=mel_bins, fmin=fmin, fmax=fmax,
-                       spec_augment=spec_augment)
+    return PannEncoder(
+        name,
+        sample_rate=sample_rate,
+        window_size=window_size,
+        hop_size=hop_size,
+        mel_bins=mel_bins,
+        fmin=fmin,
+        fmax=fmax,
+        spec_augment=spec_augment,
+    )
 
 
 def _unwrap_state_dict(obj) -> dict:
@@ -80,7 +102,7 @@ def _strip_prefixes(key: str) -> str:
         stripped = False
         for prefix in _KEY_PREFIXES:
             if key.startswith(prefix):
-                key, stripped = key[len(prefix):], True
+                key, stripped = key[len(prefix) :], True
     return key
 
 
@@ -97,28 +119,44 @@ def clean_backbone_state_dict(module: nn.Module, raw: dict) -> tuple:
     own = module.state_dict()
     for key, value in state.items():
         if key in own and key not in dropped and tuple(own[key].shape) != tuple(value.shape):
-            logger.warning("pretrained %s has shape %s, the module wants %s: skipped",
-                           key, tuple(value.shape), tuple(own[key].shape))
+            logger.warning(
+                "pretrained %s has shape %s, the module wants %s: skipped",
+                key,
+                tuple(value.shape),
+                tuple(own[key].shape),
+            )
             dropped.append(key)
     for key in dropped:
         state.pop(key)
     return state, dropped
 
 
-def load_pretrained_backbone(module: nn.Module, path: str,
-                             weights_only: bool = True) -> tuple:
+def load_pretrained_backbone(module: nn.Module, path: str, weights_only: bool = True) -> tuple:
     """Non-strict load of a released backbone file into ``module``.
 
     Handles ``state_dict``/``model`` wrappers and ``module.``/``model.`` key prefixes.
     Returns (missing, unexpected) key lists (keys skipped for shape or mel-bin reasons
-    count as missing) and logs them.
+    count as missing) and logs them. Raises ValueError when no tensor of the file fits the module.
     """
     raw = torch.load(path, map_location="cpu", weights_only=weights_only)
     state, dropped = clean_backbone_state_dict(module, raw)
+    own = module.state_dict()
+    if not any(key in own for key in state):
+        # a non-strict load would silently keep the random weights: most likely the wrong file
+        raise ValueError(
+            f"{path}: none of its {len(state)} tensors matches a parameter of the "
+            f"{type(module).__name__} backbone (e.g. {sorted(state)[:3]}); is it the "
+            "weights file of this encoder?"
+        )
     result = module.load_state_dict(state, strict=False)
     missing, unexpected = list(result.missing_keys), list(result.unexpected_keys)
-    logger.info("loaded backbone weights from %s: %d tensors, %d missing, %d unexpected",
-                path, len(state), len(missing), len(unexpected))
+    logger.info(
+        "loaded backbone weights from %s: %d tensors, %d missing, %d unexpected",
+        path,
+        len(state),
+        len(missing),
+        len(unexpected),
+    )
     if missing:
         logger.info("missing keys: %s", missing)
     if unexpected:
