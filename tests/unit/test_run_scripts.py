@@ -95,9 +95,9 @@ def parse_command(argv: list):
 
         return "eval", evaluate.build_parser().parse_args(argv[2:])
     if program == "unival" and argv[1] == "merge":
-        from unival.merging import cli
+        from unival.merging.parser import build_parser
 
-        return "merge", cli.build_parser().parse_args(argv[2:])
+        return "merge", build_parser().parse_args(argv[2:])
     raise AssertionError(f"no parser known for {argv[:2]}: teach test_run_scripts.parse_command")
 
 
