@@ -65,7 +65,8 @@ def per_image_rows(caption_tsv: Path, out: Path, limit: int) -> int:
 
 
 def parse_arms(text: str) -> Dict[str, tuple]:
-    """``"0,2,2+1"`` -> {"scst_cider": (0, 0), "scst_chair_2": (2, 0), "scst_chair_2_bonus_1": (2, 1)}."""
+    """``"0,2,2+1"`` -> {"scst_cider": (0, 0), "scst_chair_2": (2, 0),
+    "scst_chair_2_bonus_1": (2, 1)}."""
     arms = {}
     for item in text.split(","):
         penalty, _, bonus = item.partition("+")
@@ -80,7 +81,8 @@ def parse_arms(text: str) -> Dict[str, tuple]:
 
 def scst_env(args, world: Path, train_tsv: Path, init: Path, save_dir: Path, penalty: float,
              bonus: float = 0.0) -> Dict[str, str]:
-    """``run_scripts/caption/train_scst.sh``: the demo's tiny recipe, ``args.updates`` SCST updates."""
+    """``run_scripts/caption/train_scst.sh``: the demo's tiny recipe, ``args.updates`` SCST
+    updates."""
     settings = MultitaskSettings()
     scst_args = {"beam": args.samples, "max_len_b": 24}
     if args.sampling:
@@ -110,7 +112,8 @@ def format_table(results: Dict[str, dict]) -> str:
              "|---|---|---|---|---|---|---|---|"]
     for arm, r in results.items():
         lines.append(f"| {arm} | {r['cider']:.3f} | {r['chair_i']:.3f} | {r['chair_s']:.3f} | "
-                     f"{r['coverage']:.3f} | {r['n_mentions']} | {r['n_hallucinated']} | {r.get('train_seconds', 0):.0f} |")
+                     f"{r['coverage']:.3f} | {r['n_mentions']} | {r['n_hallucinated']} | "
+                     f"{r.get('train_seconds', 0):.0f} |")
     return "\n".join(lines)
 
 
@@ -119,7 +122,8 @@ def main(argv=None) -> int:
     parser.add_argument("--demo-dir", required=True, help="a make demo output folder (toy_world, multitask/caption)")
     parser.add_argument("--out", required=True)
     parser.add_argument("--arms", default="0,2,2+1",
-                        help="comma list of SCST arms, each CHAIR penalty[+correct-mention bonus]; 0 = CIDEr-D only")
+                        help="comma list of SCST arms, each CHAIR penalty[+correct-mention bonus]; "
+                       "0 = CIDEr-D only")
     parser.add_argument("--updates", type=int, default=150)
     parser.add_argument("--images", type=int, default=1500, help="training images (one SCST row each)")
     parser.add_argument("--batch-size", type=int, default=8, help="images per update")
@@ -136,7 +140,8 @@ def main(argv=None) -> int:
     world, expert = demo / "toy_world", demo / "multitask" / "caption" / "checkpoints" / "checkpoint_last.pt"
     for needed in (world / "scenes_train.json", world / "caption_train.tsv", expert):
         if not needed.exists():
-            raise SystemExit(f"{needed} is missing: run `make demo` (or python -m unival.demo --out {demo}) first")
+            raise SystemExit(f"{needed} is missing: run `make demo` "
+                             f"(or python -m unival.demo --out {demo}) first")
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     ctx = DemoContext(out=out, seed=args.seed, env=demo_environment())

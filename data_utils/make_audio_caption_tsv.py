@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""AudioCaps or Clotho caption CSV -> an audio_caption TSV (uniq_id, audio_id, caption, -, audio path).
+"""AudioCaps or Clotho caption CSV -> an audio_caption TSV
+(uniq_id, audio_id, caption, -, audio path).
 
     python data_utils/make_audio_caption_tsv.py --dataset audiocaps|clotho --csv FILE.csv
         --split train|val|test --audio-dir AUDIO --out OUT.tsv

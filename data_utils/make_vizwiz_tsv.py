@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """VizWiz VQA annotations (val.json) -> a vqa_gen TSV for zero-shot evaluation.
 
-    python data_utils/make_vizwiz_tsv.py --annotations val.json --image-dir val/ --out vizwiz_acc_val.tsv
+    python data_utils/make_vizwiz_tsv.py --annotations val.json --image-dir val/
+        --out vizwiz_acc_val.tsv
         [--out-ans2label vizwiz_trainval_ans2label.pkl --min-answer-count 1] [--image-paths]
 
 question_id = position in the file, image_id = image file stem; confidences are VQA soft

@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""VQAv2 questions + annotations -> a vqa_gen TSV (the OFA/UnIVAL VQA layout), and the candidate pickle.
+"""VQAv2 questions + annotations -> a vqa_gen TSV (the OFA/UnIVAL VQA layout), and the
+candidate pickle.
 
     python data_utils/make_vqa_tsv.py --questions Q.json --annotations A.json
         --image-dir COCO_SPLIT_DIR --out vqa_train.tsv

@@ -80,7 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="unival",
         description="UnIVAL toolkit. Training itself is plain fairseq: "
-        "fairseq-train DATA --user-dir fairseq_plugins/unival --task caption --arch unival_tiny ...",
+        "fairseq-train DATA --user-dir fairseq_plugins/unival "
+        "--task caption --arch unival_tiny ...",
         epilog="Run 'unival COMMAND --help' for a command's own options.",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

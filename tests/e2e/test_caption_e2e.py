@@ -1,4 +1,5 @@
-"""Caption end to end through the commands a user types: fairseq-train -> unival eval -> fairseq-generate.
+"""Caption end to end through the commands a user types: fairseq-train -> unival eval ->
+fairseq-generate.
 
 A tiny TSV of solid-colour PNG squares ("a red square", ...) trains ``unival_tiny`` for a few
 dozen updates on CPU with CIDEr-based checkpoint selection; the evaluation command then writes

@@ -3,8 +3,8 @@
 ``run_scripts/caption/train.sh`` with ``LAUNCHER=torchrun NPROC_PER_NODE=2 DEVICE=cpu`` trains
 ``unival_tiny`` on 8 rows, 4 per rank, for 3 epochs (one update each); the same script with
 the default local launcher trains the same global batch of 8 in one process. Every rank writes
-its record at validation (``UNIVAL_RANK_RECORD_DIR``, :mod:`unival.tasks.rank_record`); the test fails
-when a rank is missing, did not join a world of 2, or holds other parameters than rank 0
+its record at validation (``UNIVAL_RANK_RECORD_DIR``, :mod:`unival.tasks.rank_record`); the test
+fails when a rank is missing, did not join a world of 2, or holds other parameters than rank 0
 (e.g. the fairseq CPU trap: spawning 0 processes and exiting 0, or ranks training alone).
 """
 import json

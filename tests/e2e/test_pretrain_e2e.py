@@ -47,7 +47,8 @@ def write_pretrain_data(root: Path) -> dict:
     (neg / "object.txt").write_text("square\ncircle\n")
     (neg / "type2ans.json").write_text(json.dumps({"other": list(COLOURS)}))
     texts = [" what does the image describe? what does the video describe? a circle",
-             ' which region does the text " the square " describe?  what does the region describe? region:',
+             (' which region does the text " the square " describe?'
+              '  what does the region describe? region:'),
              ' what is the answer to question " what colour is the square ". is " red "? yes no',
              ' does the image describe " a square "? does the video describe']
     texts += [f" {n} a {n} square" for n in COLOURS]

@@ -24,7 +24,8 @@ EPOCH_LOSS = re.compile(r"\| train \| epoch (\d+) \| loss ([\d.]+)")
 
 
 def write_refcoco_data(root: Path) -> dict:
-    """train.tsv (8 rows), valid.tsv (4 rows) with columns uniq_id, image_id, text, region, image."""
+    """train.tsv (8 rows), valid.tsv (4 rows) with columns uniq_id, image_id, text, region,
+    image."""
     def row(i, name, colour, box):
         img = Image.new("RGB", (48, 40), (0, 0, 0))
         ImageDraw.Draw(img).rectangle([box[0], box[1], box[2] - 1, box[3] - 1], fill=colour)

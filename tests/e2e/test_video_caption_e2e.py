@@ -57,7 +57,8 @@ def test_evaluation_writes_one_caption_per_test_clip(trained, repo_root):
 
 
 def test_python_api_captions_equal_unival_eval(trained, repo_root):
-    """``unival.load(...).caption_video`` runs the evaluation's pipeline: same clips, same captions."""
+    """``unival.load(...).caption_video`` runs the evaluation's pipeline: same clips, same
+    captions."""
     from unival.hub import load
 
     root, results = trained["root"], trained["root"] / "results_middle"

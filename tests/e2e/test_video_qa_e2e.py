@@ -57,7 +57,8 @@ def test_evaluation_answers_every_question_from_the_candidates(trained, repo_roo
 
 
 def test_python_api_answers_equal_unival_eval(trained, repo_root):
-    """``unival.load(...).video_qa`` gives the evaluation's answers for the same clips and questions."""
+    """``unival.load(...).video_qa`` gives the evaluation's answers for the same clips and
+    questions."""
     from unival.hub import load
 
     root, results = trained["root"], trained["root"] / "results_api"

@@ -75,7 +75,8 @@ def test_toy_world_command_writes_the_toy_world(tmp_path):
 
 def test_importing_the_cli_loads_no_command_module():
     code = ("import sys, unival.cli; "
-            "print(sorted(m for m in ('unival.commands.eval', 'unival.demo', 'unival.commands.toy_world', 'unival.commands.merge',"
+            "print(sorted(m for m in ('unival.commands.eval', 'unival.demo',"
+            " 'unival.commands.toy_world', 'unival.commands.merge',"
             " 'unival.commands.predict', 'unival.evaluation') if m in sys.modules))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr

@@ -147,7 +147,8 @@ def test_probes_stage_scores_chair_of_predictions_and_a_zero_control(tmp_path):
     predictions = tmp_path / "predictions.json"
     predictions.write_text(json.dumps([{"image_id": 7, "caption": "a red circle and a green triangle"}]))
     scores = caption_chair(predictions, test, tmp_path / "scenes_test.json")
-    # mentions: red circle (in the scene), green triangle (not): 1 of 2 hallucinated, 1 of 1 captions
+    # mentions: red circle (in the scene), green triangle (not): 1 of 2 hallucinated,
+    # 1 of 1 captions
     assert scores["caption_expert"]["chair_i"] == 0.5 and scores["caption_expert"]["chair_s"] == 1.0
     assert scores["references"]["chair_i"] == 0.0 and scores["references"]["coverage"] == 1.0
 

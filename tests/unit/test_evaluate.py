@@ -27,7 +27,8 @@ def _settings(task_name, *flags):
 
 
 def test_unset_flags_take_the_checkpoint_tasks_released_settings():
-    # the released eval_caption.sh; video/audio caption: beam 5, unnormalized, max_len_b 200, no blocking
+    # the released eval_caption.sh; video/audio caption: beam 5, unnormalized, max_len_b 200,
+    # no blocking
     assert _settings("caption") == {"beam": 5, "max_len_a": 0, "max_len_b": 22, "min_len": 1,
                                     "no_repeat_ngram_size": 3, "lenpen": 1, "unnormalized": True,
                                     "temperature": 1.0}
@@ -92,7 +93,8 @@ def test_without_flags_eval_and_the_api_generate_alike(tmp_path, images, caplog)
 
 
 def test_a_released_layout_checkpoint_evaluates_with_dictionary_and_bpe_flags(tmp_path, images):
-    """Released files name the authors' paths (absent here): --dict-path/--bpe-dir as in the README."""
+    """Released files name the authors' paths (absent here): --dict-path/--bpe-dir as in the
+    README."""
     checkpoint = write_toy_checkpoint(tmp_path, "refcoco", layout="released")
     bpe_dir = os.path.dirname(default_bpe_files()[0])
     records = _evaluate(checkpoint, _refcoco_data(tmp_path, images), tmp_path / "out",

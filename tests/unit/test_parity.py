@@ -156,7 +156,8 @@ def test_mixed_batch_image_row_matches_and_video_row_uses_its_video(fixture):
     for name in OUTPUTS:
         dim = 1 if name == "encoder_out" else 0
         _assert_matches(mixed[name].select(dim, 1), alone[name].select(dim, 0), name)
-    # ... and not the stored output, which the reference computed from patch_images (a bug of the original code)
+    # ... and not the stored output, which the reference computed from patch_images
+    # (a bug of the original code)
     stored = outputs["mixed_image_video.logits"][1]
     assert (mixed["logits"][1] - stored).abs().max() > 0.1
 

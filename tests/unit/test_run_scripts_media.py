@@ -48,10 +48,8 @@ def test_video_caption_train_is_the_msrvtt_recipe(machine):  # noqa: F811
     assert (args.label_smoothing, args.drop_worst_ratio, args.drop_worst_after) == (0.1, 0.05, 6000)
     assert args.freeze_encoder_embedding and args.freeze_decoder_embedding
     data = machine["UNIVAL_DATA"]
-    assert (
-        args.data
-        == f"{data}/video_caption/msrvtt_caption_train.tsv,{data}/video_caption/msrvtt_caption_test.tsv"
-    )
+    video = f"{data}/video_caption"
+    assert args.data == f"{video}/msrvtt_caption_train.tsv,{video}/msrvtt_caption_test.tsv"
     assert args.image_dir == f"{data}/video_caption"
 
 

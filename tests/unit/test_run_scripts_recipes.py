@@ -1,6 +1,6 @@
-"""Recipe modes of the training scripts: the parameter-efficient "onlylinear" mode (the authors' *_onlylinear
-scripts), PRECISION,
-and resuming a stopped run (lib/common_flags.sh ``init_or_resume_flags``), rendered with DRY_RUN=1.
+"""Recipe modes of the training scripts: the parameter-efficient "onlylinear" mode (the
+authors' *_onlylinear scripts), PRECISION, and resuming a stopped run
+(lib/common_flags.sh ``init_or_resume_flags``), rendered with DRY_RUN=1.
 
 The onlylinear test builds the model from the rendered fairseq command and checks, after a
 backward pass on an image batch, exactly which parameters receive gradients.

@@ -1,4 +1,5 @@
-"""Unified vocabulary: the original ids with BART's dict, dictionaries built from text, boxes <-> bins."""
+"""Unified vocabulary: the original ids with BART's dict, dictionaries built from text,
+boxes <-> bins."""
 import json
 import random
 

@@ -207,7 +207,8 @@ def test_pretrain_rows_and_negative_samples(world):
 
 
 def _sources(world):
-    """Every text the tasks encode, built here from the original prompts (VQA, grounding, entailment, pretraining)."""
+    """Every text the tasks encode, built here from the original prompts (VQA, grounding,
+    entailment, pretraining)."""
     texts = [" what does the image describe?", "  what does the region describe? region:",
              " yes", " no", " maybe"]
     for split in SPLITS:

@@ -12,7 +12,10 @@ from typing import Optional, Sequence
 from unival.demo.context import demo_parser, log_demo_progress
 from unival.demo.pipeline import DEFAULT_STAGES, STAGE_NAMES, run_demo
 
-DESCRIPTION = "Toy world -> multitask unival_tiny base -> image, video and audio experts -> probes -> report (runs from a checkout)."
+DESCRIPTION = (
+    "Toy world -> multitask unival_tiny base -> image, video and audio experts -> probes "
+    "-> report (runs from a checkout)."
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,7 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--stages",
         default=DEFAULT_STAGES,
-        help=f"comma list of stages to run, from {', '.join(STAGE_NAMES)} (default: {DEFAULT_STAGES})",
+        help=f"comma list of stages to run, from {', '.join(STAGE_NAMES)} "
+        f"(default: {DEFAULT_STAGES})",
     )
     return parser
 

@@ -16,7 +16,10 @@ from unival.demo.merge.report import format_table
 
 logger = logging.getLogger("unival.demo.merge")
 
-DESCRIPTION = "Toy base -> caption, VQA and grounding experts -> interpolation, task arithmetic and TIES sweeps -> report (runs from a checkout)."
+DESCRIPTION = (
+    "Toy base -> caption, VQA and grounding experts -> interpolation, task arithmetic and "
+    "TIES sweeps -> report (runs from a checkout)."
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

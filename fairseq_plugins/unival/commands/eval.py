@@ -1,7 +1,8 @@
 """``unival eval``: evaluate a checkpoint on a TSV with its task.
 
     unival eval CHECKPOINT --data test.tsv --results-path DIR \\
-        [--gen-subset test] [--beam 5 --max-len-b 22 --no-repeat-ngram-size 3] [--batch-size 16] [--ema-eval]
+        [--gen-subset test] [--beam 5 --max-len-b 22 --no-repeat-ngram-size 3]
+        [--batch-size 16] [--ema-eval]
 
 Writes ``DIR/predictions.json`` and ``DIR/scores.json`` and prints the metric table
 (:func:`unival.evaluation.run.evaluate` says what each task writes). Generation takes the

@@ -12,8 +12,8 @@ from unival.hub.load import load
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="unival export", description=(
-        "Write a checkpoint as a folder (model.safetensors, config.json, dict.txt, encoder.json, vocab.bpe) "
-        "that unival.hub.load() reads without unpickling."))
+        "Write a checkpoint as a folder (model.safetensors, config.json, dict.txt, "
+        "encoder.json, vocab.bpe) that unival.hub.load() reads without unpickling."))
     parser.add_argument("model", help="checkpoint .pt (or an exported folder to re-export)")
     parser.add_argument("out_dir", help="output folder (created; must be empty unless --overwrite)")
     parser.add_argument("--dict-path", help="dict.txt (BART's for released checkpoints)")

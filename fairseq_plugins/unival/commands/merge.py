@@ -2,7 +2,8 @@
 
     unival merge interpolate A.pt B.pt --lambdas 0,0.2,0.4,0.6,0.8,1 --out-dir DIR [--name N]
     unival merge average A.pt B.pt C.pt [--weights 0.5,0.25,0.25] --out OUT.pt
-    unival merge task-arithmetic --base BASE.pt A.pt B.pt --scale 0.5 --out OUT.pt [--dare 0.3 --seed 0]
+    unival merge task-arithmetic --base BASE.pt A.pt B.pt --scale 0.5 --out OUT.pt
+        [--dare 0.3 --seed 0]
     unival merge ties --base BASE.pt A.pt B.pt --density 0.2 --scale 1.0 --out OUT.pt
     unival merge sweep A.pt B.pt --lambdas 0,0.5,1 --eval caption=valid.tsv --out-dir DIR
 

@@ -1,4 +1,5 @@
-"""``adjust_label_smoothed_encouraging_loss``: label-smoothed CE plus the encouraging loss (UnIVAL's captioning loss).
+"""``adjust_label_smoothed_encouraging_loss``: label-smoothed CE plus the encouraging loss
+(UnIVAL's captioning loss).
 
 Per kept target token y with probabilities p = exp(lp) over the V entries:
 
@@ -47,7 +48,8 @@ class AdjustLabelSmoothedEncouragingLossConfig(AdjustLabelSmoothedCrossEntropyCo
 
 
 def encouraging_bonus(probs: torch.Tensor, log_end: float = 0.75) -> torch.Tensor:
-    """b(p) elementwise (same shape as ``probs``): ln(max(1-p, 1e-5)), tangent above ``log_end`` < 1."""
+    """b(p) elementwise (same shape as ``probs``): ln(max(1-p, 1e-5)), tangent above
+    ``log_end`` < 1."""
     bonus = torch.log(torch.clamp(1.0 - probs, min=BONUS_FLOOR))
     if log_end != 1.0:
         tangent = (probs - log_end) / (log_end - 1.0) + math.log(1.0 - log_end)
@@ -56,14 +58,16 @@ def encouraging_bonus(probs: torch.Tensor, log_end: float = 0.75) -> torch.Tenso
 
 
 def encouraging_term(lprobs: torch.Tensor, target: torch.Tensor, epsilon: float, log_end: float) -> torch.Tensor:
-    """Scalar (1 - eps) * sum_i b(p_i[y_i]) + (eps / V) * sum_i sum_v b(p_i[v]) for lprobs (N, V), target (N,)."""
+    """Scalar (1 - eps) * sum_i b(p_i[y_i]) + (eps / V) * sum_i sum_v b(p_i[v]) for
+    lprobs (N, V), target (N,)."""
     bonus = encouraging_bonus(lprobs.exp(), log_end)
     on_target = bonus.gather(-1, target.unsqueeze(-1)).sum()
     return (1.0 - epsilon) * on_target + (epsilon / lprobs.size(-1)) * bonus.sum()
 
 
 def keep_highest_loss(loss: torch.Tensor, drop_ratio: float) -> torch.Tensor:
-    """Indices of the ``int(N * (1 - drop_ratio))`` highest-loss entries of ``loss`` (N,), largest first."""
+    """Indices of the ``int(N * (1 - drop_ratio))`` highest-loss entries of ``loss`` (N,),
+    largest first."""
     _, idx = torch.topk(loss, k=int(loss.size(0) * (1 - drop_ratio)), largest=True)
     return idx
 

@@ -1,4 +1,5 @@
-"""``adjust_label_smoothed_cross_entropy``: label-smoothed CE with constraint masks (as OFA/UnIVAL's).
+"""``adjust_label_smoothed_cross_entropy``: label-smoothed CE with constraint masks
+(as OFA/UnIVAL's).
 
 Per target token y with log-probabilities lp (after masking and ``conf`` scaling):
 
@@ -51,7 +52,8 @@ class AdjustLabelSmoothedCrossEntropyConfig(FairseqDataclass):
 
 
 def constraint_range_ids(start: int, end: int, device=None) -> torch.Tensor:
-    """Allowed ids under a constraint range: the specials 0..3 and [start, end), shape (4 + end - start,)."""
+    """Allowed ids under a constraint range: the specials 0..3 and [start, end),
+    shape (4 + end - start,)."""
     return torch.cat([torch.arange(NUM_SPECIAL_TOKENS), torch.arange(start, end)]).to(device)
 
 
@@ -62,7 +64,8 @@ def label_smoothed_nll_loss(
     constraint_masks: Optional[torch.Tensor] = None,
     constraint_range: Optional[Tuple[int, int]] = None,
 ) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Per-token smoothed loss and NLL, both (N,), for lprobs (N, V), target (N,), masks (N, V) bool."""
+    """Per-token smoothed loss and NLL, both (N,), for lprobs (N, V), target (N,),
+    masks (N, V) bool."""
     nll = -lprobs.gather(dim=-1, index=target.unsqueeze(-1)).squeeze(-1)
     if constraint_masks is not None:
         smooth = -lprobs.masked_fill(~constraint_masks, 0.0).sum(dim=-1)
@@ -127,7 +130,8 @@ class AdjustLabelSmoothedCrossEntropyCriterion(FairseqCriterion):
         return cls(task, cfg)
 
     def forward(self, model, sample, update_num: int = 0, reduce: bool = True):
-        """Return (loss, sample_size, logging_output); ``sample`` is a batch dict or a list of them."""
+        """Return (loss, sample_size, logging_output); ``sample`` is a batch dict or a list
+        of them."""
         if isinstance(sample, (list, tuple)):
             return self._forward_list(model, sample, update_num)
         if self.cfg.use_rdrop:
@@ -150,7 +154,8 @@ class AdjustLabelSmoothedCrossEntropyCriterion(FairseqCriterion):
         return loss, sample_size, logging_output
 
     def _forward_list(self, model, samples: List[Dict[str, Any]], update_num: int):
-        """loss = sum_i loss_i / n_i over the sub-batches; sample_size 1 (no further normalisation)."""
+        """loss = sum_i loss_i / n_i over the sub-batches; sample_size 1 (no further
+        normalisation)."""
         loss, nll = 0.0, 0.0
         logging_output: Dict[str, Any] = {"ntokens": 0, "nsentences": 0}
         for i, sub in enumerate(samples, start=1):
@@ -169,7 +174,8 @@ class AdjustLabelSmoothedCrossEntropyCriterion(FairseqCriterion):
         return loss, 1, logging_output
 
     def lprobs_and_target(self, model, net_output, sample):
-        """Masked, conf-weighted lprobs (N, V), target (N,) and constraint masks (N, V) or None, pads removed."""
+        """Masked, conf-weighted lprobs (N, V), target (N,) and constraint masks (N, V) or None,
+        pads removed."""
         logits = net_output[0]
         masks = sample.get("constraint_masks")
         if masks is not None:
@@ -215,7 +221,8 @@ class AdjustLabelSmoothedCrossEntropyCriterion(FairseqCriterion):
 
     @classmethod
     def reduce_metrics(cls, logging_outputs) -> None:
-        """loss and nll_loss per sample_size unit (natural log, as the reference); ppl = exp(nll_loss)."""
+        """loss and nll_loss per sample_size unit (natural log, as the reference);
+        ppl = exp(nll_loss)."""
 
         def total(key):
             return utils.item(sum(log.get(key, 0) for log in logging_outputs))

@@ -1,4 +1,5 @@
-"""``refcoco_scst_reward_criterion``: RL fine-tuning for grounding, "rewarded soups" (UnIVAL paper, weight interpolation).
+"""``refcoco_scst_reward_criterion``: RL fine-tuning for grounding, "rewarded soups"
+(UnIVAL paper, weight interpolation).
 
 Per batch of B expressions:
 

@@ -22,9 +22,10 @@ reference of a training row in ``sample["references"]``):
    (K * B sentences with ``--sentence-avg``).
 
 Document frequencies: by default from the references of the first training file (every row,
-all ranks; the original recipe uses a cached pickle of the training words, ``coco-train-words.p``, which
-``--scst-cider-cached-tokens`` can still name). The reference appends `` <eos>`` to every
-sentence before scoring; here captions are scored as the validation CIDEr-D is, without it.
+all ranks; the original recipe uses a cached pickle of the training words,
+``coco-train-words.p``, which ``--scst-cider-cached-tokens`` can still name). The reference
+appends `` <eos>`` to every sentence before scoring; here captions are scored as the
+validation CIDEr-D is, without it.
 Hallucination penalty: ``--scst-chair-gt`` is a COCO instances JSON or a toy-world scenes JSON
 (:func:`unival.probes.ground_truth.load_ground_truth`, loaded once when the criterion is built);
 a row's objects are found by its ``uniq_id`` (``sample["uniq_ids"]``, "12" matching image id 12),
@@ -85,7 +86,8 @@ class ScstRewardCriterionConfig(FairseqDataclass):
                                 "like caption_valid.tsv); given alone, hallucinations are logged, not penalised"})
     scst_chair_bonus: float = field(
         default=0.0, metadata={"help": "mu >= 0: reward += mu * (distinct objects the caption names correctly), so "
-                               "that naming nothing does not escape --scst-chair-penalty; needs --scst-chair-gt; 0 = off"})
+                               "that naming nothing does not escape --scst-chair-penalty; "
+                               "needs --scst-chair-gt; 0 = off"})
 
 
 @register_criterion("scst_reward_criterion", dataclass=ScstRewardCriterionConfig)
@@ -110,8 +112,8 @@ class ScstRewardCriterion(FairseqCriterion):
                                  "toy-world scenes JSON of the training images)")
         self.chair_gt: Optional[GroundTruth] = load_ground_truth(cfg.scst_chair_gt) if cfg.scst_chair_gt else None
         if self.chair_gt is not None:
-            logger.info("CHAIR penalty %g per hallucinated object, bonus %g per correct one, ground truth of %d "
-                        "images (%s) from %s", self.chair_penalty, self.chair_bonus, len(self.chair_gt.objects),
+            logger.info("CHAIR penalty %g per hallucinated object, bonus %g per correct one, "
+                        "ground truth of %d images (%s) from %s", self.chair_penalty, self.chair_bonus, len(self.chair_gt.objects),
                         self.chair_gt.kind, cfg.scst_chair_gt)
 
     @classmethod
@@ -119,7 +121,8 @@ class ScstRewardCriterion(FairseqCriterion):
         return cls(task, cfg)
 
     def cider_stats(self) -> CiderDocumentFrequency:
-        """Document frequencies: the cached-tokens file if named, else the first training file's references."""
+        """Document frequencies: the cached-tokens file if named, else the first training file's
+        references."""
         if self._cider_stats is None:
             if self.cfg.scst_cider_cached_tokens:
                 self._cider_stats = load_cider_cached_tokens(self.cfg.scst_cider_cached_tokens)
@@ -141,7 +144,8 @@ class ScstRewardCriterion(FairseqCriterion):
         for uniq_id in uniq_ids:
             key = json_id(uniq_id)
             if key not in self.chair_gt.objects:
-                raise ValueError(f"uniq_id {uniq_id!r} is not an image of --scst-chair-gt {self.cfg.scst_chair_gt}: "
+                raise ValueError(f"uniq_id {uniq_id!r} is not an image of "
+                                 f"--scst-chair-gt {self.cfg.scst_chair_gt}: "
                                  "SCST rows need uniq_id = image id (one row per image)")
             objects.append(self.chair_gt.objects[key])
         return objects
@@ -157,12 +161,14 @@ class ScstRewardCriterion(FairseqCriterion):
         return cider - self.chair_penalty * hallucinated + self.chair_bonus * correct, cider, (hallucinated, correct)
 
     def forward(self, model, sample, update_num: int = 0, reduce: bool = True):
-        """Return (loss, sample_size, logging_output) for a batch whose rows carry ``references``."""
+        """Return (loss, sample_size, logging_output) for a batch whose rows carry
+        ``references``."""
         references: List[List[str]] = sample.get("references") or []
         batch_size = sample["target"].size(0)
         if len(references) != batch_size or not all(references):
-            raise ValueError("scst_reward_criterion needs every row's references in the batch: train the caption "
-                             "task with --scst on a TSV whose caption column joins all references with '&&'")
+            raise ValueError("scst_reward_criterion needs every row's references in the batch: "
+                             "train the caption task with --scst on a TSV whose caption column "
+                             "joins all references with '&&'")
         hypos = self.generators.generate(model, sample)
         k = min(len(row) for row in hypos)
         if k < 2 and self.cfg.scst_baseline == "leave-one-out":
@@ -207,7 +213,8 @@ class ScstRewardCriterion(FairseqCriterion):
 
     @classmethod
     def reduce_metrics(cls, logging_outputs) -> None:
-        """loss per sample_size unit; reward, cider, hallucinated, correct = means per generated caption."""
+        """loss per sample_size unit; reward, cider, hallucinated, correct = means per generated
+        caption."""
         reduce_reward_metrics(logging_outputs)
 
     @staticmethod
@@ -217,7 +224,8 @@ class ScstRewardCriterion(FairseqCriterion):
 
 def reduce_reward_metrics(logging_outputs) -> None:
     """Shared by the SCST criterions: loss / sample_size, reward / nsentences, the counts, and
-    ``cider`` / ``hallucinated`` / ``correct`` per nsentences where the criterion logs them (captioning)."""
+    ``cider`` / ``hallucinated`` / ``correct`` per nsentences where the criterion logs them
+    (captioning)."""
 
     def total(key):
         return utils.item(sum(log.get(key, 0) for log in logging_outputs))

@@ -30,7 +30,8 @@ class ScstGenerators:
         self._cache: Dict[Tuple[int, str], object] = {}
 
     def generator(self, model, greedy: bool = False):
-        """The ``--scst-args`` generator, or with ``greedy`` the same settings with beam 1 and no sampling."""
+        """The ``--scst-args`` generator, or with ``greedy`` the same settings with beam 1 and no
+        sampling."""
         args = dict(self.args)
         if greedy:
             args.update(beam=1, sampling=False)
@@ -41,7 +42,8 @@ class ScstGenerators:
         return self._cache[key]
 
     def generate(self, model, sample, greedy: bool = False) -> List[List[torch.Tensor]]:
-        """Per row, every returned hypothesis's tokens (best first), generated in eval mode, no gradient."""
+        """Per row, every returned hypothesis's tokens (best first), generated in eval mode,
+        no gradient."""
         was_training = model.training
         model.eval()
         try:
@@ -59,7 +61,8 @@ def strip_trailing_eos(tokens: torch.Tensor, eos: int) -> torch.Tensor:
 
 def generated_batch(seqs: Sequence[torch.Tensor], bos: int, pad: int,
                     device=None) -> Tuple[torch.Tensor, torch.Tensor]:
-    """(prev_output_tokens, target), both (N, T_max) int64: [BOS] + seq[:-1] and seq, right-padded."""
+    """(prev_output_tokens, target), both (N, T_max) int64: [BOS] + seq[:-1] and seq,
+    right-padded."""
     if not seqs:
         raise ValueError("no generated sequence to train on")
     width = max(max(int(s.numel()) for s in seqs), 1)
@@ -77,7 +80,8 @@ def generated_batch(seqs: Sequence[torch.Tensor], bos: int, pad: int,
 
 
 def expand_net_input(net_input: Dict, batch_size: int, k: int, prev_output_tokens: torch.Tensor) -> Dict:
-    """A copy of ``net_input`` with each per-row tensor repeated k times and the new decoder input."""
+    """A copy of ``net_input`` with each per-row tensor repeated k times and the new decoder
+    input."""
     out = {}
     for key, value in net_input.items():
         if key == "prev_output_tokens":
@@ -91,7 +95,8 @@ def expand_net_input(net_input: Dict, batch_size: int, k: int, prev_output_token
 
 def policy_gradient_loss(lprobs: torch.Tensor, target: torch.Tensor, weights: torch.Tensor,
                          pad: Optional[int]) -> Tuple[torch.Tensor, int]:
-    """(-sum over non-pad (i, t) of lprobs[i, t, target[i, t]] * weights[i], number of non-pad tokens).
+    """(-sum over non-pad (i, t) of lprobs[i, t, target[i, t]] * weights[i],
+    number of non-pad tokens).
 
     lprobs (N, T, V), target (N, T), weights (N,) (a float is broadcast).
     """

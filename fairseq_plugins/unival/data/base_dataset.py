@@ -117,7 +117,8 @@ class UnivalDataset(FairseqDataset):
         return self.tokenizer.encode(text, max_length=max_length)
 
     def make_sequences(self, prompt: str, answer: str) -> dict:
-        """source = [BOS] prompt [EOS]; target = answer [EOS]; prev = [BOS] answer (OFA's layout)."""
+        """source = [BOS] prompt [EOS]; target = answer [EOS]; prev = [BOS] answer
+        (OFA's layout)."""
         bos = torch.tensor([self.tokenizer.bos])
         eos = torch.tensor([self.tokenizer.eos])
         prompt_ids = self.encode_text(prompt, self.max_src_length)

@@ -9,9 +9,10 @@ Samples -> batch::
     target (B, T); optional conf (B,), constraint_masks (B, T, V), prefix_tokens (B, P),
     references (list of lists of str), uniq_ids (list of str)
 
-Rows lacking a modality another row carries get zeros there (as OFA's collater does); audio waveforms of
-different lengths are right-padded with zeros. Skipped samples (``{"id", "skipped"}``) are
-dropped and counted; a batch left empty is ``{}`` (fairseq's convention for "no batch").
+Rows lacking a modality another row carries get zeros there (as OFA's collater does); audio
+waveforms of different lengths are right-padded with zeros. Skipped samples
+(``{"id", "skipped"}``) are dropped and counted; a batch left empty is ``{}`` (fairseq's
+convention for "no batch").
 """
 from __future__ import annotations
 

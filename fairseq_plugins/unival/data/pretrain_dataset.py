@@ -8,8 +8,9 @@ Item ``i`` of the dataset is main row ``i`` plus one row of each auxiliary strea
 ``every`` divides ``i`` (``--image-text-vqa-cnt`` etc.). Stream ``s`` reads its file
 sequentially: at epoch e it reads row ``((e - 1) * ceil(N / every) + i // every) mod len(s)``,
 so successive epochs continue through the file. Each row yields two examples in training
-(the main example plus image-text matching for caption/QA rows or grounded captioning for grounding rows; only the main one otherwise). The collater puts image examples in sub-batch v1
-and video examples in v2: the batch is v1, v2 or the list ``[v1, v2]`` the criterion sums.
+(the main example plus image-text matching for caption/QA rows or grounded captioning for
+grounding rows; only the main one otherwise). The collater puts image examples in sub-batch
+v1 and video examples in v2: the batch is v1, v2 or the list ``[v1, v2]`` the criterion sums.
 
 Randomness (augmentation, ITM coin flips, negatives, frame sampling) is drawn from generators
 seeded by (``seed``, epoch, i), so items are reproducible and independent of worker layout.
@@ -183,7 +184,8 @@ class PretrainDataset(UnivalDataset):
         return decode_image(field, self.media.image_dir, read_from_path=True)
 
     def _image(self, field: str, rng: np.random.Generator) -> torch.Tensor:
-        """Train: random shorter-side resize, centre crop P, RandomAugment(2, 7); else resize to P x P."""
+        """Train: random shorter-side resize, centre crop P, RandomAugment(2, 7); else resize to
+        P x P."""
         img = self._open(field)
         size = self.media.patch_image_size
         if not self.is_train:

@@ -117,8 +117,9 @@ class NegativeSamples:
         return negative if negative is not None else self.captions[0]
 
     def negative_answer(self, rng: random.Random, answer: str, conf: float) -> Optional[str]:
-        """As the original code draws it: u ~ U(0,1); if conf > u + 0.1 and the answer's type is known, a same-type
-        answer ("how many" numbers: answer +- 1 when u > 0.5); otherwise an "other" answer."""
+        """As the original code draws it: u ~ U(0,1); if conf > u + 0.1 and the answer's type is
+        known, a same-type answer ("how many" numbers: answer +- 1 when u > 0.5); otherwise an
+        "other" answer."""
         u = rng.random()
         answer_type = self.ans2type.get(answer)
         if conf > u + 0.1 and answer_type is not None:

@@ -3,7 +3,8 @@
 Fields (after ``--selected-cols 0,4,2,3``): ``uniq_id``, ``image`` (base64 or path),
 ``text``, ``region`` ("x0,y0,x1,y1" in original-image pixels).
 
-* source = [BOS] ' which region does the text " {pre_caption(text, max_src_length)} " describe?' [EOS]
+* source = [BOS] ' which region does the text " {caption} " describe?' [EOS], with
+  caption = pre_caption(text, max_src_length)
 * image: bicubic resize to exactly P x P (P = ``patch_image_size``), normalised -> (3, P, P)
 * target = the four ``<bin_k>`` of the resized box (k = round(coord / max_image_size * 999)) + EOS;
   prev_output_tokens = [BOS] + the four bins
@@ -33,7 +34,8 @@ def grounding_prompt(text: str, max_words: int) -> str:
 
 
 def parse_region(field: str) -> torch.Tensor:
-    """``"x0,y0,x1,y1"`` -> (4,) float tensor; ValueError unless 4 finite numbers with x0 <= x1, y0 <= y1."""
+    """``"x0,y0,x1,y1"`` -> (4,) float tensor; ValueError unless 4 finite numbers with
+    x0 <= x1, y0 <= y1."""
     parts = [p for p in field.strip().split(",")]
     if len(parts) != 4:
         raise ValueError(f"region needs 4 comma-separated numbers, got {field.strip()!r}")

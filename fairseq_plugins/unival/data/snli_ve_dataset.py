@@ -40,7 +40,8 @@ def snli_ve_prompt(hypothesis: str, premise: str | None = None) -> str:
 
 
 class SnliVeDataset(PromptedAnswerDataset):
-    """Visual entailment over a TSV whose selected fields are (uniq_id, image, hypothesis, premise, label)."""
+    """Visual entailment over a TSV whose selected fields are
+    (uniq_id, image, hypothesis, premise, label)."""
 
     FIELDS = ("uniq_id", "image", "hypothesis", "premise", "label")
 

@@ -51,7 +51,8 @@ CONFIDENCE_SEPARATOR = "|!+"
 
 
 def parse_answer_confidences(field: str) -> Dict[str, float]:
-    """``"0.6|!+no&&1.0|!+yes"`` -> ``{"no": 0.6, "yes": 1.0}`` (a repeated answer keeps its last value)."""
+    """``"0.6|!+no&&1.0|!+yes"`` -> ``{"no": 0.6, "yes": 1.0}`` (a repeated answer keeps its
+    last value)."""
     refs: Dict[str, float] = {}
     for item in field.strip().split(ANSWER_SEPARATOR):
         if CONFIDENCE_SEPARATOR not in item:

@@ -142,23 +142,26 @@ class CaptionStage:
     def describe(self) -> str:
         """Lines for the printed report after the metrics table."""
         lines = [f"  most frequent training caption: \"{self.summary['baseline_caption']}\"",
-                 f"  training: {self.summary['updates']} updates in {self.summary['train_seconds']:.0f} s; "
+                 f"  training: {self.summary['updates']} updates in "
+                 f"{self.summary['train_seconds']:.0f} s; "
                  f"{self.summary['num_test']} held-out test images"]
         for example in self.examples:
             lines.append(f"  image {example['id']}: predicted \"{example['prediction']}\"")
-            lines.append(f"  {' ' * len(str(example['id']))}        reference \"{example['closest_reference']}\"")
+            lines.append(f"  {' ' * len(str(example['id']))}        "
+                         f"reference \"{example['closest_reference']}\"")
         return "\n".join(lines)
 
 
 def most_frequent_caption(train_captions: Sequence[str]) -> str:
-    """The most frequent training caption after the task's normalisation (lowercase, no punctuation);
-    ties go to the caption seen first."""
+    """The most frequent training caption after the task's normalisation (lowercase, no
+    punctuation); ties go to the caption seen first."""
 
     return Counter(simple_tokenize(c) for c in train_captions).most_common(1)[0][0]
 
 
 def score_constant_caption(caption: str, references: Dict[str, List[str]]) -> Dict[str, float]:
-    """CIDEr-D and BLEU-4 of predicting ``caption`` for every image, with the evaluator's metrics."""
+    """CIDEr-D and BLEU-4 of predicting ``caption`` for every image, with the evaluator's
+    metrics."""
 
     hyps = {image_id: caption for image_id in references}
     return {"cider": cider(hyps, references), "bleu4": bleu4(hyps, references)}

@@ -63,7 +63,8 @@ class DemoContext:
     experts: Optional[Dict[str, Path]] = None  # the multitask stage's expert checkpoints (task -> .pt)
 
     def run(self, cmd: List[str], log_path: Path, extra_env: Optional[Dict[str, str]] = None) -> None:
-        """Run ``cmd`` with stdout+stderr appended to ``log_path``; raise naming the log on failure."""
+        """Run ``cmd`` with stdout+stderr appended to ``log_path``; raise naming the log on
+        failure."""
         env = {**self.env, **(extra_env or {})}
         with open(log_path, "a") as log:
             log.write(f"$ {' '.join(cmd)}\n")
@@ -96,7 +97,8 @@ def shuffle_rows(src: Path, dst: Path, seed: int) -> None:
 
 
 def run_script_variables() -> set:
-    """Names of the environment variables the run scripts read (``${NAME...}``, ``path_default``)."""
+    """Names of the environment variables the run scripts read (``${NAME...}``,
+    ``path_default``)."""
     names = set()
     for script in RUN_SCRIPTS.rglob("*.sh"):
         text = script.read_text()

@@ -131,7 +131,8 @@ class ProbesStage:
         lines: List[str] = ["probes (hallucination; lower CHAIR is better):"]
         for name, s in chair.items():
             lines.append(f"  CHAIR {name:<16} CHAIR-i {s['chair_i']:.3f}  CHAIR-s {s['chair_s']:.3f}  "
-                         f"coverage {s['coverage']:.3f}  ({s['n_captions']} captions, {s['n_mentions']} mentions)")
+                         f"coverage {s['coverage']:.3f}  "
+                         f"({s['n_captions']} captions, {s['n_mentions']} mentions)")
         for strategy, s in pope.items():
             lines.append(f"  POPE {strategy:<12} " + "  ".join(f"{k} {s[k]:.3f}" for k in POPE_KEYS)
                          + f"  ({s['n']} questions)")
@@ -139,9 +140,9 @@ class ProbesStage:
 
 
 def complex_eval_envs(world: Path, experts: Dict[str, Path], suite: Path, work: Path) -> Dict[str, tuple]:
-    """``{kind: (run-script task, probe file stem, eval.sh environment)}`` of the probe in ``suite``:
-    the RefCOCO expert on probe_refcoco.tsv, the VQA expert on probe_vqa.tsv with the probe's
-    candidate answers; results in ``work/complex_<kind>``."""
+    """``{kind: (run-script task, probe file stem, eval.sh environment)}`` of the probe in
+    ``suite``: the RefCOCO expert on probe_refcoco.tsv, the VQA expert on probe_vqa.tsv with
+    the probe's candidate answers; results in ``work/complex_<kind>``."""
     common = {"UNIVAL_DATA": str(world), "DEVICE": "cpu", "BATCH_SIZE": "25", "PATCH_IMAGE_SIZE": "64"}
     runs = {"grounding": ("refcoco", "probe_refcoco", {}),
             "vqa": ("vqa", "probe_vqa", {"ANS2LABEL": str(suite / "probe_answers.txt"), "EMA_EVAL": "0"})}

@@ -11,7 +11,8 @@ logger = logging.getLogger("unival.evaluate")
 
 
 def generate_captions(task, models, generator, itr, use_cuda: bool, fp16: bool):
-    """Run the generator over ``itr``; return predictions, references (by image id) and skipped count."""
+    """Run the generator over ``itr``; return predictions, references (by image id) and
+    skipped count."""
     from fairseq import utils
 
     predictions: Dict[object, str] = {}

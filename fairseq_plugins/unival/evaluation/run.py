@@ -32,7 +32,8 @@ from unival.hub.predictor import task_name_of
 logger = logging.getLogger("unival.evaluate")
 
 def generation_args(args: argparse.Namespace, task_name: str) -> Namespace:
-    """Every generation value: ``task_name``'s released-script settings, then the flags given in ``args``."""
+    """Every generation value: ``task_name``'s released-script settings, then the flags given
+    in ``args``."""
     return Namespace(**effective_settings(task_name, given_generation_flags(args)))
 
 

@@ -37,7 +37,8 @@ class CandidateSet:
 
     @classmethod
     def from_answers(cls, answers: Sequence[str], tokenizer) -> "CandidateSet":
-        """Encode every answer as BPE(" " + answer) with a :class:`unival.tokenizer.UnivalTokenizer`."""
+        """Encode every answer as BPE(" " + answer) with a
+        :class:`unival.tokenizer.UnivalTokenizer`."""
         token_ids = [tokenizer.encode(" " + a) for a in answers]
         empty = [a for a, t in zip(answers, token_ids) if t.numel() == 0]
         if empty:

@@ -22,7 +22,8 @@ class LogitMask(Protocol):
 
 
 class ConstraintRangeMask:
-    """Allow only ids 0..3 and [start, end) (OFA's ``--constraint-range``); rows are not renormalised."""
+    """Allow only ids 0..3 and [start, end) (OFA's ``--constraint-range``); rows are not
+    renormalised."""
 
     def __init__(self, start: int, end: int):
         if not NUM_SPECIAL_TOKENS <= start < end:
@@ -62,7 +63,8 @@ def text_token_range(dictionary) -> Tuple[int, int]:
 
 
 def is_filler(symbol: str) -> bool:
-    """fairseq's padding symbols (dictionary size rounded up) and BART's ``<mask>``: never a word."""
+    """fairseq's padding symbols (dictionary size rounded up) and BART's ``<mask>``: never
+    a word."""
     return symbol.startswith("madeupword") or symbol == "<mask>"
 
 

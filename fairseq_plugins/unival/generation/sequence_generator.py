@@ -41,7 +41,8 @@ class MaskedEnsembleModel(EnsembleModel):
 
 
 class UnivalSequenceGenerator(SequenceGenerator):
-    """``SequenceGenerator(models, tgt_dict, **fairseq_kwargs, logit_masks=[...])`` starting from BOS."""
+    """``SequenceGenerator(models, tgt_dict, **fairseq_kwargs, logit_masks=[...])`` starting
+    from BOS."""
 
     def __init__(self, models, tgt_dict, logit_masks: Sequence[LogitMask] = (), **kwargs):
         if isinstance(models, EnsembleModel):

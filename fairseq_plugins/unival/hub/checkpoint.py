@@ -1,9 +1,9 @@
 """Read UnIVAL checkpoints (``.pt``, fairseq / released layout) into a model and a tokenizer.
 
-A released checkpoint (fairseq trainer layout) is a dict with ``args`` (None), ``cfg`` (groups ``model`` --
-an ``argparse.Namespace`` -- ``task``, ``common``, ...), ``model`` (the state dict) and
-``extra_state`` (optionally ``ema``). Files written by ``fairseq-train`` here have the same
-layout with ``cfg.model`` a plain dict. Legacy files hold everything in ``args``.
+A released checkpoint (fairseq trainer layout) is a dict with ``args`` (None), ``cfg``
+(groups ``model`` -- an ``argparse.Namespace`` -- ``task``, ``common``, ...), ``model`` (the
+state dict) and ``extra_state`` (optionally ``ema``). Files written by ``fairseq-train`` here
+have the same layout with ``cfg.model`` a plain dict. Legacy files hold everything in ``args``.
 
 Loading steps: allow-listed weights-only unpickling (:func:`unival.safe_load.load_checkpoint_file`,
 code in a pickle is refused unless ``trusted``), model/architecture names through
@@ -124,7 +124,8 @@ def build_unival_model(cfg: UnivalConfig, dictionary) -> UnivalModel:
 
 def load_weights(model: UnivalModel, state_dict: Mapping[str, torch.Tensor], strict: bool = True,
                  source: str = "<checkpoint>") -> None:
-    """Load ``state_dict`` into ``model``; strict: nothing missing, nothing unexpected, same vocabulary."""
+    """Load ``state_dict`` into ``model``; strict: nothing missing, nothing unexpected, same
+    vocabulary."""
     state_dict = dict(state_dict)
     drop_logmel_keys(state_dict)
     own = model.state_dict()
@@ -135,12 +136,14 @@ def load_weights(model: UnivalModel, state_dict: Mapping[str, torch.Tensor], str
     if strict:
         if missing:
             raise CheckpointMismatchError(
-                f"{source}: {len(missing)} model entries are missing from the checkpoint, e.g. {missing[:5]} "
+                f"{source}: {len(missing)} model entries are missing from the checkpoint, "
+                f"e.g. {missing[:5]} "
                 f"(wrong architecture or encoder options?)")
         if embedding is not None and embedding.size(0) != vocab:
             raise CheckpointMismatchError(
-                f"{source}: the checkpoint's vocabulary has {embedding.size(0)} entries, the dictionary "
-                f"{vocab}: pass the dict.txt the model was trained with (BART's for released checkpoints)")
+                f"{source}: the checkpoint's vocabulary has {embedding.size(0)} entries, "
+                f"the dictionary {vocab}: pass the dict.txt the model was trained with "
+                f"(BART's for released checkpoints)")
     elif missing:
         logger.warning("%s: %d model entries keep their initial values, e.g. %s", source, len(missing), missing[:5])
     model.cfg.strict = strict

@@ -51,7 +51,8 @@ def _jsonable(value: Any) -> Any:
 
 
 def model_section(cfg) -> Dict[str, Any]:
-    """Every :class:`UnivalConfig` field (complete, so no architecture defaults are needed) + ``_name``."""
+    """Every :class:`UnivalConfig` field (complete, so no architecture defaults are needed)
+    + ``_name``."""
     section = {name: _jsonable(getattr(cfg, name)) for name in cfg.__dataclass_fields__ if name != "_name"}
     section["_name"] = cfg._name
     return section

@@ -51,7 +51,8 @@ def generation_settings(task_name: str, overrides: Mapping[str, Any] = ()) -> Di
 
 
 def effective_settings(task_name: str, overrides: Mapping[str, Any] = ()) -> Dict[str, Any]:
-    """:func:`generation_settings` with fairseq's defaults filled in: every value the generator uses."""
+    """:func:`generation_settings` with fairseq's defaults filled in: every value the
+    generator uses."""
     return {**FAIRSEQ_GENERATION_DEFAULTS, **generation_settings(task_name, overrides)}
 
 

@@ -76,7 +76,8 @@ def image_field(item: ImageInput) -> str:
 
 
 class MediaScratch:
-    """A temporary folder for media given as bytes, created on first use; :meth:`cleanup` removes it."""
+    """A temporary folder for media given as bytes, created on first use; :meth:`cleanup`
+    removes it."""
 
     def __init__(self, prefix: str = "unival_media_"):
         self.prefix = prefix
@@ -84,7 +85,8 @@ class MediaScratch:
         self.count = 0
 
     def write(self, data: bytes, kind: str) -> str:
-        """Write ``data`` to a new file (``<n>.<kind>``; FFmpeg probes the content) and return its path."""
+        """Write ``data`` to a new file (``<n>.<kind>``; FFmpeg probes the content) and return
+        its path."""
         if self.folder is None:
             self.folder = tempfile.mkdtemp(prefix=self.prefix)
         path = os.path.join(self.folder, f"{self.count}.{kind}")

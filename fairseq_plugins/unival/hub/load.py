@@ -67,8 +67,9 @@ def _existing(path: Optional[str]) -> Optional[str]:
 
 
 def resolve_dictionary(checkpoint_path: str, saved_task: Dict[str, Any], dict_path: Optional[str]) -> str:
-    """``dict_path`` > the saved ``task.dict_path`` > ``dict.txt`` beside the checkpoint > ``dict.txt``
-    beside the first saved data file (where training found it), the first that exists."""
+    """``dict_path`` > the saved ``task.dict_path`` > ``dict.txt`` beside the checkpoint >
+    ``dict.txt`` beside the first saved data file (where training found it), the first that
+    exists."""
     if dict_path:
         if not os.path.isfile(dict_path):
             raise FileNotFoundError(f"dictionary {dict_path} not found")
@@ -79,13 +80,14 @@ def resolve_dictionary(checkpoint_path: str, saved_task: Dict[str, Any], dict_pa
     found = _existing(saved_task.get("dict_path")) or _existing(beside) or _existing(beside_data)
     if found is None:
         raise FileNotFoundError(
-            f"no dictionary for {checkpoint_path}: pass dict_path= (--dict-path); released UnIVAL/OFA "
-            f"checkpoints use BART's dict.txt")
+            f"no dictionary for {checkpoint_path}: pass dict_path= (--dict-path); "
+            f"released UnIVAL/OFA checkpoints use BART's dict.txt")
     return os.path.abspath(found)
 
 
 def resolve_bpe(saved_task: Dict[str, Any], bpe_dir: Optional[str]) -> Tuple[str, str]:
-    """``(encoder.json, vocab.bpe)`` from ``bpe_dir``, else the saved ``bpe_dir``, else the package's."""
+    """``(encoder.json, vocab.bpe)`` from ``bpe_dir``, else the saved ``bpe_dir``, else the
+    package's."""
     for directory, required in ((bpe_dir, True), (saved_task.get("bpe_dir"), False)):
         if not directory:
             continue

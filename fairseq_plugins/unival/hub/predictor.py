@@ -86,7 +86,8 @@ class UnivalPredictor:
         if name not in TASK_REGISTRY or name not in TASK_DATACLASS_REGISTRY:
             raise NotImplementedError(
                 f"the '{name}' task is not available in this toolkit yet, so its predictor method "
-                f"cannot run; registered tasks: {sorted(t for t in TASK_REGISTRY if t in METHOD_TASKS.values())}")
+                f"cannot run; registered tasks: "
+                f"{sorted(t for t in TASK_REGISTRY if t in METHOD_TASKS.values())}")
         dataclass_type = TASK_DATACLASS_REGISTRY[name]
         fields = dataclass_type.__dataclass_fields__
         unknown = sorted(set(overrides) - set(fields))
@@ -101,8 +102,9 @@ class UnivalPredictor:
         candidates = values.get("ans2label_file")
         if candidates is not None and not _is_file(candidates):
             raise FileNotFoundError(
-                f"the candidate answers file {candidates} named by the checkpoint does not exist here: pass "
-                f"task_overrides={{'ans2label_file': PATH}} (or --ans2label-file) with the answer list")
+                f"the candidate answers file {candidates} named by the checkpoint does not exist "
+                f"here: pass task_overrides={{'ans2label_file': PATH}} (or --ans2label-file) "
+                f"with the answer list")
         return dataclass_type(**values)
 
     def task(self, name: str, **overrides):
@@ -202,7 +204,8 @@ class UnivalPredictor:
         return batch
 
     def _prepare(self, method, media, texts, task_overrides):
-        """``(task, handler, media list, texts list)`` of a call (texts: None per input when unused)."""
+        """``(task, handler, media list, texts list)`` of a call (texts: None per input when
+        unused)."""
         if method not in METHOD_TASKS:
             raise ValueError(f"unknown method {method!r}; one of {sorted(METHOD_TASKS)}")
         task = self.task(METHOD_TASKS[method], **(task_overrides or {}))
@@ -218,7 +221,8 @@ class UnivalPredictor:
         return task, handler, media, texts
 
     def _build_batch(self, task, handler, media, texts, start, skip_bad, scratch):
-        """``(batch on the device or None, row -> input index, {index: PredictionError})`` of one batch."""
+        """``(batch on the device or None, row -> input index, {index: PredictionError})`` of
+        one batch."""
         results: Dict[int, Any] = {}
         rows, positions = [], []
         for offset, (item, text) in enumerate(zip(media, texts)):

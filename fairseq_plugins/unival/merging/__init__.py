@@ -1,4 +1,5 @@
-"""Weight interpolation and model merging over plain state dicts (the UnIVAL paper's merging recipes).
+"""Weight interpolation and model merging over plain state dicts (the UnIVAL paper's merging
+recipes).
 
 Pure functions (no I/O) over ``dict[str, Tensor]``, checked strictly by
 :func:`~unival.merging.state.plan_merge` (same keys, shapes and dtypes everywhere, or one

@@ -1,4 +1,5 @@
-"""The evaluations of ``unival merge sweep``: which TSV, which ``unival eval`` options, which metric.
+"""The evaluations of ``unival merge sweep``: which TSV, which ``unival eval`` options, which
+metric.
 
 An evaluation is named ``TASK`` or ``TASK.LABEL`` (``refcoco.small``): TASK is the fairseq task
 the merged model is evaluated as (caption, vqa_gen, refcoco, snli_ve, video_caption,
@@ -56,7 +57,8 @@ class Evaluation:
 
 
 def parse_pairs(items: Sequence[str], option: str) -> Dict[str, str]:
-    """``["a=x", "b=y"]`` -> ``{"a": "x", "b": "y"}``; refuses a missing ``=`` or a repeated NAME."""
+    """``["a=x", "b=y"]`` -> ``{"a": "x", "b": "y"}``; refuses a missing ``=`` or a repeated
+    NAME."""
     pairs: Dict[str, str] = {}
     for item in items:
         name, sep, value = item.partition("=")

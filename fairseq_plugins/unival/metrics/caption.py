@@ -45,7 +45,8 @@ def strip_punctuation(text: str) -> str:
 
 
 def simple_tokenize(text: str) -> str:
-    """Lowercase, drop punctuation characters, collapse whitespace: "A dog, running." -> "a dog running"."""
+    """Lowercase, drop punctuation characters, collapse whitespace:
+    "A dog, running." -> "a dog running"."""
     return strip_punctuation(text.lower())
 
 
@@ -74,7 +75,8 @@ def tokenize_corpus(
 
 
 def cider(hyps: Mapping[Hashable, str], refs: Mapping[Hashable, Sequence[str]], tokenizer: str = "simple") -> float:
-    """Corpus CIDEr-D (pycocoevalcap ``Cider``, n=4, sigma=6) of ``{id: caption}`` against ``{id: [refs]}``."""
+    """Corpus CIDEr-D (pycocoevalcap ``Cider``, n=4, sigma=6) of ``{id: caption}`` against
+    ``{id: [refs]}``."""
     if not hyps:
         return 0.0
     from pycocoevalcap.cider.cider import Cider
@@ -95,7 +97,7 @@ def bleu4(hyps: Mapping[Hashable, str], refs: Mapping[Hashable, Sequence[str]], 
     return float(scores[BLEU_N - 1])
 
 
-# --------------------------------------------------------------------------- n-grams
+# ------------------------------------------------------------------ n-grams
 
 
 def ngram_counts(sentence: str, n: int = CIDER_N) -> Counter:
@@ -108,12 +110,13 @@ def ngram_counts(sentence: str, n: int = CIDER_N) -> Counter:
     return counts
 
 
-# --------------------------------------------------------------------------- CIDEr-D, one image at a time
+# ------------------------------------------------------------------ CIDEr-D, one image at a time
 
 
 @dataclass
 class CiderDocumentFrequency:
-    """Corpus statistics CIDEr-D needs: n-gram document frequencies over the references, and log(#images)."""
+    """Corpus statistics CIDEr-D needs: n-gram document frequencies over the references, and
+    log(#images)."""
 
     df: Dict[Ngram, float] = field(default_factory=dict)
     log_num_images: float = 0.0
@@ -147,7 +150,8 @@ def _tfidf(counts: Counter, stats: CiderDocumentFrequency, n: int):
 def cider_sentence(
     hyp: str, refs: Sequence[str], stats: CiderDocumentFrequency, n: int = CIDER_N, sigma: float = CIDER_SIGMA
 ) -> float:
-    """CIDEr-D of one tokenized hypothesis against its tokenized references, with corpus ``stats``."""
+    """CIDEr-D of one tokenized hypothesis against its tokenized references, with corpus
+    ``stats``."""
     vec_h, norm_h, len_h = _tfidf(ngram_counts(hyp, n), stats, n)
     total = [0.0] * n
     for ref in refs:
@@ -161,7 +165,7 @@ def cider_sentence(
     return 10.0 * (sum(total) / n) / len(refs)
 
 
-# --------------------------------------------------------------------------- BLEU-4 from summed statistics
+# ------------------------------------------------------------------ BLEU-4 from summed statistics
 
 
 def empty_bleu_stats(n: int = BLEU_N) -> Dict[str, float]:
@@ -174,7 +178,8 @@ def empty_bleu_stats(n: int = BLEU_N) -> Dict[str, float]:
 
 
 def bleu_stats(hyp: str, refs: Sequence[str], n: int = BLEU_N) -> Dict[str, float]:
-    """BLEU statistics of one tokenized hypothesis (reference length: the closest, ties to the shorter)."""
+    """BLEU statistics of one tokenized hypothesis (reference length: the closest, ties to the
+    shorter)."""
     words = hyp.split()
     hyp_counts = ngram_counts(hyp, n)
     max_ref_counts: Counter = Counter()
@@ -201,7 +206,8 @@ def add_bleu_stats(total: Dict[str, float], other: Mapping[str, float]) -> Dict[
 
 
 def bleu4_from_stats(stats: Mapping[str, float], n: int = BLEU_N) -> float:
-    """Corpus BLEU-n from summed :func:`bleu_stats` (same smoothing and brevity penalty as pycocoevalcap)."""
+    """Corpus BLEU-n from summed :func:`bleu_stats` (same smoothing and brevity penalty as
+    pycocoevalcap)."""
     score = 1.0
     for k in range(1, n + 1):
         score *= (stats[f"correct_{k}"] + _BLEU_TINY) / (stats[f"guess_{k}"] + _BLEU_SMALL)

@@ -24,7 +24,8 @@ class _PlainUnpickler(pickle.Unpickler):
 
 
 def load_cider_cached_tokens(path: str) -> CiderDocumentFrequency:
-    """:class:`CiderDocumentFrequency` from a reference-format pickle; ValueError naming the file if malformed."""
+    """:class:`CiderDocumentFrequency` from a reference-format pickle; ValueError naming the
+    file if malformed."""
     with open(path, "rb") as handle:
         try:
             data = _PlainUnpickler(handle, encoding="latin1").load()

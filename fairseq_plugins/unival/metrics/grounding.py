@@ -6,7 +6,7 @@ Boxes are ``(x0, y0, x1, y1)`` in pixels, given as (N, 4) tensors or sequences o
   height clamped at 0 (a degenerate box has area 0 and IoU 0 with anything).
 * A prediction is a hit at threshold t when IoU >= t **and** the intersection has positive
   width and height.
-* Size filters on the ground-truth area A (pixels² of the original image), as the original code applies them:
+* Size filters on the ground-truth area A (pixels² of the original image), as in the original code:
   ``max_area`` only -> A < max ("small"); ``min_area`` only -> A > min ("large"); both ->
   (A < max) or (A > min); with ``medium``: both -> max < A < min, max only -> A > max,
   min only -> A < min.

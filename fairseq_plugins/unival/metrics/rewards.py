@@ -6,11 +6,12 @@
 * :func:`leave_one_out_baseline`: for k samples of one input, the baseline of sample j is the
   mean reward of the *other* k - 1 samples (OFA's caption SCST does the same).
 * :func:`mention_counts`: for each caption, the distinct objects it mentions that its image's
-  ground truth lacks (CHAIR's hallucinated mentions, :func:`unival.metrics.chair.caption_hallucinations`)
-  and that it holds, for a reward r = CIDEr-D - lambda * hallucinated + mu * correct.
-* :func:`grounding_rewards`: as the RefCOCO RL criterion, the Acc@thresh indicator of each predicted box (or
-  its IoU), times the area filter on the ground-truth box, with optional values replacing 1
-  and 0.
+  ground truth lacks (CHAIR's hallucinated mentions,
+  :func:`unival.metrics.chair.caption_hallucinations`) and that it holds, for a reward
+  r = CIDEr-D - lambda * hallucinated + mu * correct.
+* :func:`grounding_rewards`: as the RefCOCO RL criterion, the Acc@thresh indicator of each
+  predicted box (or its IoU), times the area filter on the ground-truth box, with optional
+  values replacing 1 and 0.
 """
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ from unival.metrics.object_vocab import ObjectVocabulary
 
 def cider_rewards(hyps: Sequence[str], refs_per_hyp: Sequence[Sequence[str]],
                   stats: CiderDocumentFrequency) -> torch.Tensor:
-    """(N,) float64 CIDEr-D of ``hyps[i]`` against ``refs_per_hyp[i]`` (both lowercased, punctuation-free)."""
+    """(N,) float64 CIDEr-D of ``hyps[i]`` against ``refs_per_hyp[i]`` (both lowercased,
+    punctuation-free)."""
     if len(hyps) != len(refs_per_hyp):
         raise ValueError(f"{len(hyps)} hypotheses but {len(refs_per_hyp)} reference lists")
     scores = []
@@ -62,7 +64,8 @@ def grounding_rewards(pred, gt, thresh: Optional[float] = 0.5, min_area: Optiona
     """(N,) float64 rewards for predicted vs ground-truth boxes (N, 4) in original pixels.
 
     With ``thresh``: 1 for a hit (IoU >= thresh and positive intersection), else 0; with
-    ``thresh=None``: the IoU itself. Rows whose GT area fails the area filter (:func:`~unival.metrics.grounding.area_filter`) get 0.
+    ``thresh=None``: the IoU itself. Rows whose GT area fails the area filter
+    (:func:`~unival.metrics.grounding.area_filter`) get 0.
     Then ``pos_reward`` replaces every positive reward and ``neg_reward`` every zero one.
     """
     if thresh is None:

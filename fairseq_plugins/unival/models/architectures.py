@@ -1,4 +1,5 @@
-"""Named sizes of the ``unival`` model (``unival_base``/``unival_large`` as released, plus smaller ones).
+"""Named sizes of the ``unival`` model (``unival_base``/``unival_large`` as released, plus
+smaller ones).
 
 Each function fills only the attributes that are absent (fairseq getattr-default
 semantics, so an official checkpoint's explicit values always win) and then defers to the

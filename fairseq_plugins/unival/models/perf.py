@@ -13,7 +13,8 @@ _FAST = os.environ.get("UNIVAL_PLAIN_PATH", "0") not in ("1", "true", "yes")
 
 
 def fast_paths_enabled() -> bool:
-    """True unless the plain path was selected (env ``UNIVAL_PLAIN_PATH=1`` or :func:`plain_path`)."""
+    """True unless the plain path was selected (env ``UNIVAL_PLAIN_PATH=1`` or
+    :func:`plain_path`)."""
     return _FAST
 
 

@@ -38,8 +38,9 @@ TOKEN_EMBEDDING_KEYS = (
 
 
 def drop_logmel_keys(state_dict: Dict[str, Tensor]) -> List[str]:
-    """Delete the audio ``logmel_extractor`` entries (evaluation loading, as the original evaluator does),
-    so the freshly computed 48 kHz filterbank of the model is used. Returns deleted keys."""
+    """Delete the audio ``logmel_extractor`` entries (evaluation loading, as the original
+    evaluator does), so the freshly computed 48 kHz filterbank of the model is used. Returns
+    deleted keys."""
     keys = [k for k in state_dict if ".logmel_extractor." in k]
     for key in keys:
         del state_dict[key]
@@ -78,7 +79,8 @@ class UnivalModel(FairseqEncoderDecoderModel):
         return cls(cfg, encoder, decoder)
 
     def _apply_freezing(self, cfg: UnivalConfig) -> None:
-        """``freeze_*`` flags (e.g. the "onlylinear" recipes): requires_grad False on the frozen parts."""
+        """``freeze_*`` flags (e.g. the "onlylinear" recipes): requires_grad False on the frozen
+        parts."""
         if cfg.freeze_encoder:
             self.encoder.requires_grad_(False)
             for name in MEDIA_MODULES:

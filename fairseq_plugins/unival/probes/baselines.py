@@ -14,7 +14,8 @@
 
 ``categories`` is a builder side file (``probe_vqa.categories.json`` /
 ``probe_refcoco.categories.json``); every result is ``{category: {"accuracy" | "acc@0.5",
-"n", ...}}`` with an ``"all"`` entry over every item (not for the colour baseline), like :func:`unival.probes.scoring.score_probe`.
+"n", ...}}`` with an ``"all"`` entry over every item (not for the colour baseline), like
+:func:`unival.probes.scoring.score_probe`.
 """
 from __future__ import annotations
 

@@ -63,7 +63,8 @@ def coco_ground_truth(payload: dict, path: str = "instances JSON") -> GroundTrut
     names = {}
     for category in payload.get("categories", []):
         if category["name"] not in known:
-            raise ValueError(f"{path}: category {category['name']!r} (id {category['id']}) is not a COCO category")
+            raise ValueError(f"{path}: category {category['name']!r} (id {category['id']}) "
+                             "is not a COCO category")
         names[category["id"]] = category["name"]
     gt = GroundTruth("coco", vocabulary)
     for image in payload["images"]:

@@ -130,7 +130,8 @@ class UnivalTask(FairseqTask):
         return (self.cfg.max_source_positions, self.cfg.max_target_positions)
 
     def build_bpe(self, args):
-        """The task's GPT-2 BPE for fairseq-generate/interactive unless another ``--bpe`` is named."""
+        """The task's GPT-2 BPE for fairseq-generate/interactive unless another ``--bpe`` is
+        named."""
         name = getattr(args, "_name", None) if args is not None else None
         if name not in (None, "gpt2"):
             return super().build_bpe(args)
@@ -151,7 +152,8 @@ class UnivalTask(FairseqTask):
         return train_paths[(epoch - 1) % len(train_paths)]
 
     def has_sharded_data(self, split):
-        """True when training rotates over several files (fairseq then reloads ``train`` per epoch)."""
+        """True when training rotates over several files (fairseq then reloads ``train`` per
+        epoch)."""
         return split == "train" and len(self.data_paths()) > 2
 
     def load_dataset(self, split: str, epoch: int = 1, combine: bool = False, **kwargs):
@@ -173,7 +175,8 @@ class UnivalTask(FairseqTask):
                            num_shards=1, shard_id=0, num_workers=0, epoch=1, data_buffer_size=0,
                            disable_iterator_cache=False, skip_remainder_batch=False,
                            grouped_shuffling=False, update_epoch_batch_itr=False):
-        """Consecutive blocks of ``max_sentences`` rows of this rank's slice (the data are pre-sharded)."""
+        """Consecutive blocks of ``max_sentences`` rows of this rank's slice (the data are
+        pre-sharded)."""
         if not max_sentences:
             raise ValueError("UnIVAL tasks batch by rows: pass --batch-size (and --batch-size-valid if needed)")
         reuse = not disable_iterator_cache and not update_epoch_batch_itr and self.can_reuse_epoch_itr(dataset)
@@ -220,7 +223,8 @@ class UnivalTask(FairseqTask):
 
     @property
     def uses_ema(self) -> bool:
-        """fairseq hands ``ema_model`` to :meth:`valid_step` when this is True and ``--store-ema`` is on."""
+        """fairseq hands ``ema_model`` to :meth:`valid_step` when this is True and
+        ``--store-ema`` is on."""
         return self.cfg.validate_with_ema
 
     def valid_step(self, sample, model, criterion, ema_model=None, **extra_kwargs):
@@ -236,7 +240,8 @@ class UnivalTask(FairseqTask):
         return loss, sample_size, logging_output
 
     def validation_generation_scores(self, model, sample) -> Dict[str, float]:
-        """Beam-search the batch with ``--eval-args`` and score it; zero counts for batches without references."""
+        """Beam-search the batch with ``--eval-args`` and score it; zero counts for batches
+        without references."""
         references = sample.get("references") if isinstance(sample, dict) else None
         if not references or "net_input" not in sample:
             return self.score_generation([], [])
@@ -274,7 +279,8 @@ class UnivalTask(FairseqTask):
 
     def build_generator(self, models, args, seq_gen_cls=None, extra_gen_cls_kwargs=None,
                         prefix_allowed_tokens_fn=None):
-        """fairseq's search strategies with :class:`UnivalSequenceGenerator` (BOS start + logit masks)."""
+        """fairseq's search strategies with :class:`UnivalSequenceGenerator` (BOS start + logit
+        masks)."""
         extra = dict(extra_gen_cls_kwargs or {})
         if seq_gen_cls is None:
             seq_gen_cls = UnivalSequenceGenerator
@@ -290,7 +296,8 @@ class UnivalTask(FairseqTask):
 
     def begin_valid_epoch(self, epoch, model):
         """Validation runs at the end of each epoch: report the epoch's skipped training rows
-        (and write this rank's record under ``UNIVAL_RANK_RECORD_DIR``, :mod:`unival.tasks.rank_record`)."""
+        (and write this rank's record under ``UNIVAL_RANK_RECORD_DIR``,
+        :mod:`unival.tasks.rank_record`)."""
         write_rank_record(model, epoch)
         self.skipped.summarise("train", f"epoch {epoch} training")
         self.skipped.summarise("valid", "the previous validation")
@@ -308,7 +315,8 @@ class UnivalTask(FairseqTask):
 
 
 def resolve_dict_path(cfg: UnivalTaskConfig) -> str:
-    """``--dict-path``, else ``dict.txt`` beside the first data file; FileNotFoundError naming both."""
+    """``--dict-path``, else ``dict.txt`` beside the first data file; FileNotFoundError naming
+    both."""
     if cfg.dict_path:
         candidate = cfg.dict_path
     elif cfg.data:

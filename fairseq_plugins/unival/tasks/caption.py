@@ -85,7 +85,8 @@ class CaptionTask(UnivalTask):
 
     # ------------------------------------------------------------------ validation scores
     def cider_document_frequency(self) -> CiderDocumentFrequency:
-        """CIDEr-D corpus statistics of the validation file's references (read once, no images decoded)."""
+        """CIDEr-D corpus statistics of the validation file's references (read once, no images
+        decoded)."""
         if self._cider_stats is None:
             self._cider_stats = read_reference_statistics(self.path_for_split("valid"), self.cfg.selected_cols)
         return self._cider_stats

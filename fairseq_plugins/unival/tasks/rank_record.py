@@ -22,7 +22,8 @@ RECORD_DIR_ENV = "UNIVAL_RANK_RECORD_DIR"
 
 
 def parameter_digest(model: nn.Module) -> str:
-    """SHA-256 over every parameter's name, dtype, shape and bytes, in ``named_parameters`` order."""
+    """SHA-256 over every parameter's name, dtype, shape and bytes, in ``named_parameters``
+    order."""
     digest = hashlib.sha256()
     for name, param in model.named_parameters():
         tensor = param.detach().cpu().contiguous()
@@ -32,7 +33,8 @@ def parameter_digest(model: nn.Module) -> str:
 
 
 def write_rank_record(model: nn.Module, epoch: int) -> Optional[Path]:
-    """Write this rank's record when ``UNIVAL_RANK_RECORD_DIR`` is set; returns the file (or None)."""
+    """Write this rank's record when ``UNIVAL_RANK_RECORD_DIR`` is set; returns the file
+    (or None)."""
     folder = os.environ.get(RECORD_DIR_ENV)
     if not folder:
         return None

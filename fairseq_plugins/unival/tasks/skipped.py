@@ -34,7 +34,8 @@ class SkippedSampleLog:
         return total
 
     def summarise(self, phase: str, label: str) -> int:
-        """Log how many ``phase`` rows were skipped during ``label``, with the kept reasons; reset."""
+        """Log how many ``phase`` rows were skipped during ``label``, with the kept reasons;
+        reset."""
         count = self.counts.pop(phase, 0)
         reasons = self.reasons.pop(phase, [])
         if count:

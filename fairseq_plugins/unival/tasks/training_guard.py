@@ -22,7 +22,8 @@ ZEROED = ("loss", "nll_loss", "sample_size", "ntokens", "nsentences")
 
 
 class NonFiniteLossGuard:
-    """Skips and counts batches with a NaN/Inf loss; raises after ``limit`` in a row (0: never skip)."""
+    """Skips and counts batches with a NaN/Inf loss; raises after ``limit`` in a row
+    (0: never skip)."""
 
     def __init__(self, limit: int):
         self.limit = limit
@@ -41,12 +42,14 @@ class NonFiniteLossGuard:
         self.total += 1
         self.consecutive += 1
         ids = _sample_ids(sample)
-        message = (f"non-finite training loss ({loss.detach().float().sum().item()}) at update {update_num} on "
+        message = (f"non-finite training loss ({loss.detach().float().sum().item()}) "
+                   f"at update {update_num} on "
                    f"samples {ids}: {self.consecutive} such batch(es) in a row, {self.total} in total")
         if self.consecutive > self.limit:
             raise FloatingPointError(
-                f"{message}; stopping (--max-nonfinite-losses {self.limit}). The forward pass itself "
-                "produced NaN/Inf: check these samples, the learning rate, or run in fp32/bf16 instead of fp16.")
+                f"{message}; stopping (--max-nonfinite-losses {self.limit}). "
+                "The forward pass itself produced NaN/Inf: check these samples, the learning rate, "
+                "or run in fp32/bf16 instead of fp16.")
         logger.warning("%s: batch skipped (gradient zero; --max-nonfinite-losses %d)", message, self.limit)
         zero = sum((p.sum() * 0.0 for p in model.parameters() if p.requires_grad), loss.new_zeros(()))
         for key in ZEROED:

@@ -13,8 +13,9 @@ every ``*_cnt`` main rows (the per-source sampling of the released pretraining s
 Batches are ``[v1, v2]`` (image examples, video examples) or a single one of them; the
 ``adjust_label_smoothed_cross_entropy`` criterion sums loss_v / ntokens_v over the list.
 ``--text-selected-cols``, ``--image-selected-cols`` and ``--detection-selected-cols`` of the
-released scripts are accepted and ignored (the released config no longer declares them); the text/image/detection objectives
-themselves are not part of the recipe, and their data flags are refused.
+released scripts are accepted and ignored (the released config no longer declares them); the
+text/image/detection objectives themselves are not part of the recipe, and their data flags
+are refused.
 """
 import logging
 from dataclasses import dataclass, field
@@ -69,14 +70,16 @@ class UnifyTask(UnivalTask):
     def __init__(self, cfg: UnifyTaskConfig, tokenizer):
         for name in ("text_data", "image_data", "detection_data"):
             if getattr(cfg, name):
-                raise ValueError(f"--{name.replace('_', '-')}: OFA's text/image infilling and detection objectives "
+                raise ValueError(f"--{name.replace('_', '-')}: OFA's text/image infilling and "
+                                 "detection objectives "
                                  "are not part of the UnIVAL recipe and are not implemented")
         super().__init__(cfg, tokenizer)
         self._negatives = None
 
     # ------------------------------------------------------------------ files
     def path_for_split(self, split: str, epoch: int = 1) -> str:
-        """train: path (epoch-1) mod N of all paths; other splits: --valid-data, else the last path."""
+        """train: path (epoch-1) mod N of all paths; other splits: --valid-data, else the last
+        path."""
         paths = self.data_paths()
         if split != "train":
             return self.cfg.valid_data or paths[-1]

@@ -40,11 +40,13 @@ INFERENCE_TYPES = ("allcand", "beamsearch")
 class AnswerCandidatesConfig(UnivalTaskConfig):
     ans2label_dict: str = field(
         default='{"no": 0, "yes": 1}',
-        metadata={"help": "JSON dict answer -> label: the candidate answers when no --ans2label-file is given"},
+        metadata={"help": "JSON dict answer -> label: the candidate answers when no "
+                          "--ans2label-file is given"},
     )
     ans2label_file: Optional[str] = field(
         default=None,
-        metadata={"help": "candidate answers: a pickled dict answer -> label (.pkl) or a text file, one answer a line"},
+        metadata={"help": "candidate answers: a pickled dict answer -> label (.pkl) or a text "
+                          "file, one answer a line"},
     )
     valid_batch_size: int = field(default=20, metadata={"help": "candidates scored per decoder pass (allcand)"})
     prompt_type: ChoiceEnum(PROMPT_TYPES) = field(
@@ -83,7 +85,8 @@ class AnswerCandidatesTask(UnivalTask):
         if self.unconstrained and self.inference_type != "beamsearch":
             raise ValueError("--unconstrained-training has no candidate set: use --val-inference-type beamsearch")
         if self.inference_type == "beamsearch" and cfg.prompt_type == "src":
-            raise ValueError("beam search cannot force the 'src' prompt (it ends with EOS): use prev_output or none")
+            raise ValueError("beam search cannot force the 'src' prompt (it ends with EOS): "
+                             "use prev_output or none")
         self.candidates: Optional[CandidateSet] = None
         self.trie_mask: Optional[TrieLogitMask] = None
         if not self.unconstrained:

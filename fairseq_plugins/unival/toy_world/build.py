@@ -181,7 +181,8 @@ def build_toy_world(out_dir: str | os.PathLike, config: ToyWorldConfig = ToyWorl
     Scene ids (= image ids) are consecutive over train, valid, test. ``extra_texts`` (e.g.
     the video/audio captions and questions of :mod:`unival.toy_world.media`) are added to
     the dictionary's texts, each also as a target (" " + text), and so are the complex-instruction
-    probe's templates (:func:`unival.toy_world.probe_language.template_texts`). Returns a summary dict.
+    probe's templates (:func:`unival.toy_world.probe_language.template_texts`). Returns a
+    summary dict.
     """
     start = time.perf_counter()
     out_dir = os.fspath(out_dir)

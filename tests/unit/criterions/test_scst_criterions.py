@@ -64,7 +64,7 @@ def logits_from_probs(rows):
     return torch.log(torch.tensor(rows, dtype=torch.float64)).unsqueeze(0)
 
 
-# --------------------------------------------------------------------------- captions
+# ------------------------------------------------------------------ captions
 
 WORDS = {4: "a", 5: "cat", 6: "dog"}
 
@@ -146,7 +146,7 @@ def test_generated_batch_and_policy_gradient_loss():
     assert n == 4 and loss.item() == pytest.approx(-(2 * 3 - 1) * math.log(0.1))
 
 
-# --------------------------------------------------------------------------- captions with a CHAIR penalty
+# ------------------------------------------------------------------ captions with a CHAIR penalty
 #
 # Both rows have the references "a cat" and "a dog" and generate "a cat" and "a dog": with the
 # document frequencies above each caption scores CIDEr-D 10 * (1 + 1) / 4 = 5 against its own
@@ -198,7 +198,8 @@ def test_chair_penalty_lowers_the_hallucinating_caption(tmp_path):
 
 def test_chair_penalty_scales_with_lambda_and_rows_follow_uniq_ids(tmp_path):
     gt = write_instances(tmp_path / "instances.json")
-    # rows swapped: row 0 is image 13 (advantages 0), row 1 image 12: rewards 2.5, 2.5 - 3 -> advantages +3, -3
+    # rows swapped: row 0 is image 13 (advantages 0), row 1 image 12: rewards 2.5, 2.5 - 3
+    # -> advantages +3, -3
     loss, _, log = chair_criterion(gt, penalty=3.0)(FixedOutputModel(), chair_sample(("13", "12")))
     assert loss.item() == pytest.approx(-3 * (math.log(0.2) - math.log(0.5)), abs=1e-9)
     assert log["reward"] == pytest.approx(10.0 - 3.0)
@@ -281,7 +282,7 @@ def test_reduce_metrics_logs_cider_and_hallucinated_only_when_given():
     assert values["reward"] == 0.5 and "cider" not in values and "hallucinated" not in values
 
 
-# --------------------------------------------------------------------------- grounding
+# ------------------------------------------------------------------ grounding
 
 NUM_BINS, BIN0 = 11, 4  # <bin_0> .. <bin_10> are ids 4 .. 14; V = 15
 V_BOX = BIN0 + NUM_BINS
@@ -304,7 +305,8 @@ def box_tokens(*bins):
 
 def grounding_run(**cfg):
     crit = RefcocoScstRewardCriterion(GroundingTask(), RefcocoScstRewardCriterionConfig(sentence_avg=False, **cfg))
-    # row 0 predicts the GT box [0, 0, 4, 4] exactly (reward 1), row 1 misses it ([5, 5, 9, 9], reward 0)
+    # row 0 predicts the GT box [0, 0, 4, 4] exactly (reward 1), row 1 misses it
+    # ([5, 5, 9, 9], reward 0)
     crit.generators = FixedGenerations([[box_tokens(0, 0, 4, 4) + [EOS]], [box_tokens(5, 5, 9, 9) + [EOS]]])
     # every position: p = 0.5 on <bin_5>, the other 14 ids share 0.5
     probs = [[0.5 if i == BIN0 + 5 else 0.5 / 14 for i in range(V_BOX)]] * 4

@@ -100,7 +100,8 @@ def test_beam_search_with_the_mask_only_produces_candidates(trie):
             tokens = hypo["tokens"].tolist()
             assert tokens[:2] == [4, 4] and tokens[-1] == EOS
             assert tokens[2:-1] in ANSWERS, tokens
-        # renormalised over the children: [5, 6] scores log(e^3 / (e^3 + 1)) + log(e^10 / (e^10 + 1)),
+        # renormalised over the children: [5, 6] scores
+        # log(e^3 / (e^3 + 1)) + log(e^10 / (e^10 + 1)),
         # above [7, 8] (log(1 / (e^3 + 1))) and [5] (... + log(1 / (e^10 + 1)))
         assert sentence[0]["tokens"].tolist() == [4, 4, 5, 6, EOS]
     unmasked = UnivalSequenceGenerator([model], dictionary, beam_size=3, max_len_b=4).generate(

@@ -1,4 +1,5 @@
-"""The parts of ``unival merge sweep`` that need no model: options, grid, merges, task configs, CSV, plot."""
+"""The parts of ``unival merge sweep`` that need no model: options, grid, merges, task configs,
+CSV, plot."""
 import argparse
 import re
 

@@ -1,4 +1,5 @@
-"""Caption metrics on cases small enough to compute by hand, and the summable forms vs pycocoevalcap."""
+"""Caption metrics on cases small enough to compute by hand, and the summable forms vs
+pycocoevalcap."""
 import math
 import random
 import shutil

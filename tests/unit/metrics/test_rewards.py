@@ -16,7 +16,8 @@ from unival.metrics.rewards import (
 )
 from unival.probes.ground_truth import toy_vocabulary
 
-# Two images: "a cat" and "a dog". "a" has df 2 (idf 0), "cat", "dog", "a cat", "a dog" df 1 (idf ln 2).
+# Two images: "a cat" and "a dog". "a" has df 2 (idf 0), "cat", "dog", "a cat", "a dog"
+# df 1 (idf ln 2).
 STATS = CiderDocumentFrequency.from_references([["a cat"], ["a dog"]])
 
 
@@ -49,7 +50,8 @@ TOY_GT = {"red circle", "circle", "blue square", "square"}  # a red circle and a
     # longest match first: "red circle" and "green triangle" are one mention each (no bare
     # "triangle" is mentioned), and only the green triangle is absent
     ("a red circle and a green triangle", TOY_GT, 1),
-    # "green square" (the square is blue) and "triangles" -> "triangle" (none at all); sizes are not objects
+    # "green square" (the square is blue) and "triangles" -> "triangle" (none at all); sizes
+    # are not objects
     ("a big green square next to two triangles", TOY_GT, 2),
     # repeats count once; "circle" and "blue square" are both in the scene
     ("a blue square, a blue square and a circle", TOY_GT, 0),

@@ -67,7 +67,8 @@ def timm_resnet_layout(blocks) -> dict:
 
 
 def kinetics_resnext_layout(blocks) -> dict:
-    """name -> shape of Hara et al.'s 3-D ResNeXt (cardinality 32, shortcut B), no module. prefix."""
+    """name -> shape of Hara et al.'s 3-D ResNeXt (cardinality 32, shortcut B), no module.
+    prefix."""
     shapes = {"conv1.weight": (64, 3, 7, 7, 7), **_bn("bn1", 64, tracked=False)}
     inplanes = 64
     for stage, (planes, n) in enumerate(zip((128, 256, 512, 1024), blocks), start=1):

@@ -1,5 +1,5 @@
-"""Stage 1 starts from BART (as the released pretraining did): a fairseq ``bart_base`` checkpoint loads into
-a UnIVAL model through fairseq's own loading path.
+"""Stage 1 starts from BART (as the released pretraining did): a fairseq ``bart_base``
+checkpoint loads into a UnIVAL model through fairseq's own loading path.
 
 The BART checkpoint is written by fairseq's BART model code (``bart_base`` with unival_tiny's
 sizes: d 128, FFN 512, 2+2 layers, 2 heads) in the legacy layout of the released
@@ -87,7 +87,8 @@ def test_bart_text_weights_load_into_unival_tiny(bart_checkpoint):
             torch.testing.assert_close(target, source, rtol=0, atol=0, msg=key)
         compared += 1
     # per encoder layer: q/k/v/out (8), 2 LNs (4), fc1/fc2 (4); per decoder layer also the cross
-    # attention (8) and its LN (2); embeddings: tokens, positions, LN (2) per side, output projection
+    # attention (8) and its LN (2); embeddings: tokens, positions, LN (2) per side, output
+    # projection
     assert compared == 2 * 16 + 2 * 26 + 4 + 4 + 1
     # the tied embedding stays one tensor; BART's position table (1024 + 2 rows) loads as is
     assert model.encoder.embed_tokens.weight is model.decoder.embed_tokens.weight

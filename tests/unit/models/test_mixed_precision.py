@@ -1,4 +1,5 @@
-"""Mixed precision: a bf16 autocast step of unival_tiny on CPU and (on a GPU machine, ``-m gpu``) short fp16 and bf16 fairseq-train runs.
+"""Mixed precision: a bf16 autocast step of unival_tiny on CPU and (on a GPU machine,
+``-m gpu``) short fp16 and bf16 fairseq-train runs.
 
 bf16 matrix products are very slow on CPUs without AVX-512 BF16, so the CPU check is one tiny
 forward/backward pass.
@@ -33,7 +34,8 @@ def test_bf16_autocast_step_on_cpu():
 @pytest.mark.gpu
 @pytest.mark.parametrize("precision", ["fp16", "bf16"])
 def test_short_gpu_run(precision, tmp_path):
-    """caption/train.sh on one GPU with PRECISION=fp16|bf16: 4 updates, finite losses, no overflow stop."""
+    """caption/train.sh on one GPU with PRECISION=fp16|bf16: 4 updates, finite losses,
+    no overflow stop."""
     sys.path.insert(0, str(REPO_ROOT / "tests" / "e2e"))
     from recipe_runs import (
         CAPTION_TRAIN,

@@ -53,7 +53,8 @@ def test_each_row_equals_its_modality_alone(model, media):
 
 
 def test_video_row_is_not_read_from_its_image(model, media):
-    """The reference encodes a video row of a mixed batch from patch_images (a bug of the original code)."""
+    """The reference encodes a video row of a mixed batch from patch_images (a bug of the
+    original code)."""
     _, mixed = _run(model, [0, 1], [0, 1], media)
     _, as_image = _run(model, [1], [0], media)
     assert (mixed[1] - as_image[0]).abs().max() > 1e-3

@@ -65,7 +65,8 @@ class EchoEncoder(FairseqEncoder):
 
 
 class ScriptedDecoder(FairseqDecoder):
-    """At output position t prefers ``script[t]`` (logit 10), then ``runner_up[t]`` (logit 5); EOS after."""
+    """At output position t prefers ``script[t]`` (logit 10), then ``runner_up[t]`` (logit 5);
+    EOS after."""
 
     def __init__(self, dictionary, script, runner_up=()):
         super().__init__(dictionary)

@@ -1,6 +1,7 @@
-"""Validation uses the EMA weights (as OFA's trainer arranges). fairseq's trainer hands ``ema_model`` to
-``task.valid_step`` when ``--store-ema`` is on and the task's ``uses_ema`` is True; the UnIVAL
-task then validates that model instead of the trained one (fairseq's own EMA module here)."""
+"""Validation uses the EMA weights (as OFA's trainer arranges). fairseq's trainer hands
+``ema_model`` to ``task.valid_step`` when ``--store-ema`` is on and the task's ``uses_ema``
+is True; the UnIVAL task then validates that model instead of the trained one (fairseq's own
+EMA module here)."""
 import torch
 from fairseq.models.ema import EMA
 from omegaconf import OmegaConf

@@ -100,7 +100,8 @@ def test_sample_has_prompt_bins_and_resize_ratios(data_dir):
     s = task.dataset("valid")[0]
     expected_prompt = tok.encode(' which region does the text " the left most red box " describe?').tolist()
     assert s["source"].tolist() == [tok.bos] + expected_prompt + [tok.eos]
-    # 200x100 image -> 64x64: box (0,0,100,50) -> (0,0,32,32); k = round(32 / 512 * 999) = round(62.4375) = 62
+    # 200x100 image -> 64x64: box (0,0,100,50) -> (0,0,32,32);
+    # k = round(32 / 512 * 999) = round(62.4375) = 62
     k = tok.bin_offset
     assert s["target"].tolist() == [k + 0, k + 0, k + 62, k + 62, tok.eos]
     assert s["prev_output_tokens"].tolist() == [tok.bos, k, k, k + 62, k + 62]
@@ -177,8 +178,10 @@ def test_validation_logs_accuracy_over_batches(data_dir):
             task.reduce_metrics([log], criterion)
         values = agg.get_smoothed_values()
     side = 62 / 999 * 512  # 31.78 px in the 64x64 image
-    # row 0: (0,0,side/0.32,side/0.64) = (0,0,99.3,49.66) vs (0,0,100,50): IoU 0.986 -> hit at 0.5 and 0.9
-    # row 1: (0,0,49.66,49.66) vs (10,20,60,80): inter 39.66*29.66, union 2466+3000-1176 -> IoU 0.274 miss
+    # row 0: (0,0,side/0.32,side/0.64) = (0,0,99.3,49.66) vs (0,0,100,50): IoU 0.986
+    #   -> hit at 0.5 and 0.9
+    # row 1: (0,0,49.66,49.66) vs (10,20,60,80): inter 39.66*29.66, union 2466+3000-1176
+    #   -> IoU 0.274 miss
     # row 2: (0,0,31.78,63.56) vs (32,64,48,96): no overlap -> miss
     iou0 = (side / 0.32 * side / 0.64) / (100 * 50 + 1e-6)
     inter1 = (side / 0.64 - 10) * (side / 0.64 - 20)

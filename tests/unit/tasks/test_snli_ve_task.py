@@ -1,4 +1,5 @@
-"""SnliVeTask / SnliVeDataset: labels, prompts, constraint masks, three-way all-candidate answers."""
+"""SnliVeTask / SnliVeDataset: labels, prompts, constraint masks, three-way all-candidate
+answers."""
 import pytest
 import torch
 from fairseq.tasks import TASK_REGISTRY

@@ -21,7 +21,8 @@ from unival.tokenizer import build_dictionary_from_texts, load_gpt2_bpe
 VOCAB = [" what does the image describe? what does the video describe?",
          ' does the image describe " a red square on black "?  yes no',
          ' what is the answer to question " what colour is it ". is " red "? green blue 2 3 4',
-         ' which region does the text " the red square " describe?  what does the region describe? region:',
+         (' which region does the text " the red square " describe?'
+          '  what does the region describe? region:'),
          " a dog on grass a cat"]
 
 
@@ -170,13 +171,15 @@ def test_grounding_examples_quantise_the_cropped_box(world):
     bins = grounding["target"][:4] - task.tokenizer.bin_offset
     assert grounding["target"][-1] == 2 and ((0 <= bins) & (bins <= round(32 / 512 * 999))).all()
     # the box is 20x20 px; the shorter side (40) is resized to 32..40, so the box spans 16..20 px,
-    # i.e. 16/512*999 = 31.2 to 20/512*999 = 39.0 bins, and the crop around its centre keeps it whole
+    # i.e. 16/512*999 = 31.2 to 20/512*999 = 39.0 bins, and the crop around its centre keeps
+    # it whole
     assert 31 <= int(bins[2] - bins[0]) <= 40 and 31 <= int(bins[3] - bins[1]) <= 40
     assert grounding["source"].tolist() == seq(task, ' which region does the text " the red square " describe?')
     prompt = ids(task, "  what does the region describe? region:")
     assert grounded_caption["source"].tolist() == [0] + prompt + grounding["target"][:4].tolist() + [2]
     assert grounded_caption["target"].tolist() == ids(task, " the red square") + [2]
-    # the drawn red square sits where the bins say: the reddest pixels of the crop lie inside the box
+    # the drawn red square sits where the bins say: the reddest pixels of the crop lie inside
+    # the box
     image = grounding["patch_image"]
     red = (image[0] > 0.5) & (image[1] < -0.5)
     ys, xs = torch.nonzero(red, as_tuple=True)
@@ -237,7 +240,8 @@ def test_negative_answers_follow_the_rule():
     negatives = NegativeSamples(["a"], ["x"], {"other": ["red", "blue"], "how many": ["2", "3", "4"]})
     rng = random.Random(0)
     drawn = [negatives.negative_answer(rng, "3", 1.0) for _ in range(400)]
-    # conf 1 > u + 0.1 unless u >= 0.9: a same-type answer (or 3 +- 1) ~90% of the time, else "other"
+    # conf 1 > u + 0.1 unless u >= 0.9: a same-type answer (or 3 +- 1) ~90% of the time,
+    # else "other"
     assert set(drawn) <= {"2", "4", "red", "blue"} and "3" not in drawn
     assert 320 <= sum(a in {"2", "4"} for a in drawn) <= 390
     for _ in range(20):

@@ -35,7 +35,8 @@ def test_count_rows_and_totals(tmp_path):
     assert count_rows(str(tmp_path / "a.tsv")) == 3 and count_rows(str(tmp_path / "b.tsv")) == 5
     # 10 rows, batch 3 -> 4 batches, update_freq 2 -> 2 updates per epoch; 3 epochs -> 6
     assert schedule_total_updates([10], 3, 3, [2]) == 6
-    # files alternate (3 rows: 1 batch -> 1 update; 5 rows: 2 batches -> 1 update), 2 ranks halve the rows
+    # files alternate (3 rows: 1 batch -> 1 update; 5 rows: 2 batches -> 1 update),
+    # 2 ranks halve the rows
     assert schedule_total_updates([3, 5], 4, 1, [1], world_size=2) == 2 + 3 + 2 + 3
 
 

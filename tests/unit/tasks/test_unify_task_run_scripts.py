@@ -67,4 +67,5 @@ def test_refcoco_train_recipe(tmp_path):
     assert args.patch_image_size == 512 and args.label_smoothing == 0.1 and args.clip_norm == 1.0
     assert args.video_encoder_name == "none" and args.strict is False  # --strict given: non-strict load
     assert args.eval_acc and args.best_checkpoint_metric == "score"
-    assert args.data == f"{tmp_path}/data/refcocoplus/refcocoplus_train.tsv,{tmp_path}/data/refcocoplus/refcocoplus_val.tsv"
+    folder = f"{tmp_path}/data/refcocoplus"
+    assert args.data == f"{folder}/refcocoplus_train.tsv,{folder}/refcocoplus_val.tsv"

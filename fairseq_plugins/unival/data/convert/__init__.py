@@ -1,4 +1,5 @@
-"""Public data sets -> the official TSV layouts (:mod:`unival.data.schemas`), and per-task TSV validation.
+"""Public data sets -> the official TSV layouts (:mod:`unival.data.schemas`), and per-task TSV
+validation.
 
 ``common`` (image fields, boxes, TSV writing, conversion reports), ``coco_caption``
 (Karpathy split JSON), ``vqa`` (VQAv2 JSONs, soft scores, candidate answers), ``refcoco``

@@ -49,7 +49,8 @@ def convert(captions_json: str, image_dir: str, out_dir: str, split: str = "val"
     for image in payload["images"]:
         image_id, domain = image["id"], image.get("domain")
         if domain not in DOMAINS:
-            raise ValueError(f"{captions_json}: image {image_id} has domain {domain!r}, expected one of {DOMAINS}")
+            raise ValueError(f"{captions_json}: image {image_id} has domain {domain!r}, "
+                             f"expected one of {DOMAINS}")
         if not refs[image_id]:
             report.skip("image without captions", str(image_id))
             continue

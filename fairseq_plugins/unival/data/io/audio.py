@@ -1,4 +1,5 @@
-"""Audio files -> mono float32 waveforms with PyAV, and the waveform steps of the original audio loader.
+"""Audio files -> mono float32 waveforms with PyAV, and the waveform steps of the original
+audio loader.
 
 :func:`read_audio` decodes any container/codec FFmpeg knows (wav, flac, mp3, aac in mp4, ...)
 at the file's rate, scales integer samples as soundfile does (int16 / 32768), averages the

@@ -12,8 +12,8 @@ IMAGE_PATH_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif",
 
 
 def looks_like_path(field: str) -> bool:
-    """True for strings that name an image file (the original code's ``".jpg" in field`` rule, widened
-    to the usual image suffixes); base64 never contains a dot."""
+    """True for strings that name an image file (the original code's ``".jpg" in field``
+    rule, widened to the usual image suffixes); base64 never contains a dot."""
     lowered = field.strip().lower()
     return ".jpg" in lowered or lowered.endswith(IMAGE_PATH_SUFFIXES)
 

@@ -34,7 +34,8 @@ SEEK_MIN_SKIP = 8
 # ---------------------------------------------------------------------------------------
 def sample_frame_indices(num_available: int, num_frames: int, sampling: str = "rand",
                          rng: np.random.Generator | None = None) -> list[int]:
-    """``num_frames`` indices into a video of ``num_available`` frames (the original "rand" sampler).
+    """``num_frames`` indices into a video of ``num_available`` frames (the original "rand"
+    sampler).
 
     The video is cut at ``linspace(0, n, k + 1).astype(int)`` with ``k = min(T, n)``.
     ``"rand"`` picks uniformly in ``range(a, b - 1)`` per interval ``[a, b)`` (the reference

@@ -77,7 +77,8 @@ class Bottleneck2d(nn.Module):
 
 def make_bottleneck_stage(inplanes: int, planes: int, blocks: int, stride: int,
                           drop_path_rates: list) -> nn.Sequential:
-    """``blocks`` bottlenecks; the first one carries ``stride``; block i gets ``drop_path_rates[i]``."""
+    """``blocks`` bottlenecks; the first one carries ``stride``; block i gets
+    ``drop_path_rates[i]``."""
     if blocks < 1:
         raise ValueError(f"a stage needs at least one block, got {blocks}")
     if len(drop_path_rates) != blocks:
