@@ -68,6 +68,7 @@ COMMANDS = {
                     _call_main("unival.probes.pope_cli")),
     "probe": Command("complex-instruction probe suite: build TSVs, score per category (unival.probes.cli)",
                      _call_main("unival.probes.cli")),
+    "serve": Command("a local web page and JSON API for every task, batched (unival.commands.serve)", _call_main("unival.commands.serve")),
     "version": Command("print the toolkit, fairseq, torch and python versions", _run_version),
 }
 
