@@ -86,6 +86,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         logging.basicConfig(
             level=logging.INFO, format="%(levelname)s | %(name)s | %(message)s", stream=sys.stderr
         )
+    try:
+        import gradio  # noqa: F401
+    except ImportError:
+        sys.stderr.write(
+            "unival serve: needs gradio (pip install gradio==6.31.0, as `make venv` does)\n"
+        )
+        return 2
     from unival.serving.models import ModelSpecError, check_device, demo_experts, parse_model_specs
     from unival.serving.server import ServeConfig, serve
 
