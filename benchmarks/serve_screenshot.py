@@ -13,6 +13,7 @@ import argparse
 import io
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -22,9 +23,6 @@ import urllib.request
 from pathlib import Path
 
 from PIL import Image
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "e2e"))
-from serve_fixtures import free_port  # noqa: E402
 
 CHROMIUM_FLAGS = [
     "--no-sandbox",
@@ -37,9 +35,18 @@ CHROMIUM_FLAGS = [
 ]
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def shoot(page, method: str) -> Image.Image:
     page.click(f"#tab-{method}-button")
-    page.locator(f"#tab-{method} .gallery-item, #tab-{method} button.gallery-item").first.click()
+    # one-input examples are a gallery, several-input ones a table
+    page.locator(f"#tab-{method} .gallery-item, #tab-{method} .tr-body").first.click()
+    page.wait_for_selector(f"#{method}-input img")  # the example has reached the upload box
+    time.sleep(0.5)
     page.click(f"#{method}-run")
     page.wait_for_function(
         f"document.querySelector('#{method}-details').innerText.includes('Request')",
