@@ -137,7 +137,10 @@ def test_page_answers_equal_the_python_api(server, python_api, browser_page, tmp
     open_tab(page, "caption_audio")
     page.set_input_files("#caption_audio-input input[type=file]", str(sound))
     audio_caption = run_and_wait(page, "caption_audio")
-    assert audio_caption == python_api["audio_caption"].caption_audio(str(sound), beam=2)
+    assert audio_caption == python_api["audio_caption"].caption_audio(
+        str(sound), beam=2, max_len_b=8
+    )
+    assert "max_len_b=8" in page.locator("#caption_audio-details").inner_text()
 
     # a task without a model says so
     open_tab(page, "vqa")

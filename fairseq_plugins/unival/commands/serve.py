@@ -71,6 +71,13 @@ def build_parser() -> argparse.ArgumentParser:
     gen = parser.add_argument_group(
         "generation (defaults: each task's released evaluation settings)"
     )
+    gen.add_argument(
+        "--task-generation",
+        action="append",
+        default=[],
+        metavar="TASK:OPTION=VALUE",
+        help="one task's option over the flags below, e.g. caption_audio:max_len_b=20; repeatable",
+    )
     gen.add_argument("--beam", type=int)
     gen.add_argument("--max-len-a", type=float)
     gen.add_argument("--max-len-b", type=int)
@@ -93,13 +100,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             "unival serve: needs gradio (pip install gradio==6.31.0, as `make venv` does)\n"
         )
         return 2
-    from unival.serving.models import ModelSpecError, check_device, demo_experts, parse_model_specs
+    from unival.serving.models import (
+        ModelSpecError,
+        check_device,
+        demo_experts,
+        parse_model_specs,
+        parse_task_generation,
+    )
     from unival.serving.server import ServeConfig, serve
 
     try:
         if args.max_batch_size < 1:
             raise ModelSpecError(f"--max-batch-size {args.max_batch_size}: must be at least 1")
         check_device(args.device, args.dtype)
+        task_generation = parse_task_generation(args.task_generation)
         models = parse_model_specs(args.model)
         if not args.model:
             models = demo_experts(args.demo_dir)
@@ -127,6 +141,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             ema=args.ema,
             trusted=args.trusted,
             generation=generation,
+            task_generation=task_generation,
             max_batch_size=args.max_batch_size,
             batch_wait_ms=args.batch_wait_ms,
             examples=not args.no_examples,

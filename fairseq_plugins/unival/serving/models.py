@@ -11,7 +11,7 @@ import logging
 import os
 import threading
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, Optional, Sequence
+from typing import Any, Dict, Iterable, Optional, Sequence
 
 import torch
 
@@ -89,6 +89,43 @@ def parse_model_specs(values: Iterable[str]) -> Dict[str, str]:
             )
         specs[method] = os.path.abspath(path)
     return specs
+
+
+def parse_task_generation(values: Iterable[str]) -> Dict[str, Dict[str, Any]]:
+    """``["caption_audio:max_len_b=20"]`` -> ``{"caption_audio": {"max_len_b": 20}}`` (checked names)."""
+    from unival.hub.generation import GENERATION_OPTIONS
+
+    options: Dict[str, Dict[str, Any]] = {}
+    for value in values:
+        name, _, setting = value.partition(":")
+        key, sep, raw = setting.partition("=")
+        if not name or not key or not sep or not raw:
+            raise ModelSpecError(
+                f"--task-generation {value!r}: expected TASK:OPTION=VALUE, e.g. caption:beam=3"
+            )
+        try:
+            method = resolve_method(name)
+        except ValueError as error:
+            raise ModelSpecError(f"--task-generation {value!r}: {error}") from None
+        if key not in GENERATION_OPTIONS:
+            raise ModelSpecError(
+                f"--task-generation {value!r}: unknown option {key!r}; "
+                f"one of {', '.join(sorted(GENERATION_OPTIONS))}"
+            )
+        options.setdefault(method, {})[key] = _option_value(raw)
+    return options
+
+
+def _option_value(raw: str):
+    """``"3"`` -> 3, ``"0.5"`` -> 0.5, ``"true"`` -> True; anything else stays a string."""
+    if raw.lower() in ("true", "false"):
+        return raw.lower() == "true"
+    for kind in (int, float):
+        try:
+            return kind(raw)
+        except ValueError:
+            pass
+    return raw
 
 
 def demo_experts(demo_dir: str) -> Dict[str, str]:

@@ -46,6 +46,7 @@ class ServeConfig:
     ema: bool = False
     trusted: bool = False
     generation: Dict[str, Any] = field(default_factory=dict)
+    task_generation: Dict[str, Dict[str, Any]] = field(default_factory=dict)
     max_batch_size: int = 8
     batch_wait_ms: float = 10.0
     examples: bool = True
@@ -97,6 +98,7 @@ def serve(config: ServeConfig) -> int:
     service = Service(
         models,
         config.generation,
+        config.task_generation,
         max_batch_size=config.max_batch_size,
         max_wait_s=config.batch_wait_ms / 1000,
     )

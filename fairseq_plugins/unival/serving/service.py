@@ -23,30 +23,37 @@ class NoModelError(LookupError):
 class Service:
     """The served models, one :class:`TaskBatcher` per task.
 
-    ``generation``: fairseq generation options over every task's defaults (e.g. ``{"beam": 3}``).
+    ``generation``: fairseq generation options over every task's defaults (e.g. ``{"beam": 3}``);
+    ``task_generation``: options for one task over those (``{"caption_audio": {"max_len_b": 20}}``).
     """
 
     def __init__(
         self,
         models: Dict[str, ServedModel],
         generation: Optional[Dict[str, Any]] = None,
+        task_generation: Optional[Dict[str, Dict[str, Any]]] = None,
         max_batch_size: int = 8,
         max_wait_s: float = 0.01,
         timeout_s: float = 600.0,
     ):
         self.models = models
         self.generation = {k: v for k, v in (generation or {}).items() if v is not None}
+        self.task_generation = dict(task_generation or {})
         self.timeout_s = timeout_s
         self._numbers = itertools.count(1)
         self._numbers_lock = threading.Lock()
         self.batchers = {
-            method: TaskBatcher(model, self.generation, max_batch_size, max_wait_s)
+            method: TaskBatcher(model, self.generation_of(method), max_batch_size, max_wait_s)
             for method, model in models.items()
         }
 
+    def generation_of(self, method: str) -> Dict[str, Any]:
+        """The generation options given for ``method``: the server-wide ones, then its own."""
+        return {**self.generation, **self.task_generation.get(method, {})}
+
     def settings(self, method: str) -> Dict[str, Any]:
         """The generation settings a task runs with (its defaults updated with the server's flags)."""
-        settings = generation_settings(SERVED_TASKS[method].task, self.generation)
+        settings = generation_settings(SERVED_TASKS[method].task, self.generation_of(method))
         return settings or {"decoding": "scores every candidate answer"}
 
     def missing_message(self, method: str) -> str:

@@ -18,6 +18,7 @@ from unival.serving.models import (
     check_device,
     demo_experts,
     parse_model_specs,
+    parse_task_generation,
 )
 from unival.serving.tasks import SERVED_TASKS
 
@@ -37,6 +38,25 @@ def test_model_flags_accept_every_task_name_and_reject_bad_ones(tmp_path):
             parse_model_specs([value])
     with pytest.raises(ModelSpecError, match="already has"):
         parse_model_specs([f"ground={ckpt}", f"refcoco={ckpt}"])
+
+
+def test_per_task_generation_flags_are_parsed_and_checked():
+    assert parse_task_generation(
+        [
+            "audio_caption:max_len_b=8",
+            "refcoco:beam=3",
+            "caption:unnormalized=false",
+            "caption:lenpen=0.5",
+        ]
+    ) == {
+        "caption_audio": {"max_len_b": 8},
+        "ground": {"beam": 3},
+        "caption": {"unnormalized": False, "lenpen": 0.5},
+    }
+    with pytest.raises(ModelSpecError, match="unknown option 'beams'"):
+        parse_task_generation(["caption:beams=3"])
+    with pytest.raises(ModelSpecError, match="expected TASK:OPTION=VALUE"):
+        parse_task_generation(["caption=3"])
 
 
 def test_demo_experts_are_found_where_make_demo_writes_them(tmp_path):
