@@ -89,10 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
-    if not logging.getLogger().handlers:
-        logging.basicConfig(
-            level=logging.INFO, format="%(levelname)s | %(name)s | %(message)s", stream=sys.stderr
-        )
+    from unival.serving.server import go_offline
+
+    go_offline()  # before gradio is imported: no analytics, no Hugging Face calls
     try:
         import gradio  # noqa: F401
     except ImportError:
@@ -125,6 +124,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except ModelSpecError as error:
         sys.stderr.write(f"unival serve: {error}\n")
         return 2
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=logging.INFO, format="%(levelname)s | %(name)s | %(message)s", stream=sys.stderr
+        )
     generation = {
         name: getattr(args, name) for name in GENERATION_FLAGS if getattr(args, name) is not None
     }
