@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from dataclasses import dataclass, field
 from typing import Any, Dict, Optional
 
@@ -81,7 +80,7 @@ def serve(config: ServeConfig) -> int:
     go_offline()
     import uvicorn
 
-    from unival.serving.examples import write_examples
+    from unival.serving.examples import default_folder, write_examples
     from unival.serving.models import load_models
     from unival.serving.service import Service
 
@@ -102,20 +101,22 @@ def serve(config: ServeConfig) -> int:
         max_batch_size=config.max_batch_size,
         max_wait_s=config.batch_wait_ms / 1000,
     )
-    with tempfile.TemporaryDirectory(prefix="unival_serve_examples_") as folder:
-        examples = write_examples(folder) if config.examples else {}
-        app = build_app(service, examples, allowed_paths=[folder])
-        url = f"http://{config.host}:{config.port}"
-        logger.info(
-            "serving %s on %s (page), %s/api/<task> (JSON); batches of up to %d, waiting %.0f ms",
-            ", ".join(models) or "no task",
-            url,
-            url,
-            config.max_batch_size,
-            config.batch_wait_ms,
-        )
-        try:
-            uvicorn.run(app, host=config.host, port=config.port, log_level="warning")
-        finally:
-            service.close()
+    # a fixed folder, not a temporary one: uvicorn ends the process with the signal that stopped
+    # it, so nothing after uvicorn.run could remove a temporary folder
+    folder = default_folder()
+    examples = write_examples(folder) if config.examples else {}
+    app = build_app(service, examples, allowed_paths=[folder])
+    url = f"http://{config.host}:{config.port}"
+    logger.info(
+        "serving %s on %s (page), %s/api/<task> (JSON); batches of up to %d, waiting %.0f ms",
+        ", ".join(models) or "no task",
+        url,
+        url,
+        config.max_batch_size,
+        config.batch_wait_ms,
+    )
+    try:
+        uvicorn.run(app, host=config.host, port=config.port, log_level="warning")
+    finally:
+        service.close()
     return 0
