@@ -6,5 +6,6 @@
 * :mod:`unival.serving.service`   a request -> its answer (result, settings, latency, batch size)
 * :mod:`unival.serving.app`       the Gradio Blocks page (one tab per task)
 * :mod:`unival.serving.api`       ``POST /api/<task>`` JSON routes beside the page
+* :mod:`unival.serving.examples`  the page's one-click toy-world examples
 * :mod:`unival.serving.server`    mount both on one FastAPI app and run it with uvicorn
 """
