@@ -9,7 +9,6 @@ from PIL import Image
 
 from unival.commands.serve import main as serve_main
 from unival.hub import load
-from unival.testing.toy_checkpoint import write_toy_checkpoint
 from unival.serving.api import decode_upload
 from unival.serving.batching import InputError, TaskBatcher
 from unival.serving.models import (
@@ -21,6 +20,7 @@ from unival.serving.models import (
     parse_task_generation,
 )
 from unival.serving.tasks import SERVED_TASKS
+from unival.testing.toy_checkpoint import write_toy_checkpoint
 
 
 def test_model_flags_accept_every_task_name_and_reject_bad_ones(tmp_path):
