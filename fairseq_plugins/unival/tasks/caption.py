@@ -135,7 +135,7 @@ def read_reference_statistics(path: str, selected_cols: Optional[str]) -> CiderD
     from unival.data.errors import BadSampleError
     from unival.data.tsv import TSVFile
 
-    tsv = TSVFile(path, selected_cols=selected_cols)
+    tsv = TSVFile(path, selected_cols=selected_cols, expected_columns="infer")
     refs_per_image = []
     unreadable = 0
     for index in range(len(tsv)):

@@ -13,7 +13,6 @@ Every returned module has an ``out_channels`` attribute (int).
 import logging
 from typing import Optional, Sequence
 
-import torch
 from torch import nn
 
 from .ofa_resnet import OfaResNet, build_ofa_resnet
@@ -105,15 +104,16 @@ def clean_backbone_state_dict(module: nn.Module, raw: dict) -> tuple:
     return state, dropped
 
 
-def load_pretrained_backbone(module: nn.Module, path: str,
-                             weights_only: bool = True) -> tuple:
+def load_pretrained_backbone(module: nn.Module, path: str, trusted: bool = False) -> tuple:
     """Non-strict load of a released backbone file into ``module``.
 
     Handles ``state_dict``/``model`` wrappers and ``module.``/``model.`` key prefixes.
     Returns (missing, unexpected) key lists (keys skipped for shape or mel-bin reasons
     count as missing) and logs them.
     """
-    raw = torch.load(path, map_location="cpu", weights_only=weights_only)
+    from unival.safe_load.checkpoint import safe_torch_load  # the allow-listed reader
+
+    raw = safe_torch_load(path, map_location="cpu", trusted=trusted)
     state, dropped = clean_backbone_state_dict(module, raw)
     result = module.load_state_dict(state, strict=False)
     missing, unexpected = list(result.missing_keys), list(result.unexpected_keys)
