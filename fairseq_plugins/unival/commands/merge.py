@@ -36,9 +36,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         written = RUNNERS[args.command](args)
-    except MERGE_ERRORS as error:
+    except MERGE_ERRORS as error:  # a user error: one line, the status of refused input
         logger.error("%s", error)
-        return 1
+        return 2
     sys.stdout.write("".join(f"{path}\n" for path in written))
     return 0
 

@@ -19,6 +19,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tupl
 import torch
 from fairseq import utils
 from fairseq.tasks import TASK_DATACLASS_REGISTRY, TASK_REGISTRY
+from PIL import Image
 
 from unival.hub.generation import generation_namespace, generation_settings
 from unival.hub.inputs import (
@@ -225,7 +226,7 @@ class UnivalPredictor:
             try:
                 rows.append(handler.row(task, f"{start + offset}", handler.media_field(item, scratch), text))
                 positions.append(start + offset)
-            except (OSError, ValueError, TypeError) as error:
+            except (OSError, ValueError, TypeError, Image.DecompressionBombError) as error:
                 if not skip_bad:
                     raise
                 results[start + offset] = PredictionError(start + offset, str(error))

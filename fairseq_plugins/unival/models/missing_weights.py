@@ -41,7 +41,7 @@ class MissingWeightsError(RuntimeError):
         shown = ", ".join(self.keys[:20])
         more = f" and {len(self.keys) - 20} more" if len(self.keys) > 20 else ""
         super().__init__(
-            f"{source} lacks {len(self.keys)} weight(s) of the model: {shown}{more}. They would "
+            f"{source} is missing {len(self.keys)} weight(s) of the model: {shown}{more}. They would "
             f"keep random initial values: use a checkpoint of this architecture and options, or "
             f"set {ALLOW_MISSING_ENV_VAR}=1 to start them from fresh initial values (e.g. new "
             f"modules on top of a smaller pretrained model)"

@@ -53,7 +53,10 @@ def open_image(source, what: str) -> Image.Image:
     """``Image.open`` under the toolkit's pixel limit (PIL's own check follows the setting)."""
     limit = max_image_pixels()
     Image.MAX_IMAGE_PIXELS = limit  # PIL refuses at twice its limit, inside Image.open
-    img = Image.open(source)
+    try:
+        img = Image.open(source)
+    except Image.DecompressionBombError as error:  # over twice the limit: PIL's own check
+        raise ValueError(f"{what}: {error} Raise {MAX_PIXELS_ENV_VAR} to read it.") from None
     try:
         check_pixel_limit(img, what)
     except ValueError:
