@@ -6,9 +6,13 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Dict, List, Mapping, Optional
 
+from fairseq.models import ARCH_MODEL_REGISTRY
+
 from unival.hub.checkpoint import build_unival_model, checkpoint_groups, model_config
+from unival.hub.names import resolve_arch
 from unival.models.builder import placeholder_dictionary
 from unival.models.missing_weights import MissingWeightsError, rebuildable
+from unival.models.unival import UnivalModel
 
 _BACKBONE_FILES = ("resnet_model_path", "video_model_path", "audio_model_path")
 _NAMES_BY_CONFIG: Dict[str, List[str]] = {}  # merges read several files of one architecture
@@ -20,9 +24,12 @@ def model_weight_names(checkpoint: Mapping[str, Any]) -> Optional[List[str]]:
     backbone weight files (the meta device cannot run the constructors' arithmetic)."""
     try:
         saved_model, _ = checkpoint_groups(checkpoint)
-        cfg = model_config(saved_model)
-    except ValueError:
+    except (ValueError, TypeError):
         return None
+    arch = resolve_arch(saved_model.get("arch") or saved_model.get("_name"))
+    if ARCH_MODEL_REGISTRY.get(arch) is not UnivalModel:  # not a UnIVAL model: nothing to check
+        return None
+    cfg = model_config(saved_model)
     cfg = dataclasses.replace(cfg, **{name: None for name in _BACKBONE_FILES if hasattr(cfg, name)})
     key = repr(cfg)
     if key not in _NAMES_BY_CONFIG:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Iterable, List
+from typing import Dict, Iterable, List
 
 logger = logging.getLogger(__name__)
 
@@ -37,15 +37,26 @@ class MissingWeightsError(RuntimeError):
     """A checkpoint lacks weights the model needs (they would stay randomly initialised)."""
 
     def __init__(self, keys: List[str], source: str = "the checkpoint"):
-        self.keys = list(keys)
-        shown = ", ".join(self.keys[:20])
-        more = f" and {len(self.keys) - 20} more" if len(self.keys) > 20 else ""
+        self.keys = sorted(keys)
         super().__init__(
-            f"{source} is missing {len(self.keys)} weight(s) of the model: {shown}{more}. They would "
+            f"{source} is missing {len(self.keys)} weight(s) of the model: {compact(self.keys)}. They would "
             f"keep random initial values: use a checkpoint of this architecture and options, or "
             f"set {ALLOW_MISSING_ENV_VAR}=1 to start them from fresh initial values (e.g. new "
             f"modules on top of a smaller pretrained model)"
         )
+
+
+def compact(keys: Iterable[str]) -> str:
+    """Every key, those of one module folded: ``decoder.layers.0.fc1.{bias,weight}``."""
+    groups: Dict[str, List[str]] = {}
+    for key in keys:
+        module, _, name = key.rpartition(".")
+        groups.setdefault(module, []).append(name)
+    parts = []
+    for module, names in groups.items():
+        inner = names[0] if len(names) == 1 else "{" + ",".join(names) + "}"
+        parts.append(f"{module}.{inner}" if module else inner)
+    return ", ".join(parts)
 
 
 def rebuildable(key: str) -> bool:
@@ -72,10 +83,9 @@ def check_missing(
         return
     if not (allow or missing_allowed_by_environment()):
         raise MissingWeightsError(needed, source)
-    shown = ", ".join(needed[:20]) + (f" and {len(needed) - 20} more" if len(needed) > 20 else "")
     logger.warning(
         "%s lacks %d weight(s); they start from fresh initial values: %s",
         source,
         len(needed),
-        shown,
+        compact(needed),
     )

@@ -12,7 +12,6 @@ counted in ``all.n_missing`` and not scored.
 """
 from __future__ import annotations
 
-import json
 import os
 from collections import defaultdict
 from typing import Dict, List, Mapping, Sequence
@@ -65,11 +64,9 @@ def categories_path_for(tsv: str | os.PathLike) -> str:
 
 def score_probe_files(predictions_json: str | os.PathLike, categories_json: str | os.PathLike) -> Dict[str, dict]:
     """:func:`score_probe` of a ``predictions.json`` against a ``*.categories.json``."""
-    with open(predictions_json, encoding="utf-8") as f:
-        records = json.load(f)
-    with open(categories_json, encoding="utf-8") as f:
-        categories = json.load(f)
-    return score_probe(records, categories)
+    from unival.probes.ground_truth import read_json
+
+    return score_probe(read_json(predictions_json), read_json(categories_json))
 
 
 def format_probe_table(scores: Mapping[str, Mapping]) -> str:
