@@ -103,6 +103,7 @@ RUN_FLAGS=(
     --warmup-ratio="$WARMUP_RATIO"
 )
 if [[ -n ${MAX_UPDATE:-} ]]; then RUN_FLAGS+=(--max-update="$MAX_UPDATE" --total-num-update="$MAX_UPDATE"); fi
+export UNIVAL_ALLOW_MISSING_WEIGHTS=${UNIVAL_ALLOW_MISSING_WEIGHTS:-1}  # the audio encoder is new to s2
 init_or_resume_flags
 RUN_FLAGS+=("${UNIVAL_INIT_FLAGS[@]}")
 
