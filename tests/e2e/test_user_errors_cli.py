@@ -114,7 +114,6 @@ CASES = {
         unival("export", "empty.pt", "out"),
         ["empty.pt is not a readable", "the file is empty"],
     ),
-    "export_missing_file": (unival("export", "missing.pt", "out"), ["missing.pt"]),
     "merge_missing_decoder_layer": (
         unival(
             "merge",
@@ -223,7 +222,7 @@ def test_a_refused_input_is_one_line_and_status_2(runs, name):
     assert "Traceback" not in err, err[-3000:]
     last = err.strip().splitlines()[-1]
     command = CASES[name][0][1]
-    assert last.startswith(f"unival {command}: ") or " ERROR " in f" {last} ", last
+    assert last.startswith(f"unival {command}: "), last
     assert all(text in last for text in expected), last
 
 
@@ -244,7 +243,8 @@ def test_predict_answers_every_bad_input_and_counts_the_failures(runs):
     assert [r["input"] for r in good] == ["media/good.png", f"{tsv}/good.png", f"{tsv}/good.png"]
     errors = {r["input"]: r["error"] for r in records if "error" in r}
     assert "truncated.jpg is not a readable image" in errors["media/truncated.jpg"]
-    assert "truncated.mp4 is not a readable image" in errors["media/truncated.mp4"]
+    assert errors["media/truncated.mp4"].startswith("media/truncated.mp4: ")
+    assert "not a readable image" in errors["media/truncated.mp4"]
     assert "empty.png is not a readable image" in errors["media/empty.png"]
     assert (
         "400000000" in errors["media/huge.png"]

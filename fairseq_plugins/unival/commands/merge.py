@@ -24,6 +24,7 @@ from typing import Optional, Sequence
 
 from unival.merging.parser import build_parser
 from unival.merging.runners import MERGE_ERRORS, RUNNERS
+from unival.user_errors import describe
 
 logger = logging.getLogger("unival.commands.merge")
 
@@ -37,7 +38,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         written = RUNNERS[args.command](args)
     except MERGE_ERRORS as error:  # a user error: one line, the status of refused input
-        logger.error("%s", error)
+        sys.stderr.write(f"unival merge: {describe(error)}\n")
         return 2
     sys.stdout.write("".join(f"{path}\n" for path in written))
     return 0

@@ -1,6 +1,7 @@
 """Rows a task cannot use: a wrong column count (a stray tab) is a bad sample naming file and
 line; with ``--skip-bad-samples`` bad rows are skipped and counted, and a run where too many
 rows are bad (more than ``--max-bad-sample-fraction``, from the 10th bad row) stops."""
+
 import pytest
 from fairseq.tasks import TASK_REGISTRY
 from PIL import Image
@@ -18,8 +19,9 @@ IMAGE = encode_image_base64(Image.new("RGB", (8, 8), (200, 30, 30)))
 @pytest.fixture(scope="module")
 def dict_path(tmp_path_factory):
     path = tmp_path_factory.mktemp("bad_rows") / "dict.txt"
-    build_dictionary_from_texts([" what does the image describe?", " a red square"], load_gpt2_bpe(),
-                                save_path=path)
+    build_dictionary_from_texts(
+        [" what does the image describe?", " a red square"], load_gpt2_bpe(), save_path=path
+    )
     return path
 
 
@@ -36,15 +38,24 @@ def write_rows(path, count, bad_lines=(), stray_tab_lines=()):
 
 
 def caption_task(data, dict_path, **overrides):
-    cfg = CaptionConfig(data=f"{data},{data}", dict_path=str(dict_path), selected_cols="0,4,2",
-                        patch_image_size=16, **overrides)
+    cfg = CaptionConfig(
+        data=f"{data},{data}",
+        dict_path=str(dict_path),
+        selected_cols="0,4,2",
+        patch_image_size=16,
+        **overrides,
+    )
     task = CaptionTask.setup_task(cfg)
     task.load_dataset("train")
     return task.datasets["train"]
 
 
 def test_every_unival_task_reads_its_rows_through_the_column_check():
-    tasks = [cls for cls in TASK_REGISTRY.values() if isinstance(cls, type) and issubclass(cls, UnivalTask)]
+    tasks = [
+        cls
+        for cls in TASK_REGISTRY.values()
+        if isinstance(cls, type) and issubclass(cls, UnivalTask)
+    ]
     assert len(tasks) >= 8
     assert all(cls.load_dataset is UnivalTask.load_dataset for cls in tasks), tasks
 
@@ -54,7 +65,9 @@ def test_a_stray_tab_is_a_bad_sample_naming_file_and_line(tmp_path, dict_path):
     dataset = caption_task(data, dict_path)
     assert dataset[2]["uniq_id"] == "u3"
     with pytest.raises(BadSampleError) as caught:
-        dataset[3]  # selected columns 0,4,2 would read "labels" as the image, "a red" as the caption
+        dataset[
+            3
+        ]  # selected columns 0,4,2 would read "labels" as the image, "a red" as the caption
     assert str(caught.value).startswith(f"{data}:4: expected 5 tab-separated columns")
     assert "found 6" in str(caught.value)
 

@@ -11,6 +11,7 @@ import base64
 import binascii
 import io
 import os
+import warnings
 
 from PIL import Image, UnidentifiedImageError
 
@@ -54,7 +55,9 @@ def open_image(source, what: str) -> Image.Image:
     limit = max_image_pixels()
     Image.MAX_IMAGE_PIXELS = limit  # PIL refuses at twice its limit, inside Image.open
     try:
-        img = Image.open(source)
+        with warnings.catch_warnings():  # PIL warns past the limit; the check below refuses
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(source)
     except Image.DecompressionBombError as error:  # over twice the limit: PIL's own check
         raise ValueError(f"{what}: {error} Raise {MAX_PIXELS_ENV_VAR} to read it.") from None
     try:
