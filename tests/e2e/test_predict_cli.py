@@ -142,7 +142,8 @@ def test_a_folder_without_files_of_the_modality_is_an_error(checkpoint, tmp_path
     write_toy_images(tmp_path, 2)
     proc = subprocess.run([str(UNIVAL), "predict", "--task", "video_caption", "--model", str(checkpoint),
                            str(tmp_path)], capture_output=True, text=True, timeout=120)
-    assert proc.returncode != 0 and "no video inputs found (folders are scanned for .mp4" in proc.stderr
+    assert proc.returncode == 1 and "is a folder with no .mp4/" in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == 'unival predict: 1 inputs, 1 failed (their lines carry "error")'
 
 
 @pytest.mark.slow
