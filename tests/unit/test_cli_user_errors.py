@@ -59,4 +59,8 @@ def test_a_missing_checkpoint_through_the_real_command(tmp_path, capsys):
     status = cli.main(["export", str(tmp_path / "missing.pt"), str(tmp_path / "out")])
     assert status == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("unival export: ") and str(tmp_path / "missing.pt") in err
+    assert (
+        err.count("\n") == 1
+        and err.startswith("unival export: ")
+        and str(tmp_path / "missing.pt") in err
+    )
