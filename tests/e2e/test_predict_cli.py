@@ -73,7 +73,7 @@ def test_folders_are_scanned_for_the_tasks_modality(tmp_path):
     for name in ("b.mp4", "a.MOV", "c.wav", "d.flac", "e.png", "f.txt"):
         (tmp_path / name).write_bytes(b"x")
     (tmp_path / "sub.mp4").mkdir()  # a folder named like a video is not an input
-    names = {modality: [Path(p).name for p, _ in expand_inputs([str(tmp_path)], suffixes)]
+    names = {modality: [Path(item.media).name for item in expand_inputs([str(tmp_path)], suffixes)]
              for modality, suffixes in (("video", (".mp4", ".mov")), ("audio", (".wav", ".flac")),
                                         ("image", (".png",)))}
     assert names == {"video": ["a.MOV", "b.mp4"], "audio": ["c.wav", "d.flac"], "image": ["e.png"]}
