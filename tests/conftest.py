@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import require_folder
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PLUGIN_DIR = REPO_ROOT / "fairseq_plugins" / "unival"
@@ -34,15 +35,15 @@ def plugin_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
-    """``../shared`` beside the checkout; tests that need it skip with a reason when absent."""
-    if not SHARED_DIR.is_dir():
-        pytest.skip(f"{SHARED_DIR} is absent (official BPE/parity files live there)")
-    return SHARED_DIR
+    """``../shared`` beside the checkout; tests that need it skip with a reason when absent,
+    except under CI (``CI=true``), where a missing fixture folder is a failure: a broken path
+    must not turn the parity tests into silent skips."""
+    return require_folder(SHARED_DIR, "official BPE/parity files live there")
 
 
 @pytest.fixture(scope="session")
 def parity_dir(shared_dir) -> Path:
-    return shared_dir / "parity"
+    return require_folder(shared_dir / "parity", "the reference parity fixtures live there")
 
 
 @pytest.fixture(scope="session")

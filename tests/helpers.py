@@ -4,6 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 BIN = Path(sys.executable).parent  # the venv's console scripts (fairseq-train, unival, ...)
 
 
@@ -16,3 +18,14 @@ def run_logged(cmd, cwd, log_path, timeout=300) -> str:
     text = Path(log_path).read_text()
     assert result.returncode == 0, f"{cmd[0]} failed (exit {result.returncode}):\n{text[-4000:]}"
     return text
+
+
+def require_folder(path: Path, why: str) -> Path:
+    """``path`` if it is a folder; else skip the test, or fail it when ``CI`` is set to true
+    (a broken fixture path must not pass CI as a row of skips)."""
+    if path.is_dir():
+        return path
+    reason = f"{path} is absent ({why})"
+    if os.environ.get("CI", "").strip().lower() in {"true", "1"}:
+        pytest.fail(f"{reason}; under CI=true the fixture folder is required", pytrace=False)
+    pytest.skip(reason)

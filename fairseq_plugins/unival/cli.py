@@ -5,16 +5,23 @@ in :mod:`unival.commands` (so ``unival eval --help`` shows the evaluator's optio
 command's module is imported only when that command runs.
 
 A new command is one module in ``unival/commands/`` and one more entry in ``COMMANDS``.
+
+A user error raised by a command (:mod:`unival.commands.user_errors`: a missing or unreadable
+file, a wrong format, a checkpoint that does not fit) is answered with one line,
+``unival COMMAND: message``, and exit status 2; ``unival --debug COMMAND ...`` (or
+``UNIVAL_DEBUG=1``) shows its traceback instead. Other exceptions are bugs and keep theirs.
 """
 import argparse
 import importlib
 import importlib.metadata
+import os
 import platform
 import sys
 from dataclasses import dataclass
 from typing import Callable, List, Optional, Sequence
 
 from unival import __version__
+from unival.commands.user_errors import USER_ERROR_STATUS, describe, user_error_types
 
 
 @dataclass(frozen=True)
@@ -86,18 +93,34 @@ def build_parser() -> argparse.ArgumentParser:
         "--task caption --arch unival_tiny ...",
         epilog="Run 'unival COMMAND --help' for a command's own options.",
     )
+    parser.add_argument("--debug", action="store_true",
+                        help="show the Python traceback of a refused input (UNIVAL_DEBUG=1 too)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, command in COMMANDS.items():
         commands.add_parser(name, help=command.help, add_help=False)
     return parser
 
 
+def run_command(name: str, argv: List[str], debug: bool = False) -> int:
+    """Run command ``name``; a user error becomes one line on stderr and exit status 2."""
+    try:
+        status = COMMANDS[name].run(argv)
+    except Exception as error:  # noqa: BLE001 - sorted into user errors and bugs just below
+        if debug or not isinstance(error, user_error_types()):
+            raise
+        sys.stderr.write(f"unival {name}: {describe(error)}\n")
+        return USER_ERROR_STATUS
+    return int(status or 0)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Run ``unival COMMAND ARGS...``; returns the process exit status."""
+    """Run ``unival [--debug] COMMAND ARGS...``; returns the process exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    debug = os.environ.get("UNIVAL_DEBUG", "").strip().lower() in {"1", "true", "yes"}
+    if argv and argv[0] == "--debug":
+        debug, argv = True, argv[1:]
     if argv and argv[0] in COMMANDS:
-        status = COMMANDS[argv[0]].run(argv[1:])
-        return int(status or 0)
+        return run_command(argv[0], argv[1:], debug)
     build_parser().parse_args(argv)  # prints help or a usage error, and exits
     return 2
 

@@ -18,6 +18,9 @@
 #   WEIGHT_DECAY CLIP_NORM VALIDATE_INTERVAL(epochs) VALIDATE_INTERVAL_UPDATES SAVE_INTERVAL(epochs) LOG_INTERVAL
 #   FIXED_VALIDATION_SEED (7; empty: none)
 #   NUM_WORKERS SEED
+#   SKIP_BAD_SAMPLES (default 1: training skips and counts unreadable rows, "nskipped" in the
+#   log lines, and stops when more than MAX_BAD_SAMPLE_FRACTION of the rows read are bad,
+#   default 0.01; SKIP_BAD_SAMPLES=0 stops at the first bad row)
 
 UNIVAL_ARCH_FLAGS=(
     --encoder-normalize-before
@@ -106,3 +109,6 @@ UNIVAL_LOG_FLAGS=(
     --num-workers="${NUM_WORKERS:-0}"
     --seed="${SEED:-1}"
 )
+if [[ ${SKIP_BAD_SAMPLES:-1} == 1 ]]; then
+    UNIVAL_LOG_FLAGS+=(--skip-bad-samples --max-bad-sample-fraction="${MAX_BAD_SAMPLE_FRACTION:-0.01}")
+fi

@@ -39,6 +39,7 @@ onlylinear_defaults() {
     ONLYLINEAR_BATCH=$batch
     RUN_NAME=${RUN_NAME:-${recipe}_onlylinear_${from}_$ARCH}
     if [[ $from == s1 ]]; then
+        export UNIVAL_ALLOW_MISSING_WEIGHTS=${UNIVAL_ALLOW_MISSING_WEIGHTS:-1}  # s1 has no video/audio encoder
         path_default INIT_CHECKPOINT UNIVAL_CKPT unival_s1/checkpoint15.pt
     else
         path_default INIT_CHECKPOINT UNIVAL_CKPT unival_s2_hs/checkpoint1.pt

@@ -117,6 +117,8 @@ pretrain_launch() {
         --disable-validation
         --fixed-validation-seed=7
     )
+    # stage 1 adds the media modules to text-only BART, stage 2 the video encoder: they start anew
+    export UNIVAL_ALLOW_MISSING_WEIGHTS=${UNIVAL_ALLOW_MISSING_WEIGHTS:-1}
     init_or_resume_flags  # the init checkpoint with resets, or this stage's checkpoint_last.pt
     run+=("${UNIVAL_INIT_FLAGS[@]}")
     precision_flags 128  # PRECISION: fp16 (GPU default, scale window 128), bf16 or fp32

@@ -18,6 +18,7 @@ from unival.tokenizer import build_dictionary_from_texts, load_gpt2_bpe
 
 pytestmark = pytest.mark.slow  # about 1.5 minutes on 2 CPU cores
 
+from caption_scores import assert_scores_match  # noqa: E402
 from helpers import BIN, run_logged  # noqa: E402
 
 
@@ -91,7 +92,8 @@ def test_evaluation_command_writes_predictions_and_scores(trained, repo_root):
     assert all(isinstance(p["caption"], str) for p in predictions)
     scores = json.loads((results / "scores.json").read_text())
     assert scores["n"] == 4 and scores["nskipped"] == 0
-    assert scores["cider"] >= 0 and 0 <= scores["bleu4"] <= 1
+    # the scores are those of the written captions against the test file's references
+    assert_scores_match(scores, results / "predictions.json", trained["data"]["test"], id_column=1, caption_column=2)
 
 
 def test_fairseq_generate_decodes_the_test_file(trained, repo_root):

@@ -73,7 +73,7 @@ def test_folders_are_scanned_for_the_tasks_modality(tmp_path):
     for name in ("b.mp4", "a.MOV", "c.wav", "d.flac", "e.png", "f.txt"):
         (tmp_path / name).write_bytes(b"x")
     (tmp_path / "sub.mp4").mkdir()  # a folder named like a video is not an input
-    names = {modality: [Path(p).name for p, _ in expand_inputs([str(tmp_path)], suffixes)]
+    names = {modality: [Path(item.media).name for item in expand_inputs([str(tmp_path)], suffixes)]
              for modality, suffixes in (("video", (".mp4", ".mov")), ("audio", (".wav", ".flac")),
                                         ("image", (".png",)))}
     assert names == {"video": ["a.MOV", "b.mp4"], "audio": ["c.wav", "d.flac"], "image": ["e.png"]}
@@ -142,7 +142,8 @@ def test_a_folder_without_files_of_the_modality_is_an_error(checkpoint, tmp_path
     write_toy_images(tmp_path, 2)
     proc = subprocess.run([str(UNIVAL), "predict", "--task", "video_caption", "--model", str(checkpoint),
                            str(tmp_path)], capture_output=True, text=True, timeout=120)
-    assert proc.returncode != 0 and "no video inputs found (folders are scanned for .mp4" in proc.stderr
+    assert proc.returncode == 1 and "is a folder with no .mp4/" in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == 'unival predict: 1 inputs, 1 failed (their lines carry "error")'
 
 
 @pytest.mark.slow

@@ -23,6 +23,7 @@ import logging
 import sys
 from typing import Optional, Sequence
 
+from unival.commands.user_errors import describe
 from unival.merging.parser import build_parser
 from unival.merging.runners import MERGE_ERRORS, RUNNERS
 
@@ -37,9 +38,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         written = RUNNERS[args.command](args)
-    except MERGE_ERRORS as error:
-        logger.error("%s", error)
-        return 1
+    except MERGE_ERRORS as error:  # a user error: one line, the status of refused input
+        sys.stderr.write(f"unival merge: {describe(error)}\n")
+        return 2
     sys.stdout.write("".join(f"{path}\n" for path in written))
     return 0
 

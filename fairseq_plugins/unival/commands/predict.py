@@ -6,8 +6,10 @@ hypothesis; relative paths are resolved against the TSV's folder). The task deci
 modality: images for caption/vqa/refcoco/snli_ve, videos for video_caption/video_vqa_gen,
 audio for audio_caption. Tasks that need a text take it from the TSV or from ``--text``
 (one text for every input). One JSON line per input goes to ``--output``
-(default stdout); an unreadable input gives a line with ``"error"`` (or stops the run with
-``--fail-on-bad-input``). ``--draw-boxes DIR`` saves each grounding input with its box drawn.
+(default stdout); every input named, even a missing file or an undecodable TSV row, gets
+exactly one line: its result, or ``"error"`` with the reason (``--fail-on-bad-input`` stops at
+the first instead). The last line on stderr counts the failed inputs; the exit status is 1
+when any input failed, 0 when all succeeded. ``--draw-boxes DIR`` saves each grounding input with its box drawn.
 """
 from __future__ import annotations
 
@@ -16,11 +18,14 @@ import json
 import logging
 import sys
 import time
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence
 
+from tqdm import tqdm
+
+from unival.commands.user_errors import UserInputError
 from unival.hub import PredictionError, load
 from unival.hub.generation import add_generation_arguments, given_generation_flags
-from unival.hub.input_files import MEDIA_SUFFIXES, draw_box, expand_inputs
+from unival.hub.input_files import MEDIA_SUFFIXES, InputItem, draw_box, expand_inputs
 
 logger = logging.getLogger("unival.predict")
 
@@ -61,56 +66,70 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def with_texts(items: List[InputItem], text_name: Optional[str], text: Optional[str]) -> List[InputItem]:
+    """Items with ``--text`` filled in; an item the task cannot run without a text gets an error."""
+    if not text_name:
+        return items
+    if text is not None:
+        return [item._replace(text=text) for item in items]
+    if items and all(item.text is None for item in items if item.error is None):
+        raise UserInputError(f"--task needs a {text_name} per input (--text, or media<TAB>{text_name} "
+                             f"rows in a TSV)")
+    return [item._replace(error=f"{item.media}: no {text_name} in its TSV row")
+            if item.error is None and item.text is None else item for item in items]
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Predict every input; exit status 1 when any input failed (each has an "error" line)."""
     args = build_parser().parse_args(argv)
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s | %(name)s | %(message)s", stream=sys.stderr)
     method = TASK_METHODS[args.task]
     modality = METHOD_MODALITY[method]
-    items = expand_inputs(args.inputs, MEDIA_SUFFIXES[modality])
-    if not items:
-        raise SystemExit(f"unival predict: no {modality} inputs found (folders are scanned for "
-                         f"{', '.join(MEDIA_SUFFIXES[modality])})")
     text_name = TEXT_METHODS.get(method)
-    texts = None
-    if text_name:
-        texts = [args.text if args.text is not None else text for _, text in items]
-        if any(t is None for t in texts):
-            raise SystemExit(f"unival predict: --task {args.task} needs a {text_name} per input "
-                             f"(--text, or {modality}<TAB>{text_name} rows in a TSV)")
-    from tqdm import tqdm
-
-
-    overrides = {"ans2label_file": args.ans2label_file} if args.ans2label_file else None
-    predictor = load(args.model, dict_path=args.dict_path, bpe_dir=args.bpe_dir, ema=args.ema,
-                     trusted=args.trusted, device=args.device, task_overrides=overrides)
-    task_overrides = {"val_inference_type": args.inference} if args.inference else None
+    items = with_texts(expand_inputs(args.inputs, MEDIA_SUFFIXES[modality]), text_name, args.text)
+    refused = [item.error for item in items if item.error is not None]
+    if refused and args.fail_on_bad_input:
+        raise UserInputError(refused[0])
+    runnable = [item for item in items if item.error is None]
+    predictor = results = None
+    if runnable:
+        overrides = {"ans2label_file": args.ans2label_file} if args.ans2label_file else None
+        predictor = load(args.model, dict_path=args.dict_path, bpe_dir=args.bpe_dir, ema=args.ema,
+                         trusted=args.trusted, device=args.device, task_overrides=overrides)
+        task_overrides = {"val_inference_type": args.inference} if args.inference else None
+        results = predictor.iter_predict(
+            method, [item.media for item in runnable], [item.text for item in runnable] if text_name else None,
+            batch_size=args.batch_size, generation=given_generation_flags(args), task_overrides=task_overrides,
+            skip_bad=not args.fail_on_bad_input)
     out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
     failures, start = 0, time.time()
     try:
-        results = predictor.iter_predict(method, [p for p, _ in items], texts, batch_size=args.batch_size,
-                                         generation=given_generation_flags(args), task_overrides=task_overrides,
-                                         skip_bad=not args.fail_on_bad_input)
-        for index, result in tqdm(results, total=len(items), unit="input", disable=args.no_progress or None):
-            record = {"input": items[index][0]}
+        for index, item in enumerate(tqdm(items, unit="input", disable=args.no_progress or None)):
+            record = {"input": item.media}
             if text_name:
-                record[text_name] = texts[index]
+                record[text_name] = item.text
+            result = PredictionError(index, item.error) if item.error is not None else next(results)[1]
             if isinstance(result, PredictionError):
                 failures += 1
                 record["error"] = result.reason
-                logger.warning("input %d (%s) skipped: %s", index, items[index][0], result.reason)
+                logger.warning("input %d (%s) failed: %s", index, item.media, result.reason)
             else:
                 record[RESULT_KEYS[method]] = [round(c, 2) for c in result] if method == "ground" else result
                 if method == "ground" and args.draw_boxes:
-                    record["drawn"] = draw_box(items[index][0], result, args.draw_boxes, index)
+                    record["drawn"] = draw_box(item.media, result, args.draw_boxes, index)
             out.write(json.dumps(record) + "\n")
     finally:
         if out is not sys.stdout:
             out.close()
     elapsed = time.time() - start
-    logger.info("%d inputs (%d failed) in %.1f s: %.2f inputs/s (batch %d, %s)", len(items), failures, elapsed,
-                len(items) / max(elapsed, 1e-9), args.batch_size, predictor.generation_summary(method, **given_generation_flags(args)))
-    return 0
+    if predictor is not None:
+        logger.info("%d inputs (%d failed) in %.1f s: %.2f inputs/s (batch %d, %s)", len(items), failures, elapsed,
+                    len(items) / max(elapsed, 1e-9), args.batch_size,
+                    predictor.generation_summary(method, **given_generation_flags(args)))
+    sys.stderr.write(f"unival predict: {len(items)} inputs, {failures} failed"
+                     + (" (their lines carry \"error\")" if failures else "") + "\n")
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":

@@ -11,6 +11,15 @@ import logging
 import sys
 from typing import Optional, Sequence
 
+from unival.serving.models import (
+    ModelSpecError,
+    check_device,
+    demo_experts,
+    parse_model_specs,
+    parse_task_generation,
+)
+from unival.serving.server import ServeConfig, go_offline, serve
+
 GENERATION_FLAGS = ("beam", "max_len_a", "max_len_b", "min_len", "no_repeat_ngram_size", "lenpen")
 
 
@@ -89,7 +98,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
-    from unival.serving.server import go_offline
 
     go_offline()  # before gradio is imported: no analytics, no Hugging Face calls
     try:
@@ -99,14 +107,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             "unival serve: needs gradio (pip install gradio==6.31.0, as `make venv` does)\n"
         )
         return 2
-    from unival.serving.models import (
-        ModelSpecError,
-        check_device,
-        demo_experts,
-        parse_model_specs,
-        parse_task_generation,
-    )
-    from unival.serving.server import ServeConfig, serve
 
     try:
         if args.max_batch_size < 1:

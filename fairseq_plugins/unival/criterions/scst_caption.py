@@ -49,6 +49,7 @@ from fairseq.criterions import FairseqCriterion, register_criterion
 from fairseq.dataclass import ChoiceEnum, FairseqDataclass
 from omegaconf import II
 
+from unival.criterions.cider_cache import load_cider_cached_tokens
 from unival.criterions.scst_common import (
     ScstGenerators,
     expand_net_input,
@@ -56,7 +57,6 @@ from unival.criterions.scst_common import (
     policy_gradient_loss,
 )
 from unival.metrics.caption import CiderDocumentFrequency
-from unival.metrics.cider_cache import load_cider_cached_tokens
 from unival.metrics.rewards import cider_rewards, leave_one_out_baseline, mention_counts
 from unival.probes.ground_truth import GroundTruth, json_id, load_ground_truth
 from unival.tasks.caption import read_reference_statistics

@@ -15,6 +15,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 from fairseq.data import FairseqDataset
+from PIL import Image
 
 from unival.compat import as_index
 from unival.data.collate import collate
@@ -26,7 +27,8 @@ from unival.tokenizer import UnivalTokenizer
 logger = logging.getLogger(__name__)
 
 # Errors a field decoder may raise on bad input; anything else is a bug and propagates.
-FIELD_ERRORS = (ValueError, OSError, KeyError, IndexError, EOFError)
+# PIL's DecompressionBombError (an oversized image) is neither a ValueError nor an OSError.
+FIELD_ERRORS = (ValueError, OSError, KeyError, IndexError, EOFError, Image.DecompressionBombError)
 
 
 class UnivalDataset(FairseqDataset):
@@ -46,6 +48,7 @@ class UnivalDataset(FairseqDataset):
         self.seed = 1  # with epoch and row: the random stream of media loading
         self.media_loader = None  # unival.data.media loader of datasets with a media column
         self.num_skipped = 0  # in this process (each DataLoader worker counts its own)
+        self.bad_row_budget = None  # a BadRowBudget: stops a run where most rows are bad
 
     # -- fairseq dataset protocol -----------------------------------------------------------
     def __len__(self) -> int:
@@ -55,13 +58,18 @@ class UnivalDataset(FairseqDataset):
         index = as_index(index)
         try:
             row = self.tsv[index]
-            return self.process_row(index, row)
+            sample = self.process_row(index, row)
         except BadSampleError as error:
             if not self.skip_bad_samples:
                 raise
             self.num_skipped += 1
             logger.warning("skipping bad sample %d: %s", index, error)
+            if self.bad_row_budget is not None:
+                self.bad_row_budget.record(True, str(error))
             return {"id": index, "skipped": str(error)}
+        if self.bad_row_budget is not None:
+            self.bad_row_budget.record(False)
+        return sample
 
     def collater(self, samples: list[dict]) -> dict:
         return collate(samples, pad_idx=self.tokenizer.pad, eos_idx=self.tokenizer.eos)

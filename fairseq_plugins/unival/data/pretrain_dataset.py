@@ -118,7 +118,11 @@ class PretrainDataset(UnivalDataset):
                 self.num_skipped += 1
                 logger.warning("skipping bad %s row for item %d: %s", source, index, error)
                 item["skipped_rows"].append(str(error))
+                if self.bad_row_budget is not None:
+                    self.bad_row_budget.record(True, str(error))
                 continue
+            if self.bad_row_budget is not None:
+                self.bad_row_budget.record(False)
             item[modality].extend(examples)
         return item
 

@@ -84,26 +84,43 @@ class TSVFile:
     """Rows ``[begin, end)`` of a TSV file (this rank's slice), by random access.
 
     ``selected_cols`` picks and reorders columns (``"0,4,2"`` or a list); ``expected_columns``
-    (the file's column count) turns a wrong count into :class:`BadSampleError`.
+    (the file's column count, or ``"infer"``: the count most of the file's first rows have)
+    turns a row with another count (a stray tab shifts every later column) into
+    :class:`BadSampleError`.
     """
 
     def __init__(self, path: str | os.PathLike, selected_cols: str | Sequence[int] | None = None,
-                 slice_id: int = 0, slice_count: int = 1, expected_columns: int | None = None):
+                 slice_id: int = 0, slice_count: int = 1,
+                 expected_columns: int | str | None = None):
         self.path = os.fspath(path)
         self.selected_cols = parse_selected_cols(selected_cols)
-        self.expected_columns = expected_columns
         self.slice_id = slice_id
         self.slice_count = slice_count
-        self._offsets = build_line_index(self.path)
-        self.total_rows = len(self._offsets) - 1
-        self.begin, self.end = slice_bounds(self.total_rows, slice_id, slice_count)
         self._fd: int | None = None
         self._fd_pid: int | None = None
+        self._offsets = build_line_index(self.path)
+        self.total_rows = len(self._offsets) - 1
+        if expected_columns == "infer":
+            expected_columns = self.infer_column_count()
+        self.expected_columns = expected_columns
+        self.begin, self.end = slice_bounds(self.total_rows, slice_id, slice_count)
         logger.info("%s: %d rows, slice %d/%d holds rows [%d, %d)", self.path,
                     self.total_rows, slice_id, slice_count, self.begin, self.end)
 
     def __len__(self) -> int:
         return self.end - self.begin
+
+    def infer_column_count(self, rows: int = 100) -> int | None:
+        """The column count most of the file's first ``rows`` readable rows have (ties: the
+        earliest); ``None`` for a file with no readable row. Every rank reads the same rows."""
+        counts: dict[int, int] = {}
+        for row in range(min(rows, self.total_rows)):
+            try:
+                count = len(self.read_line(row).split("\t"))
+            except BadSampleError:
+                continue
+            counts[count] = counts.get(count, 0) + 1
+        return max(counts, key=counts.get) if counts else None
 
     def _descriptor(self) -> int:
         if self._fd is None or self._fd_pid != os.getpid():
@@ -132,7 +149,8 @@ class TSVFile:
         line = row + 1
         if self.expected_columns is not None and len(fields) != self.expected_columns:
             raise BadSampleError(self.path, line, reason=(
-                f"expected {self.expected_columns} tab-separated columns, found {len(fields)}"))
+                f"expected {self.expected_columns} tab-separated columns (as the file's other "
+                f"rows have), found {len(fields)}: a stray tab or a missing field"))
         columns = self.selected_cols if self.selected_cols is not None else range(len(fields))
         for column in columns:
             if column >= len(fields):

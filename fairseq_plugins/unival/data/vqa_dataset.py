@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import logging
 import os
-import pickle
 from functools import partial
 from typing import Dict, List, Optional, Sequence
 
@@ -41,6 +40,7 @@ from unival.data.modality import Modality
 from unival.data.text import pre_question
 from unival.data.tsv import TSVFile, TSVRow
 from unival.generation.trie import answer_constraint_mask
+from unival.safe_load.pickle_files import load_plain_pickle
 from unival.tokenizer import UnivalTokenizer
 
 logger = logging.getLogger(__name__)
@@ -71,11 +71,11 @@ def best_answer(refs: Dict[str, float]) -> str:
 
 def load_candidate_answers(path: str | os.PathLike) -> List[str]:
     """Candidate answers from ``--ans2label-file``: a pickled dict answer -> label
-    (``.pkl``/``.pickle``; the keys, in order; a trusted file) or a text file, one answer a line."""
+    (``.pkl``/``.pickle``; the keys, in order; read as plain data only) or a text file, one
+    answer a line."""
     path = os.fspath(path)
     if path.endswith((".pkl", ".pickle")):
-        with open(path, "rb") as f:
-            ans2label = pickle.load(f)
+        ans2label = load_plain_pickle(path, "an answer -> label dict")
         if not isinstance(ans2label, dict):
             raise ValueError(f"{path}: expected a pickled dict answer -> label, got {type(ans2label).__name__}")
         answers = [str(a) for a in ans2label]

@@ -136,6 +136,10 @@ def finetune_env(task: DemoTask, s: MultitaskSettings, world: Path, train_tsv: P
         env.update(AUDIO_ENCODER=s.audio_encoder, AUDIO_SAMPLE_RATE=str(s.audio_sample_rate),
                    MAX_AUDIO_LEN=str(s.max_audio_len), MEL_BINS=str(s.mel_bins), AUDIO_DIR=str(world))
         extra.append(NO_VIDEO_ENCODER)
+    if task.media != "image" and init is not None:
+        # the base has seen no video or audio: its new encoder starts from random weights on
+        # purpose (whether image-text pretraining transfers is what the media stage measures)
+        env["UNIVAL_ALLOW_MISSING_WEIGHTS"] = "1"
     env["EXTRA_ARGS"] = shlex.join(extra)
     return env
 

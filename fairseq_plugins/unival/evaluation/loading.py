@@ -20,6 +20,7 @@ import torch
 
 import unival  # noqa: F401  (registers the task, model and criterion)
 from unival.hub.checkpoint import select_state_dict
+from unival.models.missing_weights import MissingWeightsError
 
 logger = logging.getLogger("unival.evaluate")
 
@@ -60,8 +61,11 @@ def load_models_and_task(args: argparse.Namespace):
         state = checkpoint_utils.load_checkpoint_to_cpu(path, arg_overrides=overrides)
         if getattr(args, "ema_eval", False):
             state["model"] = ema_state(state, path)
-        loaded, saved_cfg, task = checkpoint_utils.load_model_ensemble_and_task(
-            [path], arg_overrides=overrides, task=task, state=state)
+        try:
+            loaded, saved_cfg, task = checkpoint_utils.load_model_ensemble_and_task(
+                [path], arg_overrides=overrides, task=task, state=state)
+        except MissingWeightsError as error:  # name the file, not just "the checkpoint"
+            raise MissingWeightsError(error.keys, path) from None
         models += loaded
         logger.info("loaded %s (%s weights)", path, "EMA" if getattr(args, "ema_eval", False) else "model")
     use_cuda = torch.cuda.is_available() and not args.cpu

@@ -26,8 +26,8 @@ from omegaconf.errors import OmegaConfBaseException
 
 from unival.hub.names import ARCH_ALIAS_DEFAULTS, resolve_arch, resolve_task
 from unival.models.config import UnivalConfig, resolve_config
+from unival.models.missing_weights import MissingWeightsError, rebuildable
 from unival.models.unival import (
-    DETERMINISTIC_BUFFERS,
     TOKEN_EMBEDDING_KEYS,
     UnivalModel,
     drop_logmel_keys,
@@ -129,16 +129,12 @@ def load_weights(model: UnivalModel, state_dict: Mapping[str, torch.Tensor], str
     state_dict = dict(state_dict)
     drop_logmel_keys(state_dict)
     own = model.state_dict()
-    recomputed = set(DETERMINISTIC_BUFFERS) | {k for k in own if ".logmel_extractor." in k}
-    missing = sorted(set(own) - set(state_dict) - recomputed)
+    missing = sorted(k for k in own if k not in state_dict and not rebuildable(k))
     embedding = state_dict.get(TOKEN_EMBEDDING_KEYS[0])
     vocab = len(model.encoder.dictionary)
     if strict:
         if missing:
-            raise CheckpointMismatchError(
-                f"{source}: {len(missing)} model entries are missing from the checkpoint, "
-                f"e.g. {missing[:5]} "
-                f"(wrong architecture or encoder options?)")
+            raise CheckpointMismatchError(str(MissingWeightsError(missing, source)))
         if embedding is not None and embedding.size(0) != vocab:
             raise CheckpointMismatchError(
                 f"{source}: the checkpoint's vocabulary has {embedding.size(0)} entries, "
@@ -147,6 +143,7 @@ def load_weights(model: UnivalModel, state_dict: Mapping[str, torch.Tensor], str
     elif missing:
         logger.warning("%s: %d model entries keep their initial values, e.g. %s", source, len(missing), missing[:5])
     model.cfg.strict = strict
+    model.allow_missing_weights = not strict  # a non-strict load asked for fresh weights
     try:
         model.load_state_dict(state_dict, strict=strict)
     except RuntimeError as error:

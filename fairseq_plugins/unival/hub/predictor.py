@@ -19,6 +19,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tupl
 import torch
 from fairseq import utils
 from fairseq.tasks import TASK_DATACLASS_REGISTRY, TASK_REGISTRY
+from PIL import Image
 
 from unival.hub.generation import generation_namespace, generation_settings
 from unival.hub.inputs import (
@@ -229,10 +230,10 @@ class UnivalPredictor:
             try:
                 rows.append(handler.row(task, f"{start + offset}", handler.media_field(item, scratch), text))
                 positions.append(start + offset)
-            except (OSError, ValueError, TypeError) as error:
+            except (OSError, ValueError, TypeError, Image.DecompressionBombError) as error:
                 if not skip_bad:
                     raise
-                results[start + offset] = PredictionError(start + offset, str(error))
+                results[start + offset] = PredictionError(start + offset, _naming(item, str(error)))
         if not rows:
             return None, positions, results
         dataset = task.build_dataset("test", InMemoryRows(rows, numbers=[p + 1 for p in positions]))
@@ -241,11 +242,19 @@ class UnivalPredictor:
         for sample in samples:
             if "skipped" in sample:
                 index = positions[sample["id"]]
-                results[index] = PredictionError(index, sample["skipped"])
+                results[index] = PredictionError(index, _naming(media[index - start], sample["skipped"]))
         batch = dataset.collater(samples)
         if not batch or "net_input" not in batch:
             return None, positions, results
         return utils.apply_to_sample(lambda t: t.to(self.device), batch), positions, results
+
+
+def _naming(item, reason: str) -> str:
+    """``reason`` prefixed with the input's path when it does not name the file already (an
+    image without an image suffix is read as bytes, and the decoder never sees its name)."""
+    if isinstance(item, (str, os.PathLike)) and os.path.basename(os.fspath(item)) not in reason:
+        return f"{os.fspath(item)}: {reason}"
+    return reason
 
 
 def _is_file(path) -> bool:

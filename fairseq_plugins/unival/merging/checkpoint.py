@@ -24,6 +24,7 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 import torch
 
+from unival.hub.model_keys import check_complete
 from unival.safe_load import load_checkpoint_file, select_weights
 
 logger = logging.getLogger(__name__)
@@ -91,6 +92,7 @@ def load_checkpoint(path: str, *, ema: bool = False, trusted: bool = False,
     path = os.fspath(path)
     checkpoint = load_checkpoint_file(path, trusted=trusted)
     weights, source = select_weights(checkpoint, ema, path)
+    check_complete(checkpoint, weights, path)  # a merge of incomplete files is incomplete too
     extra = checkpoint.get("extra_state")
     provenance = extra.get("merge") if isinstance(extra, Mapping) else None
     logger.info("loaded %s (%d %s tensors)", path, len(weights), source)

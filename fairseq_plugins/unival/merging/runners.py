@@ -22,6 +22,7 @@ from unival.merging.options import hyperparameters, plan_notes
 from unival.merging.state import MergeError
 from unival.merging.sweep import SweepError, run_sweep
 from unival.merging.task_vectors import task_arithmetic, ties_merge
+from unival.models.missing_weights import MissingWeightsError
 
 logger = logging.getLogger("unival.commands.merge")
 
@@ -120,4 +121,4 @@ RUNNERS = {"interpolate": run_interpolate, "average": run_average,
 
 # what a failed merge raises for a user error (bad file, option or grid): one logged line
 MERGE_ERRORS = (MergeError, SweepError, ValueError, FileExistsError, FileNotFoundError,
-                pickle.UnpicklingError)
+                pickle.UnpicklingError, MissingWeightsError)

@@ -12,17 +12,10 @@ from unival.models.adapters.construction import AUDIO_FRONTEND_MODULES
 from unival.models.config import UnivalConfig, resolve_config
 from unival.models.decoder import UnivalDecoder
 from unival.models.encoder import UnivalEncoder
+from unival.models.missing_weights import DETERMINISTIC_BUFFERS, check_missing
 
 logger = logging.getLogger(__name__)
 
-#: Buffers fully determined by the config: always taken from the model when loading.
-DETERMINISTIC_BUFFERS = (
-    "encoder.token_rp_bucket",
-    "encoder.image_rp_bucket",
-    "decoder.token_rp_bucket",
-    "decoder.image_rp_bucket",
-    "decoder.image_position_idx",
-)
 #: Modules ``freeze_encoder`` leaves trainable: the modality encoders and their glue.
 MEDIA_MODULES = (
     "embed_images", "image_proj", "embed_image_positions",
@@ -148,8 +141,10 @@ class UnivalModel(FairseqEncoderDecoderModel):
            (and its tied copies) with N(0, d^-1/2) rows when the dictionary is larger.
         2. Grow ``embed_image_positions`` tables that are shorter than the model's.
         3. Take the deterministic buffers (rp buckets, ``image_position_idx``) from the model.
-        4. Copy every entry the model has and the checkpoint lacks (new modules keep
-           their current values, even under strict loading).
+        4. Entries the checkpoint lacks: the ones the model rebuilds itself (buffers,
+           ``version``) come from the model; any other raises
+           :class:`unival.models.missing_weights.MissingWeightsError` listing them, unless
+           fresh weights are asked for (``allow_missing_weights`` or the environment opt-in).
         """
         super().upgrade_state_dict_named(state_dict, name)
         prefix = f"{name}." if name else ""
@@ -162,8 +157,10 @@ class UnivalModel(FairseqEncoderDecoderModel):
         for key in DETERMINISTIC_BUFFERS:
             if key in own:
                 state_dict[prefix + key] = own[key]
-        for key, value in own.items():
-            state_dict.setdefault(prefix + key, value)
+        missing = [key for key in own if prefix + key not in state_dict]
+        check_missing(missing, allow=getattr(self, "allow_missing_weights", False))
+        for key in missing:
+            state_dict[prefix + key] = own[key]
 
     def _fit_token_embeddings(self, state_dict: Dict[str, Tensor], prefix: str) -> None:
         source = prefix + TOKEN_EMBEDDING_KEYS[0]

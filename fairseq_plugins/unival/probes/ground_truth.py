@@ -92,11 +92,19 @@ def toy_ground_truth(payload: dict) -> GroundTruth:
     return gt
 
 
+def read_json(path: str | os.PathLike):
+    """The JSON value in ``path``; ValueError naming the file when it is not JSON."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{os.fspath(path)}: not a JSON file ({error})") from None
+
+
 def load_ground_truth(path: str | os.PathLike) -> GroundTruth:
     """A COCO instances JSON or a toy-world scenes JSON (told apart by their keys)."""
     path = os.fspath(path)
-    with open(path, encoding="utf-8") as f:
-        payload = json.load(f)
+    payload = read_json(path)
     if isinstance(payload, dict) and "scenes" in payload:
         return toy_ground_truth(payload)
     if isinstance(payload, dict) and "images" in payload and "categories" in payload:

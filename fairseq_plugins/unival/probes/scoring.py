@@ -12,13 +12,13 @@ counted in ``all.n_missing`` and not scored.
 """
 from __future__ import annotations
 
-import json
 import os
 from collections import defaultdict
 from typing import Dict, List, Mapping, Sequence
 
 from unival.metrics.grounding import grounding_hits
 from unival.metrics.vqa import normalize_vqa_answer
+from unival.probes.ground_truth import read_json
 
 
 def _record_id(record: Mapping) -> str:
@@ -65,11 +65,8 @@ def categories_path_for(tsv: str | os.PathLike) -> str:
 
 def score_probe_files(predictions_json: str | os.PathLike, categories_json: str | os.PathLike) -> Dict[str, dict]:
     """:func:`score_probe` of a ``predictions.json`` against a ``*.categories.json``."""
-    with open(predictions_json, encoding="utf-8") as f:
-        records = json.load(f)
-    with open(categories_json, encoding="utf-8") as f:
-        categories = json.load(f)
-    return score_probe(records, categories)
+
+    return score_probe(read_json(predictions_json), read_json(categories_json))
 
 
 def format_probe_table(scores: Mapping[str, Mapping]) -> str:

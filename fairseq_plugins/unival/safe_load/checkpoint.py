@@ -22,6 +22,8 @@ from typing import Any, BinaryIO, Dict, Mapping, Tuple, Union
 import numpy as np
 import torch
 
+from unival.safe_load.file_checks import CheckpointFormatError, check_checkpoint_file, path_of
+
 TRUST_ENV_VAR = "UNIVAL_TRUST_CHECKPOINTS"
 
 PathOrFile = Union[str, os.PathLike, BinaryIO]
@@ -141,11 +143,20 @@ def safe_torch_load(f: PathOrFile, map_location: Any = None, *, trusted: bool | 
     """
     if trusted is None:
         trusted = trust_from_environment()
+    path = path_of(f)
+    if path is not None:
+        check_checkpoint_file(path)
     if trusted:
         return torch.load(f, map_location=map_location, weights_only=False, **kwargs)
     with torch.serialization.safe_globals(CHECKPOINT_SAFE_GLOBALS):
         try:
             return torch.load(f, map_location=map_location, weights_only=True, **kwargs)
+        except (RuntimeError, EOFError) as error:
+            if path is None:
+                raise
+            # the format check passed but the data inside is cut short or damaged
+            first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+            raise CheckpointFormatError(path, first) from None
         except pickle.UnpicklingError as error:
             if isinstance(error, UntrustedCheckpointError):
                 raise

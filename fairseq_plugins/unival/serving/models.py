@@ -15,6 +15,8 @@ from typing import Any, Dict, Iterable, Optional, Sequence
 
 import torch
 
+from unival.hub import load
+from unival.hub.generation import GENERATION_OPTIONS
 from unival.serving.tasks import SERVED_TASKS, resolve_method
 
 logger = logging.getLogger(__name__)
@@ -93,7 +95,6 @@ def parse_model_specs(values: Iterable[str]) -> Dict[str, str]:
 
 def parse_task_generation(values: Iterable[str]) -> Dict[str, Dict[str, Any]]:
     """``["caption_audio:max_len_b=20"]`` -> ``{"caption_audio": {"max_len_b": 20}}`` (checked names)."""
-    from unival.hub.generation import GENERATION_OPTIONS
 
     options: Dict[str, Dict[str, Any]] = {}
     for value in values:
@@ -166,7 +167,6 @@ def load_models(
     ans2label_file: Optional[str] = None,
 ) -> Dict[str, ServedModel]:
     """Load every checkpoint of ``specs`` once; returns ``{method: ServedModel}``."""
-    from unival.hub import load  # imports fairseq and torch models: only once flags are checked
 
     device = check_device(device, dtype)
     overrides = {"ans2label_file": ans2label_file} if ans2label_file else None

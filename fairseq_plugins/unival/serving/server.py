@@ -54,6 +54,7 @@ class ServeConfig:
 def build_app(service, examples: Optional[Dict] = None, allowed_paths=()):
     """The FastAPI app: ``/api/...`` routes, then the Gradio page at ``/``."""
     go_offline()
+    # gradio reads its network settings when imported: go_offline() must come first
     import gradio as gr
     from fastapi import FastAPI
 
@@ -78,6 +79,7 @@ def build_app(service, examples: Optional[Dict] = None, allowed_paths=()):
 def serve(config: ServeConfig) -> int:
     """Load the models, build the app and serve until interrupted; returns the exit status."""
     go_offline()
+    # after go_offline(), for the same reason as in build_app
     import uvicorn
 
     from unival.serving.examples import default_folder, write_examples

@@ -31,6 +31,7 @@ from fairseq.distributed import utils as distributed_utils
 from fairseq.optim.amp_optimizer import AMPOptimizer
 from fairseq.tasks import FairseqTask
 
+from unival.data.bad_rows import BadRowBudget
 from unival.data.tsv import TSVFile
 from unival.generation import ConstraintRangeMask, UnivalSequenceGenerator, parse_constraint_range
 from unival.tasks.bpe_adapter import UnivalBPE
@@ -67,6 +68,10 @@ class UnivalTaskConfig(FairseqDataclass):
     image_dir: Optional[str] = field(default=None, metadata={"help": "root of image paths in the TSV"})
     skip_bad_samples: bool = field(
         default=False, metadata={"help": "skip (and count and log) rows that fail to load instead of stopping"}
+    )
+    max_bad_sample_fraction: float = field(
+        default=0.01, metadata={"help": "with --skip-bad-samples: stop when more than this share of the rows "
+                                "read is bad (from the 10th bad row on), e.g. after a wrong --selected-cols"}
     )
     constraint_range: Optional[str] = field(
         default=None, metadata={"help": "'start,end': generation may only emit ids 0-3 and [start, end); "
@@ -160,11 +165,17 @@ class UnivalTask(FairseqTask):
 
         path = self.path_for_split(split, epoch)
         rank, world = data_parallel_rank_and_size()
-        tsv = TSVFile(path, selected_cols=self.cfg.selected_cols, slice_id=rank, slice_count=world)
+        # every row must have the file's column count: a stray tab would shift the fields
+        tsv = TSVFile(path, selected_cols=self.cfg.selected_cols, slice_id=rank, slice_count=world,
+                      expected_columns="infer")
         logger.info("split %s (epoch %d): %s, %d of %d rows on rank %d", split, epoch, path, len(tsv),
                     tsv.total_rows, rank)
         self.tsv_files[split] = tsv
-        self.datasets[split] = self.build_dataset(split, tsv)
+        dataset = self.build_dataset(split, tsv)
+        if getattr(dataset, "skip_bad_samples", False):
+
+            dataset.bad_row_budget = BadRowBudget(path, self.cfg.max_bad_sample_fraction)
+        self.datasets[split] = dataset
 
     def build_dataset(self, split: str, tsv) -> FairseqDataset:
         """The dataset of ``split`` over this rank's ``tsv`` slice."""

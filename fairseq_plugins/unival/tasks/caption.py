@@ -135,7 +135,7 @@ def _derived_bleu4(meters) -> float:
 def read_reference_statistics(path: str, selected_cols: Optional[str]) -> CiderDocumentFrequency:
     """Document frequencies over every row's "&&" references of a caption TSV (all ranks' rows)."""
 
-    tsv = TSVFile(path, selected_cols=selected_cols)
+    tsv = TSVFile(path, selected_cols=selected_cols, expected_columns="infer")
     refs_per_image = []
     unreadable = 0
     for index in range(len(tsv)):

@@ -118,7 +118,8 @@ class UnifyTask(UnivalTask):
         if split == "train":
             rank, world = data_parallel_rank_and_size()
             for name, path, every, cols in self.auxiliary_sources():
-                aux = TSVFile(path, selected_cols=cols, slice_id=rank, slice_count=world)
+                aux = TSVFile(path, selected_cols=cols, slice_id=rank, slice_count=world,
+                              expected_columns="infer")
                 streams.append(AuxiliaryStream(name, aux, every))
                 logger.info("auxiliary stream %s: %s, one row every %d main rows", name, path, every)
         examples = PretrainExamples(self.tokenizer, cfg.max_src_length, cfg.max_tgt_length, cfg.max_image_size)

@@ -24,7 +24,8 @@ def write_fairseq_checkpoint(path, model, ema=None, num_updates=100, task="capti
     from fairseq.checkpoint_utils import torch_persistent_save
 
     cfg = {"common": {"seed": 1}, "task": {"_name": task},
-           "model": argparse.Namespace(arch="unival_tiny", _name="unival")}
+           # a few tensors, not a UnIVAL model: an architecture merge cannot check them against
+           "model": argparse.Namespace(arch="toy_linear", _name="toy_linear")}
     extra = {"metrics": {}, "val_loss": np.float64(1.25), "best": np.float32(2.0),
              "train_iterator": {"epoch": 2, "iterations_in_epoch": 0}}
     if ema is not None:

@@ -85,14 +85,14 @@ def test_errors_list_every_difference_and_outputs_are_never_overwritten(
         tmp_path, write_checkpoint, tied_state, checkpoint_pair):
     write_checkpoint(tmp_path / "C.pt", tied_state([[1.0, 2.0, 3.0]], [1.0, 2.0, 3.0]))
     proc = run_merge(tmp_path, "average", "A.pt", "C.pt", "--out", "bad.pt")
-    assert proc.returncode == 1
+    assert proc.returncode == 2
     for key in ("encoder.embed_tokens.weight", "decoder.embed_tokens.weight", EMBED, FC):
         assert f"{key}: shape differs: A.pt" in proc.stderr
     assert not (tmp_path / "bad.pt").exists()
 
     proc = run_merge(tmp_path, "average", "A.pt", "B.pt", "--out", "B.pt")
-    assert proc.returncode == 1 and "output(s) exist: B.pt; pass --force" in proc.stderr
+    assert proc.returncode == 2 and "output(s) exist: B.pt; pass --force" in proc.stderr
 
     proc = run_merge(tmp_path, "sweep", "A.pt", "B.pt", "--eval", "caption=missing.tsv", "--out-dir", "o")
-    assert proc.returncode == 1 and "--eval caption=missing.tsv: no such file" in proc.stderr
+    assert proc.returncode == 2 and "--eval caption=missing.tsv: no such file" in proc.stderr
     assert not (tmp_path / "o").exists()

@@ -51,6 +51,25 @@ def bart_checkpoint(tmp_path_factory):
     return path, {k: v.clone() for k, v in model.state_dict().items()}
 
 
+@pytest.fixture(autouse=True)
+def allow_new_modules(monkeypatch):
+    """Stage 1 asks for fresh media modules on top of BART (run_scripts/lib/pretrain.sh)."""
+    monkeypatch.setenv("UNIVAL_ALLOW_MISSING_WEIGHTS", "1")
+
+
+def test_without_the_opt_in_bart_is_refused_naming_the_new_modules(bart_checkpoint, monkeypatch):
+    from unival.models.missing_weights import MissingWeightsError
+
+    monkeypatch.delenv("UNIVAL_ALLOW_MISSING_WEIGHTS")
+    model, _ = unival_for_bart()
+    state = checkpoint_utils.load_checkpoint_to_cpu(str(bart_checkpoint[0]))
+    with pytest.raises(MissingWeightsError, match="is missing 200 weight") as caught:
+        model.load_state_dict(state["model"], strict=True, model_cfg=model.cfg)
+    assert "encoder.image_proj.weight" in caught.value.keys and "encoder.layers.0.fc1.weight" not in caught.value.keys
+    assert "UNIVAL_ALLOW_MISSING_WEIGHTS=1" in str(caught.value)
+    assert not any(key.endswith(("version", "rp_bucket", "image_position_idx")) for key in caught.value.keys)
+
+
 def unival_for_bart():
     """unival_tiny over BART's text dictionary + <mask>, codes and bins."""
     dictionary = text_dictionary()

@@ -4,6 +4,7 @@ import torch
 
 from unival.models import build_model
 from unival.models.builder import placeholder_dictionary
+from unival.models.missing_weights import MissingWeightsError
 from unival.models.unival import drop_logmel_keys
 
 TOKEN_KEYS = ("encoder.embed_tokens.weight", "decoder.embed_tokens.weight",
@@ -32,14 +33,27 @@ def test_round_trip_without_the_deterministic_buffers(source):
     assert target.decoder.output_projection.weight is target.encoder.embed_tokens.weight
 
 
-def test_entries_the_checkpoint_lacks_keep_the_models_values(source):
+def test_missing_weights_are_refused_with_their_names(source):
+    """What fairseq-generate, fairseq-train --restore-file and unival eval call."""
+    state = {k: v for k, v in _state(source).items() if not k.startswith("decoder.layers.0.")}
+    target = build_model("unival_tiny", 40)
+    with pytest.raises(MissingWeightsError) as caught:
+        target.load_state_dict(state, strict=True)
+    expected = sorted(k for k in source.state_dict() if k.startswith("decoder.layers.0."))
+    assert caught.value.keys == expected and "decoder.layers.0.fc1.{bias,weight}" in str(caught.value)
+
+
+def test_entries_the_checkpoint_lacks_keep_the_models_values_when_asked_for(source, monkeypatch, caplog):
     state = {k: v for k, v in _state(source).items()
              if not k.startswith(("encoder.embed_videos.", "encoder.video_proj."))}
     target = build_model("unival_tiny", 40)
     before = target.encoder.video_proj.weight.clone()
+    monkeypatch.setenv("UNIVAL_ALLOW_MISSING_WEIGHTS", "1")
     target.load_state_dict(state, strict=True)
     assert torch.equal(target.encoder.video_proj.weight, before)
     assert torch.equal(target.encoder.layers[0].fc1.weight, source.encoder.layers[0].fc1.weight)
+    warned = [r.getMessage() for r in caplog.records if "fresh initial values" in r.getMessage()]
+    assert len(warned) == 1 and "encoder.video_proj.{bias,weight}" in warned[0]
 
 
 def test_token_embedding_grows_with_the_dictionary(source):

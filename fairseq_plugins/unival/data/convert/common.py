@@ -10,7 +10,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator, Sequence
 
-from PIL import Image, UnidentifiedImageError
+from unival.data.io.image import IMAGE_DECODE_ERRORS, open_image
 
 logger = logging.getLogger(__name__)
 
@@ -54,9 +54,9 @@ def image_field(path: str | os.PathLike, as_path: str | None = None, check: bool
             data = f.read()
     if check:
         try:
-            with Image.open(io.BytesIO(data)) as img:
+            with open_image(io.BytesIO(data), path) as img:
                 img.verify()
-        except (UnidentifiedImageError, OSError, SyntaxError) as error:
+        except IMAGE_DECODE_ERRORS as error:
             raise ValueError(f"{path} is not a readable image ({error})") from None
     if as_path is not None:
         return as_path

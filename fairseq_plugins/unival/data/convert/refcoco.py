@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import pickle
 from typing import Iterator
 
 from unival.data.convert.common import (
@@ -22,14 +21,14 @@ from unival.data.convert.common import (
     write_tsv,
     xywh_to_xyxy,
 )
+from unival.safe_load.pickle_files import load_plain_pickle
 
 logger = logging.getLogger(__name__)
 
 
 def load_refs(path: str | os.PathLike) -> list[dict]:
-    """The refer toolkit's pickle (a trusted, user-supplied file): a list of ref dicts."""
-    with open(path, "rb") as f:
-        refs = pickle.load(f)
+    """The refer toolkit's pickle (read as plain data only): a list of ref dicts."""
+    refs = load_plain_pickle(path, "a refer-toolkit list of refs")
     if not isinstance(refs, list):
         raise ValueError(f"{path}: expected a pickled list of refs")
     return refs

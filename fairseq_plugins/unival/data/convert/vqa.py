@@ -27,6 +27,7 @@ from unival.data.convert.common import (
     sanitize_text,
     write_tsv,
 )
+from unival.safe_load.pickle_files import load_plain_pickle
 
 logger = logging.getLogger(__name__)
 
@@ -108,8 +109,7 @@ def load_candidates(path: str | os.PathLike) -> list[str]:
     with one answer per line."""
     path = os.fspath(path)
     if path.endswith((".pkl", ".pickle")):
-        with open(path, "rb") as f:
-            ans2label = pickle.load(f)  # a trusted, user-supplied file
+        ans2label = load_plain_pickle(path, "an answer -> label dict")
         if not isinstance(ans2label, dict):
             raise ValueError(f"{path}: expected a pickled dict answer -> label")
         return sorted(ans2label, key=ans2label.get)

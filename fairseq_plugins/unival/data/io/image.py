@@ -1,12 +1,25 @@
-"""Image fields of a TSV row: URL-safe base64 or a path relative to an image directory."""
+"""Image fields of a TSV row: URL-safe base64 or a path relative to an image directory.
+
+Pixel limit: an image larger than ``UNIVAL_MAX_IMAGE_PIXELS`` pixels (width x height; default
+PIL's own limit, 89,478,485) is refused as a bad input before it is decoded, so a
+decompression bomb (a small file that decodes to gigabytes) costs one skipped sample, not the
+run. Set the variable higher for genuinely huge images, or to 0 to switch the limit off.
+"""
 from __future__ import annotations
 
 import base64
 import binascii
 import io
 import os
+import warnings
 
 from PIL import Image, UnidentifiedImageError
+
+MAX_PIXELS_ENV_VAR = "UNIVAL_MAX_IMAGE_PIXELS"
+#: PIL's default limit, read before anything here changes it
+DEFAULT_MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
+#: what a decoder raises on unreadable image data (PIL's bomb error is not an OSError)
+IMAGE_DECODE_ERRORS = (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError)
 
 IMAGE_PATH_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
@@ -18,12 +31,49 @@ def looks_like_path(field: str) -> bool:
     return ".jpg" in lowered or lowered.endswith(IMAGE_PATH_SUFFIXES)
 
 
+def max_image_pixels() -> int | None:
+    """The pixel limit from ``UNIVAL_MAX_IMAGE_PIXELS`` (None: no limit); ValueError if malformed."""
+    text = os.environ.get(MAX_PIXELS_ENV_VAR, "").strip().replace("_", "")
+    if not text:
+        return DEFAULT_MAX_IMAGE_PIXELS
+    if not text.isdigit():
+        raise ValueError(f"{MAX_PIXELS_ENV_VAR}={text!r}: expected a whole number of pixels")
+    return int(text) or None
+
+
+def check_pixel_limit(img: Image.Image, what: str) -> None:
+    """ValueError when ``img`` (opened, not decoded) has more pixels than :func:`max_image_pixels`."""
+    limit = max_image_pixels()
+    width, height = img.size
+    if limit is not None and width * height > limit:
+        raise ValueError(f"{what} is {width}x{height} = {width * height} pixels, over the limit of "
+                         f"{limit} (a decompression bomb?); raise {MAX_PIXELS_ENV_VAR} to read it")
+
+
+def open_image(source, what: str) -> Image.Image:
+    """``Image.open`` under the toolkit's pixel limit (PIL's own check follows the setting)."""
+    limit = max_image_pixels()
+    Image.MAX_IMAGE_PIXELS = limit  # PIL refuses at twice its limit, inside Image.open
+    try:
+        with warnings.catch_warnings():  # PIL warns past the limit; the check below refuses
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(source)
+    except Image.DecompressionBombError as error:  # over twice the limit: PIL's own check
+        raise ValueError(f"{what}: {error} Raise {MAX_PIXELS_ENV_VAR} to read it.") from None
+    try:
+        check_pixel_limit(img, what)
+    except ValueError:
+        img.close()
+        raise
+    return img
+
+
 def _open_rgb(source, what: str) -> Image.Image:
     try:
-        with Image.open(source) as img:
+        with open_image(source, what) as img:
             img.load()  # decode now so truncated data fails here, not in a transform
             return img.convert("RGB")
-    except (UnidentifiedImageError, OSError, SyntaxError) as error:
+    except IMAGE_DECODE_ERRORS as error:
         raise ValueError(f"{what} is not a readable image ({error})") from None
 
 

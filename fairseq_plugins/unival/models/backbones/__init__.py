@@ -14,8 +14,9 @@ Every returned module has an ``out_channels`` attribute (int).
 import logging
 from typing import Optional, Sequence
 
-import torch
 from torch import nn
+
+from unival.safe_load.checkpoint import safe_torch_load
 
 from .ofa_resnet import OfaResNet, build_ofa_resnet
 from .pann import PANN_CHANNELS, PannEncoder
@@ -131,14 +132,14 @@ def clean_backbone_state_dict(module: nn.Module, raw: dict) -> tuple:
     return state, dropped
 
 
-def load_pretrained_backbone(module: nn.Module, path: str, weights_only: bool = True) -> tuple:
+def load_pretrained_backbone(module: nn.Module, path: str, trusted: bool = False) -> tuple:
     """Non-strict load of a released backbone file into ``module``.
 
     Handles ``state_dict``/``model`` wrappers and ``module.``/``model.`` key prefixes.
     Returns (missing, unexpected) key lists (keys skipped for shape or mel-bin reasons
     count as missing) and logs them. Raises ValueError when no tensor of the file fits the module.
     """
-    raw = torch.load(path, map_location="cpu", weights_only=weights_only)
+    raw = safe_torch_load(path, map_location="cpu", trusted=trusted)
     state, dropped = clean_backbone_state_dict(module, raw)
     own = module.state_dict()
     if not any(key in own for key in state):
