@@ -1,14 +1,16 @@
 """Load test of ``unival serve`` on loopback: batched vs one request at a time (BENCHMARKS.md §8).
 
-    python benchmarks/bench_serve.py                          # 8 clients, 20 s per arm, toy caption model
+    python benchmarks/bench_serve.py      # 8 clients, 20 s per arm, toy caption model
     python benchmarks/bench_serve.py --clients 8 --seconds 30 --arms 8,1 --json out.json
-    python benchmarks/bench_serve.py --checkpoint outputs/demo/multitask/caption/checkpoints/checkpoint_last.pt
+    python benchmarks/bench_serve.py \
+        --checkpoint outputs/demo/multitask/caption/checkpoints/checkpoint_last.pt
 
 For each arm (a ``--max-batch-size``), a fresh ``unival serve`` starts on a free 127.0.0.1
 port; ``--clients`` threads then each send ``POST /api/caption`` requests one after another
 (toy-world images, cycled) for ``--seconds`` after ``--warmup`` seconds. Printed per arm:
 requests completed inside the measured window, throughput, their p50/p95 latency (client
-side, queueing included) and the server's mean batch size. Nothing leaves the machine; the load is bounded by the clients and the duration.
+side, queueing included) and the server's mean batch size. Nothing leaves the machine; the load
+is bounded by the clients and the duration.
 """
 
 from __future__ import annotations
@@ -182,14 +184,17 @@ def main(argv=None) -> int:
         }
         results.append(row)
         print(
-            f"max batch {max_batch_size:2d}: {row['requests']:4d} requests in {args.seconds:.0f} s = "
-            f"{row['throughput_rps']:.2f} req/s, p50 {row['p50_ms']:.0f} ms, p95 {row['p95_ms']:.0f} ms, "
+            f"max batch {max_batch_size:2d}: {row['requests']:4d} requests in "
+            f"{args.seconds:.0f} s = "
+            f"{row['throughput_rps']:.2f} req/s, p50 {row['p50_ms']:.0f} ms, "
+            f"p95 {row['p95_ms']:.0f} ms, "
             f"mean batch {mean_batch:.2f}",
             flush=True,
         )
     if len(results) > 1 and results[-1]["throughput_rps"] > 0:
         print(
-            f"throughput ratio (first arm / last arm): {results[0]['throughput_rps'] / results[-1]['throughput_rps']:.2f}x"
+            "throughput ratio (first arm / last arm): "
+            f"{results[0]['throughput_rps'] / results[-1]['throughput_rps']:.2f}x"
         )
     if args.json:
         meta = {

@@ -5,6 +5,7 @@ tokens, B images of P px) or ``beam_b{B}_{P}`` (beam 5, 20 tokens forced with
 min_len = max_len = 20, B images of P px). Weights are random; embeddings are frozen as in
 the caption scripts.
 """
+
 import re
 import statistics
 import time
@@ -51,8 +52,9 @@ def build(arch: str, vocab: int, device: torch.device, channels_last: bool, **ov
     from unival.models import build_model
 
     torch.manual_seed(0)
-    model = build_model(arch, vocab, freeze_encoder_embedding=True,
-                        freeze_decoder_embedding=True, **overrides)
+    model = build_model(
+        arch, vocab, freeze_encoder_embedding=True, freeze_decoder_embedding=True, **overrides
+    )
     model = model.to(device)
     if channels_last:
         model.encoder.embed_images.to(memory_format=torch.channels_last)
@@ -76,8 +78,11 @@ def make_batch(model, work: Workload, device: torch.device, channels_last: bool)
         "patch_images": images.to(device),
         "patch_masks": torch.ones(work.batch, dtype=torch.bool, device=device),
     }
-    return {"net_input": net_input, "prev_output_tokens": prev.to(device),
-            "target": target.to(device)}
+    return {
+        "net_input": net_input,
+        "prev_output_tokens": prev.to(device),
+        "target": target.to(device),
+    }
 
 
 def train_step_fn(model, batch: Dict, autocast: Optional[torch.dtype]) -> Callable[[], None]:
@@ -89,10 +94,10 @@ def train_step_fn(model, batch: Dict, autocast: Optional[torch.dtype]) -> Callab
 
     def step():
         model.zero_grad(set_to_none=True)
-        with torch.autocast(device_type, dtype=autocast or torch.float32,
-                            enabled=autocast is not None):
-            logits, _ = model(**batch["net_input"],
-                              prev_output_tokens=batch["prev_output_tokens"])
+        with torch.autocast(
+            device_type, dtype=autocast or torch.float32, enabled=autocast is not None
+        ):
+            logits, _ = model(**batch["net_input"], prev_output_tokens=batch["prev_output_tokens"])
         lprobs = torch.log_softmax(logits.float(), dim=-1).view(-1, logits.size(-1))
         loss, _ = label_smoothed_nll_loss(lprobs, batch["target"].view(-1), LABEL_SMOOTHING)
         loss.sum().backward()
@@ -105,14 +110,21 @@ def beam_fn(model, batch: Dict, autocast: Optional[torch.dtype]) -> Callable[[],
     from unival.generation.sequence_generator import UnivalSequenceGenerator
 
     model.eval()
-    generator = UnivalSequenceGenerator([model], model.decoder.dictionary, beam_size=BEAM,
-                                        max_len_a=0, max_len_b=TGT_LEN, min_len=TGT_LEN)
+    generator = UnivalSequenceGenerator(
+        [model],
+        model.decoder.dictionary,
+        beam_size=BEAM,
+        max_len_a=0,
+        max_len_b=TGT_LEN,
+        min_len=TGT_LEN,
+    )
     sample = {"net_input": batch["net_input"]}
     device_type = batch["target"].device.type
 
     def step():
-        with torch.autocast(device_type, dtype=autocast or torch.float32,
-                            enabled=autocast is not None):
+        with torch.autocast(
+            device_type, dtype=autocast or torch.float32, enabled=autocast is not None
+        ):
             hyps = generator.generate([model], sample)
         lengths = {len(h[0]["tokens"]) for h in hyps}
         if lengths != {TGT_LEN + 1}:  # 20 tokens + EOS
@@ -133,6 +145,7 @@ def count_flops(fn: Callable[[], None]) -> float:
 
 def time_calls(fn: Callable[[], None], repeats: int, warmup: int, device: torch.device):
     """Seconds of ``repeats`` calls after ``warmup`` untimed ones."""
+
     def sync():
         if device.type == "cuda":
             torch.cuda.synchronize()
@@ -152,9 +165,14 @@ def time_calls(fn: Callable[[], None], repeats: int, warmup: int, device: torch.
 def summarise(times, work: Workload, flops: float, device: torch.device, dtype: str) -> Dict:
     """median/min/max seconds, tokens/s, achieved TFLOP/s and (GPU) MFU."""
     median = statistics.median(times)
-    result = {"median_s": median, "min_s": min(times), "max_s": max(times),
-              "tokens_per_s": work.tokens() / median, "flops": flops,
-              "tflops_per_s": flops / median / 1e12}
+    result = {
+        "median_s": median,
+        "min_s": min(times),
+        "max_s": max(times),
+        "tokens_per_s": work.tokens() / median,
+        "flops": flops,
+        "tflops_per_s": flops / median / 1e12,
+    }
     if device.type == "cuda":
         name = torch.cuda.get_device_name(device)
         peak = next((v[dtype] for k, v in GPU_PEAK_TFLOPS.items() if k in name), None)

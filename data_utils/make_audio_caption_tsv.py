@@ -12,6 +12,7 @@ caption_1..caption_5. Train: one row per caption; val/test: one row per clip, "&
 The audio column is relative to ``--audio-dir`` (the task's ``--image-dir``).
 See :mod:`unival.data.convert.audio_caption`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,17 +29,29 @@ def main(argv=None) -> int:
     parser.add_argument("--split", required=True, choices=("train", "val", "test"))
     parser.add_argument("--audio-dir", required=True)
     parser.add_argument("--out", required=True)
-    parser.add_argument("--audio-template", default=audio_caption.DEFAULT_AUDIOCAPS_TEMPLATE,
-                        help="AudioCaps file name pattern")
-    parser.add_argument("--decode", action="store_true", help="also check every clip decodes (slower)")
+    parser.add_argument(
+        "--audio-template",
+        default=audio_caption.DEFAULT_AUDIOCAPS_TEMPLATE,
+        help="AudioCaps file name pattern",
+    )
+    parser.add_argument(
+        "--decode", action="store_true", help="also check every clip decodes (slower)"
+    )
     args = parser.parse_args(argv)
     configure_script_logging()
     if args.dataset == "audiocaps":
-        report = audio_caption.convert_audiocaps(args.csv, args.split, args.audio_dir, args.out,
-                                                 audio_template=args.audio_template, decode=args.decode)
+        report = audio_caption.convert_audiocaps(
+            args.csv,
+            args.split,
+            args.audio_dir,
+            args.out,
+            audio_template=args.audio_template,
+            decode=args.decode,
+        )
     else:
-        report = audio_caption.convert_clotho(args.csv, args.split, args.audio_dir, args.out,
-                                              decode=args.decode)
+        report = audio_caption.convert_clotho(
+            args.csv, args.split, args.audio_dir, args.out, decode=args.decode
+        )
     report.log()
     return 0
 

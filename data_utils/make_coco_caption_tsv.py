@@ -9,6 +9,7 @@
 ``caption_{split}.tsv`` and, for val/test, ``caption_{split}_gt.json`` (COCO references).
 See :mod:`unival.data.convert.coco_caption`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,14 +26,19 @@ def main(argv=None) -> int:
     parser.add_argument("--out-dir", required=True)
     parser.add_argument("--splits", default="train,val,test")
     parser.add_argument("--no-restval", action="store_true", help="leave restval out of train")
-    parser.add_argument("--image-paths", action="store_true",
-                        help="write relative image paths instead of base64")
+    parser.add_argument(
+        "--image-paths", action="store_true", help="write relative image paths instead of base64"
+    )
     args = parser.parse_args(argv)
     configure_script_logging()
-    report = coco_caption.convert(args.dataset_json, args.image_dir, args.out_dir,
-                                  tuple(s for s in args.splits.split(",") if s),
-                                  restval_as_train=not args.no_restval,
-                                  image_paths=args.image_paths)
+    report = coco_caption.convert(
+        args.dataset_json,
+        args.image_dir,
+        args.out_dir,
+        tuple(s for s in args.splits.split(",") if s),
+        restval_as_train=not args.no_restval,
+        image_paths=args.image_paths,
+    )
     report.log()
     return 0
 

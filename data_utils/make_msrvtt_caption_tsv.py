@@ -9,6 +9,7 @@ Writes ``OUT/msrvtt_caption_{split}.tsv``: train one row per caption, val/test o
 video with "&&"-joined references; the video column is relative to ``--video-dir`` (give it
 as the task's ``--image-dir``). See :mod:`unival.data.convert.video_caption`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,12 +26,19 @@ def main(argv=None) -> int:
     parser.add_argument("--out-dir", required=True)
     parser.add_argument("--splits", default="train,val,test")
     parser.add_argument("--video-template", default=video_caption.DEFAULT_VIDEO_TEMPLATE)
-    parser.add_argument("--decode", action="store_true", help="also check every video decodes (slower)")
+    parser.add_argument(
+        "--decode", action="store_true", help="also check every video decodes (slower)"
+    )
     args = parser.parse_args(argv)
     configure_script_logging()
-    report = video_caption.convert(args.json, args.video_dir, args.out_dir,
-                                   splits=tuple(s for s in args.splits.split(",") if s),
-                                   video_template=args.video_template, decode=args.decode)
+    report = video_caption.convert(
+        args.json,
+        args.video_dir,
+        args.out_dir,
+        splits=tuple(s for s in args.splits.split(",") if s),
+        video_template=args.video_template,
+        decode=args.decode,
+    )
     report.log()
     return 0
 

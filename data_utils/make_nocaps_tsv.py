@@ -8,6 +8,7 @@ Writes nocaps_val.tsv, nocaps_{indomain,neardomain,outdomain}_val.tsv, nocaps_va
 (for ``unival eval --domains``) and nocaps_val_caption_coco_format.json. See
 :mod:`unival.data.convert.nocaps`; run_scripts/zero_shot/nocaps.sh evaluates them.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,7 +24,9 @@ def main(argv=None) -> int:
     parser.add_argument("--image-dir", required=True)
     parser.add_argument("--out-dir", required=True)
     parser.add_argument("--split", default="val")
-    parser.add_argument("--image-paths", action="store_true", help="write relative paths instead of base64")
+    parser.add_argument(
+        "--image-paths", action="store_true", help="write relative paths instead of base64"
+    )
     args = parser.parse_args(argv)
     configure_script_logging()
     nocaps.convert(args.captions, args.image_dir, args.out_dir, args.split, args.image_paths).log()

@@ -8,6 +8,7 @@
 Every answer is kept (zero-shot decoding is unconstrained). See
 :mod:`unival.data.convert.zero_shot_vqa`; run_scripts/zero_shot/okvqa.sh evaluates it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,8 +30,16 @@ def main(argv=None) -> int:
     parser.add_argument("--image-paths", action="store_true")
     args = parser.parse_args(argv)
     configure_script_logging()
-    zero_shot_vqa.convert_okvqa(args.questions, args.annotations, args.image_dir, args.out, args.image_paths,
-                                args.out_ans2label, args.min_answer_count, args.image_template).log()
+    zero_shot_vqa.convert_okvqa(
+        args.questions,
+        args.annotations,
+        args.image_dir,
+        args.out,
+        args.image_paths,
+        args.out_ans2label,
+        args.min_answer_count,
+        args.image_template,
+    ).log()
     return 0
 
 

@@ -8,6 +8,7 @@
 Writes ``refcoco_{split}.tsv`` (boxes "x0,y0,x1,y1" in original pixels). See
 :mod:`unival.data.convert.refcoco`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,8 +29,14 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     configure_script_logging()
     splits = tuple(s for s in args.splits.split(",") if s) if args.splits else None
-    report = refcoco.convert(args.refs, args.instances, args.image_dir, args.out_dir, splits,
-                             image_paths=args.image_paths)
+    report = refcoco.convert(
+        args.refs,
+        args.instances,
+        args.image_dir,
+        args.out_dir,
+        splits,
+        image_paths=args.image_paths,
+    )
     report.log()
     return 0
 

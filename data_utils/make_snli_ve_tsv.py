@@ -6,6 +6,7 @@
 
 Pairs without a gold label are skipped. See :mod:`unival.data.convert.snli_ve`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,8 +25,9 @@ def main(argv=None) -> int:
     parser.add_argument("--image-paths", action="store_true")
     args = parser.parse_args(argv)
     configure_script_logging()
-    report = snli_ve.convert(args.jsonl, args.image_dir, args.out, first_id=args.first_id,
-                             image_paths=args.image_paths)
+    report = snli_ve.convert(
+        args.jsonl, args.image_dir, args.out, first_id=args.first_id, image_paths=args.image_paths
+    )
     report.log()
     return 0
 

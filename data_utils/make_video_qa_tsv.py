@@ -12,6 +12,7 @@ Candidates (unless ``--candidates``): the ``--top-k`` most frequent answers of t
 MSVD-QA: ``--youtube-mapping youtube_mapping.txt --video-template "{name}.avi"``.
 See :mod:`unival.data.convert.video_qa`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,12 +34,16 @@ def main(argv=None) -> int:
     parser.add_argument("--out-dir", required=True)
     parser.add_argument("--prefix", default="msrvtt_qa")
     parser.add_argument("--top-k", type=int, default=4000)
-    parser.add_argument("--count-from", default="train,val", help="splits whose answers make the candidates")
+    parser.add_argument(
+        "--count-from", default="train,val", help="splits whose answers make the candidates"
+    )
     parser.add_argument("--candidates", default=None, help="pickle answer->label or text file")
     parser.add_argument("--video-template", default=video_qa.MSRVTT_VIDEO_TEMPLATE)
     parser.add_argument("--youtube-mapping", default=None, help="MSVD youtube_mapping.txt")
     parser.add_argument("--keep-out-of-vocabulary", action="store_true")
-    parser.add_argument("--decode", action="store_true", help="also check every video decodes (slower)")
+    parser.add_argument(
+        "--decode", action="store_true", help="also check every video decodes (slower)"
+    )
     args = parser.parse_args(argv)
     configure_script_logging()
     splits = dict(item.split("=", 1) for item in args.split)
@@ -47,16 +52,26 @@ def main(argv=None) -> int:
     else:
         counted = [s for s in args.count_from.split(",") if s in splits]
         candidates = video_qa.frequent_answers(r for s in counted for r in load_json(splits[s]))
-        candidates = candidates[:args.top_k]
+        candidates = candidates[: args.top_k]
         os.makedirs(args.out_dir, exist_ok=True)
         write_ans2label(os.path.join(args.out_dir, f"{args.prefix}_ans2label.pkl"), candidates)
-        with open(os.path.join(args.out_dir, f"{args.prefix}_answers.txt"), "w", encoding="utf-8") as f:
+        with open(
+            os.path.join(args.out_dir, f"{args.prefix}_answers.txt"), "w", encoding="utf-8"
+        ) as f:
             f.writelines(a + "\n" for a in candidates)
     logger.info("%d candidate answers", len(candidates))
     mapping = video_qa.read_youtube_mapping(args.youtube_mapping) if args.youtube_mapping else None
-    report = video_qa.convert(splits, args.video_dir, args.out_dir, args.prefix, candidates,
-                              video_template=args.video_template, mapping=mapping,
-                              keep_out_of_vocabulary=args.keep_out_of_vocabulary, decode=args.decode)
+    report = video_qa.convert(
+        splits,
+        args.video_dir,
+        args.out_dir,
+        args.prefix,
+        candidates,
+        video_template=args.video_template,
+        mapping=mapping,
+        keep_out_of_vocabulary=args.keep_out_of_vocabulary,
+        decode=args.decode,
+    )
     report.log()
     return 0
 

@@ -8,6 +8,7 @@
 question_id = position in the file, image_id = image file stem; confidences are VQA soft
 scores. See :mod:`unival.data.convert.zero_shot_vqa`; run_scripts/zero_shot/vizwiz.sh evaluates it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,8 +28,14 @@ def main(argv=None) -> int:
     parser.add_argument("--image-paths", action="store_true")
     args = parser.parse_args(argv)
     configure_script_logging()
-    zero_shot_vqa.convert_vizwiz(args.annotations, args.image_dir, args.out, args.image_paths,
-                                 args.out_ans2label, args.min_answer_count).log()
+    zero_shot_vqa.convert_vizwiz(
+        args.annotations,
+        args.image_dir,
+        args.out,
+        args.image_paths,
+        args.out_ans2label,
+        args.min_answer_count,
+    ).log()
     return 0
 
 

@@ -13,6 +13,7 @@ Confidences are the VQA soft scores of the annotators' normalised answers ("0.6|
 Without ``--candidates``, the candidates are the answers seen ``--min-answer-count`` times in
 ``--count-from`` (default: ``--annotations``). See :mod:`unival.data.convert.vqa`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,14 +45,20 @@ def main(argv=None) -> int:
         candidates = vqa.load_candidates(args.candidates)
     else:
         sources = args.count_from.split(",") if args.count_from else [args.annotations]
-        candidates = vqa.frequent_answers((load_json(p) for p in sources),
-                                          args.min_answer_count)
+        candidates = vqa.frequent_answers((load_json(p) for p in sources), args.min_answer_count)
     logger.info("%d candidate answers", len(candidates))
     if args.out_ans2label:
         vqa.write_ans2label(args.out_ans2label, candidates)
-    report = vqa.convert(args.questions, args.annotations, args.image_dir, args.out, candidates,
-                         keep_out_of_vocabulary=args.keep_out_of_vocabulary,
-                         image_template=args.image_template, image_paths=args.image_paths)
+    report = vqa.convert(
+        args.questions,
+        args.annotations,
+        args.image_dir,
+        args.out,
+        candidates,
+        keep_out_of_vocabulary=args.keep_out_of_vocabulary,
+        image_template=args.image_template,
+        image_paths=args.image_paths,
+    )
     report.log()
     return 0
 

@@ -8,6 +8,7 @@ Writes the toy world files (see :mod:`unival.toy_world.build`): task TSVs in the
 layouts, ``scenes_{split}.json``, images, answer files and ``dict.txt``, under ``DIR``.
 The implementation is :mod:`unival.commands.toy_world` (also ``unival toy-world``).
 """
+
 import sys
 
 from unival.commands.toy_world import main

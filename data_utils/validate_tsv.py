@@ -10,6 +10,7 @@ decodes (videos: the frame index reads; audio: every sample decodes); see
 ``--ans2label`` (pickle or one answer a line) also requires each row's best answer to be a
 candidate. Exits 1 when any row is bad, 0 otherwise.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,8 +32,14 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     configure_script_logging()
     candidates = set(load_candidates(args.ans2label)) if args.ans2label else None
-    total = validate_files(args.files, args.task, args.image_dir, candidates,
-                           check_media=not args.no_media, max_reported=args.max_reported)
+    total = validate_files(
+        args.files,
+        args.task,
+        args.image_dir,
+        candidates,
+        check_media=not args.no_media,
+        max_reported=args.max_reported,
+    )
     return 1 if total else 0
 
 

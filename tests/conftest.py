@@ -1,4 +1,5 @@
 """Shared test set-up: load the plugin once through fairseq, locate ``../shared``."""
+
 import argparse
 import os
 from pathlib import Path

@@ -4,6 +4,7 @@ Importing the package applies the fairseq/torch compatibility fixes
 (:mod:`unival.compat`) and registers every model architecture, task and
 criterion with fairseq's registries.
 """
+
 import logging
 
 from unival import (  # noqa: F401  (fairseq registrations)

@@ -11,6 +11,7 @@ file, a wrong format, a checkpoint that does not fit) is answered with one line,
 ``unival COMMAND: message``, and exit status 2; ``unival --debug COMMAND ...`` (or
 ``UNIVAL_DEBUG=1``) shows its traceback instead. Other exceptions are bugs and keep theirs.
 """
+
 import argparse
 import importlib
 import importlib.metadata
@@ -62,24 +63,41 @@ def _run_version(argv: List[str]) -> int:
 
 COMMANDS = {
     "eval": Command("evaluate a checkpoint on a test TSV", _call_main("unival.commands.eval")),
-    "predict": Command("batched image/video/audio captions, QA, boxes, entailment to JSONL",
-                       _call_main("unival.commands.predict")),
-    "export": Command("write a checkpoint as safetensors + config.json + dictionary/BPE files",
-                      _call_main("unival.commands.export")),
-    "merge": Command("merge checkpoints: interpolate, average, task arithmetic, TIES",
-                     _call_main("unival.commands.merge")),
-    "pope": Command("build POPE yes/no object-hallucination probes as vqa_gen TSVs",
-                    _call_main("unival.commands.pope")),
-    "probe": Command("complex-instruction probe suite: build TSVs, score per category",
-                     _call_main("unival.commands.probe")),
-    "toy-world": Command("write the synthetic toy world (TSV files, dict.txt, scenes)",
-                         _call_main("unival.commands.toy_world")),
-    "demo": Command("toy world -> train unival_tiny -> evaluate -> report (make demo)",
-                    _call_main("unival.commands.demo")),
-    "demo-merge": Command("toy experts -> interpolation / task arithmetic / TIES sweeps (make demo-merge)",
-                          _call_main("unival.commands.demo_merge")),
-    "serve": Command("a local web page and JSON API for every task, batched",
-                     _call_main("unival.commands.serve")),
+    "predict": Command(
+        "batched image/video/audio captions, QA, boxes, entailment to JSONL",
+        _call_main("unival.commands.predict"),
+    ),
+    "export": Command(
+        "write a checkpoint as safetensors + config.json + dictionary/BPE files",
+        _call_main("unival.commands.export"),
+    ),
+    "merge": Command(
+        "merge checkpoints: interpolate, average, task arithmetic, TIES",
+        _call_main("unival.commands.merge"),
+    ),
+    "pope": Command(
+        "build POPE yes/no object-hallucination probes as vqa_gen TSVs",
+        _call_main("unival.commands.pope"),
+    ),
+    "probe": Command(
+        "complex-instruction probe suite: build TSVs, score per category",
+        _call_main("unival.commands.probe"),
+    ),
+    "toy-world": Command(
+        "write the synthetic toy world (TSV files, dict.txt, scenes)",
+        _call_main("unival.commands.toy_world"),
+    ),
+    "demo": Command(
+        "toy world -> train unival_tiny -> evaluate -> report (make demo)",
+        _call_main("unival.commands.demo"),
+    ),
+    "demo-merge": Command(
+        "toy experts -> interpolation / task arithmetic / TIES sweeps (make demo-merge)",
+        _call_main("unival.commands.demo_merge"),
+    ),
+    "serve": Command(
+        "a local web page and JSON API for every task, batched", _call_main("unival.commands.serve")
+    ),
     "version": Command("print the toolkit, fairseq, torch and python versions", _run_version),
 }
 
@@ -93,8 +111,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--task caption --arch unival_tiny ...",
         epilog="Run 'unival COMMAND --help' for a command's own options.",
     )
-    parser.add_argument("--debug", action="store_true",
-                        help="show the Python traceback of a refused input (UNIVAL_DEBUG=1 too)")
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="show the Python traceback of a refused input (UNIVAL_DEBUG=1 too)",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, command in COMMANDS.items():
         commands.add_parser(name, help=command.help, add_help=False)

@@ -11,6 +11,7 @@ Importing this module applies every fix once (idempotent):
 3. **Dataset indices.** fairseq hands datasets numpy integers: :func:`as_index`.
 4. **Valid-subset check.** ``fairseq-train`` accepts comma-separated TSV lists as data.
 """
+
 from __future__ import annotations
 
 import builtins

@@ -8,6 +8,7 @@ Dictionary layout (same for source and target)::
 With BART's ``dict.txt`` that is 59,457 entries: ``<mask>``=50264, ``<code_0>``=50265,
 ``<bin_0>``=58457. Boxes are quantised as k = round(coord / max_image_size * (num_bins - 1)).
 """
+
 from __future__ import annotations
 
 import logging
@@ -48,9 +49,14 @@ def bin_symbol(k: int) -> str:
     return f"<bin_{k}>"
 
 
-def build_dictionary_from_texts(texts: Iterable[str], bpe: Encoder, threshold: int = 1,
-                                nwords: int = -1, padding_factor: int = 8,
-                                save_path: str | os.PathLike | None = None) -> Dictionary:
+def build_dictionary_from_texts(
+    texts: Iterable[str],
+    bpe: Encoder,
+    threshold: int = 1,
+    nwords: int = -1,
+    padding_factor: int = 8,
+    save_path: str | os.PathLike | None = None,
+) -> Dictionary:
     """A frequency-ordered BPE dictionary (GPT-2 ids as strings) like ``fairseq-preprocess``.
 
     Returns the base dictionary (specials + BPE symbols, no mask/code/bin entries); when
@@ -70,12 +76,15 @@ def build_dictionary_from_texts(texts: Iterable[str], bpe: Encoder, threshold: i
     return dictionary
 
 
-def extend_dictionary(dictionary: Dictionary, num_codes: int = DEFAULT_NUM_CODES,
-                      num_bins: int = DEFAULT_NUM_BINS) -> Dictionary:
+def extend_dictionary(
+    dictionary: Dictionary, num_codes: int = DEFAULT_NUM_CODES, num_bins: int = DEFAULT_NUM_BINS
+) -> Dictionary:
     """Append ``<mask>``, the image codes and the location bins, in that order (in place)."""
-    for symbol in [MASK_SYMBOL] + [code_symbol(i) for i in range(num_codes)] + [
-        bin_symbol(k) for k in range(num_bins)
-    ]:
+    for symbol in (
+        [MASK_SYMBOL]
+        + [code_symbol(i) for i in range(num_codes)]
+        + [bin_symbol(k) for k in range(num_bins)]
+    ):
         if symbol in dictionary:
             raise ValueError(f"{symbol} is already in the base dictionary")
         dictionary.add_symbol(symbol)
@@ -93,13 +102,20 @@ class UnivalTokenizer:
         self.mask = dictionary.index(MASK_SYMBOL)
         self.code_offset = dictionary.index(code_symbol(0)) if num_codes else len(dictionary)
         self.bin_offset = dictionary.index(bin_symbol(0))
-        if dictionary[self.bin_offset] != bin_symbol(0) or dictionary[-1] != bin_symbol(num_bins - 1):
+        if dictionary[self.bin_offset] != bin_symbol(0) or dictionary[-1] != bin_symbol(
+            num_bins - 1
+        ):
             raise ValueError("dictionary does not end with <bin_0> .. <bin_{num_bins-1}>")
 
     @classmethod
-    def from_files(cls, dict_path: str | os.PathLike, encoder_json: str | None = None,
-                   vocab_bpe: str | None = None, num_codes: int = DEFAULT_NUM_CODES,
-                   num_bins: int = DEFAULT_NUM_BINS) -> "UnivalTokenizer":
+    def from_files(
+        cls,
+        dict_path: str | os.PathLike,
+        encoder_json: str | None = None,
+        vocab_bpe: str | None = None,
+        num_codes: int = DEFAULT_NUM_CODES,
+        num_bins: int = DEFAULT_NUM_BINS,
+    ) -> "UnivalTokenizer":
         """Load ``dict.txt`` and add ``<mask>``, ``<code_*>``, ``<bin_*>`` (in that order)."""
         dictionary = Dictionary.load(os.fspath(dict_path))
         extend_dictionary(dictionary, num_codes=num_codes, num_bins=num_bins)
@@ -139,8 +155,9 @@ class UnivalTokenizer:
         return len(self.dictionary)
 
     # text --------------------------------------------------------------------------------
-    def encode(self, text: str, add_bos: bool = False, add_eos: bool = False,
-               max_length: int | None = None) -> torch.LongTensor:
+    def encode(
+        self, text: str, add_bos: bool = False, add_eos: bool = False, max_length: int | None = None
+    ) -> torch.LongTensor:
         """BPE-encode ``text`` and map to dictionary ids -> (L,) long.
 
         ``max_length`` truncates the BPE tokens before BOS/EOS are added. GPT-2 ids absent
@@ -187,8 +204,9 @@ class UnivalTokenizer:
             raise ValueError(f"token id {int(token_id)} is not a <bin_*> token")
         return k
 
-    def box_to_tokens(self, box: Sequence[float],
-                      max_image_size: int = DEFAULT_MAX_IMAGE_SIZE) -> torch.LongTensor:
+    def box_to_tokens(
+        self, box: Sequence[float], max_image_size: int = DEFAULT_MAX_IMAGE_SIZE
+    ) -> torch.LongTensor:
         """``(x0, y0, x1, y1)`` pixels of the transformed image -> (4,) ``<bin_k>`` ids."""
         if len(box) != 4:
             raise ValueError(f"a box has 4 coordinates, got {len(box)}")
@@ -200,9 +218,9 @@ class UnivalTokenizer:
             ids.append(self.bin_offset + k)
         return torch.tensor(ids, dtype=torch.long)
 
-    def tokens_to_box(self, token_ids: Sequence[int] | torch.Tensor,
-                      max_image_size: int = DEFAULT_MAX_IMAGE_SIZE
-                      ) -> tuple[float, float, float, float]:
+    def tokens_to_box(
+        self, token_ids: Sequence[int] | torch.Tensor, max_image_size: int = DEFAULT_MAX_IMAGE_SIZE
+    ) -> tuple[float, float, float, float]:
         """(4,) ``<bin_k>`` ids -> ``(x0, y0, x1, y1)`` with coord = k / (num_bins-1) * size."""
         if isinstance(token_ids, torch.Tensor):
             token_ids = token_ids.tolist()

@@ -8,7 +8,8 @@ from unival.hub import load
 
 @pytest.fixture(scope="session")
 def toy_server(tmp_path_factory):
-    """``unival serve`` with toy caption, grounding and audio caption checkpoints (serve_fixtures.py)."""
+    """``unival serve`` with toy caption, grounding and audio caption checkpoints
+    (serve_fixtures.py)."""
     running = start_server(tmp_path_factory.mktemp("serve"))
     yield running
     stop_server(running)

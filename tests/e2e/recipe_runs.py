@@ -4,6 +4,7 @@ The scripts run as bash processes with the environment a user would set (DEVICE=
 ARCH=unival_tiny, ...), this Python's console scripts first on PATH, and none of the run
 scripts' variables inherited from the caller.
 """
+
 import os
 import re
 import subprocess
@@ -17,19 +18,36 @@ from unival.tokenizer import build_dictionary_from_texts, load_gpt2_bpe
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CAPTION_TRAIN = REPO_ROOT / "run_scripts" / "caption" / "train.sh"
-COLOURS = {"red": (220, 20, 20), "green": (20, 200, 20), "blue": (20, 20, 220), "yellow": (230, 230, 20)}
+COLOURS = {
+    "red": (220, 20, 20),
+    "green": (20, 200, 20),
+    "blue": (20, 20, 220),
+    "yellow": (230, 230, 20),
+}
 #: ``train_inner`` log line -> (epoch, num_updates, loss)
 INNER = re.compile(r"\| train_inner \| epoch (\d+):.* loss=([\d.]+),.* num_updates=(\d+),")
 
 
 def write_caption_data(root: Path, rows: int = 8) -> dict:
     """train.tsv (``rows`` rows of coloured squares), valid.tsv (4 rows), dict.txt."""
+
     def line(uid, image_id, caption, colour):
-        return "\t".join([uid, str(image_id), caption, "", encode_image_base64(Image.new("RGB", (32, 32), colour))])
+        return "\t".join(
+            [
+                uid,
+                str(image_id),
+                caption,
+                "",
+                encode_image_base64(Image.new("RGB", (32, 32), colour)),
+            ]
+        )
 
     items = list(COLOURS.items())
     train = [line(f"t{i}", i, f"a {items[i % 4][0]} square", items[i % 4][1]) for i in range(rows)]
-    valid = [line(f"v{i}", 100 + i, f"a {name} square&&{name} square", c) for i, (name, c) in enumerate(items)]
+    valid = [
+        line(f"v{i}", 100 + i, f"a {name} square&&{name} square", c)
+        for i, (name, c) in enumerate(items)
+    ]
     (root / "train.tsv").write_text("\n".join(train) + "\n")
     (root / "valid.tsv").write_text("\n".join(valid) + "\n")
     texts = [" what does the image describe?"] + [f" a {n} square" for n in COLOURS]
@@ -45,15 +63,30 @@ def tiny_recipe_env(data: dict, save_dir: Path, **values: str) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in drop and not k.startswith("UNIVAL_")}
     env.update(
         PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""),
-        PYTHON=sys.executable, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1",
-        TRAIN_DATA=str(data["train"]), VALID_DATA=str(data["valid"]), DICT_PATH=str(data["dict"]),
-        SAVE_DIR=str(save_dir), INIT_CHECKPOINT="scratch", DEVICE="cpu", ARCH="unival_tiny",
-        IMAGE_ENCODER="", RESNET_TYPE="", FREEZE_EMBEDDINGS="0", PATCH_IMAGE_SIZE="32",
-        DROPOUT="0", ENCODER_DROP_PATH="0", DECODER_DROP_PATH="0", LR="1e-3", LOG_INTERVAL="1",
+        PYTHON=sys.executable,
+        OMP_NUM_THREADS="1",
+        PYTHONUNBUFFERED="1",
+        TRAIN_DATA=str(data["train"]),
+        VALID_DATA=str(data["valid"]),
+        DICT_PATH=str(data["dict"]),
+        SAVE_DIR=str(save_dir),
+        INIT_CHECKPOINT="scratch",
+        DEVICE="cpu",
+        ARCH="unival_tiny",
+        IMAGE_ENCODER="",
+        RESNET_TYPE="",
+        FREEZE_EMBEDDINGS="0",
+        PATCH_IMAGE_SIZE="32",
+        DROPOUT="0",
+        ENCODER_DROP_PATH="0",
+        DECODER_DROP_PATH="0",
+        LR="1e-3",
+        LOG_INTERVAL="1",
         EVAL_ARGS='{"beam":1,"max_len_b":4}',
         # the tests fix the per-update batch themselves (not the authors' global batch) and train
         # with plain label-smoothed cross-entropy
-        UPDATE_FREQ="1", CRITERION="ce",
+        UPDATE_FREQ="1",
+        CRITERION="ce",
     )
     env.update(values)
     return env
@@ -62,8 +95,14 @@ def tiny_recipe_env(data: dict, save_dir: Path, **values: str) -> dict:
 def run_recipe(script: Path, env: dict, log_path: Path, *args: str, timeout: int = 900) -> str:
     """Run a run script for real; returns its log (fails the test with the tail on error)."""
     with open(log_path, "w") as log:
-        proc = subprocess.run(["bash", str(script), *args], env=env, cwd=REPO_ROOT, stdout=log,
-                              stderr=subprocess.STDOUT, timeout=timeout)
+        proc = subprocess.run(
+            ["bash", str(script), *args],
+            env=env,
+            cwd=REPO_ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            timeout=timeout,
+        )
     text = Path(log_path).read_text()
     assert proc.returncode == 0, f"{script.name} failed (exit {proc.returncode}):\n{text[-5000:]}"
     return text

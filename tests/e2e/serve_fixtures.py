@@ -59,7 +59,8 @@ def free_port() -> int:
 
 
 def write_toy_models(root: Path) -> Dict[str, Path]:
-    # seed 2: a random caption model whose (degenerate) captions differ between very different images
+    # seed 2: a random caption model whose (degenerate) captions differ between very different
+    # images
     return {
         "caption": write_toy_checkpoint(root / "caption", "caption", seed=2),
         "refcoco": write_toy_checkpoint(root / "refcoco", "refcoco"),

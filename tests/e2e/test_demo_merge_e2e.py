@@ -6,6 +6,7 @@ the structure of the report and the files, and an invariant of the sweeps: the e
 pair (lambda 1 = A, lambda 0 = B) are the experts themselves, so their scores and predictions
 equal those of the direct ``unival eval`` of each expert checkpoint.
 """
+
 import csv
 import json
 import struct
@@ -19,7 +20,11 @@ from unival.safe_load import load_checkpoint_file
 
 pytestmark = pytest.mark.slow  # about 1 minute on 2 CPU cores
 
-EXPERTS = {"caption": ("caption", "cider"), "vqa": ("vqa_gen", "vqa_score"), "refcoco": ("refcoco", "score")}
+EXPERTS = {
+    "caption": ("caption", "cider"),
+    "vqa": ("vqa_gen", "vqa_score"),
+    "refcoco": ("refcoco", "score"),
+}
 PAIRS = (("caption", "vqa"), ("caption", "refcoco"), ("vqa", "refcoco"))
 LAMBDAS = [0.0, 0.5, 1.0]  # the smoke grid
 KEEP = 0.9
@@ -27,21 +32,29 @@ KEEP = 0.9
 
 def _csv(path):
     with open(path, newline="") as handle:
-        return [dict(r, **{"lambda": float(r["lambda"]), "value": float(r["value"])})
-                for r in csv.DictReader(handle)]
+        return [
+            dict(r, **{"lambda": float(r["lambda"]), "value": float(r["value"])})
+            for r in csv.DictReader(handle)
+        ]
 
 
 def _is_png(path):
     data = path.read_bytes()
     width, height = struct.unpack(">II", data[16:24])
-    return data[:8] == b"\x89PNG\r\n\x1a\n" and width > 100 and height > 100 and data[-8:-4] == b"IEND"
+    return (
+        data[:8] == b"\x89PNG\r\n\x1a\n" and width > 100 and height > 100 and data[-8:-4] == b"IEND"
+    )
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory, repo_root):
     out = tmp_path_factory.mktemp("demo_merge")
-    stdout = run_logged([sys.executable, "-m", "unival.demo.merge", "--smoke", "--out", out], repo_root,
-                        out.parent / "demo_merge.log", timeout=600)
+    stdout = run_logged(
+        [sys.executable, "-m", "unival.demo.merge", "--smoke", "--out", out],
+        repo_root,
+        out.parent / "demo_merge.log",
+        timeout=600,
+    )
     return out, json.loads((out / "report.json").read_text()), stdout
 
 
@@ -76,12 +89,15 @@ def test_sweep_files_exist_with_one_row_per_grid_point_and_task(demo):
         a, b = pair["A"], pair["B"]
         rows = _csv(pair["csv"])
         assert sorted((r["lambda"], r["task"]) for r in rows) == sorted(
-            (lam, EXPERTS[e][0]) for lam in LAMBDAS for e in (a, b))
+            (lam, EXPERTS[e][0]) for lam in LAMBDAS for e in (a, b)
+        )
         assert _is_png(out / "sweeps" / name / f"{name}_sweep.png")
     for method, merge in report["task_vector_merges"].items():
         rows = _csv(merge["csv"])
         assert {r["task"] for r in rows} == {task for task, _ in EXPERTS.values()}
-        assert _is_png(out / "sweeps" / method.replace("-", "_") / f"{method.replace('-', '_')}_sweep.png")
+        assert _is_png(
+            out / "sweeps" / method.replace("-", "_") / f"{method.replace('-', '_')}_sweep.png"
+        )
         assert {r["method"] for r in rows} == {method}
 
 
@@ -97,7 +113,9 @@ def test_pair_end_points_are_the_experts(demo):
             assert value == direct, (name, expert)
             assert report["experts"][expert][task] == direct
             suffix = "" if expert == a else f".{task}"  # B's task is evaluated with B's config
-            predictions = out / "sweeps" / name / "eval" / f"{stem}{suffix}" / task / "predictions.json"
+            predictions = (
+                out / "sweeps" / name / "eval" / f"{stem}{suffix}" / task / "predictions.json"
+            )
             assert json.loads(predictions.read_text()) == _direct(out, expert, "predictions.json")
 
 
@@ -106,14 +124,18 @@ def test_experts_are_distinct_fine_tunings_of_the_base(demo):
     log = (out / "train.log").read_text()
     base = out / "pretrain" / "checkpoints" / "checkpoint_last.pt"
     assert log.count(f"Loaded checkpoint {base}") == 3  # each expert restores the base
-    weights = {name: load_checkpoint_file(out / "experts" / name / "checkpoints" / "checkpoint_last.pt")["model"]
-               for name in EXPERTS}
+    weights = {
+        name: load_checkpoint_file(out / "experts" / name / "checkpoints" / "checkpoint_last.pt")[
+            "model"
+        ]
+        for name in EXPERTS
+    }
     weights["base"] = load_checkpoint_file(base)["model"]
     assert len({frozenset(w) for w in weights.values()}) == 1  # the same keys: mergeable
     key = "encoder.layers.0.fc1.weight"
     names = list(weights)
     for i, x in enumerate(names):
-        for y in names[i + 1:]:
+        for y in names[i + 1 :]:
             assert not torch.equal(weights[x][key], weights[y][key]), (x, y)
 
 
@@ -124,8 +146,11 @@ def test_retention_and_the_90_percent_verdicts_match_the_files(demo):
         rows = _csv(pair["csv"])
         kept = []
         for lam in LAMBDAS:
-            ratios = [r["value"] / own[r["task"]] if own[r["task"]] > 0 else None
-                      for r in rows if r["lambda"] == lam]
+            ratios = [
+                r["value"] / own[r["task"]] if own[r["task"]] > 0 else None
+                for r in rows
+                if r["lambda"] == lam
+            ]
             if all(x is not None and x >= KEEP for x in ratios):
                 kept.append(lam)
         assert pair["lambdas_keeping_90pct"] == kept, name

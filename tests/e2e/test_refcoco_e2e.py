@@ -4,6 +4,7 @@ A tiny TSV of black images with one coloured square ("the red square", ...) trai
 ``unival_tiny`` for 8 updates on CPU; validation generates boxes and logs ``score``;
 the evaluation command then writes one 4-number box per row and the accuracy.
 """
+
 import json
 import re
 import sys
@@ -19,13 +20,21 @@ from unival.tokenizer import build_dictionary_from_texts, load_gpt2_bpe
 
 def run(cmd, cwd, log_path, timeout=300):
     return run_logged(cmd, cwd, log_path, timeout)
-COLOURS = {"red": (220, 20, 20), "green": (20, 200, 20), "blue": (20, 20, 220), "yellow": (230, 230, 20)}
+
+
+COLOURS = {
+    "red": (220, 20, 20),
+    "green": (20, 200, 20),
+    "blue": (20, 20, 220),
+    "yellow": (230, 230, 20),
+}
 EPOCH_LOSS = re.compile(r"\| train \| epoch (\d+) \| loss ([\d.]+)")
 
 
 def write_refcoco_data(root: Path) -> dict:
     """train.tsv (8 rows), valid.tsv (4 rows) with columns uniq_id, image_id, text, region,
     image."""
+
     def row(i, name, colour, box):
         img = Image.new("RGB", (48, 40), (0, 0, 0))
         ImageDraw.Draw(img).rectangle([box[0], box[1], box[2] - 1, box[3] - 1], fill=colour)
@@ -45,8 +54,6 @@ def write_refcoco_data(root: Path) -> dict:
     return paths
 
 
-
-
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, repo_root):
     if not (BIN / "fairseq-train").exists():
@@ -54,18 +61,57 @@ def trained(tmp_path_factory, repo_root):
     root = tmp_path_factory.mktemp("refcoco_e2e")
     data = write_refcoco_data(root)
     save_dir = root / "checkpoints"
-    log = run([
-        BIN / "fairseq-train", f"{data['train']},{data['valid']}",
-        "--user-dir", repo_root / "fairseq_plugins" / "unival",
-        "--task", "refcoco", "--arch", "unival_tiny", "--selected-cols", "0,4,2,3", "--patch-image-size", "64",
-        "--criterion", "adjust_label_smoothed_cross_entropy", "--label-smoothing", "0.1",
-        "--optimizer", "adam", "--lr", "1e-3", "--batch-size", "4", "--max-update", "8", "--seed", "1",
-        "--eval-acc", "--eval-args", '{"beam":2,"min_len":4,"max_len_a":0,"max_len_b":4}',
-        "--best-checkpoint-metric", "score", "--maximize-best-checkpoint-metric",
-        "--ignore-unused-valid-subsets", "--validate-interval", "2",
-        "--save-dir", save_dir, "--no-epoch-checkpoints", "--cpu", "--num-workers", "0",
-        "--log-format", "simple", "--log-interval", "2",
-    ], cwd=repo_root, log_path=root / "train.log")
+    log = run(
+        [
+            BIN / "fairseq-train",
+            f"{data['train']},{data['valid']}",
+            "--user-dir",
+            repo_root / "fairseq_plugins" / "unival",
+            "--task",
+            "refcoco",
+            "--arch",
+            "unival_tiny",
+            "--selected-cols",
+            "0,4,2,3",
+            "--patch-image-size",
+            "64",
+            "--criterion",
+            "adjust_label_smoothed_cross_entropy",
+            "--label-smoothing",
+            "0.1",
+            "--optimizer",
+            "adam",
+            "--lr",
+            "1e-3",
+            "--batch-size",
+            "4",
+            "--max-update",
+            "8",
+            "--seed",
+            "1",
+            "--eval-acc",
+            "--eval-args",
+            '{"beam":2,"min_len":4,"max_len_a":0,"max_len_b":4}',
+            "--best-checkpoint-metric",
+            "score",
+            "--maximize-best-checkpoint-metric",
+            "--ignore-unused-valid-subsets",
+            "--validate-interval",
+            "2",
+            "--save-dir",
+            save_dir,
+            "--no-epoch-checkpoints",
+            "--cpu",
+            "--num-workers",
+            "0",
+            "--log-format",
+            "simple",
+            "--log-interval",
+            "2",
+        ],
+        cwd=repo_root,
+        log_path=root / "train.log",
+    )
     return {"root": root, "data": data, "checkpoint": save_dir / "checkpoint_best.pt", "log": log}
 
 
@@ -73,16 +119,42 @@ def test_training_lowers_the_loss_and_validates_by_accuracy(trained):
     losses = [float(loss) for _, loss in EPOCH_LOSS.findall(trained["log"])]
     assert len(losses) == 4, trained["log"][-3000:]
     assert losses[-1] < losses[0], losses
-    assert re.search(r"valid on 'valid' subset .*\| score [\d.]+ \| miou [\d.]+ \| acc@0.5 [\d.]+", trained["log"])
+    assert re.search(
+        r"valid on 'valid' subset .*\| score [\d.]+ \| miou [\d.]+ \| acc@0.5 [\d.]+",
+        trained["log"],
+    )
     assert "best_score" in trained["log"] and trained["checkpoint"].is_file()
 
 
 def test_evaluation_command_writes_boxes_and_accuracy(trained, repo_root):
     results = trained["root"] / "results"
-    run([sys.executable, "-m", "unival.commands.eval", trained["checkpoint"], "--data", trained["data"]["valid"],
-         "--beam", "2", "--min-len", "4", "--max-len-b", "4", "--no-repeat-ngram-size", "0", "--batch-size", "3",
-         "--acc-thresh", "0.5,0.25", "--results-path", results, "--cpu"],
-        cwd=repo_root, log_path=trained["root"] / "eval.log")
+    run(
+        [
+            sys.executable,
+            "-m",
+            "unival.commands.eval",
+            trained["checkpoint"],
+            "--data",
+            trained["data"]["valid"],
+            "--beam",
+            "2",
+            "--min-len",
+            "4",
+            "--max-len-b",
+            "4",
+            "--no-repeat-ngram-size",
+            "0",
+            "--batch-size",
+            "3",
+            "--acc-thresh",
+            "0.5,0.25",
+            "--results-path",
+            results,
+            "--cpu",
+        ],
+        cwd=repo_root,
+        log_path=trained["root"] / "eval.log",
+    )
     records = json.loads((results / "predictions.json").read_text())
     assert [r["uniq_id"] for r in records] == ["g100", "g101", "g102", "g103"]
     for record in records:
@@ -92,4 +164,6 @@ def test_evaluation_command_writes_boxes_and_accuracy(trained, repo_root):
     assert records[0]["gt"] == [4, 4, 20, 20]
     scores = json.loads((results / "scores.json").read_text())
     assert scores["n"] == 4 and scores["nskipped"] == 0
-    assert 0 <= scores["acc@0.5"] <= scores["acc@0.25"] <= 1 and scores["score"] == scores["acc@0.5"]
+    assert (
+        0 <= scores["acc@0.5"] <= scores["acc@0.25"] <= 1 and scores["score"] == scores["acc@0.5"]
+    )

@@ -1,4 +1,5 @@
-"""``unival serve`` driven in headless Chromium: what a person sees on the page equals the Python API.
+"""``unival serve`` driven in headless Chromium: what a person sees on the page equals the
+Python API.
 
 The server runs the installed console script with toy checkpoints (serve_fixtures.py); the
 browser is Debian's ``chromium`` driven by Playwright (``make test`` installs it). The page
@@ -44,7 +45,10 @@ def chromium_or_skip() -> str:
     except ImportError:
         path = None
     if path is None:
-        reason = "chromium or the playwright package is missing (apt-get install chromium; pip install playwright)"
+        reason = (
+            "chromium or the playwright package is missing "
+            "(apt-get install chromium; pip install playwright)"
+        )
         if os.environ.get("CI") == "true":
             pytest.fail(reason + ": CI must run the browser test")
         pytest.skip(reason)

@@ -3,6 +3,7 @@
 8 toy clips (32 px, 4 frames sampled, h264) train ``unival_tiny`` for 12 updates with CIDEr
 validation; the evaluation command writes predictions and scores for the test file.
 """
+
 import json
 import sys
 
@@ -20,18 +21,60 @@ def trained(tmp_path_factory, repo_root):
         pytest.skip(f"fairseq-train is not installed beside {sys.executable}")
     root = build_media_world(tmp_path_factory.mktemp("video_caption_e2e"))
     save_dir = root / "checkpoints"
-    log = run_logged([
-        BIN / "fairseq-train", f"{root / 'video_caption_train.tsv'},{root / 'video_caption_valid.tsv'}",
-        "--user-dir", repo_root / "fairseq_plugins" / "unival",
-        "--task", "video_caption", "--arch", "unival_tiny", "--selected-cols", "0,4,2",
-        "--image-dir", root, "--num-frames", "4", "--patch-frame-size", "32", "--use-dataaug",
-        "--criterion", "adjust_label_smoothed_cross_entropy", "--label-smoothing", "0.1",
-        "--optimizer", "adam", "--lr", "1e-3", "--batch-size", "8", "--max-update", "12", "--seed", "1",
-        "--eval-cider", "--eval-args", '{"beam":2,"max_len_b":12}',
-        "--best-checkpoint-metric", "cider", "--maximize-best-checkpoint-metric",
-        "--ignore-unused-valid-subsets", "--save-dir", save_dir, "--no-epoch-checkpoints",
-        "--cpu", "--num-workers", "0", "--log-format", "simple", "--log-interval", "3",
-    ], cwd=repo_root, log_path=root / "train.log")
+    log = run_logged(
+        [
+            BIN / "fairseq-train",
+            f"{root / 'video_caption_train.tsv'},{root / 'video_caption_valid.tsv'}",
+            "--user-dir",
+            repo_root / "fairseq_plugins" / "unival",
+            "--task",
+            "video_caption",
+            "--arch",
+            "unival_tiny",
+            "--selected-cols",
+            "0,4,2",
+            "--image-dir",
+            root,
+            "--num-frames",
+            "4",
+            "--patch-frame-size",
+            "32",
+            "--use-dataaug",
+            "--criterion",
+            "adjust_label_smoothed_cross_entropy",
+            "--label-smoothing",
+            "0.1",
+            "--optimizer",
+            "adam",
+            "--lr",
+            "1e-3",
+            "--batch-size",
+            "8",
+            "--max-update",
+            "12",
+            "--seed",
+            "1",
+            "--eval-cider",
+            "--eval-args",
+            '{"beam":2,"max_len_b":12}',
+            "--best-checkpoint-metric",
+            "cider",
+            "--maximize-best-checkpoint-metric",
+            "--ignore-unused-valid-subsets",
+            "--save-dir",
+            save_dir,
+            "--no-epoch-checkpoints",
+            "--cpu",
+            "--num-workers",
+            "0",
+            "--log-format",
+            "simple",
+            "--log-interval",
+            "3",
+        ],
+        cwd=repo_root,
+        log_path=root / "train.log",
+    )
     return {"root": root, "checkpoint": save_dir / "checkpoint_best.pt", "log": log}
 
 
@@ -45,17 +88,43 @@ def test_training_lowers_the_loss_and_scores_cider(trained):
 
 def test_evaluation_writes_one_caption_per_test_clip(trained, repo_root):
     root, results = trained["root"], trained["root"] / "results"
-    run_logged([sys.executable, "-m", "unival.commands.eval", trained["checkpoint"],
-                "--data", root / "video_caption_test.tsv", "--beam", "2", "--max-len-b", "8",
-                "--batch-size", "3", "--results-path", results, "--cpu"],
-               cwd=repo_root, log_path=root / "eval.log")
-    test_ids = [int(line.split("\t")[0]) for line in (root / "video_caption_test.tsv").read_text().splitlines()]
+    run_logged(
+        [
+            sys.executable,
+            "-m",
+            "unival.commands.eval",
+            trained["checkpoint"],
+            "--data",
+            root / "video_caption_test.tsv",
+            "--beam",
+            "2",
+            "--max-len-b",
+            "8",
+            "--batch-size",
+            "3",
+            "--results-path",
+            results,
+            "--cpu",
+        ],
+        cwd=repo_root,
+        log_path=root / "eval.log",
+    )
+    test_ids = [
+        int(line.split("\t")[0])
+        for line in (root / "video_caption_test.tsv").read_text().splitlines()
+    ]
     predictions = json.loads((results / "predictions.json").read_text())
     assert sorted(p["image_id"] for p in predictions) == sorted(test_ids)
     assert all(isinstance(p["caption"], str) for p in predictions)
     scores = json.loads((results / "scores.json").read_text())
     assert scores["n"] == len(test_ids) and scores["nskipped"] == 0
-    assert_scores_match(scores, results / "predictions.json", root / "video_caption_test.tsv", id_column=0, caption_column=2)
+    assert_scores_match(
+        scores,
+        results / "predictions.json",
+        root / "video_caption_test.tsv",
+        id_column=0,
+        caption_column=2,
+    )
 
 
 def test_python_api_captions_equal_unival_eval(trained, repo_root):
@@ -64,13 +133,36 @@ def test_python_api_captions_equal_unival_eval(trained, repo_root):
     from unival.hub import load
 
     root, results = trained["root"], trained["root"] / "results_middle"
-    run_logged([sys.executable, "-m", "unival.commands.eval", trained["checkpoint"],
-                "--data", root / "video_caption_test.tsv", "--beam", "2", "--max-len-b", "8",
-                "--eval-sample-type", "middle", "--batch-size", "4", "--results-path", results, "--cpu"],
-               cwd=repo_root, log_path=root / "eval_middle.log")
+    run_logged(
+        [
+            sys.executable,
+            "-m",
+            "unival.commands.eval",
+            trained["checkpoint"],
+            "--data",
+            root / "video_caption_test.tsv",
+            "--beam",
+            "2",
+            "--max-len-b",
+            "8",
+            "--eval-sample-type",
+            "middle",
+            "--batch-size",
+            "4",
+            "--results-path",
+            results,
+            "--cpu",
+        ],
+        cwd=repo_root,
+        log_path=root / "eval_middle.log",
+    )
     rows = [line.split("\t") for line in (root / "video_caption_test.tsv").read_text().splitlines()]
-    by_id = {p["image_id"]: p["caption"] for p in json.loads((results / "predictions.json").read_text())}
-    predictor = load(trained["checkpoint"], device="cpu", task_overrides={"eval_sample_type": "middle"})
+    by_id = {
+        p["image_id"]: p["caption"] for p in json.loads((results / "predictions.json").read_text())
+    }
+    predictor = load(
+        trained["checkpoint"], device="cpu", task_overrides={"eval_sample_type": "middle"}
+    )
     # the same flags as the evaluation; the rest comes from the one table both use
     api = predictor.caption_video([root / r[4] for r in rows], batch_size=4, beam=2, max_len_b=8)
     assert api == [by_id[int(r[0])] for r in rows]

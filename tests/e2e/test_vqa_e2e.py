@@ -6,6 +6,7 @@ trained for 12 updates on CPU with trie-constrained training and beam-search val
 (``vqa_score`` selects the checkpoint); then evaluation with all-candidate scoring and with
 beam search. Every predicted answer must be a candidate.
 """
+
 import json
 import re
 import sys
@@ -21,7 +22,14 @@ from unival.tokenizer import build_dictionary_from_texts, load_gpt2_bpe
 
 def run(cmd, cwd, log_path, timeout=300):
     return run_logged(cmd, cwd, log_path, timeout)
-COLOURS = {"red": (220, 20, 20), "green": (20, 200, 20), "blue": (20, 20, 220), "yellow": (230, 230, 20)}
+
+
+COLOURS = {
+    "red": (220, 20, 20),
+    "green": (20, 200, 20),
+    "blue": (20, 20, 220),
+    "yellow": (230, 230, 20),
+}
 CANDIDATES = ["red", "green", "blue", "yellow", "yes", "no", "light blue"]
 EPOCH_LOSS = re.compile(r"\| train \| epoch (\d+) \| loss ([\d.]+)")
 
@@ -33,7 +41,16 @@ def vqa_rows(start_id: int):
         image = encode_image_base64(Image.new("RGB", (16, 16), rgb))
         qid = start_id + 2 * i
         other = "yes" if name == "red" else "no"
-        rows.append([str(qid), str(i), "What color is the square", f"0.3|!+{name} square&&1.0|!+{name}", "", image])
+        rows.append(
+            [
+                str(qid),
+                str(i),
+                "What color is the square",
+                f"0.3|!+{name} square&&1.0|!+{name}",
+                "",
+                image,
+            ]
+        )
         rows.append([str(qid + 1), str(i), "is the square red?", f"1.0|!+{other}", "", image])
     return rows
 
@@ -43,13 +60,16 @@ def write_vqa_data(root: Path) -> dict:
         (root / name).write_text("".join("\t".join(r) + "\n" for r in rows))
         return root / name
 
-    texts = [" what color is the square?", " is the square red?", " object:"] + [" " + c for c in CANDIDATES]
+    texts = [" what color is the square?", " is the square red?", " object:"] + [
+        " " + c for c in CANDIDATES
+    ]
     build_dictionary_from_texts(texts, load_gpt2_bpe(), save_path=root / "dict.txt")
     (root / "candidates.txt").write_text("\n".join(CANDIDATES) + "\n")
-    return {"train": write("train.tsv", vqa_rows(100) * 2), "valid": write("valid.tsv", vqa_rows(500)),
-            "candidates": root / "candidates.txt"}
-
-
+    return {
+        "train": write("train.tsv", vqa_rows(100) * 2),
+        "valid": write("valid.tsv", vqa_rows(500)),
+        "candidates": root / "candidates.txt",
+    }
 
 
 @pytest.fixture(scope="module")
@@ -59,19 +79,65 @@ def trained(tmp_path_factory, repo_root):
     root = tmp_path_factory.mktemp("vqa_e2e")
     data = write_vqa_data(root)
     save_dir = root / "checkpoints"
-    log = run([
-        BIN / "fairseq-train", f"{data['train']},{data['valid']}",
-        "--user-dir", repo_root / "fairseq_plugins" / "unival",
-        "--task", "vqa_gen", "--arch", "unival_tiny", "--selected-cols", "0,5,2,3,4", "--patch-image-size", "32",
-        "--ans2label-file", data["candidates"], "--prompt-type", "prev_output",
-        "--val-inference-type", "beamsearch", "--eval-args", '{"beam":2,"unnormalized":true,"temperature":1.0}',
-        "--criterion", "adjust_label_smoothed_cross_entropy", "--label-smoothing", "0.1",
-        "--optimizer", "adam", "--lr", "1e-3", "--batch-size", "8", "--max-update", "12", "--seed", "1",
-        "--validate-interval", "3", "--save-interval", "3",
-        "--best-checkpoint-metric", "vqa_score", "--maximize-best-checkpoint-metric",
-        "--ignore-unused-valid-subsets", "--save-dir", save_dir, "--no-epoch-checkpoints", "--no-last-checkpoints",
-        "--cpu", "--num-workers", "0", "--log-format", "simple", "--log-interval", "2",
-    ], cwd=repo_root, log_path=root / "train.log")
+    log = run(
+        [
+            BIN / "fairseq-train",
+            f"{data['train']},{data['valid']}",
+            "--user-dir",
+            repo_root / "fairseq_plugins" / "unival",
+            "--task",
+            "vqa_gen",
+            "--arch",
+            "unival_tiny",
+            "--selected-cols",
+            "0,5,2,3,4",
+            "--patch-image-size",
+            "32",
+            "--ans2label-file",
+            data["candidates"],
+            "--prompt-type",
+            "prev_output",
+            "--val-inference-type",
+            "beamsearch",
+            "--eval-args",
+            '{"beam":2,"unnormalized":true,"temperature":1.0}',
+            "--criterion",
+            "adjust_label_smoothed_cross_entropy",
+            "--label-smoothing",
+            "0.1",
+            "--optimizer",
+            "adam",
+            "--lr",
+            "1e-3",
+            "--batch-size",
+            "8",
+            "--max-update",
+            "12",
+            "--seed",
+            "1",
+            "--validate-interval",
+            "3",
+            "--save-interval",
+            "3",
+            "--best-checkpoint-metric",
+            "vqa_score",
+            "--maximize-best-checkpoint-metric",
+            "--ignore-unused-valid-subsets",
+            "--save-dir",
+            save_dir,
+            "--no-epoch-checkpoints",
+            "--no-last-checkpoints",
+            "--cpu",
+            "--num-workers",
+            "0",
+            "--log-format",
+            "simple",
+            "--log-interval",
+            "2",
+        ],
+        cwd=repo_root,
+        log_path=root / "train.log",
+    )
     return {"root": root, "data": data, "checkpoint": save_dir / "checkpoint_best.pt", "log": log}
 
 
@@ -88,18 +154,47 @@ def test_training_lowers_the_loss_and_selects_by_vqa_score(trained):
 @pytest.mark.parametrize("mode", ["allcand", "beamsearch"])
 def test_evaluation_writes_candidate_answers_and_scores(trained, repo_root, mode):
     results = trained["root"] / f"results_{mode}"
-    extra = ["--beam-search-vqa-eval", "--beam", "2", "--max-len-b", "200", "--no-repeat-ngram-size", "0",
-             "--unnormalized"] if mode == "beamsearch" else ["--val-inference-type", "allcand"]
-    run([sys.executable, "-m", "unival.commands.eval", trained["checkpoint"], "--data", trained["data"]["valid"],
-         "--results-path", results, "--batch-size", "3", "--cpu", *extra],
-        cwd=repo_root, log_path=trained["root"] / f"eval_{mode}.log")
+    extra = (
+        [
+            "--beam-search-vqa-eval",
+            "--beam",
+            "2",
+            "--max-len-b",
+            "200",
+            "--no-repeat-ngram-size",
+            "0",
+            "--unnormalized",
+        ]
+        if mode == "beamsearch"
+        else ["--val-inference-type", "allcand"]
+    )
+    run(
+        [
+            sys.executable,
+            "-m",
+            "unival.commands.eval",
+            trained["checkpoint"],
+            "--data",
+            trained["data"]["valid"],
+            "--results-path",
+            results,
+            "--batch-size",
+            "3",
+            "--cpu",
+            *extra,
+        ],
+        cwd=repo_root,
+        log_path=trained["root"] / f"eval_{mode}.log",
+    )
     predictions = json.loads((results / "predictions.json").read_text())
     assert sorted(p["question_id"] for p in predictions) == list(range(500, 508))
     assert all(p["answer"] in CANDIDATES for p in predictions), predictions
     scores = json.loads((results / "scores.json").read_text())
     assert scores["n"] == 8 and scores["nskipped"] == 0 and scores["inference"] == mode
     # the score is the mean reference confidence of the written answers, recomputed here
-    refs = {int(r[0]): dict((v, float(c)) for c, v in (a.split("|!+") for a in r[3].split("&&")))
-            for r in vqa_rows(500)}
+    refs = {
+        int(r[0]): dict((v, float(c)) for c, v in (a.split("|!+") for a in r[3].split("&&")))
+        for r in vqa_rows(500)
+    }
     expected = sum(refs[p["question_id"]].get(p["answer"], 0.0) for p in predictions) / 8
     assert scores["vqa_score"] == pytest.approx(expected, abs=1e-6)

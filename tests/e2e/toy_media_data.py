@@ -1,4 +1,5 @@
 """Tiny toy media worlds for the video/audio end-to-end tests (one per test module)."""
+
 from pathlib import Path
 
 from unival.toy_world.build import ToyWorldConfig, build_toy_world_with_media

@@ -1,4 +1,5 @@
 """benchmarks/bench_hallucination.py: the SCST training file and the commands it runs."""
+
 import importlib.util
 import shlex
 import subprocess
@@ -11,7 +12,9 @@ from unival.demo.context import RUN_SCRIPTS, demo_environment
 
 @pytest.fixture(scope="module")
 def bench(repo_root):
-    module_spec = importlib.util.spec_from_file_location("bench_hallucination", repo_root / "benchmarks" / "bench_hallucination.py")
+    module_spec = importlib.util.spec_from_file_location(
+        "bench_hallucination", repo_root / "benchmarks" / "bench_hallucination.py"
+    )
     module = importlib.util.module_from_spec(module_spec)
     module_spec.loader.exec_module(module)
     return module
@@ -19,12 +22,16 @@ def bench(repo_root):
 
 def test_per_image_rows_join_an_images_captions_under_its_id(bench, tmp_path):
     src = tmp_path / "caption_train.tsv"
-    src.write_text("0_0\t0\ta red circle\tred circle\timg0\n0_1\t0\tone red circle\tred circle\timg0\n"
-                   "1_0\t1\ta blue square\tblue square\timg1\n2_0\t2\ta square\tgreen square\timg2\n")
+    src.write_text(
+        "0_0\t0\ta red circle\tred circle\timg0\n0_1\t0\tone red circle\tred circle\timg0\n"
+        "1_0\t1\ta blue square\tblue square\timg1\n2_0\t2\ta square\tgreen square\timg2\n"
+    )
     out = tmp_path / "scst.tsv"
     assert bench.per_image_rows(src, out, limit=2) == 2
-    assert out.read_text().splitlines() == ["0\t0\ta red circle&&one red circle\tred circle\timg0",
-                                            "1\t1\ta blue square\tblue square\timg1"]
+    assert out.read_text().splitlines() == [
+        "0\t0\ta red circle&&one red circle\tred circle\timg0",
+        "1\t1\ta blue square\tblue square\timg1",
+    ]
     src.write_text("0_0\t0\ta red circle\timg0\n")
     with pytest.raises(ValueError, match="caption_train.tsv row 1: 4 columns"):
         bench.per_image_rows(src, out, limit=5)
@@ -32,17 +39,35 @@ def test_per_image_rows_join_an_images_captions_under_its_id(bench, tmp_path):
 
 def test_scst_arm_renders_the_chair_penalty_through_the_run_script(bench, tmp_path):
     (tmp_path / "dict.txt").write_text("a 1\n")
-    args = Namespace(samples=5, sampling=False, sampling_topk=5, updates=30, lr=1e-4, batch_size=8, seed=3)
+    args = Namespace(
+        samples=5, sampling=False, sampling_topk=5, updates=30, lr=1e-4, batch_size=8, seed=3
+    )
 
     def render(penalty, bonus=0.0):
-        env = bench.scst_env(args, tmp_path, tmp_path / "scst.tsv", tmp_path / "expert.pt", tmp_path / "arm",
-                             penalty, bonus)
-        proc = subprocess.run(["bash", str(RUN_SCRIPTS / "caption" / "train_scst.sh")], capture_output=True, text=True,
-                              env={**demo_environment(), **env, "DRY_RUN": "1", "RESUME": "0"}, check=True)
-        return dict(a.partition("=")[::2] for a in shlex.split(proc.stdout.strip()) if a.startswith("--"))
+        env = bench.scst_env(
+            args,
+            tmp_path,
+            tmp_path / "scst.tsv",
+            tmp_path / "expert.pt",
+            tmp_path / "arm",
+            penalty,
+            bonus,
+        )
+        proc = subprocess.run(
+            ["bash", str(RUN_SCRIPTS / "caption" / "train_scst.sh")],
+            capture_output=True,
+            text=True,
+            env={**demo_environment(), **env, "DRY_RUN": "1", "RESUME": "0"},
+            check=True,
+        )
+        return dict(
+            a.partition("=")[::2] for a in shlex.split(proc.stdout.strip()) if a.startswith("--")
+        )
 
     flags = render(2.0)
-    assert flags["--scst-chair-penalty"] == "2.0" and flags["--scst-chair-gt"] == str(tmp_path / "scenes_train.json")
+    assert flags["--scst-chair-penalty"] == "2.0" and flags["--scst-chair-gt"] == str(
+        tmp_path / "scenes_train.json"
+    )
     assert flags["--restore-file"] == str(tmp_path / "expert.pt") and "--reset-optimizer" in flags
     assert flags["--max-update"] == "30" and flags["--lr"] == "0.0001" and flags["--seed"] == "3"
     assert "--scst-chair-penalty" not in render(0.0)
@@ -51,7 +76,10 @@ def test_scst_arm_renders_the_chair_penalty_through_the_run_script(bench, tmp_pa
 
 
 def test_arms_are_penalty_plus_bonus(bench):
-    assert bench.parse_arms("0,2,2+1") == {"scst_cider": (0.0, 0.0), "scst_chair_2": (2.0, 0.0),
-                                          "scst_chair_2_bonus_1": (2.0, 1.0)}
+    assert bench.parse_arms("0,2,2+1") == {
+        "scst_cider": (0.0, 0.0),
+        "scst_chair_2": (2.0, 0.0),
+        "scst_chair_2_bonus_1": (2.0, 1.0),
+    }
     with pytest.raises(SystemExit, match="'x' is not penalty"):
         bench.parse_arms("0,x")

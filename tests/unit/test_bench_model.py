@@ -1,4 +1,5 @@
 """benchmarks/bench_model.py runs (quick mode) and reports consistent figures."""
+
 import json
 import os
 import subprocess
@@ -9,9 +10,21 @@ def test_quick_benchmark_prints_and_writes_each_workload(repo_root, tmp_path):
     out = tmp_path / "bench.json"
     env = dict(os.environ, OMP_NUM_THREADS="1")
     proc = subprocess.run(
-        [sys.executable, str(repo_root / "benchmarks" / "bench_model.py"), "--quick",
-         "--workloads", "train_b2_64,beam_b1_64", "--threads", "1", "--json", str(out)],
-        capture_output=True, text=True, env=env, timeout=300,
+        [
+            sys.executable,
+            str(repo_root / "benchmarks" / "bench_model.py"),
+            "--quick",
+            "--workloads",
+            "train_b2_64,beam_b1_64",
+            "--threads",
+            "1",
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = [line.split()[0] for line in proc.stdout.splitlines()[2:]]

@@ -1,4 +1,5 @@
 """The ``unival`` console command: the installed script, dispatch, and lazy imports."""
+
 import importlib.metadata
 import subprocess
 import sys
@@ -27,9 +28,11 @@ def test_installed_script_help_lists_every_command():
 def test_installed_script_version_matches_the_distribution():
     proc = run_unival("version")
     assert proc.returncode == 0, proc.stderr
-    expected = (f"unival-toolkit {importlib.metadata.version('unival-toolkit')} "
-                f"(fairseq-fixed {importlib.metadata.version('fairseq-fixed')}, "
-                f"torch {importlib.metadata.version('torch')}, python ")
+    expected = (
+        f"unival-toolkit {importlib.metadata.version('unival-toolkit')} "
+        f"(fairseq-fixed {importlib.metadata.version('fairseq-fixed')}, "
+        f"torch {importlib.metadata.version('torch')}, python "
+    )
     assert proc.stdout.startswith(expected)
     assert len(proc.stdout.splitlines()) == 1
 
@@ -47,8 +50,15 @@ def test_eval_help_is_the_evaluators_own():
     assert "--results-path" in proc.stdout
 
 
-@pytest.mark.parametrize("command, module", [("eval", "unival.commands.eval"), ("demo", "unival.commands.demo"),
-                                             ("merge", "unival.commands.merge"), ("predict", "unival.commands.predict")])
+@pytest.mark.parametrize(
+    "command, module",
+    [
+        ("eval", "unival.commands.eval"),
+        ("demo", "unival.commands.demo"),
+        ("merge", "unival.commands.merge"),
+        ("predict", "unival.commands.predict"),
+    ],
+)
 def test_commands_hand_their_arguments_to_main(monkeypatch, command, module):
     target = pytest.importorskip(module)
     seen = []
@@ -63,10 +73,27 @@ def test_commands_hand_their_arguments_to_main(monkeypatch, command, module):
 
 
 def test_toy_world_command_writes_the_toy_world(tmp_path):
-    status = cli.main(["toy-world", "--out", str(tmp_path), "--seed", "3", "--num-train", "2",
-                       "--num-valid", "1", "--num-test", "1", "--image-size", "32"])
+    status = cli.main(
+        [
+            "toy-world",
+            "--out",
+            str(tmp_path),
+            "--seed",
+            "3",
+            "--num-train",
+            "2",
+            "--num-valid",
+            "1",
+            "--num-test",
+            "1",
+            "--image-size",
+            "32",
+        ]
+    )
     assert status == 0
-    train_rows = [row.split("\t") for row in (tmp_path / "caption_train.tsv").read_text().splitlines()]
+    train_rows = [
+        row.split("\t") for row in (tmp_path / "caption_train.tsv").read_text().splitlines()
+    ]
     assert {len(row) for row in train_rows} == {5}  # uniq_id, image_id, caption, labels, image
     assert len({row[1] for row in train_rows}) == 2  # two training images (one row per caption)
     assert len((tmp_path / "caption_test.tsv").read_text().splitlines()) == 1
@@ -74,10 +101,12 @@ def test_toy_world_command_writes_the_toy_world(tmp_path):
 
 
 def test_importing_the_cli_loads_no_command_module():
-    code = ("import sys, unival.cli; "
-            "print(sorted(m for m in ('unival.commands.eval', 'unival.demo',"
-            " 'unival.commands.toy_world', 'unival.commands.merge',"
-            " 'unival.commands.predict', 'unival.evaluation') if m in sys.modules))")
+    code = (
+        "import sys, unival.cli; "
+        "print(sorted(m for m in ('unival.commands.eval', 'unival.demo',"
+        " 'unival.commands.toy_world', 'unival.commands.merge',"
+        " 'unival.commands.predict', 'unival.evaluation') if m in sys.modules))"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
@@ -95,8 +124,10 @@ def test_demo_most_frequent_caption_normalises_like_the_task():
 def test_demo_constant_caption_scores_by_hand():
     from unival.demo.caption import score_constant_caption
 
-    refs = {"1": ["a big red circle left of a small blue square"],
-            "2": ["there are three shapes of green colour in total"]}
+    refs = {
+        "1": ["a big red circle left of a small blue square"],
+        "2": ["there are three shapes of green colour in total"],
+    }
     scores = score_constant_caption("a big red circle left of a small blue square", refs)
     # image 1: exact match, every n-gram has df 1 of 2 images -> cosine 1 -> CIDEr-D 10;
     # image 2 shares no word -> 0; corpus CIDEr-D = mean = 5
@@ -122,8 +153,14 @@ def test_demo_examples_show_the_closest_reference():
     predictions = [{"image_id": 10, "caption": "x"}, {"image_id": 2, "caption": "a red circle"}]
     refs = {"2": ["a blue square", "there is a red circle", "one shape"], "10": ["y"]}
     examples = pick_examples(predictions, refs, count=1)
-    assert examples == [{"id": "2", "prediction": "a red circle", "closest_reference": "there is a red circle",
-                         "references": refs["2"]}]
+    assert examples == [
+        {
+            "id": "2",
+            "prediction": "a red circle",
+            "closest_reference": "there is a red circle",
+            "references": refs["2"],
+        }
+    ]
 
 
 def test_demo_environment_drops_run_script_settings(monkeypatch):

@@ -1,5 +1,6 @@
 """The dispatcher answers a user error in one line with exit status 2; ``--debug`` and real
-bugs keep their traceback. (The real executable is exercised in tests/e2e/test_user_errors_cli.py.)"""
+bugs keep their traceback. (The real executable is exercised in
+tests/e2e/test_user_errors_cli.py.)"""
 
 import pytest
 
@@ -29,7 +30,8 @@ def _command(monkeypatch, error):
             MissingWeightsError(
                 ["decoder.layers.0.fc1.weight", "decoder.layers.0.fc1.bias"], "a.pt"
             ),
-            "unival eval: a.pt is missing 2 weight(s) of the model: decoder.layers.0.fc1.{bias,weight}.",
+            "unival eval: a.pt is missing 2 weight(s) of the model: "
+            "decoder.layers.0.fc1.{bias,weight}.",
         ),
     ],
 )

@@ -1,4 +1,5 @@
 """Each fix in unival.compat, pinned by a case that fails without it."""
+
 import argparse
 import datetime
 import os
@@ -33,12 +34,21 @@ def _fairseq_style_state(tmp_path):
         "cfg": cfg,
         "model": {"w": torch.arange(6.0).reshape(2, 3)},
         "criterion": None,
-        "optimizer_history": [{"criterion_name": "X", "optimizer_name": "Y",
-                               "lr_scheduler_state": {"best": np.float64(0.5)},
-                               "num_updates": 3}],
+        "optimizer_history": [
+            {
+                "criterion_name": "X",
+                "optimizer_name": "Y",
+                "lr_scheduler_state": {"best": np.float64(0.5)},
+                "num_updates": 3,
+            }
+        ],
         "task_state": {},
-        "extra_state": {"metrics": {}, "val_loss": np.float64(1.25), "best": np.float32(2.0),
-                        "train_iterator": {"epoch": 2, "iterations_in_epoch": 0}},
+        "extra_state": {
+            "metrics": {},
+            "val_loss": np.float64(1.25),
+            "best": np.float32(2.0),
+            "train_iterator": {"epoch": 2, "iterations_in_epoch": 0},
+        },
     }
     path = tmp_path / "checkpoint_last.pt"
     torch_persistent_save(state, str(path))
@@ -64,8 +74,9 @@ def test_fairseq_load_checkpoint_to_cpu_reads_namespace_checkpoint(tmp_path):
 
 
 def test_load_checkpoint_file_reads_omegaconf_and_numpy(tmp_path):
-    cfg = OmegaConf.create({"a": 1, "b": [1, 2.5], "c": {"d": "x", "e": None}},
-                           flags={"allow_objects": True})
+    cfg = OmegaConf.create(
+        {"a": 1, "b": [1, 2.5], "c": {"d": "x", "e": None}}, flags={"allow_objects": True}
+    )
     cfg.c.ns = argparse.Namespace(k=3)
     path = tmp_path / "oc.pt"
     torch.save({"cfg": cfg, "arr": np.arange(3), "i": np.int64(7)}, path)

@@ -1,4 +1,5 @@
 """The report arithmetic of ``python -m unival.demo.merge`` on hand-written sweep rows."""
+
 import pytest
 
 from unival.demo.merge.report import build_report, format_table, grid_summary
@@ -9,13 +10,21 @@ OWN = {"caption": 2.0, "vqa_gen": 0.5, "refcoco": 0.8}
 
 def rows(method, points):
     """``points``: {lambda: {task: value}} -> SweepRows."""
-    return [SweepRow(method, lam, task, "m", value, f"{method}_{lam}.pt")
-            for lam, scores in points.items() for task, value in scores.items()]
+    return [
+        SweepRow(method, lam, task, "m", value, f"{method}_{lam}.pt")
+        for lam, scores in points.items()
+        for task, value in scores.items()
+    ]
 
 
-PAIR = rows("interpolate", {0.0: {"caption": 0.4, "vqa_gen": 0.5},
-                            0.5: {"caption": 1.9, "vqa_gen": 0.46},
-                            1.0: {"caption": 2.0, "vqa_gen": 0.2}})
+PAIR = rows(
+    "interpolate",
+    {
+        0.0: {"caption": 0.4, "vqa_gen": 0.5},
+        0.5: {"caption": 1.9, "vqa_gen": 0.46},
+        1.0: {"caption": 2.0, "vqa_gen": 0.2},
+    },
+)
 
 
 def test_pair_retention_best_lambda_and_the_90_percent_range():
@@ -37,9 +46,14 @@ def test_an_expert_scoring_zero_gives_no_ratio_and_never_keeps():
 
 
 def test_the_base_scale_is_not_a_candidate_for_the_best_merge():
-    ta = rows("task-arithmetic", {0.0: {"caption": 2.0, "vqa_gen": 0.5, "refcoco": 0.8},
-                                  0.5: {"caption": 1.0, "vqa_gen": 0.25, "refcoco": 0.4},
-                                  1.0: {"caption": 0.2, "vqa_gen": 0.05, "refcoco": 0.08}})
+    ta = rows(
+        "task-arithmetic",
+        {
+            0.0: {"caption": 2.0, "vqa_gen": 0.5, "refcoco": 0.8},
+            0.5: {"caption": 1.0, "vqa_gen": 0.25, "refcoco": 0.4},
+            1.0: {"caption": 0.2, "vqa_gen": 0.05, "refcoco": 0.08},
+        },
+    )
     summary = grid_summary(ta, OWN, "scale", exclude=[0.0])
     assert summary["best"]["scale"] == 0.5
     assert summary["scales_keeping_90pct"] == [0.0]  # the verdict lists every grid point
@@ -47,14 +61,31 @@ def test_the_base_scale_is_not_a_candidate_for_the_best_merge():
 
 def _report():
     pairs = {"caption_vqa": {"A": "caption", "B": "vqa", "csv": "c.csv", "png": "c.png"}}
-    vectors = {"task-arithmetic": rows("task-arithmetic", {0.0: {"caption": 1.0, "vqa_gen": 0.3, "refcoco": 0.1},
-                                                           0.5: {"caption": 1.5, "vqa_gen": 0.4, "refcoco": 0.7}}),
-               "ties": rows("ties", {1.0: {"caption": 1.9, "vqa_gen": 0.48, "refcoco": 0.76}})}
-    files = {"task-arithmetic": {"csv": "t.csv", "png": "t.png", "density": None},
-             "ties": {"csv": "s.csv", "png": "s.png", "density": 0.2}}
-    return build_report({}, {"caption": "cider", "vqa_gen": "vqa_score", "refcoco": "score"}, OWN,
-                        {"caption": "caption", "vqa": "vqa_gen", "refcoco": "refcoco"}, pairs,
-                        {"caption_vqa": PAIR}, vectors, files, {"total": 1.0})
+    vectors = {
+        "task-arithmetic": rows(
+            "task-arithmetic",
+            {
+                0.0: {"caption": 1.0, "vqa_gen": 0.3, "refcoco": 0.1},
+                0.5: {"caption": 1.5, "vqa_gen": 0.4, "refcoco": 0.7},
+            },
+        ),
+        "ties": rows("ties", {1.0: {"caption": 1.9, "vqa_gen": 0.48, "refcoco": 0.76}}),
+    }
+    files = {
+        "task-arithmetic": {"csv": "t.csv", "png": "t.png", "density": None},
+        "ties": {"csv": "s.csv", "png": "s.png", "density": 0.2},
+    }
+    return build_report(
+        {},
+        {"caption": "cider", "vqa_gen": "vqa_score", "refcoco": "score"},
+        OWN,
+        {"caption": "caption", "vqa": "vqa_gen", "refcoco": "refcoco"},
+        pairs,
+        {"caption_vqa": PAIR},
+        vectors,
+        files,
+        {"total": 1.0},
+    )
 
 
 def test_experts_on_other_tasks_come_from_the_pair_end_points():
@@ -74,5 +105,14 @@ def test_the_base_must_be_in_the_task_arithmetic_grid():
     pairs = {"caption_vqa": {"A": "caption", "B": "vqa"}}
     vectors = {"task-arithmetic": rows("task-arithmetic", {0.5: {"caption": 1.0}})}
     with pytest.raises(ValueError, match="must include 0"):
-        build_report({}, {}, OWN, {"caption": "caption", "vqa": "vqa_gen"}, pairs,
-                     {"caption_vqa": PAIR}, vectors, {"task-arithmetic": {}}, {})
+        build_report(
+            {},
+            {},
+            OWN,
+            {"caption": "caption", "vqa": "vqa_gen"},
+            pairs,
+            {"caption_vqa": PAIR},
+            vectors,
+            {"task-arithmetic": {}},
+            {},
+        )

@@ -1,5 +1,6 @@
 """The command lines of ``python -m unival.demo.merge``: eval options from the run scripts,
 sweep arguments accepted by ``unival merge``, the BatchNorm-statistics rule."""
+
 import re
 from pathlib import Path
 
@@ -25,7 +26,9 @@ def test_bn_statistics_pattern_selects_exactly_the_running_statistics_buffers():
     buffers = {name for name, _ in model.named_buffers()}
     parameters = {name for name, _ in model.named_parameters()}
     assert selected and selected <= buffers and not selected & parameters
-    bn = [name for name, module in model.named_modules() if isinstance(module, torch.nn.BatchNorm2d)]
+    bn = [
+        name for name, module in model.named_modules() if isinstance(module, torch.nn.BatchNorm2d)
+    ]
     assert selected == {f"{name}.{stat}" for name in bn for stat in ("running_mean", "running_var")}
 
 
@@ -44,7 +47,9 @@ def test_eval_options_are_what_each_eval_sh_runs(tmp_path):
     assert "--max-len-b=4" in options["refcoco"]
     for expert_options in options.values():
         assert "--cpu" in expert_options and "--patch-image-size=64" in expert_options
-        assert not [o for o in expert_options if o.startswith(("--data", "--results-path", "--ema-eval"))]
+        assert not [
+            o for o in expert_options if o.startswith(("--data", "--results-path", "--ema-eval"))
+        ]
 
 
 def test_sweep_arguments_parse_with_unival_merge(tmp_path):
@@ -52,12 +57,40 @@ def test_sweep_arguments_parse_with_unival_merge(tmp_path):
     options = {e.name: ["--cpu"] for e in EXPERTS}
     checkpoints = {e.name: Path(f"{e.name}.pt") for e in EXPERTS}
     caption, vqa, _ = EXPERTS
-    pair = build_parser().parse_args(pair_sweep_argv(caption, vqa, checkpoints, [0.0, 1.0], data, options,
-                                                     tmp_path / "out", tmp_path / "work"))
-    assert (pair.method, pair.checkpoints, pair.lambdas) == ("interpolate", ["caption.pt", "vqa.pt"], [0.0, 1.0])
-    assert pair.eval == [f"caption={data['caption']}", f"vqa_gen={data['vqa']}"] and pair.frozen_keys == []
-    ties = build_parser().parse_args(task_vector_sweep_argv("ties", Path("base.pt"), checkpoints, [1.0], 0.2, data,
-                                                            options, tmp_path / "out", tmp_path / "work"))
+    pair = build_parser().parse_args(
+        pair_sweep_argv(
+            caption,
+            vqa,
+            checkpoints,
+            [0.0, 1.0],
+            data,
+            options,
+            tmp_path / "out",
+            tmp_path / "work",
+        )
+    )
+    assert (pair.method, pair.checkpoints, pair.lambdas) == (
+        "interpolate",
+        ["caption.pt", "vqa.pt"],
+        [0.0, 1.0],
+    )
+    assert (
+        pair.eval == [f"caption={data['caption']}", f"vqa_gen={data['vqa']}"]
+        and pair.frozen_keys == []
+    )
+    ties = build_parser().parse_args(
+        task_vector_sweep_argv(
+            "ties",
+            Path("base.pt"),
+            checkpoints,
+            [1.0],
+            0.2,
+            data,
+            options,
+            tmp_path / "out",
+            tmp_path / "work",
+        )
+    )
     assert (ties.method, ties.base, ties.density, ties.scales) == ("ties", "base.pt", 0.2, [1.0])
     assert [p.pattern for p in ties.frozen_keys] == [BN_STATISTICS]
     assert [e.split("=")[0] for e in ties.eval] == ["caption", "vqa_gen", "refcoco"]

@@ -1,5 +1,6 @@
 """``make demo``'s multitask and media stages: baselines, floors, and the training / evaluation
 commands they hand to the run scripts (rendered with ``DRY_RUN=1``)."""
+
 import json
 import shlex
 import subprocess
@@ -29,26 +30,47 @@ def test_answer_of_reads_the_official_refs_field():
 
 
 def test_video_qa_baseline_is_the_majority_training_answer(tmp_path):
-    rows = ["0\t0\tq\t1.0|!+two\t\tv.mp4", "1\t0\tq\t1.0|!+two\t\tv.mp4", "2\t0\tq\t1.0|!+red\t\tv.mp4"]
+    rows = [
+        "0\t0\tq\t1.0|!+two\t\tv.mp4",
+        "1\t0\tq\t1.0|!+two\t\tv.mp4",
+        "2\t0\tq\t1.0|!+red\t\tv.mp4",
+    ]
     (tmp_path / "video_qa_train.tsv").write_text("\n".join(rows) + "\n")
     test = tmp_path / "video_qa_test.tsv"
-    test.write_text("\n".join(["5\t1\tq\t1.0|!+two\t\tw.mp4", "6\t1\tq\t1.0|!+red\t\tw.mp4",
-                               "7\t1\tq\t1.0|!+fast\t\tw.mp4", "8\t1\tq\t1.0|!+two\t\tw.mp4"]) + "\n")
+    test.write_text(
+        "\n".join(
+            [
+                "5\t1\tq\t1.0|!+two\t\tw.mp4",
+                "6\t1\tq\t1.0|!+red\t\tw.mp4",
+                "7\t1\tq\t1.0|!+fast\t\tw.mp4",
+                "8\t1\tq\t1.0|!+two\t\tw.mp4",
+            ]
+        )
+        + "\n"
+    )
     name, score = video_qa_baseline(tmp_path, test)
     assert name == 'majority answer "two"' and score == 0.5
 
 
 def test_saved_baseline_reads_the_test_split(tmp_path):
-    (tmp_path / "baselines.json").write_text(json.dumps(
-        {"test": {"snli_ve": {"majority_class": "neutral", "majority_class_accuracy": 0.4}},
-         "valid": {"snli_ve": {"majority_class": "yes", "majority_class_accuracy": 0.9}}}))
+    (tmp_path / "baselines.json").write_text(
+        json.dumps(
+            {
+                "test": {"snli_ve": {"majority_class": "neutral", "majority_class_accuracy": 0.4}},
+                "valid": {"snli_ve": {"majority_class": "yes", "majority_class_accuracy": 0.9}},
+            }
+        )
+    )
     read = saved_baseline("snli_ve", "majority_class_accuracy", 'majority class "{majority_class}"')
     assert read(tmp_path, tmp_path / "unused.tsv") == ('majority class "neutral"', 0.4)
 
 
 def test_floor_is_twice_the_baseline_and_a_zero_baseline_is_not_beaten_by_zero():
     task = TASKS["vqa"]
-    assert task_result(task, 0.4, "b", 0.2)["floor_met"] and task_result(task, 0.4, "b", 0.2)["floor"] == 0.4
+    assert (
+        task_result(task, 0.4, "b", 0.2)["floor_met"]
+        and task_result(task, 0.4, "b", 0.2)["floor"] == 0.4
+    )
     low = task_result(task, 0.39, "b", 0.2)
     assert not low["floor_met"] and low["aim"] == 0.8 and low["aim_met"] is False
     assert not task_result(task, 0.0, "b", 0.0)["floor_met"]
@@ -57,8 +79,13 @@ def test_floor_is_twice_the_baseline_and_a_zero_baseline_is_not_beaten_by_zero()
 
 def _render(script: str, env: dict) -> list:
     """The command ``run_scripts/<script>/train.sh`` (or eval.sh) would run, as argv."""
-    proc = subprocess.run(["bash", str(RUN_SCRIPTS / script)], env={**demo_environment(), **env, "DRY_RUN": "1"},
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        ["bash", str(RUN_SCRIPTS / script)],
+        env={**demo_environment(), **env, "DRY_RUN": "1"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     return shlex.split(proc.stdout.strip())
 
@@ -94,32 +121,48 @@ def test_each_finetune_restores_the_base_and_keeps_its_budget(world, name):
     argv = _render(f"{task.script}/train.sh", env)
     flags = _flags(argv)
     assert argv[1].startswith(str(world / "train.tsv"))
-    assert flags["--restore-file"] == str(base) and flags["--max-update"] == str(s.experts[name].updates)
+    assert flags["--restore-file"] == str(base) and flags["--max-update"] == str(
+        s.experts[name].updates
+    )
     assert flags["--stop-time-hours"] == "0.50000" and "--disable-validation" in flags
     assert float(flags["--lr"]) == (s.experts[name].lr or s.expert_lr)
     if task.media == "video":
-        assert (flags["--num-frames"], flags["--patch-frame-size"]) == (str(s.num_frames), str(s.video_size))
+        assert (flags["--num-frames"], flags["--patch-frame-size"]) == (
+            str(s.num_frames),
+            str(s.video_size),
+        )
         assert "--video-encoder-name" not in flags  # unival_tiny's own small ResNeXt-3D
     elif task.media == "audio":
         assert flags["--audio-encoder-name"] == s.audio_encoder
-        assert flags["--sample-rate"] == str(s.audio_sample_rate) and flags["--mel-bins"] == str(s.mel_bins)
-        assert flags["--max-audio-len"] == str(s.max_audio_len) and flags["--video-encoder-name"] == "none"
+        assert flags["--sample-rate"] == str(s.audio_sample_rate) and flags["--mel-bins"] == str(
+            s.mel_bins
+        )
+        assert (
+            flags["--max-audio-len"] == str(s.max_audio_len)
+            and flags["--video-encoder-name"] == "none"
+        )
         assert "--no-audio-spec-augment" in flags and flags["--batch-size"] == "8"
     else:
         assert flags["--video-encoder-name"] == "none" and flags["--patch-image-size"] == "64"
 
 
 def test_audio_from_scratch_has_no_restore_file(world):
-    env = finetune_env(AUDIO_TASK, MultitaskSettings(), world, world / "t.tsv", None, world / "c", 0.1)
+    env = finetune_env(
+        AUDIO_TASK, MultitaskSettings(), world, world / "t.tsv", None, world / "c", 0.1
+    )
     assert "--restore-file" not in _flags(_render("audio_caption/train.sh", env))
 
 
 @pytest.mark.parametrize("name", sorted(TASKS))
 def test_each_evaluation_is_the_eval_script_on_the_test_split(world, name):
     task = TASKS[name]
-    argv = _render(f"{task.script}/eval.sh", eval_env(task, SMOKE, world, world / "m.pt", world / "r"))
+    argv = _render(
+        f"{task.script}/eval.sh", eval_env(task, SMOKE, world, world / "m.pt", world / "r")
+    )
     flags = _flags(argv)
-    assert argv[1:3] == ["eval", str(world / "m.pt")] and flags["--data"] == str(task.test_tsv(world))
+    assert argv[1:3] == ["eval", str(world / "m.pt")] and flags["--data"] == str(
+        task.test_tsv(world)
+    )
     assert "--ema-eval" not in flags  # the demo trains without EMA
     if name.endswith("caption"):
         assert flags["--beam"] == str(SMOKE.caption_beam)
@@ -136,16 +179,28 @@ def test_media_stage_needs_the_multitask_base(tmp_path):
 def test_probes_stage_scores_chair_of_predictions_and_a_zero_control(tmp_path):
     from unival.demo.probes import caption_chair, first_references
 
-    scenes = {"split": "test", "image_size": 64, "scenes": [
-        {"scene_id": 7, "image_size": 64, "objects": [
-            {"shape": "circle", "color": "red", "size": "big", "box": [1, 1, 20, 20]},
-            {"shape": "square", "color": "blue", "size": "small", "box": [30, 30, 40, 40]}]}]}
+    scenes = {
+        "split": "test",
+        "image_size": 64,
+        "scenes": [
+            {
+                "scene_id": 7,
+                "image_size": 64,
+                "objects": [
+                    {"shape": "circle", "color": "red", "size": "big", "box": [1, 1, 20, 20]},
+                    {"shape": "square", "color": "blue", "size": "small", "box": [30, 30, 40, 40]},
+                ],
+            }
+        ],
+    }
     (tmp_path / "scenes_test.json").write_text(json.dumps(scenes))
     test = tmp_path / "caption_test.tsv"
     test.write_text("7\t7\ta big red circle and a small blue square&&two shapes\t\timages/7.png\n")
     assert first_references(test) == {7: "a big red circle and a small blue square"}
     predictions = tmp_path / "predictions.json"
-    predictions.write_text(json.dumps([{"image_id": 7, "caption": "a red circle and a green triangle"}]))
+    predictions.write_text(
+        json.dumps([{"image_id": 7, "caption": "a red circle and a green triangle"}])
+    )
     scores = caption_chair(predictions, test, tmp_path / "scenes_test.json")
     # mentions: red circle (in the scene), green triangle (not): 1 of 2 hallucinated,
     # 1 of 1 captions
@@ -167,12 +222,27 @@ def test_complex_probe_evaluates_the_grounding_and_vqa_experts_on_the_probe_file
     assert set(envs) == {"grounding", "vqa"}
     argv = _render("refcoco/eval.sh", envs["grounding"][2])
     grounding = _flags(argv)
-    assert grounding["--data"] == str(suite / "probe_refcoco.tsv") and argv[2] == str(world / "refcoco.pt")
+    assert grounding["--data"] == str(suite / "probe_refcoco.tsv") and argv[2] == str(
+        world / "refcoco.pt"
+    )
     assert grounding["--results-path"] == str(world / "work" / "complex_grounding")
     argv = _render("vqa/eval.sh", envs["vqa"][2])
     vqa = _flags(argv)
     # the probe's answers ("big", "4", ...) are candidates only with its own answer list
-    assert vqa["--ans2label-file"] == str(suite / "probe_answers.txt") and argv[2] == str(world / "vqa.pt")
-    table = complex_lines({"vqa": {"model": {"all": {"accuracy": 0.25, "n": 8}, "corner": {"accuracy": 0.5, "n": 2}},
-                                   "random_shape_colour": {"corner": {"accuracy": 0.375, "n": 2}}}})
-    assert table[1].split() == ["all", "0.250", "-", "8"] and table[2].split() == ["corner", "0.500", "0.375", "2"]
+    assert vqa["--ans2label-file"] == str(suite / "probe_answers.txt") and argv[2] == str(
+        world / "vqa.pt"
+    )
+    table = complex_lines(
+        {
+            "vqa": {
+                "model": {"all": {"accuracy": 0.25, "n": 8}, "corner": {"accuracy": 0.5, "n": 2}},
+                "random_shape_colour": {"corner": {"accuracy": 0.375, "n": 2}},
+            }
+        }
+    )
+    assert table[1].split() == ["all", "0.250", "-", "8"] and table[2].split() == [
+        "corner",
+        "0.500",
+        "0.375",
+        "2",
+    ]

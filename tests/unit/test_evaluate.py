@@ -1,4 +1,5 @@
 """``unival eval``: per-task generation defaults, ``--ema-eval`` and the printed metric table."""
+
 import json
 import os
 import subprocess
@@ -22,27 +23,59 @@ COLOURS = ((200, 20, 20), (20, 200, 20), (20, 20, 200))
 
 
 def _settings(task_name, *flags):
-    return vars(generation_args(evaluate.build_parser().parse_args(
-        ["ck.pt", "--data", "d.tsv", "--results-path", "out", *flags]), task_name))
+    return vars(
+        generation_args(
+            evaluate.build_parser().parse_args(
+                ["ck.pt", "--data", "d.tsv", "--results-path", "out", *flags]
+            ),
+            task_name,
+        )
+    )
 
 
 def test_unset_flags_take_the_checkpoint_tasks_released_settings():
     # the released eval_caption.sh; video/audio caption: beam 5, unnormalized, max_len_b 200,
     # no blocking
-    assert _settings("caption") == {"beam": 5, "max_len_a": 0, "max_len_b": 22, "min_len": 1,
-                                    "no_repeat_ngram_size": 3, "lenpen": 1, "unnormalized": True,
-                                    "temperature": 1.0}
-    assert _settings("video_caption") == {"beam": 5, "max_len_a": 0, "max_len_b": 200, "min_len": 1,
-                                          "no_repeat_ngram_size": 0, "lenpen": 1, "unnormalized": True,
-                                          "temperature": 1.0}
+    assert _settings("caption") == {
+        "beam": 5,
+        "max_len_a": 0,
+        "max_len_b": 22,
+        "min_len": 1,
+        "no_repeat_ngram_size": 3,
+        "lenpen": 1,
+        "unnormalized": True,
+        "temperature": 1.0,
+    }
+    assert _settings("video_caption") == {
+        "beam": 5,
+        "max_len_a": 0,
+        "max_len_b": 200,
+        "min_len": 1,
+        "no_repeat_ngram_size": 0,
+        "lenpen": 1,
+        "unnormalized": True,
+        "temperature": 1.0,
+    }
     refcoco = _settings("refcoco")
     assert (refcoco["min_len"], refcoco["max_len_b"], refcoco["no_repeat_ngram_size"]) == (4, 4, 3)
 
 
 def test_given_flags_win_even_when_they_are_zero_or_false():
-    settings = _settings("caption", "--beam", "2", "--no-repeat-ngram-size", "0", "--no-unnormalized",
-                         "--max-len-b", "9")
-    assert (settings["beam"], settings["no_repeat_ngram_size"], settings["unnormalized"]) == (2, 0, False)
+    settings = _settings(
+        "caption",
+        "--beam",
+        "2",
+        "--no-repeat-ngram-size",
+        "0",
+        "--no-unnormalized",
+        "--max-len-b",
+        "9",
+    )
+    assert (settings["beam"], settings["no_repeat_ngram_size"], settings["unnormalized"]) == (
+        2,
+        0,
+        False,
+    )
     assert settings["max_len_b"] == 9 and settings["max_len_a"] == 0
     assert _settings("video_caption", "--unnormalized", "--max-len-b", "22")["max_len_b"] == 22
 
@@ -58,19 +91,34 @@ def _write_tsv(path, rows):
 
 
 def _caption_data(tmp_path, images):
-    rows = [[f"c{i}", str(i), "a red circle", "", encode_image_base64(img)] for i, img in enumerate(images)]
+    rows = [
+        [f"c{i}", str(i), "a red circle", "", encode_image_base64(img)]
+        for i, img in enumerate(images)
+    ]
     return _write_tsv(tmp_path / "test.tsv", rows)
 
 
 def _evaluate(checkpoint, data, results, *extra):
-    argv = [str(checkpoint), "--data", str(data), "--results-path", str(results), "--cpu", "--batch-size", "3",
-            *extra]
+    argv = [
+        str(checkpoint),
+        "--data",
+        str(data),
+        "--results-path",
+        str(results),
+        "--cpu",
+        "--batch-size",
+        "3",
+        *extra,
+    ]
     assert evaluate.main(argv) == 0
     return json.loads((results / "predictions.json").read_text())
 
 
 def _refcoco_data(tmp_path, images):
-    rows = [[f"g{i}", str(i), "the red circle", "1,2,20,30", encode_image_base64(img)] for i, img in enumerate(images)]
+    rows = [
+        [f"g{i}", str(i), "the red circle", "1,2,20,30", encode_image_base64(img)]
+        for i, img in enumerate(images)
+    ]
     return _write_tsv(tmp_path / "test.tsv", rows)
 
 
@@ -79,7 +127,10 @@ def _boxes(records):
 
 
 def _api_boxes(predictor, images):
-    return [[round(c, 2) for c in box] for box in predictor.ground(images, ["the red circle"] * 3, batch_size=3)]
+    return [
+        [round(c, 2) for c in box]
+        for box in predictor.ground(images, ["the red circle"] * 3, batch_size=3)
+    ]
 
 
 def test_without_flags_eval_and_the_api_generate_alike(tmp_path, images, caplog):
@@ -87,8 +138,10 @@ def test_without_flags_eval_and_the_api_generate_alike(tmp_path, images, caplog)
     checkpoint = write_toy_checkpoint(tmp_path, "refcoco", layout="fairseq")
     with caplog.at_level("INFO", logger="unival.evaluate"):
         records = _evaluate(checkpoint, _refcoco_data(tmp_path, images), tmp_path / "out")
-    assert ("generation settings (refcoco defaults): beam=5, max_len_a=0, max_len_b=4, min_len=4, "
-            "no_repeat_ngram_size=3") in caplog.text
+    assert (
+        "generation settings (refcoco defaults): beam=5, max_len_a=0, max_len_b=4, min_len=4, "
+        "no_repeat_ngram_size=3"
+    ) in caplog.text
     assert _boxes(records) == _api_boxes(load(checkpoint, device="cpu"), images)
 
 
@@ -97,8 +150,15 @@ def test_a_released_layout_checkpoint_evaluates_with_dictionary_and_bpe_flags(tm
     README."""
     checkpoint = write_toy_checkpoint(tmp_path, "refcoco", layout="released")
     bpe_dir = os.path.dirname(default_bpe_files()[0])
-    records = _evaluate(checkpoint, _refcoco_data(tmp_path, images), tmp_path / "out",
-                        "--dict-path", str(tmp_path / "dict.txt"), "--bpe-dir", bpe_dir)
+    records = _evaluate(
+        checkpoint,
+        _refcoco_data(tmp_path, images),
+        tmp_path / "out",
+        "--dict-path",
+        str(tmp_path / "dict.txt"),
+        "--bpe-dir",
+        bpe_dir,
+    )
     assert _boxes(records) == _api_boxes(load(checkpoint, device="cpu"), images)
 
 
@@ -131,7 +191,9 @@ def test_ema_eval_without_ema_weights_says_so(tmp_path, images):
     state = torch.load(checkpoint, weights_only=False)
     del state["extra_state"]["ema"]
     torch.save(state, checkpoint)
-    with pytest.raises(ValueError, match=r"has no EMA weights \(extra_state\['ema'\]\): drop --ema-eval"):
+    with pytest.raises(
+        ValueError, match=r"has no EMA weights \(extra_state\['ema'\]\): drop --ema-eval"
+    ):
         _evaluate(checkpoint, _caption_data(tmp_path, images), tmp_path / "out", "--ema-eval")
 
 
@@ -140,11 +202,26 @@ def test_unival_eval_prints_the_metric_table(tmp_path, images):
     if not UNIVAL.is_file():
         pytest.skip(f"{UNIVAL} missing: pip install --no-deps -e .")
     checkpoint = write_toy_checkpoint(tmp_path, "snli_ve", layout="fairseq")
-    rows = [[f"e{i}", str(i), encode_image_base64(img), h, "", "entailment"]
-            for i, (h, img) in enumerate(zip(["a red circle", "two squares", "a big shape"], images))]
+    rows = [
+        [f"e{i}", str(i), encode_image_base64(img), h, "", "entailment"]
+        for i, (h, img) in enumerate(zip(["a red circle", "two squares", "a big shape"], images))
+    ]
     data = _write_tsv(tmp_path / "test.tsv", rows)
-    proc = subprocess.run([str(UNIVAL), "eval", str(checkpoint), "--data", str(data), "--results-path",
-                           str(tmp_path / "out"), "--cpu"], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            str(UNIVAL),
+            "eval",
+            str(checkpoint),
+            "--data",
+            str(data),
+            "--results-path",
+            str(tmp_path / "out"),
+            "--cpu",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     scores = json.loads((tmp_path / "out" / "scores.json").read_text())
     table = proc.stdout.splitlines()

@@ -5,6 +5,7 @@ from ``config.json["args"]``, loaded from the reference's state dict (whose rp-b
 buffers are absent) and must reproduce the stored outputs to atol 1e-4. These tests fail,
 never skip, when ``../shared`` exists.
 """
+
 import json
 
 import pytest
@@ -15,12 +16,31 @@ from fairseq.sequence_generator import SequenceGenerator
 from unival.models import UnivalConfig, build_model
 
 ATOL = 1e-4
-NET_INPUT_KEYS = ("src_tokens", "src_lengths", "prev_output_tokens", "patch_images",
-                  "patch_masks", "patch_types", "patch_videos", "patch_audios")
-RP_BUCKETS = ("encoder.token_rp_bucket", "encoder.image_rp_bucket",
-              "decoder.token_rp_bucket", "decoder.image_rp_bucket")
-OUTPUTS = ("encoder_out", "encoder_padding_mask", "encoder_position_embeddings",
-           "decoder_features", "logits", "attn", "logits_incremental")
+NET_INPUT_KEYS = (
+    "src_tokens",
+    "src_lengths",
+    "prev_output_tokens",
+    "patch_images",
+    "patch_masks",
+    "patch_types",
+    "patch_videos",
+    "patch_audios",
+)
+RP_BUCKETS = (
+    "encoder.token_rp_bucket",
+    "encoder.image_rp_bucket",
+    "decoder.token_rp_bucket",
+    "decoder.image_rp_bucket",
+)
+OUTPUTS = (
+    "encoder_out",
+    "encoder_padding_mask",
+    "encoder_position_embeddings",
+    "decoder_features",
+    "logits",
+    "attn",
+    "logits_incremental",
+)
 
 
 def _fixture_dictionary(parity_dir) -> Dictionary:
@@ -41,8 +61,7 @@ def _load_fixture_model(parity_dir, config_name, state_name):
     overrides["video_layers"] = ",".join(map(str, fixture["video_resnext_layers"]))
     dictionary = _fixture_dictionary(parity_dir)
     torch.manual_seed(999)  # any seed: every weight comes from the fixture
-    model = build_model(config["args"]["arch"], len(dictionary), dictionary=dictionary,
-                        **overrides)
+    model = build_model(config["args"]["arch"], len(dictionary), dictionary=dictionary, **overrides)
     state = torch.load(parity_dir / state_name, weights_only=True)
     assert not set(RP_BUCKETS) & set(state)  # the hook must fill them
     state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
@@ -52,8 +71,11 @@ def _load_fixture_model(parity_dir, config_name, state_name):
 
 def _net_input(tensors, name):
     prefix = f"{name}."
-    return {k[len(prefix):]: v for k, v in tensors.items()
-            if k.startswith(prefix) and k[len(prefix):] in NET_INPUT_KEYS}
+    return {
+        k[len(prefix) :]: v
+        for k, v in tensors.items()
+        if k.startswith(prefix) and k[len(prefix) :] in NET_INPUT_KEYS
+    }
 
 
 @torch.no_grad()
@@ -65,8 +87,10 @@ def _run_set(model, net_input):
     logits, extra = model(**net_input)
     prev = net_input["prev_output_tokens"]
     state = {}
-    steps = [model.decoder(prev[:, : t + 1], encoder_out=enc, incremental_state=state)[0][:, -1]
-             for t in range(prev.size(1))]
+    steps = [
+        model.decoder(prev[:, : t + 1], encoder_out=enc, incremental_state=state)[0][:, -1]
+        for t in range(prev.size(1))
+    ]
     return {
         "encoder_out": enc["encoder_out"][0],
         "encoder_padding_mask": enc["encoder_padding_mask"][0],
@@ -125,16 +149,18 @@ def test_image_beam_search_with_fairseq_sequence_generator(fixture):
     model, dictionary, inputs, outputs = fixture
     net_input = _net_input(inputs, "image")
     del net_input["prev_output_tokens"]
-    generator = SequenceGenerator([model], dictionary, beam_size=3, max_len_a=0, max_len_b=8,
-                                  min_len=1, normalize_scores=True)
+    generator = SequenceGenerator(
+        [model], dictionary, beam_size=3, max_len_a=0, max_len_b=8, min_len=1, normalize_scores=True
+    )
     with torch.no_grad():
         # the reference generator starts from <s>, fairseq's from </s> unless told
         hyps = generator.generate([model], {"net_input": net_input}, bos_token=dictionary.bos())
     for sample, beams in enumerate(hyps):
         ref = f"image.beam3.sample{sample}"
         assert beams[0]["tokens"].tolist() == outputs[f"{ref}.hyp0.tokens"].tolist()
-        _assert_matches(beams[0]["positional_scores"], outputs[f"{ref}.hyp0.positional_scores"],
-                        f"{ref}.hyp0")
+        _assert_matches(
+            beams[0]["positional_scores"], outputs[f"{ref}.hyp0.positional_scores"], f"{ref}.hyp0"
+        )
         for j, beam in enumerate(beams):  # hyps 1 and 2 differ by ~1e-3: compare loosely
             assert abs(beam["score"].item() - outputs[f"{ref}.hyp{j}.score"].item()) < 1e-3
 
@@ -146,8 +172,9 @@ def test_mixed_batch_image_row_matches_and_video_row_uses_its_video(fixture):
     mixed = _run_set(model, net_input)
     for name in ("encoder_out", "encoder_position_embeddings"):
         dim = 1 if name == "encoder_out" else 0
-        _assert_matches(mixed[name].select(dim, 0),
-                        outputs[f"mixed_image_video.{name}"].select(dim, 0), name)
+        _assert_matches(
+            mixed[name].select(dim, 0), outputs[f"mixed_image_video.{name}"].select(dim, 0), name
+        )
     for name in ("decoder_features", "logits", "attn", "logits_incremental"):
         _assert_matches(mixed[name][0], outputs[f"mixed_image_video.{name}"][0], name)
     # row 1 (video) equals that row alone through the video path ...
@@ -167,8 +194,13 @@ def test_audio_set(audio_fixture):
     net_input = _net_input(inputs, "audio")
     assert "patch_videos" not in net_input
     patches = model.encoder.embed_patches(
-        net_input["patch_images"], net_input["patch_masks"], net_input["patch_types"],
-        None, net_input["patch_audios"], 2, torch.device("cpu"),
+        net_input["patch_images"],
+        net_input["patch_masks"],
+        net_input["patch_types"],
+        None,
+        net_input["patch_audios"],
+        2,
+        torch.device("cpu"),
     )
     assert torch.equal(patches.position_ids, outputs["audio.audio_position_ids"])
     results = _run_set(model, net_input)

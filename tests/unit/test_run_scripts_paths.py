@@ -1,13 +1,17 @@
 """No literal machine paths: the run scripts take every path from UNIVAL_DATA / UNIVAL_CKPT /
 UNIVAL_OUT (or the repository itself), and no file of the recipes or the package names one."""
+
 import re
 
 import pytest
 from test_run_scripts import REPO_ROOT, RUN_SCRIPTS, SCRIPTS, machine, rendered_commands  # noqa: F401
 
 #: an absolute path under a directory that only exists on some machine
-MACHINE_PATH = re.compile(r"(?<![\w.$}])/(?:home|mnt|data|datasets|scratch|gpfs|lustre|work|nfs|users?|"
-                          r"cluster|shared|checkpoints?|opt/data|ssd|raid)\d*/", re.IGNORECASE)
+MACHINE_PATH = re.compile(
+    r"(?<![\w.$}])/(?:home|mnt|data|datasets|scratch|gpfs|lustre|work|nfs|users?|"
+    r"cluster|shared|checkpoints?|opt/data|ssd|raid)\d*/",
+    re.IGNORECASE,
+)
 SCANNED = sorted(
     [p for p in RUN_SCRIPTS.rglob("*") if p.is_file()]
     + [p for p in (REPO_ROOT / "fairseq_plugins").rglob("*.py")]
@@ -26,9 +30,19 @@ def test_no_file_names_a_machine_path():
 
 
 def test_the_pattern_finds_machine_paths():
-    for line in ("DATA=/home/me/coco", "--restore-file=/checkpoints/x.pt", "cd /gpfs/projects/u", "'/data/a.tsv'"):
+    for line in (
+        "DATA=/home/me/coco",
+        "--restore-file=/checkpoints/x.pt",
+        "cd /gpfs/projects/u",
+        "'/data/a.tsv'",
+    ):
         assert MACHINE_PATH.search(line), line
-    for line in ("#!/usr/bin/env bash", "$UNIVAL_DATA/vqa/vqa_train.tsv", "${SAVE_DIR}/data/x", "a/data/b"):
+    for line in (
+        "#!/usr/bin/env bash",
+        "$UNIVAL_DATA/vqa/vqa_train.tsv",
+        "${SAVE_DIR}/data/x",
+        "a/data/b",
+    ):
         assert not MACHINE_PATH.search(line), line
 
 

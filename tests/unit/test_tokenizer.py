@@ -1,5 +1,6 @@
 """Unified vocabulary: the original ids with BART's dict, dictionaries built from text,
 boxes <-> bins."""
+
 import json
 import random
 
@@ -32,7 +33,12 @@ def gpt2_ids():
 def test_bart_vocabulary_layout(bart_tokenizer):
     d = bart_tokenizer.dictionary
     assert len(d) == 59457
-    assert (bart_tokenizer.bos, bart_tokenizer.pad, bart_tokenizer.eos, bart_tokenizer.unk) == (0, 1, 2, 3)
+    assert (bart_tokenizer.bos, bart_tokenizer.pad, bart_tokenizer.eos, bart_tokenizer.unk) == (
+        0,
+        1,
+        2,
+        3,
+    )
     assert d.index("<mask>") == 50264 == bart_tokenizer.mask
     assert d.index("<code_0>") == 50265 and d.index("<code_8191>") == 58456
     assert d.index("<bin_0>") == 58457 and d.index("<bin_999>") == 59456
@@ -40,7 +46,14 @@ def test_bart_vocabulary_layout(bart_tokenizer):
 
 
 def test_original_example_ids(bart_tokenizer):
-    assert bart_tokenizer.bpe.encode(" what does the image describe?") == [644, 857, 262, 2939, 6901, 30]
+    assert bart_tokenizer.bpe.encode(" what does the image describe?") == [
+        644,
+        857,
+        262,
+        2939,
+        6901,
+        30,
+    ]
     ids = bart_tokenizer.encode(" what does the image describe?")
     assert ids.dtype == torch.long
     assert ids.tolist() == [99, 473, 5, 2274, 6190, 116]
@@ -55,15 +68,22 @@ def test_encode_decode_round_trip(bart_tokenizer):
     ids = bart_tokenizer.encode(" " + text, add_bos=True, add_eos=True)
     padded = torch.cat([ids, torch.tensor([1, 1])])
     assert bart_tokenizer.decode(padded) == text
-    assert bart_tokenizer.encode(" " + text, max_length=2).tolist() == \
-        bart_tokenizer.encode(" " + text).tolist()[:2]
+    assert (
+        bart_tokenizer.encode(" " + text, max_length=2).tolist()
+        == bart_tokenizer.encode(" " + text).tolist()[:2]
+    )
 
 
 def test_box_quantisation_by_hand(bart_tokenizer):
     # 256/512*999 = 499.5 -> 500 (round half to even); 100/512*999 = 195.117 -> 195
     ids = bart_tokenizer.box_to_tokens((0, 256, 512, 100))
     assert ids.tolist() == [58457, 58457 + 500, 58457 + 999, 58457 + 195]
-    assert [bart_tokenizer.dictionary[i] for i in ids] == ["<bin_0>", "<bin_500>", "<bin_999>", "<bin_195>"]
+    assert [bart_tokenizer.dictionary[i] for i in ids] == [
+        "<bin_0>",
+        "<bin_500>",
+        "<bin_999>",
+        "<bin_195>",
+    ]
     box = bart_tokenizer.tokens_to_box(ids)
     assert box == pytest.approx((0.0, 500 / 999 * 512, 512.0, 195 / 999 * 512))
     assert bart_tokenizer.bin_token(7) == "<bin_7>"
@@ -98,8 +118,12 @@ def test_tokenizer_on_dictionary_built_from_text(tmp_path, gpt2_ids):
     base = build_dictionary_from_texts(texts, bpe, save_path=dict_path)
     # frequency order: " a" x3, " red" x2, " blue" x1, then padding to a multiple of 8
     lines = dict_path.read_text().splitlines()
-    assert lines == [f"{gpt2_ids(' a')} 3", f"{gpt2_ids(' red')} 2", f"{gpt2_ids(' blue')} 1",
-                     "madeupword0000 0"]
+    assert lines == [
+        f"{gpt2_ids(' a')} 3",
+        f"{gpt2_ids(' red')} 2",
+        f"{gpt2_ids(' blue')} 1",
+        "madeupword0000 0",
+    ]
     assert len(base) == 8
 
     tok = UnivalTokenizer.from_files(dict_path, num_codes=4, num_bins=10)

@@ -1,4 +1,5 @@
 """The toy world: determinism, file layout, captions that match the scenes, decodable images."""
+
 import importlib.util
 import json
 
@@ -14,9 +15,18 @@ from unival.toy_world.scene import COLORS, SIZES
 SMALL = ToyWorldConfig(seed=3, num_train=40, num_valid=6, num_test=8, image_size=64)
 TASKS = ("caption", "vqa", "refcoco", "snli_ve", "pretrain")
 FILES = [f"{task}_{split}.tsv" for task in TASKS for split in ("train", "valid", "test")] + [
-    "scenes_train.json", "scenes_valid.json", "scenes_test.json", "dict.txt", "vqa_answers.txt",
-    "vqa_ans2label.pkl", "baselines.json", "negative_sample/all_captions.txt",
-    "negative_sample/object.txt", "negative_sample/type2ans.json", "images/0.png"]
+    "scenes_train.json",
+    "scenes_valid.json",
+    "scenes_test.json",
+    "dict.txt",
+    "vqa_answers.txt",
+    "vqa_ans2label.pkl",
+    "baselines.json",
+    "negative_sample/all_captions.txt",
+    "negative_sample/object.txt",
+    "negative_sample/type2ans.json",
+    "images/0.png",
+]
 TOP_LEVEL = sorted({name.split("/")[0] for name in FILES})
 
 
@@ -32,7 +42,9 @@ def _rows(path):
 
 
 def _load_script(repo_root, name):
-    module_spec = importlib.util.spec_from_file_location(name, repo_root / "data_utils" / f"{name}.py")
+    module_spec = importlib.util.spec_from_file_location(
+        name, repo_root / "data_utils" / f"{name}.py"
+    )
     module = importlib.util.module_from_spec(module_spec)
     module_spec.loader.exec_module(module)
     return module
@@ -100,16 +112,20 @@ def test_images_decode_and_show_the_objects(world):
             # the box centre is inside every shape (triangles included)
             assert img.getpixel(((x0 + x1) // 2, (y0 + y1) // 2 + 1)) == COLORS[o["color"]]
         for i, a in enumerate(boxes):  # boxes do not overlap
-            for b in boxes[i + 1:]:
+            for b in boxes[i + 1 :]:
                 assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1]
 
 
 def test_relations_of_a_hand_placed_scene():
-    scene = Scene(0, 64, [
-        ToyObject("circle", "red", "big", (2, 2, 24, 24)),       # centre (13, 13)
-        ToyObject("square", "blue", "small", (30, 40, 43, 53)),  # centre (36.5, 46.5): below
-        ToyObject("triangle", "green", "small", (50, 36, 63, 49)),  # centre (56.5, 42.5)
-    ])
+    scene = Scene(
+        0,
+        64,
+        [
+            ToyObject("circle", "red", "big", (2, 2, 24, 24)),  # centre (13, 13)
+            ToyObject("square", "blue", "small", (30, 40, 43, 53)),  # centre (36.5, 46.5): below
+            ToyObject("triangle", "green", "small", (50, 36, 63, 49)),  # centre (56.5, 42.5)
+        ],
+    )
     assert scene_captions(scene) == [
         "a big red circle above a small blue square left of a small green triangle",
         "a small green triangle right of a small blue square below a big red circle",
@@ -130,8 +146,12 @@ def test_dictionary_covers_captions_and_dataset_reads_the_files(world, tmp_path)
     tiny_tok = UnivalTokenizer.from_files(tiny / "dict.txt", num_codes=0, num_bins=16)
     for row in _rows(tiny / "caption_test.tsv"):
         assert tiny_tok.unk not in tiny_tok.encode(" " + row[2].replace("&&", " ")).tolist()
-    ds = CaptionDataset("test", TSVFile(world / "caption_test.tsv", "1,4,2", expected_columns=5),
-                        tok, patch_image_size=32)
+    ds = CaptionDataset(
+        "test",
+        TSVFile(world / "caption_test.tsv", "1,4,2", expected_columns=5),
+        tok,
+        patch_image_size=32,
+    )
     sample = ds[0]
     assert sample["patch_image"].shape == (3, 32, 32) and len(sample["references"]) == 3
     assert tok.unk not in sample["source"].tolist()
@@ -160,8 +180,25 @@ def test_cli_writes_every_file(tmp_path, repo_root):
     cli = _load_script(repo_root, "toy_world")
     assert cli.main is unival.commands.toy_world.main  # `unival toy-world` runs the same code
     out = tmp_path / "cli"
-    assert cli.main(["--out", str(out), "--seed", "1", "--num-train", "5", "--num-valid", "2",
-                     "--num-test", "2", "--image-size", "48"]) == 0
+    assert (
+        cli.main(
+            [
+                "--out",
+                str(out),
+                "--seed",
+                "1",
+                "--num-train",
+                "5",
+                "--num-valid",
+                "2",
+                "--num-test",
+                "2",
+                "--image-size",
+                "48",
+            ]
+        )
+        == 0
+    )
     assert sorted(p.name for p in out.iterdir()) == TOP_LEVEL
     assert len(list((out / "images").iterdir())) == 5 + 2 + 2
     assert decode_image(_rows(out / "caption_test.tsv")[0][4]).size == (48, 48)

@@ -1,4 +1,5 @@
 """Toy-world videos and audio clips: determinism, TSV layouts, and media that match labels."""
+
 import json
 
 import numpy as np
@@ -44,8 +45,13 @@ def test_clips_follow_the_seed():
 def test_rebuild_gives_same_labels_audio_bytes_and_decoded_frames(media, tmp_path):
     out, _ = media
     build_toy_media(tmp_path, SMALL)
-    for name in ("video_caption_train.tsv", "video_qa_valid.tsv", "audio_caption_test.tsv",
-                 "videos_train.json", "audios_valid.json"):
+    for name in (
+        "video_caption_train.tsv",
+        "video_qa_valid.tsv",
+        "audio_caption_test.tsv",
+        "videos_train.json",
+        "audios_valid.json",
+    ):
         assert (tmp_path / name).read_bytes() == (out / name).read_bytes(), name
     for row in _rows(out / "audio_caption_valid.tsv"):
         assert (tmp_path / row[4]).read_bytes() == (out / row[4]).read_bytes()
@@ -107,10 +113,11 @@ def test_decoded_motion_matches_the_caption(media):
 
 def test_questions_answer_from_ground_truth(media):
     out, _ = media
-    clips = {str(c["video_id"]): c for c in
-             json.loads((out / "videos_train.json").read_text())["clips"]}
+    clips = {
+        str(c["video_id"]): c for c in json.loads((out / "videos_train.json").read_text())["clips"]
+    }
     for row in _rows(out / "video_qa_train.tsv"):
-        clip, answer = clips[row[1]], row[3][len("1.0|!+"):]
+        clip, answer = clips[row[1]], row[3][len("1.0|!+") :]
         if row[2] == "what color is the moving shape?":
             assert answer == clip["color"]
         elif row[2].startswith("which direction"):
@@ -137,7 +144,7 @@ def test_audio_clips_sound_like_their_captions(media):
         assert rate == c["sample_rate"] and len(x) == round(c["duration"] * rate)
         caption = c["captions"][0]
         window = int(0.01 * rate)
-        energy = np.sqrt(np.convolve(x ** 2, np.ones(window) / window, mode="same"))
+        energy = np.sqrt(np.convolve(x**2, np.ones(window) / window, mode="same"))
         if c["kind"] == "beeps":
             assert _segments(energy > 0.1) == c["count"]
             assert caption.split()[0] == ["one", "two", "three", "four"][c["count"] - 1]

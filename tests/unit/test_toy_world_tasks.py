@@ -1,5 +1,6 @@
 """The toy world's VQA / referring / entailment / pretraining files, checked against the scene
 ground truth with small interpreters written here (independent of the generators)."""
+
 import json
 import pickle
 import re
@@ -80,8 +81,9 @@ def test_vqa_rows_answer_the_scene_and_answers_are_candidates(world):
             conf, answer = refs.split("|!+")
             assert conf == "1.0" and answer in ans2label
             assert answer == _answer(question, scenes[image_id]), question
-            assert labels.split("&&") == [f"{o['size']} {o['color']} {o['shape']}"
-                                          for o in scenes[image_id]]
+            assert labels.split("&&") == [
+                f"{o['size']} {o['color']} {o['shape']}" for o in scenes[image_id]
+            ]
             assert int(qid) // 10 == int(image_id)
             assert decode_image(image).size == (64, 64)
     assert len(ids) == len(set(ids))
@@ -104,7 +106,7 @@ def _parse_expression(text):
     m = re.fullmatch(r"the (\w+) (left of|right of|above|below) the (.+)", text)
     if m and m[1] in SHAPES:
         return m[1], m[2], m[3]
-    return text[len("the "):], None, None
+    return text[len("the ") :], None, None
 
 
 def test_refcoco_expressions_name_exactly_their_box(world):
@@ -126,16 +128,23 @@ def test_refcoco_expressions_name_exactly_their_box(world):
 
 
 def test_resolve_rejects_ambiguous_expressions():
-    scene = Scene(0, 64, [ToyObject("circle", "red", "big", (2, 2, 24, 24)),
-                          ToyObject("circle", "blue", "small", (30, 40, 43, 53)),
-                          ToyObject("square", "green", "small", (50, 38, 63, 51))])
+    scene = Scene(
+        0,
+        64,
+        [
+            ToyObject("circle", "red", "big", (2, 2, 24, 24)),
+            ToyObject("circle", "blue", "small", (30, 40, 43, 53)),
+            ToyObject("square", "green", "small", (50, 38, 63, 51)),
+        ],
+    )
     assert resolve(Expression("the circle", 0, ("shape",)), scene) == [0, 1]
     assert resolve(Expression("the red circle", 0, ("color", "shape")), scene) == [0]
     # both circles are left of the square, only the blue one is below the red one
     left = Expression("the circle left of the square", 0, ("shape",), "left of", 2, ("shape",))
     assert resolve(left, scene) == [0, 1]
-    below = Expression("the circle below the red circle", 1, ("shape",), "below", 0,
-                       ("color", "shape"))
+    below = Expression(
+        "the circle below the red circle", 1, ("shape",), "below", 0, ("color", "shape")
+    )
     assert resolve(below, scene) == [1]
 
 
@@ -191,8 +200,9 @@ def test_pretrain_rows_and_negative_samples(world):
             assert re.fullmatch(r"images/\d+\.png", path) and (world / path).is_file()
             if kind == "caption":
                 assert caption and not question and not refs
-                assert gt_objects and all(o in objects and o in caption
-                                          for o in gt_objects.split("&&"))
+                assert gt_objects and all(
+                    o in objects and o in caption for o in gt_objects.split("&&")
+                )
             elif kind == "qa":
                 assert question.endswith("?") and not caption
                 conf, answer = refs.split("|!+")
@@ -201,32 +211,44 @@ def test_pretrain_rows_and_negative_samples(world):
                 assert caption.startswith("the ") and len(refs.split(",")) == 4
     # the path images are the base64 images of the other files
     for path in {r[1] for r in _rows(world / "pretrain_test.tsv")}:
-        image_id = path[len("images/"):-len(".png")]
-        assert (list(decode_image(path, world).getdata())
-                == list(decode_image(caption_images[image_id]).getdata()))
+        image_id = path[len("images/") : -len(".png")]
+        assert list(decode_image(path, world).getdata()) == list(
+            decode_image(caption_images[image_id]).getdata()
+        )
 
 
 def _sources(world):
     """Every text the tasks encode, built here from the original prompts (VQA, grounding,
     entailment, pretraining)."""
-    texts = [" what does the image describe?", "  what does the region describe? region:",
-             " yes", " no", " maybe"]
+    texts = [
+        " what does the image describe?",
+        "  what does the region describe? region:",
+        " yes",
+        " no",
+        " maybe",
+    ]
     for split in SPLITS:
         for r in _rows(world / f"vqa_{split}.tsv"):
             answer = r[3].split("|!+")[1]
-            texts += [" " + r[2], " " + answer,
-                      f' what is the answer to question " {r[2]} ". is " {answer} "?']
+            texts += [
+                " " + r[2],
+                " " + answer,
+                f' what is the answer to question " {r[2]} ". is " {answer} "?',
+            ]
         for r in _rows(world / f"refcoco_{split}.tsv"):
             texts.append(f' which region does the text " {r[2]} " describe?')
         for r in _rows(world / f"snli_ve_{split}.tsv"):
-            texts += [f' does the image describe " {r[3]} "?',
-                      f' can image and text1 " {r[4]} " imply text2 " {r[3]} "?']
+            texts += [
+                f' does the image describe " {r[3]} "?',
+                f' can image and text1 " {r[4]} " imply text2 " {r[3]} "?',
+            ]
         for r in _rows(world / f"pretrain_{split}.tsv"):
             if r[7] == "caption":
                 texts += [" " + r[2], f' does the image describe " {r[2]} "?']
     for answer in ["-1", "4"] + (world / "vqa_answers.txt").read_text().splitlines():
-        texts.append(f' what is the answer to question " how many squares are there? ". '
-                     f'is " {answer} "?')
+        texts.append(
+            f' what is the answer to question " how many squares are there? ". is " {answer} "?'
+        )
     for obj in (world / "negative_sample" / "object.txt").read_text().splitlines():
         texts.append(f' does the image describe " a small {obj} "?')
     return texts
@@ -240,8 +262,11 @@ def test_dictionary_covers_every_task_text(world, tmp_path):
         assert tok.decode(ids) == text.strip()
     # a one-image world still covers another world's texts (template coverage)
     tiny = tmp_path / "tiny"
-    build_toy_world(tiny, ToyWorldConfig(seed=11, num_train=1, num_valid=1, num_test=1),
-                    extra_texts=["a dog jumps quickly"])
+    build_toy_world(
+        tiny,
+        ToyWorldConfig(seed=11, num_train=1, num_valid=1, num_test=1),
+        extra_texts=["a dog jumps quickly"],
+    )
     tiny_tok = UnivalTokenizer.from_files(tiny / "dict.txt", num_codes=0, num_bins=16)
     for text in _sources(world):
         assert tiny_tok.unk not in tiny_tok.encode(text).tolist(), text
@@ -257,7 +282,8 @@ def test_baselines_match_a_recount_of_the_files(world):
     assert top[0][1] > top[1][1]  # no tie in this world: the majority is well defined
     assert baselines["vqa"]["majority_answer"] == top[0][0]
     assert baselines["vqa"]["majority_answer_accuracy"] == pytest.approx(
-        test.count(top[0][0]) / len(test))
+        test.count(top[0][0]) / len(test)
+    )
     assert baselines["snli_ve"]["majority_class_accuracy"] == pytest.approx(1 / 3)
     assert 0 <= baselines["refcoco"]["mean_box_accuracy"] < 0.2
 
@@ -266,7 +292,12 @@ def test_every_toy_file_passes_validate_tsv(world):
     from unival.data.convert.validate import validate_files
 
     candidates = set((world / "vqa_answers.txt").read_text().splitlines())
-    for task, prefix in (("caption", "caption"), ("vqa_gen", "vqa"), ("refcoco", "refcoco"),
-                         ("snli_ve", "snli_ve"), ("unify_task", "pretrain")):
+    for task, prefix in (
+        ("caption", "caption"),
+        ("vqa_gen", "vqa"),
+        ("refcoco", "refcoco"),
+        ("snli_ve", "snli_ve"),
+        ("unify_task", "pretrain"),
+    ):
         files = [str(world / f"{prefix}_{split}.tsv") for split in SPLITS]
         assert validate_files(files, task, str(world), candidates) == 0, task

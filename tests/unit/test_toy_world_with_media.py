@@ -1,14 +1,43 @@
 """``toy_world --with-media``: image world + video/audio files, one dictionary covering all."""
+
 from unival.commands.toy_world import main
 from unival.tokenizer import UnivalTokenizer
 
 
 def test_with_media_writes_every_task_and_one_dictionary(tmp_path):
     out = tmp_path / "world"
-    assert main(["--out", str(out), "--num-train", "2", "--num-valid", "1", "--num-test", "1", "--with-media",
-                 "--media-num-train", "3", "--media-num-valid", "2", "--media-num-test", "2",
-                 "--video-size", "32", "--num-frames", "4"]) == 0
-    for name in ("caption_train.tsv", "video_caption_train.tsv", "video_qa_valid.tsv", "audio_caption_test.tsv"):
+    assert (
+        main(
+            [
+                "--out",
+                str(out),
+                "--num-train",
+                "2",
+                "--num-valid",
+                "1",
+                "--num-test",
+                "1",
+                "--with-media",
+                "--media-num-train",
+                "3",
+                "--media-num-valid",
+                "2",
+                "--media-num-test",
+                "2",
+                "--video-size",
+                "32",
+                "--num-frames",
+                "4",
+            ]
+        )
+        == 0
+    )
+    for name in (
+        "caption_train.tsv",
+        "video_caption_train.tsv",
+        "video_qa_valid.tsv",
+        "audio_caption_test.tsv",
+    ):
         assert (out / name).is_file(), name
     tokenizer = UnivalTokenizer.from_files(out / "dict.txt")
     answers = set((out / "video_qa_answers.txt").read_text().split())

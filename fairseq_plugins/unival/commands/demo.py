@@ -4,6 +4,7 @@ Toy world -> multitask ``unival_tiny`` base -> image, video and audio experts ->
 ``OUT/report.json`` and one table per stage (:mod:`unival.demo.pipeline`). Runs from a
 checkout of the repository (it drives ``run_scripts/``; or set ``UNIVAL_HOME``).
 """
+
 import argparse
 import sys
 from pathlib import Path
@@ -19,8 +20,12 @@ DESCRIPTION = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = demo_parser("unival demo", DESCRIPTION, "outputs/demo", "multitask/media stages at "
-                         "toy-of-toy size (a pipeline check, seconds per step)")
+    parser = demo_parser(
+        "unival demo",
+        DESCRIPTION,
+        "outputs/demo",
+        "multitask/media stages at toy-of-toy size (a pipeline check, seconds per step)",
+    )
     parser.add_argument(
         "--stages",
         default=DEFAULT_STAGES,

@@ -4,6 +4,7 @@ Base -> caption, VQA and grounding experts -> interpolation of every pair, task 
 and TIES over a grid -> ``OUT/report.json``, sweep CSVs and plots
 (:mod:`unival.demo.merge.pipeline`). Runs from a checkout (or set ``UNIVAL_HOME``).
 """
+
 import argparse
 import logging
 import sys
@@ -23,8 +24,12 @@ DESCRIPTION = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    return demo_parser("unival demo-merge", DESCRIPTION, "outputs/demo_merge",
-                       "tiny sizes and a few updates: checks the pipeline in about a minute")
+    return demo_parser(
+        "unival demo-merge",
+        DESCRIPTION,
+        "outputs/demo_merge",
+        "tiny sizes and a few updates: checks the pipeline in about a minute",
+    )
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

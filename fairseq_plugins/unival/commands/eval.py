@@ -11,6 +11,7 @@ overriding one. ``--metric chair|pope|probe`` and ``--domains`` add probe scores
 (:mod:`unival.evaluation.probe_metrics`); ``--zero-shot`` evaluates a task the checkpoint was
 not fine-tuned on (:mod:`unival.evaluation.loading`).
 """
+
 import logging
 import sys
 from typing import Optional, Sequence
@@ -23,8 +24,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     check_arguments(args)
     if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s | %(levelname)s | %(name)s | %(message)s",
-                            stream=sys.stderr)
+        logging.basicConfig(
+            level=logging.INFO,
+            format="%(asctime)s | %(levelname)s | %(name)s | %(message)s",
+            stream=sys.stderr,
+        )
     evaluate(args)
     return 0
 

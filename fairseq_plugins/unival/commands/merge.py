@@ -17,6 +17,7 @@ The output keeps the first input's cfg (the first fine-tuned model's for ``task-
 and ``ties``) and records the recipe in ``extra_state["merge"]``; see
 :mod:`unival.merging.checkpoint` and :mod:`unival.merging.state` for the rules.
 """
+
 from __future__ import annotations
 
 import logging

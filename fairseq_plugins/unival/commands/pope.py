@@ -8,6 +8,7 @@
 Then, with a VQA checkpoint:
 ``unival eval CKPT --data DIR/pope_random.tsv --results-path R --metric pope``.
 """
+
 import argparse
 import json
 import logging
@@ -25,10 +26,16 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--gt", required=True, help="COCO instances JSON or toy-world scenes JSON")
     build.add_argument("--out", required=True, help="output directory")
     build.add_argument("--image-dir", help="COCO: the directory of the instances JSON's file_names")
-    build.add_argument("--strategies", default=",".join(STRATEGIES), help="comma list of " + "/".join(STRATEGIES))
-    build.add_argument("--per-image", type=int, default=3, help="present (and as many absent) objects per image")
+    build.add_argument(
+        "--strategies", default=",".join(STRATEGIES), help="comma list of " + "/".join(STRATEGIES)
+    )
+    build.add_argument(
+        "--per-image", type=int, default=3, help="present (and as many absent) objects per image"
+    )
     build.add_argument("--seed", type=int, default=0)
-    build.add_argument("--max-images", type=int, help="use only the first N images of the ground truth")
+    build.add_argument(
+        "--max-images", type=int, help="use only the first N images of the ground truth"
+    )
     build.add_argument("--template", help="question with {object} (default: per ground-truth kind)")
     return parser
 
@@ -41,8 +48,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     unknown = sorted(set(strategies) - set(STRATEGIES))
     if unknown:
         raise SystemExit(f"unival pope: unknown strategies {unknown}; use {', '.join(STRATEGIES)}")
-    summary = build_pope(load_ground_truth(args.gt), args.out, strategies, args.per_image, args.seed,
-                         args.image_dir, args.template, args.max_images)
+    summary = build_pope(
+        load_ground_truth(args.gt),
+        args.out,
+        strategies,
+        args.per_image,
+        args.seed,
+        args.image_dir,
+        args.template,
+        args.max_images,
+    )
     sys.stdout.write(json.dumps(summary, indent=1) + "\n")
     return 0
 

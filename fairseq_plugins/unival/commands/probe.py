@@ -9,6 +9,7 @@ evaluate a grounding checkpoint on the first and a VQA checkpoint on the second 
 ``unival eval`` (``--metric probe`` prints the per-category table directly), or score a
 ``predictions.json`` afterwards with ``score`` (grounding Acc@0.5 / VQA accuracy per category).
 """
+
 import argparse
 import json
 import logging
@@ -30,7 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--image-size", type=int, default=64)
     score = sub.add_parser("score", help="per-category scores of a predictions.json")
     score.add_argument("--predictions", required=True, help="unival eval's predictions.json")
-    score.add_argument("--categories", required=True, help="probe_refcoco/probe_vqa .categories.json")
+    score.add_argument(
+        "--categories", required=True, help="probe_refcoco/probe_vqa .categories.json"
+    )
     score.add_argument("--out", help="also write the scores to this JSON file")
     return parser
 
@@ -39,9 +42,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if args.action == "build":
-
-        summary = build_probe_suite(args.out, scenes_json=args.scenes, num_scenes=args.num_scenes,
-                                    seed=args.seed, image_size=args.image_size)
+        summary = build_probe_suite(
+            args.out,
+            scenes_json=args.scenes,
+            num_scenes=args.num_scenes,
+            seed=args.seed,
+            image_size=args.image_size,
+        )
         sys.stdout.write(json.dumps(summary, indent=1) + "\n")
         return 0
 

@@ -10,6 +10,7 @@ Writes, under ``DIR``, ``{caption,vqa,refcoco,snli_ve,pretrain}_{train,valid,tes
 ``dict.txt`` (see :mod:`unival.toy_world.build`); ``--with-media`` adds the video and audio
 files (:mod:`unival.toy_world.media`); logs a summary, prints nothing.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,7 +24,8 @@ from unival.toy_world.media import ToyMediaConfig
 def parse_args(argv=None) -> argparse.Namespace:
     defaults = ToyWorldConfig()
     parser = argparse.ArgumentParser(
-        prog="toy_world", description="Write the synthetic toy world (shapes, texts, boxes).")
+        prog="toy_world", description="Write the synthetic toy world (shapes, texts, boxes)."
+    )
     parser.add_argument("--out", required=True, help="output directory")
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--num-train", type=int, default=defaults.num_train)
@@ -31,7 +33,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--num-test", type=int, default=defaults.num_test)
     parser.add_argument("--image-size", type=int, default=defaults.image_size)
     media = ToyMediaConfig()
-    parser.add_argument("--with-media", action="store_true", help="also write videos and audio clips")
+    parser.add_argument(
+        "--with-media", action="store_true", help="also write videos and audio clips"
+    )
     parser.add_argument("--media-num-train", type=int, default=media.num_train)
     parser.add_argument("--media-num-valid", type=int, default=media.num_valid)
     parser.add_argument("--media-num-test", type=int, default=media.num_test)
@@ -43,14 +47,25 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     args = parse_args(argv)
     # force: importing fairseq (text_to_speech task) already configured the root logger at DEBUG
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s",
-                        force=True)
-    config = ToyWorldConfig(seed=args.seed, num_train=args.num_train, num_valid=args.num_valid,
-                            num_test=args.num_test, image_size=args.image_size)
+    logging.basicConfig(
+        level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", force=True
+    )
+    config = ToyWorldConfig(
+        seed=args.seed,
+        num_train=args.num_train,
+        num_valid=args.num_valid,
+        num_test=args.num_test,
+        image_size=args.image_size,
+    )
     if args.with_media:
-        media = ToyMediaConfig(seed=args.seed, num_train=args.media_num_train,
-                               num_valid=args.media_num_valid, num_test=args.media_num_test,
-                               video_size=args.video_size, num_frames=args.num_frames)
+        media = ToyMediaConfig(
+            seed=args.seed,
+            num_train=args.media_num_train,
+            num_valid=args.media_num_valid,
+            num_test=args.media_num_test,
+            video_size=args.video_size,
+            num_frames=args.num_frames,
+        )
         build_toy_world_with_media(args.out, config, media)
     else:
         build_toy_world(args.out, config)

@@ -1,4 +1,5 @@
 """UnIVAL criterions; importing this package registers them with fairseq."""
+
 from unival.criterions.encouraging_loss import (  # noqa: F401
     AdjustLabelSmoothedEncouragingLossConfig,
     AdjustLabelSmoothedEncouragingLossCriterion,

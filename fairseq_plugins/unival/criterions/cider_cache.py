@@ -3,9 +3,11 @@
 The file is a pickle of ``{"document_frequency": {ngram tuple: count}, "ref_len": log(#images)}``
 (a ``collections.defaultdict`` of floats). It is read with
 :func:`unival.safe_load.load_plain_pickle`, which only rebuilds plain containers, numbers and
-strings, so a hostile file cannot run code. Its n-grams carry the reference's ``<eos>`` word; the n-grams without it keep their counts, which is what scoring
+strings, so a hostile file cannot run code. Its n-grams carry the reference's ``<eos>`` word;
+the n-grams without it keep their counts, which is what scoring
 captions without ``<eos>`` needs.
 """
+
 from __future__ import annotations
 
 from unival.metrics.caption import CiderDocumentFrequency

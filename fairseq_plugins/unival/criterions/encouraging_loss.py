@@ -20,6 +20,7 @@ The bonus enters with a **plus** sign, as in the reference code and the encourag
 negates its input once more: the value added is ``+b(p_y)``.)
 ``sample_size`` is the number of kept tokens; ``nll_loss`` sums the kept tokens' NLL.
 """
+
 import math
 from dataclasses import dataclass, field
 
@@ -41,10 +42,17 @@ BONUS_FLOOR = 1e-5  # 1 - p is clamped here before the log
 @dataclass
 class AdjustLabelSmoothedEncouragingLossConfig(AdjustLabelSmoothedCrossEntropyConfig):
     log_end: float = field(
-        default=0.75, metadata={"help": "tau: above this probability the bonus continues as its tangent (1: pure log)"}
+        default=0.75,
+        metadata={
+            "help": "tau: above this probability the bonus continues as its tangent (1: pure log)"
+        },
     )
-    drop_best_ratio: float = field(default=0.0, metadata={"help": "drop this fraction of lowest-loss tokens"})
-    drop_best_after: int = field(default=0, metadata={"help": "start dropping best tokens after this many updates"})
+    drop_best_ratio: float = field(
+        default=0.0, metadata={"help": "drop this fraction of lowest-loss tokens"}
+    )
+    drop_best_after: int = field(
+        default=0, metadata={"help": "start dropping best tokens after this many updates"}
+    )
 
 
 def encouraging_bonus(probs: torch.Tensor, log_end: float = 0.75) -> torch.Tensor:
@@ -57,7 +65,9 @@ def encouraging_bonus(probs: torch.Tensor, log_end: float = 0.75) -> torch.Tenso
     return bonus
 
 
-def encouraging_term(lprobs: torch.Tensor, target: torch.Tensor, epsilon: float, log_end: float) -> torch.Tensor:
+def encouraging_term(
+    lprobs: torch.Tensor, target: torch.Tensor, epsilon: float, log_end: float
+) -> torch.Tensor:
     """Scalar (1 - eps) * sum_i b(p_i[y_i]) + (eps / V) * sum_i sum_v b(p_i[v]) for
     lprobs (N, V), target (N,)."""
     bonus = encouraging_bonus(lprobs.exp(), log_end)
@@ -72,7 +82,9 @@ def keep_highest_loss(loss: torch.Tensor, drop_ratio: float) -> torch.Tensor:
     return idx
 
 
-@register_criterion("adjust_label_smoothed_encouraging_loss", dataclass=AdjustLabelSmoothedEncouragingLossConfig)
+@register_criterion(
+    "adjust_label_smoothed_encouraging_loss", dataclass=AdjustLabelSmoothedEncouragingLossConfig
+)
 class AdjustLabelSmoothedEncouragingLossCriterion(AdjustLabelSmoothedCrossEntropyCriterion):
     cfg: AdjustLabelSmoothedEncouragingLossConfig
 
@@ -85,7 +97,9 @@ class AdjustLabelSmoothedEncouragingLossCriterion(AdjustLabelSmoothedCrossEntrop
             loss, nll, lprobs, target = loss[idx], nll[idx], lprobs[idx], target[idx]
         if cfg.drop_best_ratio > 0 and update_num > cfg.drop_best_after:
             if cfg.use_rdrop:
-                raise ValueError("--drop-best-ratio cannot be combined with --use-rdrop (pairs would split)")
+                raise ValueError(
+                    "--drop-best-ratio cannot be combined with --use-rdrop (pairs would split)"
+                )
             idx = keep_highest_loss(loss, cfg.drop_best_ratio)
             loss, nll, lprobs, target = loss[idx], nll[idx], lprobs[idx], target[idx]
         n_kept = loss.numel()

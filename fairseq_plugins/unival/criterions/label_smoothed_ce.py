@@ -12,6 +12,7 @@ Per target token y with log-probabilities lp (after masking and ``conf`` scaling
 Optionally only the (1 - r) lowest-loss tokens are kept once ``update_num > drop_worst_after``,
 and R-Drop adds a symmetric KL between two passes of the same batch.
 """
+
 import logging
 import math
 from dataclasses import dataclass, field
@@ -32,22 +33,32 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class AdjustLabelSmoothedCrossEntropyConfig(FairseqDataclass):
-    label_smoothing: float = field(default=0.0, metadata={"help": "epsilon for label smoothing (0: plain NLL)"})
+    label_smoothing: float = field(
+        default=0.0, metadata={"help": "epsilon for label smoothing (0: plain NLL)"}
+    )
     report_accuracy: bool = field(default=False, metadata={"help": "log token accuracy"})
-    ignore_prefix_size: int = field(default=0, metadata={"help": "ignore the first N target positions"})
+    ignore_prefix_size: int = field(
+        default=0, metadata={"help": "ignore the first N target positions"}
+    )
     ignore_eos: bool = field(default=False, metadata={"help": "do not train on the EOS target"})
     sentence_avg: bool = II("optimization.sentence_avg")
     drop_worst_ratio: float = field(
         default=0.0, metadata={"help": "drop this fraction of highest-loss tokens (token level)"}
     )
-    drop_worst_after: int = field(default=0, metadata={"help": "start dropping after this many updates"})
-    use_rdrop: bool = field(default=False, metadata={"help": "use R-Drop (two passes + symmetric KL)"})
+    drop_worst_after: int = field(
+        default=0, metadata={"help": "start dropping after this many updates"}
+    )
+    use_rdrop: bool = field(
+        default=False, metadata={"help": "use R-Drop (two passes + symmetric KL)"}
+    )
     reg_alpha: float = field(default=1.0, metadata={"help": "weight of the R-Drop KL term"})
     sample_patch_num: int = field(
-        default=196, metadata={"help": "accepted for script compatibility; ignored (the model's value is used)"}
+        default=196,
+        metadata={"help": "accepted for script compatibility; ignored (the model's value is used)"},
     )
     constraint_range: Optional[str] = field(
-        default=None, metadata={"help": "'start,end': only ids 0-3 and [start, end) may be predicted"}
+        default=None,
+        metadata={"help": "'start,end': only ids 0-3 and [start, end) may be predicted"},
     )
 
 
@@ -81,7 +92,9 @@ def label_smoothed_nll_loss(
     return loss, nll
 
 
-def keep_lowest_loss(loss: torch.Tensor, drop_ratio: float, paired_halves: bool = False) -> torch.Tensor:
+def keep_lowest_loss(
+    loss: torch.Tensor, drop_ratio: float, paired_halves: bool = False
+) -> torch.Tensor:
     """Indices of the ``int(N * (1 - drop_ratio))`` lowest-loss tokens of ``loss`` (N,).
 
     With ``paired_halves`` (R-Drop), tokens are chosen on the first half and the same
@@ -117,13 +130,17 @@ def duplicate_batch(x: Any) -> Any:
     raise TypeError(f"cannot duplicate a batch entry of type {type(x).__name__}")
 
 
-@register_criterion("adjust_label_smoothed_cross_entropy", dataclass=AdjustLabelSmoothedCrossEntropyConfig)
+@register_criterion(
+    "adjust_label_smoothed_cross_entropy", dataclass=AdjustLabelSmoothedCrossEntropyConfig
+)
 class AdjustLabelSmoothedCrossEntropyCriterion(FairseqCriterion):
     def __init__(self, task, cfg: AdjustLabelSmoothedCrossEntropyConfig):
         super().__init__(task)
         self.cfg = cfg
         self.eps = cfg.label_smoothing
-        self.constraint_range = parse_constraint_range(cfg.constraint_range, getattr(task, "target_dictionary", None))
+        self.constraint_range = parse_constraint_range(
+            cfg.constraint_range, getattr(task, "target_dictionary", None)
+        )
 
     @classmethod
     def build_criterion(cls, cfg: AdjustLabelSmoothedCrossEntropyConfig, task):
@@ -205,7 +222,9 @@ class AdjustLabelSmoothedCrossEntropyCriterion(FairseqCriterion):
         """Summed loss and NLL over the kept tokens, and the number of kept tokens."""
         loss, nll = label_smoothed_nll_loss(lprobs, target, self.eps, masks, self.constraint_range)
         if self.cfg.drop_worst_ratio > 0 and update_num > self.cfg.drop_worst_after:
-            idx = keep_lowest_loss(loss, self.cfg.drop_worst_ratio, paired_halves=self.cfg.use_rdrop)
+            idx = keep_lowest_loss(
+                loss, self.cfg.drop_worst_ratio, paired_halves=self.cfg.use_rdrop
+            )
             loss, nll, lprobs = loss[idx], nll[idx], lprobs[idx]
             masks = masks[idx] if masks is not None else None
         n_kept = loss.numel()
@@ -231,7 +250,9 @@ class AdjustLabelSmoothedCrossEntropyCriterion(FairseqCriterion):
         ntokens = total("ntokens")
         metrics.log_scalar("loss", total("loss") / max(sample_size, 1), sample_size, round=3)
         metrics.log_scalar("nll_loss", total("nll_loss") / max(sample_size, 1), ntokens, round=3)
-        metrics.log_derived("ppl", lambda meters: utils.get_perplexity(meters["nll_loss"].avg, base=math.e))
+        metrics.log_derived(
+            "ppl", lambda meters: utils.get_perplexity(meters["nll_loss"].avg, base=math.e)
+        )
         metrics.log_scalar("ntokens", ntokens, 1, round=3)
         metrics.log_scalar("nsentences", total("nsentences"), 1, round=3)
         metrics.log_scalar("sample_size", sample_size, 1, round=3)
@@ -246,9 +267,11 @@ class AdjustLabelSmoothedCrossEntropyCriterion(FairseqCriterion):
             metrics.log_scalar("n_correct", total("n_correct"))
             metrics.log_derived(
                 "accuracy",
-                lambda meters: round(meters["n_correct"].sum * 100.0 / meters["total"].sum, 3)
-                if meters["total"].sum > 0
-                else float("nan"),
+                lambda meters: (
+                    round(meters["n_correct"].sum * 100.0 / meters["total"].sum, 3)
+                    if meters["total"].sum > 0
+                    else float("nan")
+                ),
             )
 
     @staticmethod

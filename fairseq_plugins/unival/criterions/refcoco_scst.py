@@ -23,6 +23,7 @@ flag each), so passing them also restricts the task's validation accuracy to tha
 ``--logprob`` and ``--reinforce`` are accepted for script compatibility; the reference ignores them.
 Logged: ``reward`` = mean reward per row.
 """
+
 import logging
 from dataclasses import dataclass, field
 from typing import Optional
@@ -51,22 +52,45 @@ NUM_BOX_TOKENS = 4
 @dataclass
 class RefcocoScstRewardCriterionConfig(FairseqDataclass):
     scst_cider_cached_tokens: Optional[str] = field(
-        default=None, metadata={"help": "accepted for script compatibility; unused by grounding"})
-    ignore_prefix_size: int = field(default=0, metadata={"help": "ignore the first N generated positions"})
+        default=None, metadata={"help": "accepted for script compatibility; unused by grounding"}
+    )
+    ignore_prefix_size: int = field(
+        default=0, metadata={"help": "ignore the first N generated positions"}
+    )
     sentence_avg: bool = II("optimization.sentence_avg")
     constraint_range: Optional[str] = field(
-        default=None, metadata={"help": "accepted for script compatibility; generation uses the task's masks"})
-    acc_thresh: str = field(default="0.5", metadata={"help": "IoU threshold of the acc reward (first of a list)"})
+        default=None,
+        metadata={"help": "accepted for script compatibility; generation uses the task's masks"},
+    )
+    acc_thresh: str = field(
+        default="0.5", metadata={"help": "IoU threshold of the acc reward (first of a list)"}
+    )
     metric: ChoiceEnum(["acc", "iou"]) = field(
-        default="acc", metadata={"help": "reward: acc (hit at --acc-thresh) or iou (the IoU itself)"})
-    max_area_size: Optional[float] = field(default=None, metadata={"help": "reward only GT boxes smaller (px²)"})
-    min_area_size: Optional[float] = field(default=None, metadata={"help": "reward only GT boxes larger (px²)"})
-    medium_area: bool = field(default=False, metadata={"help": "invert the area bounds: reward medium boxes"})
-    pos_reward: Optional[float] = field(default=None, metadata={"help": "value replacing positive rewards"})
-    neg_reward: Optional[float] = field(default=None, metadata={"help": "value replacing zero rewards"})
+        default="acc",
+        metadata={"help": "reward: acc (hit at --acc-thresh) or iou (the IoU itself)"},
+    )
+    max_area_size: Optional[float] = field(
+        default=None, metadata={"help": "reward only GT boxes smaller (px²)"}
+    )
+    min_area_size: Optional[float] = field(
+        default=None, metadata={"help": "reward only GT boxes larger (px²)"}
+    )
+    medium_area: bool = field(
+        default=False, metadata={"help": "invert the area bounds: reward medium boxes"}
+    )
+    pos_reward: Optional[float] = field(
+        default=None, metadata={"help": "value replacing positive rewards"}
+    )
+    neg_reward: Optional[float] = field(
+        default=None, metadata={"help": "value replacing zero rewards"}
+    )
     lambda_reinforce: float = field(default=0.0, metadata={"help": "lam > 0: loss = CE + lam * RL"})
-    logprob: bool = field(default=False, metadata={"help": "accepted for script compatibility (unused)"})
-    reinforce: bool = field(default=False, metadata={"help": "accepted for script compatibility (unused)"})
+    logprob: bool = field(
+        default=False, metadata={"help": "accepted for script compatibility (unused)"}
+    )
+    reinforce: bool = field(
+        default=False, metadata={"help": "accepted for script compatibility (unused)"}
+    )
 
 
 @register_criterion("refcoco_scst_reward_criterion", dataclass=RefcocoScstRewardCriterionConfig)
@@ -76,7 +100,9 @@ class RefcocoScstRewardCriterion(FairseqCriterion):
         self.cfg = cfg
         scst_args = getattr(task.cfg, "scst_args", None)
         if scst_args is None or not hasattr(task, "tokens_to_original_box"):
-            raise ValueError(f"refcoco_scst_reward_criterion needs the refcoco task (got {type(task).__name__})")
+            raise ValueError(
+                f"refcoco_scst_reward_criterion needs the refcoco task (got {type(task).__name__})"
+            )
         self.generators = ScstGenerators(task, scst_args)
         self.thresh = parse_thresholds(cfg.acc_thresh)[0] if cfg.metric == "acc" else None
 
@@ -87,8 +113,16 @@ class RefcocoScstRewardCriterion(FairseqCriterion):
     def rewards(self, boxes: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
         """(B,) rewards of predicted vs ground-truth boxes (B, 4), original pixels."""
         cfg = self.cfg
-        return grounding_rewards(boxes, gt, self.thresh, cfg.min_area_size, cfg.max_area_size,
-                                 cfg.medium_area, cfg.pos_reward, cfg.neg_reward)
+        return grounding_rewards(
+            boxes,
+            gt,
+            self.thresh,
+            cfg.min_area_size,
+            cfg.max_area_size,
+            cfg.medium_area,
+            cfg.pos_reward,
+            cfg.neg_reward,
+        )
 
     def forward(self, model, sample, update_num: int = 0, reduce: bool = True):
         """Return (loss, sample_size, logging_output) for a refcoco batch."""
@@ -97,13 +131,20 @@ class RefcocoScstRewardCriterion(FairseqCriterion):
         seqs = [strip_trailing_eos(row[0], eos) for row in hypos]
         w_ratios = sample["w_resize_ratios"].tolist()
         h_ratios = sample["h_resize_ratios"].tolist()
-        boxes = torch.tensor([self.task.tokens_to_original_box(s, w, h) for s, w, h in zip(seqs, w_ratios, h_ratios)],
-                             dtype=torch.float64).reshape(-1, 4)
+        boxes = torch.tensor(
+            [
+                self.task.tokens_to_original_box(s, w, h)
+                for s, w, h in zip(seqs, w_ratios, h_ratios)
+            ],
+            dtype=torch.float64,
+        ).reshape(-1, 4)
         rewards = self.rewards(boxes, sample["region_coords"].detach().cpu().double())
 
         device = sample["target"].device
         batch_size = len(seqs)
-        prev, target = generated_batch(seqs, self.task.target_dictionary.bos(), self.padding_idx, device)
+        prev, target = generated_batch(
+            seqs, self.task.target_dictionary.bos(), self.padding_idx, device
+        )
         net_output = model(**expand_net_input(sample["net_input"], batch_size, 1, prev))
         lprobs = model.get_normalized_probs(net_output, log_probs=True)
         gt = sample["target"][:, :-1]  # the 4 ground-truth bins, EOS left out
@@ -113,8 +154,12 @@ class RefcocoScstRewardCriterion(FairseqCriterion):
         loss, ntokens = policy_gradient_loss(lprobs, target, rewards.to(device), self.padding_idx)
         if self.cfg.lambda_reinforce > 0:
             width = min(gt.size(1), lprobs.size(1))
-            ce, _ = policy_gradient_loss(lprobs[:, :width], gt[:, :width], torch.ones(batch_size, device=device),
-                                         self.padding_idx)
+            ce, _ = policy_gradient_loss(
+                lprobs[:, :width],
+                gt[:, :width],
+                torch.ones(batch_size, device=device),
+                self.padding_idx,
+            )
             loss = ce + self.cfg.lambda_reinforce * loss
         sample_size = batch_size if self.cfg.sentence_avg else ntokens
         logging_output = {

@@ -39,6 +39,7 @@ task uses for its validation accuracy), ``cider`` = its mean CIDEr-D part and, w
 ``--scst-chair-gt`` (also at penalty 0), ``hallucinated`` and ``correct`` = mean hallucinated and
 correct object mentions per caption.
 """
+
 import logging
 from dataclasses import dataclass, field
 from typing import List, Optional, Sequence, Tuple
@@ -69,25 +70,47 @@ BASELINES = ChoiceEnum(["leave-one-out", "greedy"])
 @dataclass
 class ScstRewardCriterionConfig(FairseqDataclass):
     scst_cider_cached_tokens: Optional[str] = field(
-        default=None, metadata={"help": "pickled CIDEr-D document frequencies (reference format); "
-                                "default: computed from the training file's references"})
+        default=None,
+        metadata={
+            "help": "pickled CIDEr-D document frequencies (reference format); "
+            "default: computed from the training file's references"
+        },
+    )
     scst_baseline: BASELINES = field(
-        default="leave-one-out", metadata={"help": "baseline: mean reward of the other samples, or the greedy caption's"})
-    ignore_prefix_size: int = field(default=0, metadata={"help": "ignore the first N generated positions"})
+        default="leave-one-out",
+        metadata={"help": "baseline: mean reward of the other samples, or the greedy caption's"},
+    )
+    ignore_prefix_size: int = field(
+        default=0, metadata={"help": "ignore the first N generated positions"}
+    )
     sentence_avg: bool = II("optimization.sentence_avg")
     constraint_range: Optional[str] = field(
-        default=None, metadata={"help": "accepted for script compatibility; generation uses the task's"})
+        default=None,
+        metadata={"help": "accepted for script compatibility; generation uses the task's"},
+    )
     scst_chair_penalty: float = field(
-        default=0.0, metadata={"help": "lambda >= 0: reward = CIDEr-D - lambda * (distinct hallucinated objects of "
-                               "the caption, CHAIR); needs --scst-chair-gt; 0 = off"})
+        default=0.0,
+        metadata={
+            "help": "lambda >= 0: reward = CIDEr-D - lambda * (distinct hallucinated objects of "
+            "the caption, CHAIR); needs --scst-chair-gt; 0 = off"
+        },
+    )
     scst_chair_gt: Optional[str] = field(
-        default=None, metadata={"help": "COCO instances JSON or toy-world scenes JSON of the training images; rows are "
-                                "matched by uniq_id = image id (toy world: one row per image, '&&'-joined references, "
-                                "like caption_valid.tsv); given alone, hallucinations are logged, not penalised"})
+        default=None,
+        metadata={
+            "help": "COCO instances JSON or toy-world scenes JSON of the training images; rows are "
+            "matched by uniq_id = image id (toy world: one row per image, '&&'-joined references, "
+            "like caption_valid.tsv); given alone, hallucinations are logged, not penalised"
+        },
+    )
     scst_chair_bonus: float = field(
-        default=0.0, metadata={"help": "mu >= 0: reward += mu * (distinct objects the caption names correctly), so "
-                               "that naming nothing does not escape --scst-chair-penalty; "
-                               "needs --scst-chair-gt; 0 = off"})
+        default=0.0,
+        metadata={
+            "help": "mu >= 0: reward += mu * (distinct objects the caption names correctly), so "
+            "that naming nothing does not escape --scst-chair-penalty; "
+            "needs --scst-chair-gt; 0 = off"
+        },
+    )
 
 
 @register_criterion("scst_reward_criterion", dataclass=ScstRewardCriterionConfig)
@@ -97,7 +120,9 @@ class ScstRewardCriterion(FairseqCriterion):
         self.cfg = cfg
         scst_args = getattr(task.cfg, "scst_args", None)
         if scst_args is None:
-            raise ValueError(f"scst_reward_criterion needs a task with --scst-args (got {type(task).__name__})")
+            raise ValueError(
+                f"scst_reward_criterion needs a task with --scst-args (got {type(task).__name__})"
+            )
         self.generators = ScstGenerators(task, scst_args)
         self._cider_stats: Optional[CiderDocumentFrequency] = None
         self.chair_penalty = float(cfg.scst_chair_penalty)
@@ -106,15 +131,28 @@ class ScstRewardCriterion(FairseqCriterion):
         self.chair_bonus = float(cfg.scst_chair_bonus)
         if not self.chair_bonus >= 0:
             raise ValueError(f"--scst-chair-bonus must be >= 0, got {cfg.scst_chair_bonus}")
-        for name, value in (("--scst-chair-penalty", self.chair_penalty), ("--scst-chair-bonus", self.chair_bonus)):
+        for name, value in (
+            ("--scst-chair-penalty", self.chair_penalty),
+            ("--scst-chair-bonus", self.chair_bonus),
+        ):
             if value > 0 and not cfg.scst_chair_gt:
-                raise ValueError(f"{name} > 0 needs --scst-chair-gt (a COCO instances JSON or a "
-                                 "toy-world scenes JSON of the training images)")
-        self.chair_gt: Optional[GroundTruth] = load_ground_truth(cfg.scst_chair_gt) if cfg.scst_chair_gt else None
+                raise ValueError(
+                    f"{name} > 0 needs --scst-chair-gt (a COCO instances JSON or a "
+                    "toy-world scenes JSON of the training images)"
+                )
+        self.chair_gt: Optional[GroundTruth] = (
+            load_ground_truth(cfg.scst_chair_gt) if cfg.scst_chair_gt else None
+        )
         if self.chair_gt is not None:
-            logger.info("CHAIR penalty %g per hallucinated object, bonus %g per correct one, "
-                        "ground truth of %d images (%s) from %s", self.chair_penalty, self.chair_bonus, len(self.chair_gt.objects),
-                        self.chair_gt.kind, cfg.scst_chair_gt)
+            logger.info(
+                "CHAIR penalty %g per hallucinated object, bonus %g per correct one, "
+                "ground truth of %d images (%s) from %s",
+                self.chair_penalty,
+                self.chair_bonus,
+                len(self.chair_gt.objects),
+                self.chair_gt.kind,
+                cfg.scst_chair_gt,
+            )
 
     @classmethod
     def build_criterion(cls, cfg: ScstRewardCriterionConfig, task):
@@ -127,9 +165,9 @@ class ScstRewardCriterion(FairseqCriterion):
             if self.cfg.scst_cider_cached_tokens:
                 self._cider_stats = load_cider_cached_tokens(self.cfg.scst_cider_cached_tokens)
             else:
-
                 self._cider_stats = read_reference_statistics(
-                    self.task.path_for_split("train"), self.task.cfg.selected_cols)
+                    self.task.path_for_split("train"), self.task.cfg.selected_cols
+                )
         return self._cider_stats
 
     def decode(self, tokens: torch.Tensor) -> str:
@@ -139,26 +177,35 @@ class ScstRewardCriterion(FairseqCriterion):
         """Each row's ground-truth objects, found by ``sample["uniq_ids"]``."""
         uniq_ids = sample.get("uniq_ids")
         if uniq_ids is None or len(uniq_ids) != batch_size:
-            raise ValueError("--scst-chair-gt needs every row's uniq_id in the batch (sample['uniq_ids'])")
+            raise ValueError(
+                "--scst-chair-gt needs every row's uniq_id in the batch (sample['uniq_ids'])"
+            )
         objects = []
         for uniq_id in uniq_ids:
             key = json_id(uniq_id)
             if key not in self.chair_gt.objects:
-                raise ValueError(f"uniq_id {uniq_id!r} is not an image of "
-                                 f"--scst-chair-gt {self.cfg.scst_chair_gt}: "
-                                 "SCST rows need uniq_id = image id (one row per image)")
+                raise ValueError(
+                    f"uniq_id {uniq_id!r} is not an image of "
+                    f"--scst-chair-gt {self.cfg.scst_chair_gt}: "
+                    "SCST rows need uniq_id = image id (one row per image)"
+                )
             objects.append(self.chair_gt.objects[key])
         return objects
 
-    def rewards(self, hyps: Sequence[str], refs: Sequence[Sequence[str]],
-                objects: Optional[Sequence[set]]) -> Tuple[torch.Tensor, torch.Tensor, Optional[Tuple]]:
+    def rewards(
+        self, hyps: Sequence[str], refs: Sequence[Sequence[str]], objects: Optional[Sequence[set]]
+    ) -> Tuple[torch.Tensor, torch.Tensor, Optional[Tuple]]:
         """(total, CIDEr-D, (hallucinated, correct) counts or None), each (N,) float64;
         total = CIDEr-D - lambda * hallucinated + mu * correct."""
         cider = cider_rewards(hyps, refs, self.cider_stats())
         if objects is None:
             return cider, cider, None
         hallucinated, correct = mention_counts(hyps, objects, self.chair_gt.vocabulary)
-        return cider - self.chair_penalty * hallucinated + self.chair_bonus * correct, cider, (hallucinated, correct)
+        return (
+            cider - self.chair_penalty * hallucinated + self.chair_bonus * correct,
+            cider,
+            (hallucinated, correct),
+        )
 
     def forward(self, model, sample, update_num: int = 0, reduce: bool = True):
         """Return (loss, sample_size, logging_output) for a batch whose rows carry
@@ -166,35 +213,45 @@ class ScstRewardCriterion(FairseqCriterion):
         references: List[List[str]] = sample.get("references") or []
         batch_size = sample["target"].size(0)
         if len(references) != batch_size or not all(references):
-            raise ValueError("scst_reward_criterion needs every row's references in the batch: "
-                             "train the caption task with --scst on a TSV whose caption column "
-                             "joins all references with '&&'")
+            raise ValueError(
+                "scst_reward_criterion needs every row's references in the batch: "
+                "train the caption task with --scst on a TSV whose caption column "
+                "joins all references with '&&'"
+            )
         hypos = self.generators.generate(model, sample)
         k = min(len(row) for row in hypos)
         if k < 2 and self.cfg.scst_baseline == "leave-one-out":
-            raise ValueError("the leave-one-out baseline needs at least 2 captions per image: "
-                             "set beam >= 2 in --scst-args")
+            raise ValueError(
+                "the leave-one-out baseline needs at least 2 captions per image: "
+                "set beam >= 2 in --scst-args"
+            )
         seqs = [row[j] for row in hypos for j in range(k)]
         objects = self.row_objects(sample, batch_size) if self.chair_gt is not None else None
         rows = [i for i in range(batch_size) for _ in range(k)]
         rewards, cider, mentions = self.rewards(
-            [self.decode(s) for s in seqs], [references[i] for i in rows],
-            None if objects is None else [objects[i] for i in rows])
+            [self.decode(s) for s in seqs],
+            [references[i] for i in rows],
+            None if objects is None else [objects[i] for i in rows],
+        )
         rewards = rewards.view(batch_size, k)
         if self.cfg.scst_baseline == "greedy":
             greedy = [row[0] for row in self.generators.generate(model, sample, greedy=True)]
-            baseline = self.rewards([self.decode(s) for s in greedy], references, objects)[0].unsqueeze(1)
+            baseline = self.rewards([self.decode(s) for s in greedy], references, objects)[
+                0
+            ].unsqueeze(1)
         else:
             baseline = leave_one_out_baseline(rewards)
         advantage = (rewards - baseline).reshape(-1)
 
         device = sample["target"].device
-        prev, target = generated_batch(seqs, self.task.target_dictionary.bos(), self.padding_idx, device)
+        prev, target = generated_batch(
+            seqs, self.task.target_dictionary.bos(), self.padding_idx, device
+        )
         net_output = model(**expand_net_input(sample["net_input"], batch_size, k, prev))
         lprobs = model.get_normalized_probs(net_output, log_probs=True)
         if self.cfg.ignore_prefix_size > 0:
-            lprobs = lprobs[:, self.cfg.ignore_prefix_size:]
-            target = target[:, self.cfg.ignore_prefix_size:]
+            lprobs = lprobs[:, self.cfg.ignore_prefix_size :]
+            target = target[:, self.cfg.ignore_prefix_size :]
         loss, ntokens = policy_gradient_loss(lprobs, target, advantage.to(device), self.padding_idx)
         nsentences = target.size(0)
         sample_size = nsentences if self.cfg.sentence_avg else ntokens

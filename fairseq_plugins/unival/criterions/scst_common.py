@@ -9,6 +9,7 @@
   (row i -> rows i*k .. i*k+k-1) and puts the generated prev_output_tokens in.
 * :func:`policy_gradient_loss`: -sum_t lp(g_t) * w over non-pad positions, w one weight per row.
 """
+
 import json
 from argparse import Namespace
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -24,7 +25,9 @@ class ScstGenerators:
         try:
             self.args: Dict = json.loads(scst_args or "{}")
         except json.JSONDecodeError as error:
-            raise ValueError(f"--scst-args must be a JSON object, got {scst_args!r}: {error}") from error
+            raise ValueError(
+                f"--scst-args must be a JSON object, got {scst_args!r}: {error}"
+            ) from error
         if not isinstance(self.args, dict):
             raise ValueError(f"--scst-args must be a JSON object, got {scst_args!r}")
         self._cache: Dict[Tuple[int, str], object] = {}
@@ -59,8 +62,9 @@ def strip_trailing_eos(tokens: torch.Tensor, eos: int) -> torch.Tensor:
     return tokens[:-1] if tokens.numel() > 0 and int(tokens[-1]) == eos else tokens
 
 
-def generated_batch(seqs: Sequence[torch.Tensor], bos: int, pad: int,
-                    device=None) -> Tuple[torch.Tensor, torch.Tensor]:
+def generated_batch(
+    seqs: Sequence[torch.Tensor], bos: int, pad: int, device=None
+) -> Tuple[torch.Tensor, torch.Tensor]:
     """(prev_output_tokens, target), both (N, T_max) int64: [BOS] + seq[:-1] and seq,
     right-padded."""
     if not seqs:
@@ -79,7 +83,9 @@ def generated_batch(seqs: Sequence[torch.Tensor], bos: int, pad: int,
     return prev.to(device), target.to(device)
 
 
-def expand_net_input(net_input: Dict, batch_size: int, k: int, prev_output_tokens: torch.Tensor) -> Dict:
+def expand_net_input(
+    net_input: Dict, batch_size: int, k: int, prev_output_tokens: torch.Tensor
+) -> Dict:
     """A copy of ``net_input`` with each per-row tensor repeated k times and the new decoder
     input."""
     out = {}
@@ -93,8 +99,9 @@ def expand_net_input(net_input: Dict, batch_size: int, k: int, prev_output_token
     return out
 
 
-def policy_gradient_loss(lprobs: torch.Tensor, target: torch.Tensor, weights: torch.Tensor,
-                         pad: Optional[int]) -> Tuple[torch.Tensor, int]:
+def policy_gradient_loss(
+    lprobs: torch.Tensor, target: torch.Tensor, weights: torch.Tensor, pad: Optional[int]
+) -> Tuple[torch.Tensor, int]:
     """(-sum over non-pad (i, t) of lprobs[i, t, target[i, t]] * weights[i],
     number of non-pad tokens).
 

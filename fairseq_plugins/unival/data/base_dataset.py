@@ -7,6 +7,7 @@ raised; with it the sample becomes ``{"id": i, "skipped": "<file>:<line> column 
 (<name>): <reason>"}`` (dropped and counted by :func:`unival.data.collate.collate`) and a
 warning is logged.
 """
+
 from __future__ import annotations
 
 import logging
@@ -34,9 +35,15 @@ FIELD_ERRORS = (ValueError, OSError, KeyError, IndexError, EOFError, Image.Decom
 class UnivalDataset(FairseqDataset):
     """Rows of ``tsv`` (this rank's slice), kept in file order (shuffling is by epoch file)."""
 
-    def __init__(self, split: str, tsv: TSVFile, tokenizer: UnivalTokenizer,
-                 skip_bad_samples: bool = False, max_src_length: int = 128,
-                 max_tgt_length: int = 30):
+    def __init__(
+        self,
+        split: str,
+        tsv: TSVFile,
+        tokenizer: UnivalTokenizer,
+        skip_bad_samples: bool = False,
+        max_src_length: int = 128,
+        max_tgt_length: int = 30,
+    ):
         super().__init__()
         self.split = split
         self.tsv = tsv
@@ -101,8 +108,13 @@ class UnivalDataset(FairseqDataset):
     def decode_field(row: TSVRow, position: int, name: str, decoder: Callable[[str], Any]) -> Any:
         """``decoder(row[position])``, turning its input errors into :class:`BadSampleError`."""
         if position >= len(row):
-            raise BadSampleError(row.path, row.line, None, name,
-                                 f"row has {len(row)} selected fields, {name} is field {position}")
+            raise BadSampleError(
+                row.path,
+                row.line,
+                None,
+                name,
+                f"row has {len(row)} selected fields, {name} is field {position}",
+            )
         try:
             return decoder(row[position])
         except BadSampleError:
@@ -117,8 +129,12 @@ class UnivalDataset(FairseqDataset):
         if loader is None:
             raise AttributeError(f"{type(self).__name__} has no media_loader")
         rng = sample_rng(self.seed, self.epoch, index)
-        return self.decode_field(row, position, loader.modality.name.lower(),
-                                 lambda field: loader.load(field, self.split == "train", rng))
+        return self.decode_field(
+            row,
+            position,
+            loader.modality.name.lower(),
+            lambda field: loader.load(field, self.split == "train", rng),
+        )
 
     def encode_text(self, text: str, max_length: int | None = None) -> torch.LongTensor:
         """BPE ids of ``text`` (no BOS/EOS), truncated to ``max_length`` tokens."""

@@ -14,6 +14,7 @@ The same dataset serves ``video_caption`` and ``audio_caption``: the
 task passes a ``media_loader`` (:mod:`unival.data.media`) for the media column and the
 ``prompt`` (" what does the video describe?", also for audio, as the original code does).
 """
+
 from __future__ import annotations
 
 import os
@@ -44,19 +45,36 @@ class CaptionDataset(UnivalDataset):
 
     FIELDS = ("uniq_id", "image", "caption")
 
-    def __init__(self, split: str, tsv: TSVFile, tokenizer: UnivalTokenizer,
-                 patch_image_size: int = 480, max_src_length: int = 80,
-                 max_tgt_length: int = 20, image_dir: str | os.PathLike | None = None,
-                 skip_bad_samples: bool = False, read_from_img_path: bool = False,
-                 media_loader=None, prompt: str = CAPTION_PROMPT, seed: int = 1,
-                 train_references: bool = False):
-        super().__init__(split, tsv, tokenizer, skip_bad_samples=skip_bad_samples,
-                         max_src_length=max_src_length, max_tgt_length=max_tgt_length)
+    def __init__(
+        self,
+        split: str,
+        tsv: TSVFile,
+        tokenizer: UnivalTokenizer,
+        patch_image_size: int = 480,
+        max_src_length: int = 80,
+        max_tgt_length: int = 20,
+        image_dir: str | os.PathLike | None = None,
+        skip_bad_samples: bool = False,
+        read_from_img_path: bool = False,
+        media_loader=None,
+        prompt: str = CAPTION_PROMPT,
+        seed: int = 1,
+        train_references: bool = False,
+    ):
+        super().__init__(
+            split,
+            tsv,
+            tokenizer,
+            skip_bad_samples=skip_bad_samples,
+            max_src_length=max_src_length,
+            max_tgt_length=max_tgt_length,
+        )
         self.patch_image_size = patch_image_size
         self.image_dir = image_dir
         self.read_from_img_path = read_from_img_path
         self.media_loader = media_loader or ImageLoader(
-            patch_image_size, None if image_dir is None else str(image_dir), read_from_img_path)
+            patch_image_size, None if image_dir is None else str(image_dir), read_from_img_path
+        )
         self.prompt = prompt
         self.seed = seed
         self.train_references = train_references
@@ -69,8 +87,9 @@ class CaptionDataset(UnivalDataset):
         uniq_id = self.decode_field(row, 0, self.FIELDS[0], str.strip)
         media = self.load_media(row, 1, index)
         if self.is_train and not self.train_references:
-            caption = self.decode_field(row, 2, self.FIELDS[2],
-                                        partial(caption_words, max_words=self.max_tgt_length))
+            caption = self.decode_field(
+                row, 2, self.FIELDS[2], partial(caption_words, max_words=self.max_tgt_length)
+            )
             if not caption:
                 raise row.error(2, "empty caption after removing punctuation", self.FIELDS[2])
             references = None

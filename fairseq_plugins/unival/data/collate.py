@@ -14,6 +14,7 @@ waveforms of different lengths are right-padded with zeros. Skipped samples
 (``{"id", "skipped"}``) are dropped and counted; a batch left empty is ``{}`` (fairseq's
 convention for "no batch").
 """
+
 from __future__ import annotations
 
 import logging
@@ -31,8 +32,11 @@ _MEDIA_KEYS = {
     "patch_video": ("patch_videos", False),
     "patch_audio": ("patch_audios", True),
 }
-_MEDIA_TYPES = {"patch_image": Modality.IMAGE, "patch_video": Modality.VIDEO,
-                "patch_audio": Modality.AUDIO}
+_MEDIA_TYPES = {
+    "patch_image": Modality.IMAGE,
+    "patch_video": Modality.VIDEO,
+    "patch_audio": Modality.AUDIO,
+}
 
 
 def pad_1d(values: Sequence[torch.Tensor], pad_idx: int, left_pad: bool = False) -> torch.Tensor:
@@ -41,7 +45,7 @@ def pad_1d(values: Sequence[torch.Tensor], pad_idx: int, left_pad: bool = False)
     out = values[0].new_full((len(values), size), pad_idx)
     for i, v in enumerate(values):
         if left_pad:
-            out[i, size - v.size(0):] = v
+            out[i, size - v.size(0) :] = v
         else:
             out[i, : v.size(0)] = v
     return out
@@ -69,13 +73,17 @@ def _stack_media(samples: list[dict], key: str, pad_last_dim: bool) -> torch.Ten
             continue
         if pad_last_dim:
             if tuple(tensor.shape[:-1]) != tuple(shape[:-1]):
-                raise ValueError(f"{key} shapes differ in the batch: {tuple(tensor.shape)} "
-                                 f"vs {tuple(reference.shape)}")
+                raise ValueError(
+                    f"{key} shapes differ in the batch: {tuple(tensor.shape)} "
+                    f"vs {tuple(reference.shape)}"
+                )
             out[i, ..., : tensor.shape[-1]] = tensor
         else:
             if tuple(tensor.shape) != tuple(shape):
-                raise ValueError(f"{key} shapes differ in the batch: {tuple(tensor.shape)} "
-                                 f"vs {tuple(reference.shape)}")
+                raise ValueError(
+                    f"{key} shapes differ in the batch: {tuple(tensor.shape)} "
+                    f"vs {tuple(reference.shape)}"
+                )
             out[i] = tensor
     return out
 
@@ -87,8 +95,9 @@ def _all_or_none(samples: list[dict], key: str) -> list | None:
     if present == 0:
         return None
     if present != len(values):
-        raise ValueError(f"{present} of {len(values)} samples carry {key!r}: a batch must "
-                         f"be uniform in it")
+        raise ValueError(
+            f"{present} of {len(values)} samples carry {key!r}: a batch must be uniform in it"
+        )
     return values
 
 
@@ -99,8 +108,9 @@ def _default_patch_type(sample: dict) -> int:
     return int(Modality.IMAGE)
 
 
-def collate(samples: Sequence[dict], pad_idx: int, eos_idx: int,
-            left_pad_source: bool = False) -> dict:
+def collate(
+    samples: Sequence[dict], pad_idx: int, eos_idx: int, left_pad_source: bool = False
+) -> dict:
     """Merge samples into a batch (see the module docstring). ``eos_idx`` is accepted for
     fairseq's collater signature; sequences already carry their EOS."""
     del eos_idx
@@ -114,20 +124,23 @@ def collate(samples: Sequence[dict], pad_idx: int, eos_idx: int,
     src_tokens = pad_1d([s["source"] for s in kept], pad_idx, left_pad=left_pad_source)
     net_input = {
         "src_tokens": src_tokens,
-        "src_lengths": torch.tensor([int(s["source"].ne(pad_idx).sum()) for s in kept],
-                                    dtype=torch.long),
+        "src_lengths": torch.tensor(
+            [int(s["source"].ne(pad_idx).sum()) for s in kept], dtype=torch.long
+        ),
     }
     for key, (batch_key, pad_last_dim) in _MEDIA_KEYS.items():
         if any(s.get(key) is not None for s in kept):
             net_input[batch_key] = _stack_media(kept, key, pad_last_dim)
     net_input["patch_masks"] = torch.tensor(
-        [bool(s.get("patch_mask", any(s.get(k) is not None for k in _MEDIA_KEYS)))
-         for s in kept], dtype=torch.bool)
+        [bool(s.get("patch_mask", any(s.get(k) is not None for k in _MEDIA_KEYS))) for s in kept],
+        dtype=torch.bool,
+    )
     if any("patch_type" in s for s in kept) or any(
         s.get(k) is not None for s in kept for k in ("patch_video", "patch_audio")
     ):
         net_input["patch_types"] = torch.tensor(
-            [int(s.get("patch_type", _default_patch_type(s))) for s in kept], dtype=torch.long)
+            [int(s.get("patch_type", _default_patch_type(s))) for s in kept], dtype=torch.long
+        )
 
     batch = {
         "id": torch.tensor([int(s["id"]) for s in kept], dtype=torch.long),
@@ -141,14 +154,14 @@ def collate(samples: Sequence[dict], pad_idx: int, eos_idx: int,
         target = pad_1d(targets, pad_idx)
         batch["target"] = target
         batch["ntokens"] = int(target.ne(pad_idx).sum())
-        net_input["prev_output_tokens"] = pad_1d([s["prev_output_tokens"] for s in kept],
-                                                 pad_idx)
+        net_input["prev_output_tokens"] = pad_1d([s["prev_output_tokens"] for s in kept], pad_idx)
     else:
         batch["target"] = None
         batch["ntokens"] = 0
         if all(s.get("prev_output_tokens") is not None for s in kept):
             net_input["prev_output_tokens"] = pad_1d(
-                [s["prev_output_tokens"] for s in kept], pad_idx)
+                [s["prev_output_tokens"] for s in kept], pad_idx
+            )
 
     if any("conf" in s for s in kept):
         batch["conf"] = torch.tensor([float(s.get("conf", 1.0)) for s in kept])

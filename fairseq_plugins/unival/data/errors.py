@@ -1,4 +1,5 @@
 """The one error type for bad input rows, naming file, line and column."""
+
 from __future__ import annotations
 
 import os
@@ -13,8 +14,14 @@ class BadSampleError(ValueError):
     problem is the row as a whole, e.g. a wrong column count).
     """
 
-    def __init__(self, path: str | os.PathLike, line: int, column: int | None = None,
-                 column_name: str | None = None, reason: str = ""):
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        line: int,
+        column: int | None = None,
+        column_name: str | None = None,
+        reason: str = "",
+    ):
         self.path = os.fspath(path)
         self.line = line
         self.column = column

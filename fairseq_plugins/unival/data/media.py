@@ -16,6 +16,7 @@ part of captioning and QA samples:
 Random draws come from ``rng`` (numpy ``Generator``), which the dataset seeds per
 (seed, epoch, row) so that runs repeat.
 """
+
 from __future__ import annotations
 
 import os
@@ -52,8 +53,11 @@ class ImageLoader:
 
     def load(self, field: str, train: bool = False, rng: np.random.Generator | None = None) -> dict:
         img = decode_image(field, self.image_dir, read_from_path=self.read_from_path)
-        return {"patch_image": image_to_tensor(img, self.size), "patch_mask": torch.tensor([True]),
-                "patch_type": int(Modality.IMAGE)}
+        return {
+            "patch_image": image_to_tensor(img, self.size),
+            "patch_mask": torch.tensor([True]),
+            "patch_type": int(Modality.IMAGE),
+        }
 
 
 @dataclass
@@ -75,10 +79,15 @@ class VideoLoader:
 
     def load(self, field: str, train: bool = False, rng: np.random.Generator | None = None) -> dict:
         sampling = self.sample_type if train else (self.eval_sample_type or self.sample_type)
-        frames = read_video_frames(media_path(field, self.media_dir), self.num_frames, sampling, rng)
+        frames = read_video_frames(
+            media_path(field, self.media_dir), self.num_frames, sampling, rng
+        )
         clip = video_to_tensor(frames, self.size, train=train, augment=self.use_dataaug, rng=rng)
-        return {"patch_video": clip, "patch_mask": torch.tensor([True]),
-                "patch_type": int(Modality.VIDEO)}
+        return {
+            "patch_video": clip,
+            "patch_mask": torch.tensor([True]),
+            "patch_type": int(Modality.VIDEO),
+        }
 
 
 @dataclass
@@ -100,8 +109,11 @@ class AudioLoader:
     def load(self, field: str, train: bool = False, rng: np.random.Generator | None = None) -> dict:
         waveform, _ = read_audio(media_path(field, self.media_dir), self.sample_rate)
         waveform = pad_or_crop(int16_round_trip(waveform), self.max_audio_len, rng, self.pad_mode)
-        return {"patch_audio": torch.from_numpy(waveform), "patch_mask": torch.tensor([True]),
-                "patch_type": int(Modality.AUDIO)}
+        return {
+            "patch_audio": torch.from_numpy(waveform),
+            "patch_mask": torch.tensor([True]),
+            "patch_type": int(Modality.AUDIO),
+        }
 
 
 def sample_rng(seed: int, epoch: int, index: int) -> np.random.Generator:

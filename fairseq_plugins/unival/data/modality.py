@@ -1,4 +1,5 @@
 """The modalities a batch row can carry, with the reference's ``patch_types`` values."""
+
 from enum import IntEnum
 
 

@@ -17,6 +17,7 @@ seeded by (``seed``, epoch, i), so items are reproducible and independent of wor
 A bad row (media, fields) raises :class:`BadSampleError`, or with ``skip_bad_samples`` is
 dropped with its reason counted in the batch's ``nskipped``/``skipped``.
 """
+
 from __future__ import annotations
 
 import logging
@@ -77,13 +78,30 @@ class MediaSettings:
 class PretrainDataset(UnivalDataset):
     """``unify_task`` items over the main TSV slice and its auxiliary streams."""
 
-    def __init__(self, split: str, tsv: TSVFile, tokenizer, examples: PretrainExamples,
-                 negatives: Optional[NegativeSamples], media: MediaSettings,
-                 streams: List[AuxiliaryStream] = (), seed: int = 7, skip_bad_samples: bool = False):
-        super().__init__(split, tsv, tokenizer, skip_bad_samples=skip_bad_samples,
-                         max_src_length=examples.max_src_length, max_tgt_length=examples.max_tgt_length)
+    def __init__(
+        self,
+        split: str,
+        tsv: TSVFile,
+        tokenizer,
+        examples: PretrainExamples,
+        negatives: Optional[NegativeSamples],
+        media: MediaSettings,
+        streams: List[AuxiliaryStream] = (),
+        seed: int = 7,
+        skip_bad_samples: bool = False,
+    ):
+        super().__init__(
+            split,
+            tsv,
+            tokenizer,
+            skip_bad_samples=skip_bad_samples,
+            max_src_length=examples.max_src_length,
+            max_tgt_length=examples.max_tgt_length,
+        )
         if self.is_train and negatives is None:
-            raise ValueError("pretraining needs negative samples (--neg-sample-dir) for its ITM examples")
+            raise ValueError(
+                "pretraining needs negative samples (--neg-sample-dir) for its ITM examples"
+            )
         self.examples = examples
         self.negatives = negatives
         self.media = media
@@ -107,7 +125,7 @@ class PretrainDataset(UnivalDataset):
     def __getitem__(self, index) -> dict:
         index = int(index)
         rng = np.random.default_rng([self.seed, self.epoch, index])
-        coin = random.Random(int(rng.integers(2 ** 62)))
+        coin = random.Random(int(rng.integers(2**62)))
         item = {"id": index, "image": [], "video": [], "skipped_rows": []}
         for source, tsv, row_index in self.rows_of_item(index):
             try:
@@ -126,8 +144,9 @@ class PretrainDataset(UnivalDataset):
             item[modality].extend(examples)
         return item
 
-    def process_row(self, index: int, row: TSVRow, rng: np.random.Generator = None,
-                    coin: random.Random = None):
+    def process_row(
+        self, index: int, row: TSVRow, rng: np.random.Generator = None, coin: random.Random = None
+    ):
         """One row -> ("image" | "video", [example dicts])."""
         rng = rng if rng is not None else np.random.default_rng()
         coin = coin if coin is not None else random.Random()
@@ -142,19 +161,26 @@ class PretrainDataset(UnivalDataset):
             media = {"patch_image": image, "patch_type": int(Modality.IMAGE)}
         elif kind in VIDEO_TYPES:
             video = self.decode_field(row, 1, "media", lambda f: self._video(f, rng))
-            examples = self._text_examples(row, field, kind[len("video_"):], "video", coin)
+            examples = self._text_examples(row, field, kind[len("video_") :], "video", coin)
             media = {"patch_video": video, "patch_type": int(Modality.VIDEO)}
         else:
-            raise row.error(7, f"unknown pretraining type {kind!r} (known: {IMAGE_TYPES + VIDEO_TYPES})", "type")
+            raise row.error(
+                7, f"unknown pretraining type {kind!r} (known: {IMAGE_TYPES + VIDEO_TYPES})", "type"
+            )
         for example in examples:
-            example.update(media, id=index, uniq_id=field["uniq_id"], patch_mask=torch.tensor([True]))
+            example.update(
+                media, id=index, uniq_id=field["uniq_id"], patch_mask=torch.tensor([True])
+            )
         return ("video" if kind in VIDEO_TYPES else "image"), examples
 
-    def _text_examples(self, row: TSVRow, field: Dict[str, str], kind: str, media: str,
-                       coin: random.Random) -> List[dict]:
+    def _text_examples(
+        self, row: TSVRow, field: Dict[str, str], kind: str, media: str, coin: random.Random
+    ) -> List[dict]:
         build = self.examples
         if kind == "caption":
-            main = self.decode_field(row, 2, "caption", lambda c: build.caption(c, media, field["dataset_name"].strip()))
+            main = self.decode_field(
+                row, 2, "caption", lambda c: build.caption(c, media, field["dataset_name"].strip())
+            )
             if not self.is_train:
                 return [main]
             objects = split_objects(field["gt_objects"])
@@ -177,10 +203,17 @@ class PretrainDataset(UnivalDataset):
             img, box, _, _ = bt.square_resize(img, box, size)
             box = bt.clip_boxes(box, size, size)
         coords = box[0].tolist()
-        examples = [self.decode_field(row, 4, "refs", lambda _: self.examples.grounding(field["caption"], coords))]
+        examples = [
+            self.decode_field(
+                row, 4, "refs", lambda _: self.examples.grounding(field["caption"], coords)
+            )
+        ]
         if self.is_train:
-            examples.append(self.decode_field(
-                row, 2, "caption", lambda c: self.examples.grounded_caption(c, coords)))
+            examples.append(
+                self.decode_field(
+                    row, 2, "caption", lambda c: self.examples.grounded_caption(c, coords)
+                )
+            )
         return normalize(pil_to_tensor(img)), examples
 
     # -- media ------------------------------------------------------------------------------
@@ -205,7 +238,9 @@ class PretrainDataset(UnivalDataset):
         directory = self.media.image_dir
         path = os.path.join(directory, field.strip()) if directory else field.strip()
         frames = read_video_frames(path, self.media.num_frames, "rand", rng)
-        return video_to_tensor(frames, self.media.patch_frame_size, train=self.is_train, augment=True, rng=rng)
+        return video_to_tensor(
+            frames, self.media.patch_frame_size, train=self.is_train, augment=True, rng=rng
+        )
 
     # -- batching ---------------------------------------------------------------------------
     def collater(self, samples: List[dict]):

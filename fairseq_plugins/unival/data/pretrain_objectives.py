@@ -15,6 +15,7 @@ dataset. The objectives UnIVAL's released recipe uses:
 OFA's text span masking, image infilling and detection are not used by UnIVAL's pretraining scripts.
 :class:`NegativeSamples` draws the ITM negatives from the ``--neg-sample-dir`` files.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,8 +31,14 @@ from unival.tokenizer import UnivalTokenizer
 
 logger = logging.getLogger(__name__)
 
-CAPTION_PROMPTS = {"image": " what does the image describe?", "video": " what does the video describe?"}
-ITM_PROMPTS = {"image": ' does the image describe " {} "?', "video": ' does the video describe " {} "?'}
+CAPTION_PROMPTS = {
+    "image": " what does the image describe?",
+    "video": " what does the video describe?",
+}
+ITM_PROMPTS = {
+    "image": ' does the image describe " {} "?',
+    "video": ' does the video describe " {} "?',
+}
 QA_ITM_PROMPT = ' what is the answer to question " {} ". is " {} "?'
 GROUNDING_PROMPT = ' which region does the text " {} " describe?'
 GROUNDED_CAPTION_PROMPT = "  what does the region describe? region:"
@@ -71,7 +78,9 @@ class NegativeSamples:
 
     MAX_TRIES = 10
 
-    def __init__(self, captions: Sequence[str], objects: Sequence[str], type2ans: Dict[str, List[str]]):
+    def __init__(
+        self, captions: Sequence[str], objects: Sequence[str], type2ans: Dict[str, List[str]]
+    ):
         self.captions = [c for c in captions if c.strip()]
         self.objects = [o for o in objects if o.strip()]
         self.type2ans = {t: list(a) for t, a in type2ans.items()}
@@ -88,8 +97,13 @@ class NegativeSamples:
         with open(os.path.join(directory, "type2ans.json"), encoding="utf-8") as f:
             type2ans = json.load(f)
         samples = cls(lines("all_captions.txt"), lines("object.txt"), type2ans)
-        logger.info("negative samples from %s: %d captions, %d objects, %d answer types", directory,
-                    len(samples.captions), len(samples.objects), len(samples.type2ans))
+        logger.info(
+            "negative samples from %s: %d captions, %d objects, %d answer types",
+            directory,
+            len(samples.captions),
+            len(samples.objects),
+            len(samples.type2ans),
+        )
         return samples
 
     def _draw(self, rng: random.Random, pool: Sequence[str], avoid: str) -> Optional[str]:
@@ -102,8 +116,13 @@ class NegativeSamples:
                 return choice
         return None
 
-    def negative_caption(self, rng: random.Random, caption: str, gt_objects: Sequence[str],
-                         object_swap_prob: float = 0.4) -> str:
+    def negative_caption(
+        self,
+        rng: random.Random,
+        caption: str,
+        gt_objects: Sequence[str],
+        object_swap_prob: float = 0.4,
+    ) -> str:
         """With ``object_swap_prob`` (when ``gt_objects``): the caption with one object replaced by
         another; otherwise (or when the swap changes nothing) a random other caption."""
         if gt_objects and self.objects and rng.random() < object_swap_prob:
@@ -129,14 +148,23 @@ class NegativeSamples:
             negative = self._draw(rng, self.type2ans[answer_type], answer)
             if negative is not None:
                 return negative
-        return self._draw(rng, self.type2ans.get("other", []), answer) if self.type2ans.get("other") else None
+        return (
+            self._draw(rng, self.type2ans.get("other", []), answer)
+            if self.type2ans.get("other")
+            else None
+        )
 
 
 class PretrainExamples:
     """Example builders over one tokenizer (lengths in words, as the reference truncates)."""
 
-    def __init__(self, tokenizer: UnivalTokenizer, max_src_length: int = 80, max_tgt_length: int = 30,
-                 max_image_size: int = 512):
+    def __init__(
+        self,
+        tokenizer: UnivalTokenizer,
+        max_src_length: int = 80,
+        max_tgt_length: int = 30,
+        max_image_size: int = 512,
+    ):
         self.tokenizer = tokenizer
         self.max_src_length = max_src_length
         self.max_tgt_length = max_tgt_length
@@ -160,16 +188,26 @@ class PretrainExamples:
         if not target:
             raise ValueError("empty caption")
         example = self._text(CAPTION_PROMPTS[media], " " + target)
-        if dataset_name == "cc12m":  # the reference does not train the first two tokens of CC12M captions
+        if (
+            dataset_name == "cc12m"
+        ):  # the reference does not train the first two tokens of CC12M captions
             example["target"][:2] = self.tokenizer.pad
         return example
 
-    def caption_itm(self, caption: str, gt_objects: Sequence[str], negatives: NegativeSamples,
-                    rng: random.Random, media: str = "image") -> dict:
+    def caption_itm(
+        self,
+        caption: str,
+        gt_objects: Sequence[str],
+        negatives: NegativeSamples,
+        rng: random.Random,
+        media: str = "image",
+    ) -> dict:
         text = pre_caption(caption, self.max_src_length)
         if rng.random() < 0.5:
             return self._text(ITM_PROMPTS[media].format(text), YES)
-        negative = pre_caption(negatives.negative_caption(rng, text, gt_objects), self.max_src_length)
+        negative = pre_caption(
+            negatives.negative_caption(rng, text, gt_objects), self.max_src_length
+        )
         return self._text(ITM_PROMPTS[media].format(negative), NO)
 
     def qa(self, question: str, refs: str) -> dict:
@@ -178,7 +216,9 @@ class PretrainExamples:
         example["conf"] = conf
         return example
 
-    def qa_itm(self, question: str, refs: str, negatives: NegativeSamples, rng: random.Random) -> Optional[dict]:
+    def qa_itm(
+        self, question: str, refs: str, negatives: NegativeSamples, rng: random.Random
+    ) -> Optional[dict]:
         """None when no negative answer can be drawn and the coin asked for one."""
         answer, conf = best_answer(refs)
         text = pre_question(question, self.max_src_length)
@@ -197,8 +237,11 @@ class PretrainExamples:
         bins = self.box_tokens(box)
         prompt = tok.encode(GROUNDING_PROMPT.format(pre_caption(caption, self.max_src_length)))
         bos, eos = torch.tensor([tok.bos]), torch.tensor([tok.eos])
-        return {"source": torch.cat([bos, prompt, eos]), "target": torch.cat([bins, eos]),
-                "prev_output_tokens": torch.cat([bos, bins])}
+        return {
+            "source": torch.cat([bos, prompt, eos]),
+            "target": torch.cat([bins, eos]),
+            "prev_output_tokens": torch.cat([bos, bins]),
+        }
 
     def grounded_caption(self, caption: str, box: Sequence[float]) -> dict:
         target = pre_caption(caption, self.max_tgt_length)

@@ -11,6 +11,7 @@ Fields (after ``--selected-cols 0,4,2,3``): ``uniq_id``, ``image`` (base64 or pa
 * extra per sample (and per batch, plural): ``w_resize_ratio`` = P / w, ``h_resize_ratio`` = P / h,
   ``region_coord`` (4,) the original box, used to de-quantise predictions for evaluation.
 """
+
 from __future__ import annotations
 
 import os
@@ -52,13 +53,27 @@ class RefcocoDataset(UnivalDataset):
 
     FIELDS = ("uniq_id", "image", "text", "region")
 
-    def __init__(self, split: str, tsv: TSVFile, tokenizer: UnivalTokenizer,
-                 patch_image_size: int = 512, max_image_size: int = 512,
-                 max_src_length: int = 80, max_tgt_length: int = 20,
-                 image_dir: str | os.PathLike | None = None, skip_bad_samples: bool = False,
-                 read_from_img_path: bool = False):
-        super().__init__(split, tsv, tokenizer, skip_bad_samples=skip_bad_samples,
-                         max_src_length=max_src_length, max_tgt_length=max_tgt_length)
+    def __init__(
+        self,
+        split: str,
+        tsv: TSVFile,
+        tokenizer: UnivalTokenizer,
+        patch_image_size: int = 512,
+        max_image_size: int = 512,
+        max_src_length: int = 80,
+        max_tgt_length: int = 20,
+        image_dir: str | os.PathLike | None = None,
+        skip_bad_samples: bool = False,
+        read_from_img_path: bool = False,
+    ):
+        super().__init__(
+            split,
+            tsv,
+            tokenizer,
+            skip_bad_samples=skip_bad_samples,
+            max_src_length=max_src_length,
+            max_tgt_length=max_tgt_length,
+        )
         self.patch_image_size = patch_image_size
         self.max_image_size = max_image_size
         self.image_dir = image_dir
@@ -66,15 +81,23 @@ class RefcocoDataset(UnivalDataset):
 
     def process_row(self, index: int, row: TSVRow) -> dict:
         uniq_id = self.decode_field(row, 0, self.FIELDS[0], str.strip)
-        image = self.decode_field(row, 1, self.FIELDS[1], lambda f: decode_image(
-            f, self.image_dir, read_from_path=self.read_from_img_path))
+        image = self.decode_field(
+            row,
+            1,
+            self.FIELDS[1],
+            lambda f: decode_image(f, self.image_dir, read_from_path=self.read_from_img_path),
+        )
         text = self.decode_field(row, 2, self.FIELDS[2], lambda f: f)
         region = self.decode_field(row, 3, self.FIELDS[3], parse_region)
         size = self.patch_image_size
         resized, boxes, w_ratio, h_ratio = square_resize(image, region.unsqueeze(0), size)
         box = clip_boxes(boxes, size, size)[0]
-        bins = self.decode_field(row, 3, self.FIELDS[3],
-                                 lambda _: self.tokenizer.box_to_tokens(box.tolist(), self.max_image_size))
+        bins = self.decode_field(
+            row,
+            3,
+            self.FIELDS[3],
+            lambda _: self.tokenizer.box_to_tokens(box.tolist(), self.max_image_size),
+        )
         bos = torch.tensor([self.tokenizer.bos])
         eos = torch.tensor([self.tokenizer.eos])
         prompt = self.encode_text(grounding_prompt(text, self.max_src_length))

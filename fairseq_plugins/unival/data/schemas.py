@@ -4,6 +4,7 @@
 are the ``--selected-cols`` of the released scripts; ``media`` maps a column to how it is
 stored (``"image"`` = URL-safe base64 or a path, ``"video"``/``"audio"`` = a path).
 """
+
 from __future__ import annotations
 
 import os
@@ -101,8 +102,8 @@ IMAGE_GEN = TSVSchema(
 )
 
 SCHEMAS: dict[str, TSVSchema] = {
-    s.task: s for s in (CAPTION, VIDEO_CAPTION, AUDIO_CAPTION, VQA, VIDEO_VQA, REFCOCO,
-                        SNLI_VE, IMAGE_GEN)
+    s.task: s
+    for s in (CAPTION, VIDEO_CAPTION, AUDIO_CAPTION, VQA, VIDEO_VQA, REFCOCO, SNLI_VE, IMAGE_GEN)
 }
 
 
@@ -129,6 +130,7 @@ def read_rows(path: Union[str, os.PathLike], schema: TSVSchema) -> List[Dict[str
             if not schema.accepts_column_count(len(fields)):
                 raise ValueError(
                     f"{os.fspath(path)} row {number}: {len(fields)} columns, expected "
-                    f"{schema.num_columns} ({', '.join(schema.columns)}) for {schema.task}")
+                    f"{schema.num_columns} ({', '.join(schema.columns)}) for {schema.task}"
+                )
             rows.append(dict(zip(schema.columns, fields)))
     return rows

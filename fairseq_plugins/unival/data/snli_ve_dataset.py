@@ -10,6 +10,7 @@ Fields (after ``--selected-cols 0,2,3,4,5``): ``uniq_id``, ``image``, ``hypothes
 * decoder prompt, target, constraint mask as VQA (:mod:`unival.data.vqa_dataset`), without
   ``conf``; ``ref_dict`` = {label: 1.0}.
 """
+
 from __future__ import annotations
 
 from functools import partial
@@ -57,4 +58,6 @@ class SnliVeDataset(PromptedAnswerDataset):
         premise = self.decode_field(row, 3, self.FIELDS[3], normalise) if self.add_caption else None
         answer = self.decode_field(row, 4, self.FIELDS[4], label_answer)
         prompt = snli_ve_prompt(hypothesis, premise)
-        return self.answer_sample(index, row, uniq_id, patch_image, prompt, answer, 4, {answer: 1.0})
+        return self.answer_sample(
+            index, row, uniq_id, patch_image, prompt, answer, 4, {answer: 1.0}
+        )

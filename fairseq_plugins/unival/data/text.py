@@ -1,4 +1,5 @@
 """Text normalisation of the OFA data pipeline (``pre_caption``, ``pre_question``)."""
+
 from __future__ import annotations
 
 import re

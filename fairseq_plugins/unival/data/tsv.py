@@ -4,6 +4,7 @@ The index (one ``int64`` per row start) is built in one streaming pass; rows are
 ``os.pread`` so one object serves any number of DataLoader workers (the descriptor is
 reopened lazily in each process and never pickled).
 """
+
 from __future__ import annotations
 
 import logging
@@ -89,9 +90,14 @@ class TSVFile:
     :class:`BadSampleError`.
     """
 
-    def __init__(self, path: str | os.PathLike, selected_cols: str | Sequence[int] | None = None,
-                 slice_id: int = 0, slice_count: int = 1,
-                 expected_columns: int | str | None = None):
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        selected_cols: str | Sequence[int] | None = None,
+        slice_id: int = 0,
+        slice_count: int = 1,
+        expected_columns: int | str | None = None,
+    ):
         self.path = os.fspath(path)
         self.selected_cols = parse_selected_cols(selected_cols)
         self.slice_id = slice_id
@@ -104,8 +110,15 @@ class TSVFile:
             expected_columns = self.infer_column_count()
         self.expected_columns = expected_columns
         self.begin, self.end = slice_bounds(self.total_rows, slice_id, slice_count)
-        logger.info("%s: %d rows, slice %d/%d holds rows [%d, %d)", self.path,
-                    self.total_rows, slice_id, slice_count, self.begin, self.end)
+        logger.info(
+            "%s: %d rows, slice %d/%d holds rows [%d, %d)",
+            self.path,
+            self.total_rows,
+            slice_id,
+            slice_count,
+            self.begin,
+            self.end,
+        )
 
     def __len__(self) -> int:
         return self.end - self.begin
@@ -148,14 +161,20 @@ class TSVFile:
         fields = self.read_line(row).split("\t")
         line = row + 1
         if self.expected_columns is not None and len(fields) != self.expected_columns:
-            raise BadSampleError(self.path, line, reason=(
-                f"expected {self.expected_columns} tab-separated columns (as the file's other "
-                f"rows have), found {len(fields)}: a stray tab or a missing field"))
+            raise BadSampleError(
+                self.path,
+                line,
+                reason=(
+                    f"expected {self.expected_columns} tab-separated columns (as the file's other "
+                    f"rows have), found {len(fields)}: a stray tab or a missing field"
+                ),
+            )
         columns = self.selected_cols if self.selected_cols is not None else range(len(fields))
         for column in columns:
             if column >= len(fields):
-                raise BadSampleError(self.path, line, column, reason=(
-                    f"row has only {len(fields)} columns"))
+                raise BadSampleError(
+                    self.path, line, column, reason=(f"row has only {len(fields)} columns")
+                )
         return TSVRow([fields[c] for c in columns], self.path, line, columns)
 
     def __iter__(self) -> Iterator[TSVRow]:

@@ -24,6 +24,7 @@ Fields (after ``--selected-cols 0,5,2,3,4``): ``question_id``, ``image`` (base64
 Batches carry, besides the standard collate output, ``ref_dicts`` (answer -> confidence per
 row) and ``decoder_prompts`` (list of (P_i,) tensors).
 """
+
 from __future__ import annotations
 
 import logging
@@ -77,7 +78,9 @@ def load_candidate_answers(path: str | os.PathLike) -> List[str]:
     if path.endswith((".pkl", ".pickle")):
         ans2label = load_plain_pickle(path, "an answer -> label dict")
         if not isinstance(ans2label, dict):
-            raise ValueError(f"{path}: expected a pickled dict answer -> label, got {type(ans2label).__name__}")
+            raise ValueError(
+                f"{path}: expected a pickled dict answer -> label, got {type(ans2label).__name__}"
+            )
         answers = [str(a) for a in ans2label]
     else:
         with open(path, encoding="utf-8") as f:
@@ -89,8 +92,9 @@ def load_candidate_answers(path: str | os.PathLike) -> List[str]:
     return answers
 
 
-def prompted_sequences(source: torch.Tensor, answer: torch.Tensor, prompt_type: str,
-                       eos: int, pad: int) -> Dict[str, torch.Tensor]:
+def prompted_sequences(
+    source: torch.Tensor, answer: torch.Tensor, prompt_type: str, eos: int, pad: int
+) -> Dict[str, torch.Tensor]:
     """prev_output_tokens, target, decoder_prompt and prefix_tokens for ``source`` ([BOS] s
     [EOS]) and answer tokens ``answer`` (no BOS/EOS); see the module docstring."""
     bos_item = source[:1]
@@ -119,13 +123,30 @@ class PromptedAnswerDataset(UnivalDataset):
     SNLI-VE). The media column is read by ``media_loader`` (:mod:`unival.data.media`;
     default: images of ``patch_image_size``)."""
 
-    def __init__(self, split: str, tsv: TSVFile, tokenizer: UnivalTokenizer,
-                 candidates=None, prompt_type: str = "prev_output", patch_image_size: int = 480,
-                 max_src_length: int = 128, max_tgt_length: int = 30,
-                 image_dir: str | os.PathLike | None = None, skip_bad_samples: bool = False,
-                 read_from_img_path: bool = False, media_loader=None, seed: int = 1):
-        super().__init__(split, tsv, tokenizer, skip_bad_samples=skip_bad_samples,
-                         max_src_length=max_src_length, max_tgt_length=max_tgt_length)
+    def __init__(
+        self,
+        split: str,
+        tsv: TSVFile,
+        tokenizer: UnivalTokenizer,
+        candidates=None,
+        prompt_type: str = "prev_output",
+        patch_image_size: int = 480,
+        max_src_length: int = 128,
+        max_tgt_length: int = 30,
+        image_dir: str | os.PathLike | None = None,
+        skip_bad_samples: bool = False,
+        read_from_img_path: bool = False,
+        media_loader=None,
+        seed: int = 1,
+    ):
+        super().__init__(
+            split,
+            tsv,
+            tokenizer,
+            skip_bad_samples=skip_bad_samples,
+            max_src_length=max_src_length,
+            max_tgt_length=max_tgt_length,
+        )
         if prompt_type not in PROMPT_TYPES:
             raise ValueError(f"prompt type must be one of {PROMPT_TYPES}, got {prompt_type!r}")
         self.candidates = candidates  # unival.generation.candidate_scoring.CandidateSet or None
@@ -134,7 +155,8 @@ class PromptedAnswerDataset(UnivalDataset):
         self.image_dir = image_dir
         self.read_from_img_path = read_from_img_path
         self.media_loader = media_loader or ImageLoader(
-            patch_image_size, None if image_dir is None else str(image_dir), read_from_img_path)
+            patch_image_size, None if image_dir is None else str(image_dir), read_from_img_path
+        )
         self.seed = seed
 
     def _image(self, field: str) -> torch.Tensor:
@@ -144,18 +166,32 @@ class PromptedAnswerDataset(UnivalDataset):
 
     def _check_candidate(self, answer: str, answer_ids: torch.Tensor) -> str:
         if self.candidates is not None and not self.candidates.trie.contains(answer_ids.tolist()):
-            raise ValueError(f"answer {answer!r} is not among the {len(self.candidates)} candidate answers")
+            raise ValueError(
+                f"answer {answer!r} is not among the {len(self.candidates)} candidate answers"
+            )
         return answer
 
-    def answer_sample(self, index: int, row: TSVRow, uniq_id: str, media,
-                      prompt: str, answer: str, answer_field: int, refs: Dict[str, float],
-                      extra_source: Optional[str] = None) -> dict:
+    def answer_sample(
+        self,
+        index: int,
+        row: TSVRow,
+        uniq_id: str,
+        media,
+        prompt: str,
+        answer: str,
+        answer_field: int,
+        refs: Dict[str, float],
+        extra_source: Optional[str] = None,
+    ) -> dict:
         """The sample dict of one row (``answer_field``: the column blamed for a bad answer).
 
         ``media``: the ``patch_*`` keys from :meth:`load_media`, or an image tensor (3, P, P)."""
         if torch.is_tensor(media):
-            media = {"patch_image": media, "patch_mask": torch.tensor([True]),
-                     "patch_type": int(Modality.IMAGE)}
+            media = {
+                "patch_image": media,
+                "patch_mask": torch.tensor([True]),
+                "patch_type": int(Modality.IMAGE),
+            }
         tok = self.tokenizer
         source_ids = [self.encode_text(prompt)]
         if extra_source:
@@ -164,7 +200,9 @@ class PromptedAnswerDataset(UnivalDataset):
         answer_ids = self.encode_text(" " + answer)
         if answer_ids.numel() == 0:
             raise row.error(answer_field, "empty answer", "answer")
-        self.decode_field(row, answer_field, "answer", lambda _: self._check_candidate(answer, answer_ids))
+        self.decode_field(
+            row, answer_field, "answer", lambda _: self._check_candidate(answer, answer_ids)
+        )
         sample = {
             "id": index,
             "uniq_id": uniq_id,
@@ -175,7 +213,8 @@ class PromptedAnswerDataset(UnivalDataset):
         }
         if self.candidates is not None:
             sample["constraint_mask"] = answer_constraint_mask(
-                self.candidates.trie, sample["target"].numel(), answer_ids.tolist(), len(tok))
+                self.candidates.trie, sample["target"].numel(), answer_ids.tolist(), len(tok)
+            )
         return sample
 
     def collater(self, samples: List[dict]) -> dict:
@@ -210,9 +249,13 @@ class VqaGenDataset(PromptedAnswerDataset):
         answer = best_answer(refs)
         objects = None
         if self.add_object and len(row) > 4:
-            labels = self.decode_field(row, 4, self.FIELDS[4], partial(_object_labels, limit=self.max_object_length))
+            labels = self.decode_field(
+                row, 4, self.FIELDS[4], partial(_object_labels, limit=self.max_object_length)
+            )
             objects = " object: " + " ".join(labels) if labels else None
-        sample = self.answer_sample(index, row, question_id, media, prompt, answer, 3, refs, objects)
+        sample = self.answer_sample(
+            index, row, question_id, media, prompt, answer, 3, refs, objects
+        )
         sample["conf"] = refs[answer]
         return sample
 

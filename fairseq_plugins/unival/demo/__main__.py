@@ -1,4 +1,5 @@
 """``python -m unival.demo``: the same as ``unival demo``."""
+
 import sys
 
 from unival.cli import main

@@ -2,6 +2,7 @@
 trained with ``run_scripts/caption/train.sh`` -> the trained model, the same architecture
 with its initial weights and the most frequent training caption, scored on the test images.
 """
+
 from __future__ import annotations
 
 import json
@@ -73,17 +74,38 @@ class CaptionStage:
         log_path.unlink(missing_ok=True)
 
         logger.info("caption: writing the toy world to %s", data_dir)
-        ctx.run([sys.executable, str(TOY_WORLD_SCRIPT), "--out", str(data_dir), "--seed", str(ctx.seed),
-                 "--num-train", str(s.num_train), "--num-valid", str(s.num_valid),
-                 "--num-test", str(s.num_test), "--image-size", str(s.image_size)], log_path)
+        ctx.run(
+            [
+                sys.executable,
+                str(TOY_WORLD_SCRIPT),
+                "--out",
+                str(data_dir),
+                "--seed",
+                str(ctx.seed),
+                "--num-train",
+                str(s.num_train),
+                "--num-valid",
+                str(s.num_valid),
+                "--num-test",
+                str(s.num_test),
+                "--image-size",
+                str(s.image_size),
+            ],
+            log_path,
+        )
         train_tsv = data_dir / "caption_train_shuffled.tsv"
         shuffle_rows(data_dir / "caption_train.tsv", train_tsv, seed=ctx.seed)
 
         save_dir = work_dir / "checkpoints"
-        logger.info("caption: training unival_tiny for %d updates (log: %s)", s.max_update, log_path)
+        logger.info(
+            "caption: training unival_tiny for %d updates (log: %s)", s.max_update, log_path
+        )
         started = time.monotonic()
-        ctx.run(["bash", str(RUN_SCRIPTS / "caption" / "train.sh")], log_path,
-                self.train_env(data_dir, train_tsv, save_dir))
+        ctx.run(
+            ["bash", str(RUN_SCRIPTS / "caption" / "train.sh")],
+            log_path,
+            self.train_env(data_dir, train_tsv, save_dir),
+        )
         train_seconds = time.monotonic() - started
         best = save_dir / "checkpoint_best.pt"
         untrained = work_dir / "checkpoint_untrained.pt"
@@ -91,10 +113,15 @@ class CaptionStage:
 
         scores, predictions = {}, {}
         for system, checkpoint in (("trained", best), ("untrained", untrained)):
-            logger.info("caption: evaluating the %s model on the %d test images", system, s.num_test)
+            logger.info(
+                "caption: evaluating the %s model on the %d test images", system, s.num_test
+            )
             results = work_dir / f"eval_{system}"
-            ctx.run(["bash", str(RUN_SCRIPTS / "caption" / "eval.sh")], work_dir / "eval.log",
-                    self.eval_env(data_dir, checkpoint, results))
+            ctx.run(
+                ["bash", str(RUN_SCRIPTS / "caption" / "eval.sh")],
+                work_dir / "eval.log",
+                self.eval_env(data_dir, checkpoint, results),
+            )
             scores[system] = json.loads((results / "scores.json").read_text())
             predictions[system] = json.loads((results / "predictions.json").read_text())
 
@@ -103,30 +130,53 @@ class CaptionStage:
         scores["most_frequent_caption"] = score_constant_caption(baseline, references)
 
         self.examples = pick_examples(predictions["trained"], references, count=4)
-        self.summary = {"train_seconds": round(train_seconds, 1), "updates": updates,
-                        "num_test": len(references), "baseline_caption": baseline}
+        self.summary = {
+            "train_seconds": round(train_seconds, 1),
+            "updates": updates,
+            "num_test": len(references),
+            "baseline_caption": baseline,
+        }
         (work_dir / "examples.json").write_text(json.dumps(self.examples, indent=1) + "\n")
-        return {metric: {system: round(float(scores[system][metric]), 4) for system in SYSTEMS}
-                for metric in METRICS}
+        return {
+            metric: {system: round(float(scores[system][metric]), 4) for system in SYSTEMS}
+            for metric in METRICS
+        }
 
     def train_env(self, data_dir: Path, train_tsv: Path, save_dir: Path) -> Dict[str, str]:
         """Environment for ``run_scripts/caption/train.sh``: the toy recipe on CPU from scratch."""
         s = self.settings
         return {
-            "UNIVAL_DATA": str(data_dir), "TRAIN_DATA": str(train_tsv), "SAVE_DIR": str(save_dir),
-            "INIT_CHECKPOINT": "scratch", "DEVICE": "cpu", "ARCH": "unival_tiny",
-            "IMAGE_ENCODER": "", "RESNET_TYPE": "",  # keep unival_tiny's own small backbone
+            "UNIVAL_DATA": str(data_dir),
+            "TRAIN_DATA": str(train_tsv),
+            "SAVE_DIR": str(save_dir),
+            "INIT_CHECKPOINT": "scratch",
+            "DEVICE": "cpu",
+            "ARCH": "unival_tiny",
+            "IMAGE_ENCODER": "",
+            "RESNET_TYPE": "",  # keep unival_tiny's own small backbone
             "FREEZE_EMBEDDINGS": "0",  # from scratch the embeddings must learn too
-            "DROPOUT": "0.0", "ENCODER_DROP_PATH": "0.0", "DECODER_DROP_PATH": "0.0",
-            "LABEL_SMOOTHING": "0.0", "DROP_WORST_RATIO": "0.0", "CRITERION": "ce",
-            "UPDATE_FREQ": "1", "FIXED_VALIDATION_SEED": "",  # the toy recipe's, not the paper's
-            "BATCH_SIZE": str(s.batch_size), "MAX_UPDATE": str(s.max_update), "MAX_EPOCH": "100",
-            "LR": str(s.lr), "WARMUP_RATIO": str(s.warmup_ratio), "PATCH_IMAGE_SIZE": str(s.image_size),
+            "DROPOUT": "0.0",
+            "ENCODER_DROP_PATH": "0.0",
+            "DECODER_DROP_PATH": "0.0",
+            "LABEL_SMOOTHING": "0.0",
+            "DROP_WORST_RATIO": "0.0",
+            "CRITERION": "ce",
+            "UPDATE_FREQ": "1",
+            "FIXED_VALIDATION_SEED": "",  # the toy recipe's, not the paper's
+            "BATCH_SIZE": str(s.batch_size),
+            "MAX_UPDATE": str(s.max_update),
+            "MAX_EPOCH": "100",
+            "LR": str(s.lr),
+            "WARMUP_RATIO": str(s.warmup_ratio),
+            "PATCH_IMAGE_SIZE": str(s.image_size),
             "EVAL_ARGS": json.dumps({"beam": s.beam, "max_len_b": 22, "no_repeat_ngram_size": 3}),
             # validate and save only when training ends (the schedule anneals to lr 0 there):
             # every update the budget allows goes to training
-            "VALIDATE_INTERVAL": "1000", "SAVE_INTERVAL": "1000", "VALIDATE_INTERVAL_UPDATES": "0",
-            "LOG_INTERVAL": "50", "SEED": "1",
+            "VALIDATE_INTERVAL": "1000",
+            "SAVE_INTERVAL": "1000",
+            "VALIDATE_INTERVAL_UPDATES": "0",
+            "LOG_INTERVAL": "50",
+            "SEED": "1",
             "NUM_WORKERS": str(s.num_workers),  # decode images while the model trains
             "EXTRA_ARGS": f"--stop-time-hours={s.train_time_cap_minutes / 60:.4f}",
         }
@@ -134,21 +184,29 @@ class CaptionStage:
     def eval_env(self, data_dir: Path, checkpoint: Path, results: Path) -> Dict[str, str]:
         """Environment for ``run_scripts/caption/eval.sh`` on the toy world's test split."""
         return {
-            "UNIVAL_DATA": str(data_dir), "CHECKPOINT": str(checkpoint), "RESULTS_DIR": str(results),
-            "DEVICE": "cpu", "PATCH_IMAGE_SIZE": str(self.settings.image_size),
-            "BEAM": str(self.settings.beam), "BATCH_SIZE": "25",
+            "UNIVAL_DATA": str(data_dir),
+            "CHECKPOINT": str(checkpoint),
+            "RESULTS_DIR": str(results),
+            "DEVICE": "cpu",
+            "PATCH_IMAGE_SIZE": str(self.settings.image_size),
+            "BEAM": str(self.settings.beam),
+            "BATCH_SIZE": "25",
         }
 
     def describe(self) -> str:
         """Lines for the printed report after the metrics table."""
-        lines = [f"  most frequent training caption: \"{self.summary['baseline_caption']}\"",
-                 f"  training: {self.summary['updates']} updates in "
-                 f"{self.summary['train_seconds']:.0f} s; "
-                 f"{self.summary['num_test']} held-out test images"]
+        lines = [
+            f'  most frequent training caption: "{self.summary["baseline_caption"]}"',
+            f"  training: {self.summary['updates']} updates in "
+            f"{self.summary['train_seconds']:.0f} s; "
+            f"{self.summary['num_test']} held-out test images",
+        ]
         for example in self.examples:
-            lines.append(f"  image {example['id']}: predicted \"{example['prediction']}\"")
-            lines.append(f"  {' ' * len(str(example['id']))}        "
-                         f"reference \"{example['closest_reference']}\"")
+            lines.append(f'  image {example["id"]}: predicted "{example["prediction"]}"')
+            lines.append(
+                f"  {' ' * len(str(example['id']))}        "
+                f'reference "{example["closest_reference"]}"'
+            )
         return "\n".join(lines)
 
 
@@ -177,8 +235,14 @@ def pick_examples(predictions, references: Dict[str, List[str]], count: int) -> 
         refs = references.get(image_id, [])
         words = Counter(by_id[image_id].split())
         closest = max(refs, key=lambda r: sum((Counter(r.split()) & words).values()), default="")
-        examples.append({"id": image_id, "prediction": by_id[image_id], "closest_reference": closest,
-                         "references": refs})
+        examples.append(
+            {
+                "id": image_id,
+                "prediction": by_id[image_id],
+                "closest_reference": closest,
+                "references": refs,
+            }
+        )
     return examples
 
 

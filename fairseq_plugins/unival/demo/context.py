@@ -4,6 +4,7 @@ the output folder and small TSV helpers.
 The demo drives the repository's ``run_scripts/`` and ``data_utils/``, so it runs from a
 checkout: the checkout is found above this file, or named by ``UNIVAL_HOME``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -58,11 +59,17 @@ class DemoContext:
     out: Path
     seed: int
     env: Dict[str, str]
-    world: Optional[Path] = None  # the toy world the multitask stage wrote (the media stage reuses it)
-    base: Optional[Path] = None   # the multitask stage's base checkpoint
-    experts: Optional[Dict[str, Path]] = None  # the multitask stage's expert checkpoints (task -> .pt)
+    world: Optional[Path] = (
+        None  # the toy world the multitask stage wrote (the media stage reuses it)
+    )
+    base: Optional[Path] = None  # the multitask stage's base checkpoint
+    experts: Optional[Dict[str, Path]] = (
+        None  # the multitask stage's expert checkpoints (task -> .pt)
+    )
 
-    def run(self, cmd: List[str], log_path: Path, extra_env: Optional[Dict[str, str]] = None) -> None:
+    def run(
+        self, cmd: List[str], log_path: Path, extra_env: Optional[Dict[str, str]] = None
+    ) -> None:
         """Run ``cmd`` with stdout+stderr appended to ``log_path``; raise naming the log on
         failure."""
         env = {**self.env, **(extra_env or {})}
@@ -71,8 +78,10 @@ class DemoContext:
             log.flush()
             proc = subprocess.run(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT)
         if proc.returncode != 0:
-            raise RuntimeError(f"{Path(cmd[0]).name} {' '.join(cmd[1:2])} failed "
-                               f"(exit {proc.returncode}); see {log_path}")
+            raise RuntimeError(
+                f"{Path(cmd[0]).name} {' '.join(cmd[1:2])} failed "
+                f"(exit {proc.returncode}); see {log_path}"
+            )
 
 
 def read_captions(path: Path, schema: TSVSchema = CAPTION) -> List[str]:
@@ -84,8 +93,10 @@ def read_references(path: Path, schema: TSVSchema = CAPTION) -> Dict[str, List[s
     """``{media id: [reference, ...]}`` of an evaluation caption TSV ("&&"-joined references);
     the media id is the schema's second column (``image_id``, ``video_id``, ``audio_id``)."""
     key = schema.columns[1]
-    return {row[key]: [r for r in row["caption"].split("&&") if r.strip()]
-            for row in read_rows(path, schema)}
+    return {
+        row[key]: [r for r in row["caption"].split("&&") if r.strip()]
+        for row in read_rows(path, schema)
+    }
 
 
 def shuffle_rows(src: Path, dst: Path, seed: int) -> None:
@@ -131,10 +142,14 @@ def dump_json(path: Path, value) -> None:
     path.write_text(json.dumps(value, indent=2) + "\n", encoding="utf-8")
 
 
-def demo_parser(prog: str, description: str, default_out: str, smoke_help: str) -> argparse.ArgumentParser:
+def demo_parser(
+    prog: str, description: str, default_out: str, smoke_help: str
+) -> argparse.ArgumentParser:
     """The options both demos take: ``--out``, ``--seed``, ``--smoke``."""
     parser = argparse.ArgumentParser(prog=prog, description=description)
-    parser.add_argument("--out", default=default_out, help=f"output folder (default: {default_out})")
+    parser.add_argument(
+        "--out", default=default_out, help=f"output folder (default: {default_out})"
+    )
     parser.add_argument("--seed", type=int, default=0, help="toy world seed (default: 0)")
     parser.add_argument("--smoke", action="store_true", help=smoke_help)
     return parser
@@ -143,5 +158,9 @@ def demo_parser(prog: str, description: str, default_out: str, smoke_help: str) 
 def log_demo_progress(label: str) -> None:
     """INFO lines ``HH:MM:SS | label | message`` on stderr. ``force``: importing fairseq has
     already configured the root logger."""
-    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s | {label} | %(message)s",
-                        datefmt="%H:%M:%S", force=True)
+    logging.basicConfig(
+        level=logging.INFO,
+        format=f"%(asctime)s | {label} | %(message)s",
+        datefmt="%H:%M:%S",
+        force=True,
+    )

@@ -3,6 +3,7 @@ the multitask base (which has seen no video or audio); audio captioning is train
 time from scratch with the same budget, which shows whether the image-text pretraining
 transfers to audio (the paper's finding).
 """
+
 from __future__ import annotations
 
 import shutil
@@ -26,8 +27,10 @@ class MediaStage:
     def run(self, ctx: DemoContext) -> Dict:
         base = getattr(ctx, "base", None)
         if base is None:
-            raise SystemExit("the media stage fine-tunes from the multitask stage's base: "
-                             "run --stages multitask,media")
+            raise SystemExit(
+                "the media stage fine-tunes from the multitask stage's base: "
+                "run --stages multitask,media"
+            )
         work = ctx.out / self.name
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
@@ -42,11 +45,19 @@ class MediaStage:
             results[label]["init"] = "multitask base (no audio seen)" if init else "scratch"
         self.results = results
         transfer = results["audio_caption"]["score"] - results["audio_caption_scratch"]["score"]
-        return {"tasks": results, "audio_transfer_gain": round(transfer, 4), "seconds": runner.seconds}
+        return {
+            "tasks": results,
+            "audio_transfer_gain": round(transfer, 4),
+            "seconds": runner.seconds,
+        }
 
     def describe(self) -> str:
-        lines = format_task_table("media (from the multitask base; audio also from scratch)", self.results)
+        lines = format_task_table(
+            "media (from the multitask base; audio also from scratch)", self.results
+        )
         a, b = self.results["audio_caption"], self.results["audio_caption_scratch"]
-        lines.append(f"  audio captioning from the image-text base: {a['score']:.3f} CIDEr-D, from scratch: "
-                     f"{b['score']:.3f} (same {a['updates']} vs {b['updates']} updates)")
+        lines.append(
+            f"  audio captioning from the image-text base: {a['score']:.3f} CIDEr-D, from scratch: "
+            f"{b['score']:.3f} (same {a['updates']} vs {b['updates']} updates)"
+        )
         return "\n".join(lines + baseline_lines(self.results))

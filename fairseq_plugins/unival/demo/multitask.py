@@ -11,6 +11,7 @@ Every training is the real ``fairseq-train`` command of the run script with a fi
 updates (the learning rate decays to 0 over them) and a wall-clock cap, so a busy machine
 still finishes; the last checkpoint is evaluated.
 """
+
 from __future__ import annotations
 
 import json
@@ -56,34 +57,40 @@ class Budget:
 class MultitaskSettings:
     """Toy-world size and recipes of the two stages, tuned for 2 CPU cores."""
 
-    num_train: int = 1500          # training images (about 9 pretraining rows each)
+    num_train: int = 1500  # training images (about 9 pretraining rows each)
     num_valid: int = 40
     num_test: int = 100
     image_size: int = 64
-    media_num_train: int = 1000    # training videos and audio clips
+    media_num_train: int = 1000  # training videos and audio clips
     media_num_valid: int = 20
     media_num_test: int = 60
-    video_size: int = 32           # frames are centre-cropped, not resized: write them small
+    video_size: int = 32  # frames are centre-cropped, not resized: write them small
     num_frames: int = 4
     # audio at 8 kHz (the toy sounds stay below 2.1 kHz), 32 mel bins: a quarter of the
     # CNN6 cost of 16 kHz / 64 bins, which left ~30 updates in the audio budget
     audio_sample_rate: int = 8000
-    max_audio_len: int = 16000     # 2 s, the longest toy clip
+    max_audio_len: int = 16000  # 2 s, the longest toy clip
     audio_encoder: str = "pann_cnn6"
     mel_bins: int = 32
-    batch_size: int = 16           # rows per fine-tuning batch
-    pretrain_batch_size: int = 8   # rows per pretraining batch (two examples each)
+    batch_size: int = 16  # rows per fine-tuning batch
+    pretrain_batch_size: int = 8  # rows per pretraining batch (two examples each)
     warmup_ratio: float = 0.06
     pretrain_lr: float = 5e-4
     pretrain: Budget = Budget(1300, 6.0)
-    expert_lr: float = 2e-4        # fine-tuning learning rate unless the budget names one
-    experts: Dict[str, Budget] = field(default_factory=lambda: {
-        "caption": Budget(500, 2.5), "vqa": Budget(250, 1.25), "refcoco": Budget(200, 1.0),
-        "snli_ve": Budget(250, 1.25),
-        # the video and audio encoders start from their initial weights: higher learning rates
-        # (1e-3 made video captioning worse, 5e-4 made audio captioning learn half as fast)
-        "video_caption": Budget(500, 2.5, 5e-4), "video_qa": Budget(250, 1.25, 5e-4),
-        "audio_caption": Budget(350, 1.5, 1e-3)})
+    expert_lr: float = 2e-4  # fine-tuning learning rate unless the budget names one
+    experts: Dict[str, Budget] = field(
+        default_factory=lambda: {
+            "caption": Budget(500, 2.5),
+            "vqa": Budget(250, 1.25),
+            "refcoco": Budget(200, 1.0),
+            "snli_ve": Budget(250, 1.25),
+            # the video and audio encoders start from their initial weights: higher learning rates
+            # (1e-3 made video captioning worse, 5e-4 made audio captioning learn half as fast)
+            "video_caption": Budget(500, 2.5, 5e-4),
+            "video_qa": Budget(250, 1.25, 5e-4),
+            "audio_caption": Budget(350, 1.5, 1e-3),
+        }
+    )
     caption_beam: int = 3
     eval_batch_size: int = 25
     num_workers: int = 1
@@ -103,38 +110,83 @@ def build_world(ctx: DemoContext, s: MultitaskSettings, world: Path, log: Path) 
     """The seeded toy world with media (``data_utils/toy_world.py --with-media``)."""
     shutil.rmtree(world, ignore_errors=True)
     logger.info("writing the toy world (images, videos, audio) to %s", world)
-    ctx.run([sys.executable, str(TOY_WORLD_SCRIPT), "--out", str(world), "--seed", str(ctx.seed),
-             "--num-train", str(s.num_train), "--num-valid", str(s.num_valid),
-             "--num-test", str(s.num_test), "--image-size", str(s.image_size), "--with-media",
-             "--media-num-train", str(s.media_num_train), "--media-num-valid", str(s.media_num_valid),
-             "--media-num-test", str(s.media_num_test), "--video-size", str(s.video_size),
-             "--num-frames", "16"], log)
+    ctx.run(
+        [
+            sys.executable,
+            str(TOY_WORLD_SCRIPT),
+            "--out",
+            str(world),
+            "--seed",
+            str(ctx.seed),
+            "--num-train",
+            str(s.num_train),
+            "--num-valid",
+            str(s.num_valid),
+            "--num-test",
+            str(s.num_test),
+            "--image-size",
+            str(s.image_size),
+            "--with-media",
+            "--media-num-train",
+            str(s.media_num_train),
+            "--media-num-valid",
+            str(s.media_num_valid),
+            "--media-num-test",
+            str(s.media_num_test),
+            "--video-size",
+            str(s.video_size),
+            "--num-frames",
+            "16",
+        ],
+        log,
+    )
 
 
-def finetune_env(task: DemoTask, s: MultitaskSettings, world: Path, train_tsv: Path,
-                 init: Optional[Path], save_dir: Path, stop_hours: float) -> Dict[str, str]:
+def finetune_env(
+    task: DemoTask,
+    s: MultitaskSettings,
+    world: Path,
+    train_tsv: Path,
+    init: Optional[Path],
+    save_dir: Path,
+    stop_hours: float,
+) -> Dict[str, str]:
     """``run_scripts/<task>/train.sh`` from ``init`` (None: from scratch), no validation: the
     last checkpoint is the model (the learning rate has decayed to 0 by then)."""
     budget = s.experts[task.name]
     extra = schedule_args(budget.updates, stop_hours) + ["--disable-validation"]
     env = {
-        **common_train_env(s), **task.env,
-        "UNIVAL_DATA": str(world), "TRAIN_DATA": str(train_tsv), "VALID_DATA": str(task.valid_tsv(world)),
-        "DICT_PATH": str(world / "dict.txt"), "INIT_CHECKPOINT": str(init) if init else "scratch",
-        "SAVE_DIR": str(save_dir), "LR": str(budget.lr or s.expert_lr),
+        **common_train_env(s),
+        **task.env,
+        "UNIVAL_DATA": str(world),
+        "TRAIN_DATA": str(train_tsv),
+        "VALID_DATA": str(task.valid_tsv(world)),
+        "DICT_PATH": str(world / "dict.txt"),
+        "INIT_CHECKPOINT": str(init) if init else "scratch",
+        "SAVE_DIR": str(save_dir),
+        "LR": str(budget.lr or s.expert_lr),
     }
     if task.media == "image" and task.name != "refcoco":  # the refcoco recipe drops it already
         extra.append(NO_VIDEO_ENCODER)
     if task.name == "vqa":
         env["ANS2LABEL"] = str(world / "vqa_ans2label.pkl")
     if task.media == "video":
-        env.update(VIDEO_ENCODER="", NUM_FRAMES=str(s.num_frames), PATCH_FRAME_SIZE=str(s.video_size),
-                   VIDEO_DIR=str(world))
+        env.update(
+            VIDEO_ENCODER="",
+            NUM_FRAMES=str(s.num_frames),
+            PATCH_FRAME_SIZE=str(s.video_size),
+            VIDEO_DIR=str(world),
+        )
         if task.name == "video_qa":
             env["ANS2LABEL"] = str(world / "video_qa_answers.txt")
     if task.media == "audio":
-        env.update(AUDIO_ENCODER=s.audio_encoder, AUDIO_SAMPLE_RATE=str(s.audio_sample_rate),
-                   MAX_AUDIO_LEN=str(s.max_audio_len), MEL_BINS=str(s.mel_bins), AUDIO_DIR=str(world))
+        env.update(
+            AUDIO_ENCODER=s.audio_encoder,
+            AUDIO_SAMPLE_RATE=str(s.audio_sample_rate),
+            MAX_AUDIO_LEN=str(s.max_audio_len),
+            MEL_BINS=str(s.mel_bins),
+            AUDIO_DIR=str(world),
+        )
         extra.append(NO_VIDEO_ENCODER)
     if task.media != "image" and init is not None:
         # the base has seen no video or audio: its new encoder starts from random weights on
@@ -144,12 +196,20 @@ def finetune_env(task: DemoTask, s: MultitaskSettings, world: Path, train_tsv: P
     return env
 
 
-def eval_env(task: DemoTask, s: MultitaskSettings, world: Path, checkpoint: Path,
-             results: Path) -> Dict[str, str]:
+def eval_env(
+    task: DemoTask, s: MultitaskSettings, world: Path, checkpoint: Path, results: Path
+) -> Dict[str, str]:
     """``run_scripts/<task>/eval.sh`` on the toy world's test split."""
-    env = {"UNIVAL_DATA": str(world), "CHECKPOINT": str(checkpoint), "RESULTS_DIR": str(results),
-           "TEST_DATA": str(task.test_tsv(world)), "DEVICE": "cpu", "BATCH_SIZE": str(s.eval_batch_size),
-           "PATCH_IMAGE_SIZE": str(s.image_size), **task.eval_env}
+    env = {
+        "UNIVAL_DATA": str(world),
+        "CHECKPOINT": str(checkpoint),
+        "RESULTS_DIR": str(results),
+        "TEST_DATA": str(task.test_tsv(world)),
+        "DEVICE": "cpu",
+        "BATCH_SIZE": str(s.eval_batch_size),
+        "PATCH_IMAGE_SIZE": str(s.image_size),
+        **task.eval_env,
+    }
     if task.name in ("caption", "video_caption", "audio_caption"):
         env["BEAM"] = str(s.caption_beam)
     return env
@@ -169,30 +229,53 @@ class StageRunner:
         folder = self.work / label
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
-        train_tsv = folder / f"{task.prefix}_train_shuffled.tsv"  # the world lists an item's rows together
+        train_tsv = (
+            folder / f"{task.prefix}_train_shuffled.tsv"
+        )  # the world lists an item's rows together
         shuffle_rows(task.train_tsv(self.world), train_tsv, seed=self.ctx.seed)
         base_seconds = checkpoint_state(init)[1] if init else 0.0
         stop_hours = (base_seconds + 60 * budget.minutes) / 3600
-        logger.info("%s: fine-tuning %s (%d updates, cap %.2f min; log %s)", label, task.name,
-                    budget.updates, budget.minutes, self.train_log)
-        self.ctx.run(["bash", str(RUN_SCRIPTS / task.script / "train.sh")], self.train_log,
-                     finetune_env(task, self.s, self.world, train_tsv, init, folder / "checkpoints", stop_hours))
+        logger.info(
+            "%s: fine-tuning %s (%d updates, cap %.2f min; log %s)",
+            label,
+            task.name,
+            budget.updates,
+            budget.minutes,
+            self.train_log,
+        )
+        self.ctx.run(
+            ["bash", str(RUN_SCRIPTS / task.script / "train.sh")],
+            self.train_log,
+            finetune_env(
+                task, self.s, self.world, train_tsv, init, folder / "checkpoints", stop_hours
+            ),
+        )
         self.seconds[label] = round(time.monotonic() - started, 1)
         return folder / "checkpoints" / "checkpoint_last.pt"
 
     def evaluate(self, task: DemoTask, checkpoint: Path, label: str) -> dict:
         started = time.monotonic()
         results = self.work / label / "eval"
-        self.ctx.run(["bash", str(RUN_SCRIPTS / task.script / "eval.sh")], self.work / "eval.log",
-                     eval_env(task, self.s, self.world, checkpoint, results))
+        self.ctx.run(
+            ["bash", str(RUN_SCRIPTS / task.script / "eval.sh")],
+            self.work / "eval.log",
+            eval_env(task, self.s, self.world, checkpoint, results),
+        )
         scores = json.loads((results / "scores.json").read_text())
         if task.score_key not in scores:
-            raise RuntimeError(f"{results / 'scores.json'} has no {task.score_key!r} (keys: {sorted(scores)})")
+            raise RuntimeError(
+                f"{results / 'scores.json'} has no {task.score_key!r} (keys: {sorted(scores)})"
+            )
         baseline_name, baseline = task.baseline(self.world, task.test_tsv(self.world))
         updates, _ = checkpoint_state(checkpoint)
         self.seconds[f"{label}_eval"] = round(time.monotonic() - started, 1)
-        return task_result(task, scores[task.score_key], baseline_name, baseline,
-                           {"updates": updates, "n": scores.get("n")})
+        return task_result(
+            task,
+            scores[task.score_key],
+            baseline_name,
+            baseline,
+            {"updates": updates, "n": scores.get("n")},
+        )
 
 
 class MultitaskStage:
@@ -216,10 +299,17 @@ class MultitaskStage:
 
         started = time.monotonic()
         save_dir = work / "base" / "checkpoints"
-        logger.info("multitask: pretraining the base (unify_task, %d updates, cap %.1f min; log %s)",
-                    s.pretrain.updates, s.pretrain.minutes, runner.train_log)
-        ctx.run(["bash", str(RUN_SCRIPTS / "pretraining" / "stage1.sh")], runner.train_log,
-                pretrain_env(s, world, save_dir))
+        logger.info(
+            "multitask: pretraining the base (unify_task, %d updates, cap %.1f min; log %s)",
+            s.pretrain.updates,
+            s.pretrain.minutes,
+            runner.train_log,
+        )
+        ctx.run(
+            ["bash", str(RUN_SCRIPTS / "pretraining" / "stage1.sh")],
+            runner.train_log,
+            pretrain_env(s, world, save_dir),
+        )
         base = save_dir / "checkpoint_last.pt"
         runner.seconds["base"] = round(time.monotonic() - started, 1)
         ctx.world, ctx.base = world, base  # the media stage starts from them
@@ -229,21 +319,49 @@ class MultitaskStage:
             expert = runner.finetune(task, base, task.name)
             ctx.experts[task.name] = expert
             results[task.name] = runner.evaluate(task, expert, task.name)
-            logger.info("multitask: %s %s %.3f (baseline %.3f)", task.name, task.metric,
-                        results[task.name]["score"], results[task.name]["baseline_score"])
+            logger.info(
+                "multitask: %s %s %.3f (baseline %.3f)",
+                task.name,
+                task.metric,
+                results[task.name]["score"],
+                results[task.name]["baseline_score"],
+            )
         self.results = results
         self.base_updates = checkpoint_state(base)[0]
         return {"tasks": results, "base_updates": self.base_updates, "seconds": runner.seconds}
 
     def describe(self) -> str:
-        lines = format_task_table(f"multitask (base: {self.base_updates} unify_task updates, "
-                                  "then one expert per task)", self.results)
+        lines = format_task_table(
+            f"multitask (base: {self.base_updates} unify_task updates, then one expert per task)",
+            self.results,
+        )
         return "\n".join(lines + baseline_lines(self.results))
 
 
 SMOKE = MultitaskSettings(
-    num_train=16, num_valid=3, num_test=4, media_num_train=8, media_num_valid=2, media_num_test=3,
-    batch_size=4, pretrain_batch_size=4, pretrain=Budget(3, 2.0), caption_beam=2, eval_batch_size=8,
-    num_workers=0, log_interval=1,
-    experts={name: Budget(2, 1.0) for name in ("caption", "vqa", "refcoco", "snli_ve", "video_caption",
-                                                 "video_qa", "audio_caption")})
+    num_train=16,
+    num_valid=3,
+    num_test=4,
+    media_num_train=8,
+    media_num_valid=2,
+    media_num_test=3,
+    batch_size=4,
+    pretrain_batch_size=4,
+    pretrain=Budget(3, 2.0),
+    caption_beam=2,
+    eval_batch_size=8,
+    num_workers=0,
+    log_interval=1,
+    experts={
+        name: Budget(2, 1.0)
+        for name in (
+            "caption",
+            "vqa",
+            "refcoco",
+            "snli_ve",
+            "video_caption",
+            "video_qa",
+            "audio_caption",
+        )
+    },
+)

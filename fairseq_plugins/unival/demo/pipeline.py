@@ -6,6 +6,7 @@ experts from the same base (:mod:`unival.demo.media`); ``probes`` measures hallu
 complex instructions on those experts (:mod:`unival.demo.probes`); ``caption`` is the
 single-task captioning demo (:mod:`unival.demo.caption`).
 """
+
 from __future__ import annotations
 
 import json
@@ -24,8 +25,12 @@ logger = logging.getLogger("unival.demo")
 
 STAGE_NAMES = ("caption", "multitask", "media", "probes")
 DEFAULT_STAGES = "multitask,media,probes"
-STAGE_CLASSES = {"caption": CaptionStage, "multitask": MultitaskStage, "media": MediaStage,
-                 "probes": ProbesStage}
+STAGE_CLASSES = {
+    "caption": CaptionStage,
+    "multitask": MultitaskStage,
+    "media": MediaStage,
+    "probes": ProbesStage,
+}
 
 
 def check_stage_order(names: Sequence[str]) -> None:
@@ -34,9 +39,13 @@ def check_stage_order(names: Sequence[str]) -> None:
     if unknown:
         raise SystemExit(f"unknown stage(s) {unknown}; known: {', '.join(STAGE_NAMES)}")
     for later in ("media", "probes"):
-        if later in names and ("multitask" not in names or names.index("multitask") > names.index(later)):
-            raise SystemExit(f"the {later} stage starts from the multitask stage's models: "
-                             f"list multitask before {later} (--stages multitask,{later})")
+        if later in names and (
+            "multitask" not in names or names.index("multitask") > names.index(later)
+        ):
+            raise SystemExit(
+                f"the {later} stage starts from the multitask stage's models: "
+                f"list multitask before {later} (--stages multitask,{later})"
+            )
 
 
 def run_demo(out: Path, names: Sequence[str], seed: int = 0, smoke: bool = False) -> Dict:
@@ -58,7 +67,9 @@ def run_demo(out: Path, names: Sequence[str], seed: int = 0, smoke: bool = False
     report: Dict = {}
     for stage in stages:
         report[stage.name] = stage.run(ctx)
-        (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")  # partial: survives a later failure
+        (out / "report.json").write_text(
+            json.dumps(report, indent=2) + "\n"
+        )  # partial: survives a later failure
     report["seconds"] = round(time.monotonic() - started, 1)
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     print(format_report(report, stages))

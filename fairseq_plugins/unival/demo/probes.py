@@ -19,6 +19,7 @@
   instructions in training: this measures how far the skills they have (colours, counts,
   simple relations) carry.
 """
+
 from __future__ import annotations
 
 import json
@@ -51,7 +52,9 @@ COMPLEX_SCENES = 40  # about 330 grounding and 600 VQA items: under a minute of 
 
 def first_references(test_tsv: Path) -> Dict[int, str]:
     """``{image_id: first reference caption}`` of a caption test TSV (references "&&"-joined)."""
-    return {int(row["image_id"]): row["caption"].split("&&")[0] for row in read_rows(test_tsv, CAPTION)}
+    return {
+        int(row["image_id"]): row["caption"].split("&&")[0] for row in read_rows(test_tsv, CAPTION)
+    }
 
 
 def caption_chair(predictions_json: Path, test_tsv: Path, scenes_json: Path) -> Dict[str, dict]:
@@ -73,18 +76,27 @@ class ProbesStage:
     def run(self, ctx: DemoContext) -> Dict:
         experts = ctx.experts or {}
         if ctx.world is None or not {"caption", "vqa", "refcoco"} <= set(experts):
-            raise SystemExit("the probes stage scores the multitask stage's experts: "
-                             "run --stages multitask,probes")
+            raise SystemExit(
+                "the probes stage scores the multitask stage's experts: "
+                "run --stages multitask,probes"
+            )
         started = time.monotonic()
         work = ctx.out / self.name
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
-        chair = caption_chair(ctx.out / "multitask" / "caption" / "eval" / "predictions.json",
-                              ctx.world / "caption_test.tsv", ctx.world / "scenes_test.json")
+        chair = caption_chair(
+            ctx.out / "multitask" / "caption" / "eval" / "predictions.json",
+            ctx.world / "caption_test.tsv",
+            ctx.world / "scenes_test.json",
+        )
         pope = self.pope(ctx, experts["vqa"], work)
         complex_ = self.complex(ctx, experts, work)
-        self.results = {"chair": chair, "pope": pope, "complex": complex_,
-                        "seconds": round(time.monotonic() - started, 1)}
+        self.results = {
+            "chair": chair,
+            "pope": pope,
+            "complex": complex_,
+            "seconds": round(time.monotonic() - started, 1),
+        }
         return self.results
 
     def pope(self, ctx: DemoContext, checkpoint: Path, work: Path) -> Dict[str, dict]:
@@ -95,9 +107,17 @@ class ProbesStage:
         for strategy, files in built.items():
             results = work / f"pope_{strategy}"
             logger.info("probes: POPE %s (%d questions) with the VQA expert", strategy, files["n"])
-            env = {"UNIVAL_DATA": str(ctx.world), "CHECKPOINT": str(checkpoint), "RESULTS_DIR": str(results),
-                   "TEST_DATA": files["tsv"], "DEVICE": "cpu", "BATCH_SIZE": "25", "PATCH_IMAGE_SIZE": "64",
-                   "EMA_EVAL": "0", "EXTRA_ARGS": "--metric=pope"}
+            env = {
+                "UNIVAL_DATA": str(ctx.world),
+                "CHECKPOINT": str(checkpoint),
+                "RESULTS_DIR": str(results),
+                "TEST_DATA": files["tsv"],
+                "DEVICE": "cpu",
+                "BATCH_SIZE": "25",
+                "PATCH_IMAGE_SIZE": "64",
+                "EMA_EVAL": "0",
+                "EXTRA_ARGS": "--metric=pope",
+            }
             ctx.run(["bash", str(RUN_SCRIPTS / "vqa" / "eval.sh")], work / "eval.log", env)
             saved = json.loads((results / "scores.json").read_text())
             scores[strategy] = {key: saved[f"pope_{key}"] for key in POPE_KEYS}
@@ -119,10 +139,16 @@ class ProbesStage:
             out[kind] = {"model": score_probe(predictions, categories)}
             if kind == "vqa":
                 out[kind]["best_constant_answer"] = constant_answer_baseline(categories)
-                out[kind]["random_shape_colour"] = random_object_colour_baseline(categories, scene_colours_of(scenes))
+                out[kind]["random_shape_colour"] = random_object_colour_baseline(
+                    categories, scene_colours_of(scenes)
+                )
             else:
-                mean_box = json.loads((ctx.world / "baselines.json").read_text())["test"]["refcoco"]["mean_box"]
-                out[kind]["random_shape"] = random_object_baseline(categories, scene_boxes_of(scenes))
+                mean_box = json.loads((ctx.world / "baselines.json").read_text())["test"][
+                    "refcoco"
+                ]["mean_box"]
+                out[kind]["random_shape"] = random_object_baseline(
+                    categories, scene_boxes_of(scenes)
+                )
                 out[kind]["mean_training_box"] = constant_box_baseline(categories, mean_box)
         return out
 
@@ -130,25 +156,54 @@ class ProbesStage:
         chair, pope = self.results["chair"], self.results["pope"]
         lines: List[str] = ["probes (hallucination; lower CHAIR is better):"]
         for name, s in chair.items():
-            lines.append(f"  CHAIR {name:<16} CHAIR-i {s['chair_i']:.3f}  CHAIR-s {s['chair_s']:.3f}  "
-                         f"coverage {s['coverage']:.3f}  "
-                         f"({s['n_captions']} captions, {s['n_mentions']} mentions)")
+            lines.append(
+                f"  CHAIR {name:<16} CHAIR-i {s['chair_i']:.3f}  CHAIR-s {s['chair_s']:.3f}  "
+                f"coverage {s['coverage']:.3f}  "
+                f"({s['n_captions']} captions, {s['n_mentions']} mentions)"
+            )
         for strategy, s in pope.items():
-            lines.append(f"  POPE {strategy:<12} " + "  ".join(f"{k} {s[k]:.3f}" for k in POPE_KEYS)
-                         + f"  ({s['n']} questions)")
+            lines.append(
+                f"  POPE {strategy:<12} "
+                + "  ".join(f"{k} {s[k]:.3f}" for k in POPE_KEYS)
+                + f"  ({s['n']} questions)"
+            )
         return "\n".join(lines + complex_lines(self.results.get("complex") or {}))
 
 
-def complex_eval_envs(world: Path, experts: Dict[str, Path], suite: Path, work: Path) -> Dict[str, tuple]:
+def complex_eval_envs(
+    world: Path, experts: Dict[str, Path], suite: Path, work: Path
+) -> Dict[str, tuple]:
     """``{kind: (run-script task, probe file stem, eval.sh environment)}`` of the probe in
     ``suite``: the RefCOCO expert on probe_refcoco.tsv, the VQA expert on probe_vqa.tsv with
     the probe's candidate answers; results in ``work/complex_<kind>``."""
-    common = {"UNIVAL_DATA": str(world), "DEVICE": "cpu", "BATCH_SIZE": "25", "PATCH_IMAGE_SIZE": "64"}
-    runs = {"grounding": ("refcoco", "probe_refcoco", {}),
-            "vqa": ("vqa", "probe_vqa", {"ANS2LABEL": str(suite / "probe_answers.txt"), "EMA_EVAL": "0"})}
-    return {kind: (task, name, {**common, **extra, "CHECKPOINT": str(experts[task]),
-                                "RESULTS_DIR": str(work / f"complex_{kind}"), "TEST_DATA": str(suite / f"{name}.tsv")})
-            for kind, (task, name, extra) in runs.items()}
+    common = {
+        "UNIVAL_DATA": str(world),
+        "DEVICE": "cpu",
+        "BATCH_SIZE": "25",
+        "PATCH_IMAGE_SIZE": "64",
+    }
+    runs = {
+        "grounding": ("refcoco", "probe_refcoco", {}),
+        "vqa": (
+            "vqa",
+            "probe_vqa",
+            {"ANS2LABEL": str(suite / "probe_answers.txt"), "EMA_EVAL": "0"},
+        ),
+    }
+    return {
+        kind: (
+            task,
+            name,
+            {
+                **common,
+                **extra,
+                "CHECKPOINT": str(experts[task]),
+                "RESULTS_DIR": str(work / f"complex_{kind}"),
+                "TEST_DATA": str(suite / f"{name}.tsv"),
+            },
+        )
+        for kind, (task, name, extra) in runs.items()
+    }
 
 
 def complex_lines(complex_: Dict[str, dict]) -> List[str]:
@@ -157,9 +212,15 @@ def complex_lines(complex_: Dict[str, dict]) -> List[str]:
     for kind, systems in complex_.items():
         names = list(systems)
         metric = "acc@0.5" if kind == "grounding" else "accuracy"
-        lines.append(f"  complex instructions, {kind} ({metric}):" + "".join(f"{n:>22}" for n in names) + "      n")
+        lines.append(
+            f"  complex instructions, {kind} ({metric}):"
+            + "".join(f"{n:>22}" for n in names)
+            + "      n"
+        )
         for category, values in systems["model"].items():
-            row = "".join(f"{systems[n][category][metric]:>22.3f}" if category in systems[n] else f"{'-':>22}"
-                          for n in names)
+            row = "".join(
+                f"{systems[n][category][metric]:>22.3f}" if category in systems[n] else f"{'-':>22}"
+                for n in names
+            )
             lines.append(f"    {category:<33}{row}{values['n']:>7}")
     return lines

@@ -3,6 +3,7 @@ on CPU (:func:`common_train_env`), the multitask base (:func:`pretrain_env`), a 
 schedule with a wall-clock cap (:func:`schedule_args`), and what a checkpoint records
 (:func:`checkpoint_state`).
 """
+
 from __future__ import annotations
 
 import shlex
@@ -19,22 +20,35 @@ def common_train_env(settings) -> Dict[str, str]:
     """The toy recipe shared by every training: unival_tiny from its own small backbones, no
     dropout / drop-path / label smoothing, trainable embeddings, CPU, 64 px."""
     return {
-        "DEVICE": "cpu", "ARCH": "unival_tiny",
-        "IMAGE_ENCODER": "", "RESNET_TYPE": "",  # keep unival_tiny's own small backbone
+        "DEVICE": "cpu",
+        "ARCH": "unival_tiny",
+        "IMAGE_ENCODER": "",
+        "RESNET_TYPE": "",  # keep unival_tiny's own small backbone
         "FREEZE_EMBEDDINGS": "0",
-        "DROPOUT": "0.0", "ENCODER_DROP_PATH": "0.0", "DECODER_DROP_PATH": "0.0",
-        "LABEL_SMOOTHING": "0.0", "CRITERION": "ce", "FIXED_VALIDATION_SEED": "",
-        "BATCH_SIZE": str(settings.batch_size), "UPDATE_FREQ": "1",
-        "WARMUP_RATIO": str(settings.warmup_ratio), "MAX_EPOCH": "1000",
-        "PATCH_IMAGE_SIZE": str(settings.image_size), "NUM_WORKERS": str(settings.num_workers),
-        "LOG_INTERVAL": str(settings.log_interval), "SEED": "1",
+        "DROPOUT": "0.0",
+        "ENCODER_DROP_PATH": "0.0",
+        "DECODER_DROP_PATH": "0.0",
+        "LABEL_SMOOTHING": "0.0",
+        "CRITERION": "ce",
+        "FIXED_VALIDATION_SEED": "",
+        "BATCH_SIZE": str(settings.batch_size),
+        "UPDATE_FREQ": "1",
+        "WARMUP_RATIO": str(settings.warmup_ratio),
+        "MAX_EPOCH": "1000",
+        "PATCH_IMAGE_SIZE": str(settings.image_size),
+        "NUM_WORKERS": str(settings.num_workers),
+        "LOG_INTERVAL": str(settings.log_interval),
+        "SEED": "1",
     }
 
 
 def schedule_args(updates: int, stop_hours: float) -> List[str]:
     """A fixed number of updates (the learning rate decays to 0 over them) and a wall-clock cap."""
-    return [f"--max-update={updates}", f"--total-num-update={updates}",
-            f"--stop-time-hours={stop_hours:.5f}"]
+    return [
+        f"--max-update={updates}",
+        f"--total-num-update={updates}",
+        f"--stop-time-hours={stop_hours:.5f}",
+    ]
 
 
 def pretrain_env(settings, world: Path, save_dir: Path) -> Dict[str, str]:
@@ -47,14 +61,24 @@ def pretrain_env(settings, world: Path, save_dir: Path) -> Dict[str, str]:
     above the 16 patches of a 64 px image).
     """
     extra = schedule_args(settings.pretrain_updates, settings.pretrain_minutes / 60) + [
-        f"--random-resize-max={settings.image_size}", "--no-epoch-checkpoints"]
+        f"--random-resize-max={settings.image_size}",
+        "--no-epoch-checkpoints",
+    ]
     return {
         **common_train_env(settings),
-        "UNIVAL_DATA": str(world), "DATA_DIR": str(world), "IMAGE_DIR": str(world),
-        "TRAIN_DATA": str(world / "pretrain_train.tsv"), "VQA_DATA": "none",
-        "GROUND_DATA": "none", "IMAGE_TEXT_DATA": "none", "VIDEO_DATA": "none",
-        "INIT_CHECKPOINT": "scratch", "SAVE_DIR": str(save_dir), "LR": str(settings.pretrain_lr),
-        "SAMPLE_PATCH_NUM": "1024", "KEEP_LAST_EPOCHS": "1",
+        "UNIVAL_DATA": str(world),
+        "DATA_DIR": str(world),
+        "IMAGE_DIR": str(world),
+        "TRAIN_DATA": str(world / "pretrain_train.tsv"),
+        "VQA_DATA": "none",
+        "GROUND_DATA": "none",
+        "IMAGE_TEXT_DATA": "none",
+        "VIDEO_DATA": "none",
+        "INIT_CHECKPOINT": "scratch",
+        "SAVE_DIR": str(save_dir),
+        "LR": str(settings.pretrain_lr),
+        "SAMPLE_PATCH_NUM": "1024",
+        "KEEP_LAST_EPOCHS": "1",
         "BATCH_SIZE": str(settings.pretrain_batch_size),
         "EXTRA_ARGS": shlex.join(extra),
     }

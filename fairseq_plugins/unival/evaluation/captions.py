@@ -1,4 +1,5 @@
 """Caption generation over a data iterator and its CIDEr-D / BLEU-4 scores."""
+
 import logging
 from typing import Dict, List
 
@@ -26,7 +27,8 @@ def generate_captions(task, models, generator, itr, use_cuda: bool, fp16: bool):
             sample = utils.move_to_cuda(sample)
             if fp16:
                 sample = utils.apply_to_sample(
-                    lambda t: t.half() if t.dtype is torch.float32 else t, sample)
+                    lambda t: t.half() if t.dtype is torch.float32 else t, sample
+                )
         hyps = task.generate_texts(generator, models, sample)
         ids = sample.get("uniq_ids") or [str(i) for i in sample["id"].tolist()]
         refs = sample.get("references") or [[] for _ in ids]
@@ -38,12 +40,19 @@ def generate_captions(task, models, generator, itr, use_cuda: bool, fp16: bool):
     return predictions, references, nskipped
 
 
-def caption_scores(predictions: Dict[object, str], references: Dict[object, List[str]], tokenizer: str) -> Dict[str, float]:
+def caption_scores(
+    predictions: Dict[object, str], references: Dict[object, List[str]], tokenizer: str
+) -> Dict[str, float]:
     scored = {k: v for k, v in predictions.items() if references.get(k)}
     refs = {k: references[k] for k in scored}
     if len(scored) < len(predictions):
-        logger.warning("%d of %d rows have no references and are not scored",
-                       len(predictions) - len(scored), len(predictions))
-    return {"cider": cider(scored, refs, tokenizer), "bleu4": bleu4(scored, refs, tokenizer), "n": len(scored)}
-
-
+        logger.warning(
+            "%d of %d rows have no references and are not scored",
+            len(predictions) - len(scored),
+            len(predictions),
+        )
+    return {
+        "cider": cider(scored, refs, tokenizer),
+        "bleu4": bleu4(scored, refs, tokenizer),
+        "n": len(scored),
+    }

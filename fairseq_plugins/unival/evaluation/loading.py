@@ -11,6 +11,7 @@ and image size, keep the checkpoint's values unless overridden) and sets the mod
 ``--noconstraints`` decodes freely: no answer trie (vqa_gen runs unconstrained beam search),
 no constraint range; with ``--prompt-type none`` VQA decodes the whole generated string.
 """
+
 import argparse
 import json
 import logging
@@ -27,11 +28,26 @@ logger = logging.getLogger("unival.evaluate")
 ZERO_SHOT_SAMPLE_PATCH_NUM = 776
 
 # command-line option -> task config field, applied as fairseq arg_overrides when given
-DATA_OVERRIDES = ("selected_cols", "dict_path", "bpe_dir", "image_dir", "patch_image_size", "constraint_range",
-                  "ans2label_file", "val_inference_type",
-                  "acc_thresh", "min_area_size", "max_area_size", "medium_area",
-                  "num_frames", "patch_frame_size", "eval_sample_type", "max_audio_len", "audio_sample_rate",
-                  "sample_rate")
+DATA_OVERRIDES = (
+    "selected_cols",
+    "dict_path",
+    "bpe_dir",
+    "image_dir",
+    "patch_image_size",
+    "constraint_range",
+    "ans2label_file",
+    "val_inference_type",
+    "acc_thresh",
+    "min_area_size",
+    "max_area_size",
+    "medium_area",
+    "num_frames",
+    "patch_frame_size",
+    "eval_sample_type",
+    "max_audio_len",
+    "audio_sample_rate",
+    "sample_rate",
+)
 
 
 def ema_state(state: dict, path: str) -> Dict[str, torch.Tensor]:
@@ -43,7 +59,6 @@ def load_models_and_task(args: argparse.Namespace):
     """fairseq ``load_model_ensemble_and_task`` per file with the data options of ``args`` as
     overrides; with ``args.ema_eval`` each file's EMA weights replace its ``model``."""
     from fairseq import checkpoint_utils, utils
-
 
     overrides: Dict[str, object] = {"data": args.data}
     for name in DATA_OVERRIDES:
@@ -63,11 +78,14 @@ def load_models_and_task(args: argparse.Namespace):
             state["model"] = ema_state(state, path)
         try:
             loaded, saved_cfg, task = checkpoint_utils.load_model_ensemble_and_task(
-                [path], arg_overrides=overrides, task=task, state=state)
+                [path], arg_overrides=overrides, task=task, state=state
+            )
         except MissingWeightsError as error:  # name the file, not just "the checkpoint"
             raise MissingWeightsError(error.keys, path) from None
         models += loaded
-        logger.info("loaded %s (%s weights)", path, "EMA" if getattr(args, "ema_eval", False) else "model")
+        logger.info(
+            "loaded %s (%s weights)", path, "EMA" if getattr(args, "ema_eval", False) else "model"
+        )
     use_cuda = torch.cuda.is_available() and not args.cpu
     for model in models:
         model.eval()
@@ -84,12 +102,18 @@ def task_overrides(args: argparse.Namespace) -> Dict[str, object]:
     if getattr(args, "prompt_type", None) is not None:
         overrides["prompt_type"] = args.prompt_type
     if getattr(args, "noconstraints", False):
-        overrides.update(unconstrained_training=True, val_inference_type="beamsearch", constraint_range=None)
+        overrides.update(
+            unconstrained_training=True, val_inference_type="beamsearch", constraint_range=None
+        )
     return overrides
 
 
 def model_overrides(args: argparse.Namespace) -> Dict[str, object]:
-    return {"sample_patch_num": ZERO_SHOT_SAMPLE_PATCH_NUM} if getattr(args, "zero_shot", False) else {}
+    return (
+        {"sample_patch_num": ZERO_SHOT_SAMPLE_PATCH_NUM}
+        if getattr(args, "zero_shot", False)
+        else {}
+    )
 
 
 def zero_shot_task(args: argparse.Namespace, path: str, overrides: Mapping[str, object]):
@@ -109,7 +133,7 @@ def zero_shot_task(args: argparse.Namespace, path: str, overrides: Mapping[str, 
     fields = {f.name for f in dataclasses.fields(TASK_DATACLASS_REGISTRY[name])}
     values = {k: v for k, v in saved.items() if k in fields and k != "_name"}
     values.update({k: v for k, v in overrides.items() if k in fields})
-    logger.info("zero-shot: task %s built from the command line (checkpoint task %s)", name, saved["_name"])
+    logger.info(
+        "zero-shot: task %s built from the command line (checkpoint task %s)", name, saved["_name"]
+    )
     return tasks.setup_task(OmegaConf.create({"_name": name, **values}))
-
-

@@ -13,6 +13,7 @@
 near-domain / out-domain written by ``data_utils/make_nocaps_tsv.py``) adds CIDEr-D and
 BLEU-4 per domain (``cider_<domain>``, ``bleu4_<domain>``, ``n_<domain>``).
 """
+
 import json
 import logging
 import os
@@ -40,7 +41,9 @@ def _load(path: str):
         return json.load(f)
 
 
-def domain_scores(predictions: Mapping, references: Mapping, domains_path: str, score_fn) -> Dict[str, object]:
+def domain_scores(
+    predictions: Mapping, references: Mapping, domains_path: str, score_fn
+) -> Dict[str, object]:
     """``score_fn(predictions, references)`` per domain of ``{image_id: domain}``."""
     domains = {json_id(k): v for k, v in _load(domains_path).items()}
     out: Dict[str, object] = {}
@@ -48,14 +51,22 @@ def domain_scores(predictions: Mapping, references: Mapping, domains_path: str, 
         keys = [k for k in predictions if domains.get(k) == domain]
         if keys:
             part = score_fn({k: predictions[k] for k in keys}, {k: references[k] for k in keys})
-            out.update({f"cider_{domain}": part["cider"], f"bleu4_{domain}": part["bleu4"], f"n_{domain}": part["n"]})
+            out.update(
+                {
+                    f"cider_{domain}": part["cider"],
+                    f"bleu4_{domain}": part["bleu4"],
+                    f"n_{domain}": part["n"],
+                }
+            )
     missing = sum(k not in domains for k in predictions)
     if missing:
         logger.warning("%d predicted images have no domain in %s", missing, domains_path)
     return out
 
 
-def caption_probe_scores(args, predictions: Mapping, references: Mapping, score_fn) -> Dict[str, object]:
+def caption_probe_scores(
+    args, predictions: Mapping, references: Mapping, score_fn
+) -> Dict[str, object]:
     """Scores of ``--metric chair`` and ``--domains`` for ``{image_id: caption}``."""
     out: Dict[str, object] = {}
     if args.domains:
@@ -65,7 +76,11 @@ def caption_probe_scores(args, predictions: Mapping, references: Mapping, score_
         scores, records = chair_scores(predictions, gt.objects, gt.vocabulary)
         os.makedirs(args.results_path, exist_ok=True)
         with open(os.path.join(args.results_path, "chair.json"), "w", encoding="utf-8") as f:
-            json.dump({"scores": scores, "vocabulary": gt.vocabulary.name, "captions": records}, f, indent=1)
+            json.dump(
+                {"scores": scores, "vocabulary": gt.vocabulary.name, "captions": records},
+                f,
+                indent=1,
+            )
         out.update(scores)
     for metric in set(args.metric) - {"chair"}:
         raise SystemExit(f"unival eval: --metric {metric} does not apply to a captioning task")
@@ -78,13 +93,23 @@ def record_probe_scores(args, records: List[dict]) -> Dict[str, object]:
     if "chair" in args.metric:
         raise SystemExit("unival eval: --metric chair needs a captioning checkpoint/task")
     if "pope" in args.metric:
-        scores = score_pope_records(records, _load(_side_file(args.labels, args.data, ".labels.json")))
+        scores = score_pope_records(
+            records, _load(_side_file(args.labels, args.data, ".labels.json"))
+        )
         by_strategy = scores.pop("by_strategy", {})
         out.update({f"pope_{k}": v for k, v in scores.items()})
         for strategy, values in by_strategy.items():
-            out.update({f"pope_{strategy}_{k}": v for k, v in values.items() if k in ("accuracy", "f1", "yes_ratio")})
+            out.update(
+                {
+                    f"pope_{strategy}_{k}": v
+                    for k, v in values.items()
+                    if k in ("accuracy", "f1", "yes_ratio")
+                }
+            )
     if "probe" in args.metric:
-        scores = score_probe(records, _load(_side_file(args.categories, args.data, ".categories.json")))
+        scores = score_probe(
+            records, _load(_side_file(args.categories, args.data, ".categories.json"))
+        )
         for category, values in scores.items():
             out.update({f"probe_{category}_{k}": v for k, v in values.items()})
     return out

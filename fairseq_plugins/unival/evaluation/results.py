@@ -1,4 +1,5 @@
 """What ``unival eval`` writes and prints: ``predictions.json``, ``scores.json``, the table."""
+
 import json
 import os
 from typing import Dict, List
@@ -22,5 +23,3 @@ def format_table(scores: Dict[str, float]) -> str:
     rows = [(k, f"{v:.4f}" if isinstance(v, float) else str(v)) for k, v in scores.items()]
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"  {k:<{width}}  {v:>10}" for k, v in rows)
-
-

@@ -14,6 +14,7 @@ generation flag given overriding its value; the settings used are logged.
 ``fairseq-generate DATA --user-dir fairseq_plugins/unival --task caption --path ckpt.pt
 --gen-subset test --batch-size 16`` works as well (it prints hypotheses instead).
 """
+
 import argparse
 import logging
 import os
@@ -31,6 +32,7 @@ from unival.hub.predictor import task_name_of
 
 logger = logging.getLogger("unival.evaluate")
 
+
 def generation_args(args: argparse.Namespace, task_name: str) -> Namespace:
     """Every generation value: ``task_name``'s released-script settings, then the flags given
     in ``args``."""
@@ -45,27 +47,54 @@ def evaluate(args: argparse.Namespace) -> Dict[str, object]:
     task_name = task_name_of(task)
     gen_args = generation_args(args, task_name)
     given = sorted(given_generation_flags(args))
-    logger.info("generation settings (%s defaults%s): %s", task_name,
-                f", flags {', '.join(given)}" if given else "",
-                ", ".join(f"{k}={v}" for k, v in vars(gen_args).items()))
+    logger.info(
+        "generation settings (%s defaults%s): %s",
+        task_name,
+        f", flags {', '.join(given)}" if given else "",
+        ", ".join(f"{k}={v}" for k, v in vars(gen_args).items()),
+    )
     task.load_dataset(args.gen_subset)
     dataset = task.dataset(args.gen_subset)
     generator = task.build_generator(models, gen_args)
-    itr = task.get_batch_iterator(dataset, max_sentences=args.batch_size, num_workers=args.num_workers,
-                                  disable_iterator_cache=True).next_epoch_itr(shuffle=False)
-    if hasattr(task, "evaluate_split"):  # tasks with their own predictions and scores (vqa_gen, snli_ve, ...)
-        records, scores = task.evaluate_split(models, generator, itr, use_cuda=use_cuda, fp16=args.fp16)
+    itr = task.get_batch_iterator(
+        dataset,
+        max_sentences=args.batch_size,
+        num_workers=args.num_workers,
+        disable_iterator_cache=True,
+    ).next_epoch_itr(shuffle=False)
+    if hasattr(
+        task, "evaluate_split"
+    ):  # tasks with their own predictions and scores (vqa_gen, snli_ve, ...)
+        records, scores = task.evaluate_split(
+            models, generator, itr, use_cuda=use_cuda, fp16=args.fp16
+        )
         scores.update(record_probe_scores(args, records))
     else:
-        predictions, references, nskipped = generate_captions(task, models, generator, itr, use_cuda, args.fp16)
+        predictions, references, nskipped = generate_captions(
+            task, models, generator, itr, use_cuda, args.fp16
+        )
         scores = caption_scores(predictions, references, args.scorer_tokenizer)
         scores["nskipped"] = nskipped
-        scores.update(caption_probe_scores(
-            args, predictions, references, lambda p, r: caption_scores(p, r, args.scorer_tokenizer)))
+        scores.update(
+            caption_probe_scores(
+                args,
+                predictions,
+                references,
+                lambda p, r: caption_scores(p, r, args.scorer_tokenizer),
+            )
+        )
         records = caption_records(predictions)
     write_records(args.results_path, records, scores)
-    logger.info("%s on %s: %d rows in %.1f s; wrote %s", args.checkpoint, args.data, len(dataset),
-                time.time() - start, os.path.join(args.results_path, "predictions.json"))
-    sys.stdout.write(f"{task_name} scores of {args.checkpoint} on {args.data}:\n{format_table(scores)}\n")
+    logger.info(
+        "%s on %s: %d rows in %.1f s; wrote %s",
+        args.checkpoint,
+        args.data,
+        len(dataset),
+        time.time() - start,
+        os.path.join(args.results_path, "predictions.json"),
+    )
+    sys.stdout.write(
+        f"{task_name} scores of {args.checkpoint} on {args.data}:\n{format_table(scores)}\n"
+    )
     sys.stdout.flush()
     return scores

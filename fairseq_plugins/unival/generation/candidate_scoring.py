@@ -6,6 +6,7 @@ the final EOS the logits outside the trie children are set to -inf, log-softmaxe
 log-probabilities of the answer tokens and EOS are summed. The prediction of a sample is the
 argmax over candidates.
 """
+
 from __future__ import annotations
 
 import logging
@@ -23,7 +24,9 @@ logger = logging.getLogger(__name__)
 class CandidateSet:
     """Candidate answers (strings), their token ids (no BOS/EOS) and the trie over them."""
 
-    def __init__(self, answers: Sequence[str], token_ids: Sequence[torch.Tensor], bos: int, eos: int):
+    def __init__(
+        self, answers: Sequence[str], token_ids: Sequence[torch.Tensor], bos: int, eos: int
+    ):
         if len(answers) != len(token_ids):
             raise ValueError("one token sequence per answer")
         if not answers:
@@ -66,15 +69,21 @@ class CandidateSet:
                     ids.append(allowed)
                     candidate.append(j)
                     offset.append(r)
-            self._layouts[key] = {"candidate": torch.tensor(candidate), "offset": torch.tensor(offset),
-                                  "id_rows": torch.cat(id_rows), "ids": torch.cat(ids)}
+            self._layouts[key] = {
+                "candidate": torch.tensor(candidate),
+                "offset": torch.tensor(offset),
+                "id_rows": torch.cat(id_rows),
+                "ids": torch.cat(ids),
+            }
         return self._layouts[key]
 
     def allowed_ids(self, c: int) -> List[torch.Tensor]:
         """For candidate ``c``: the allowed next-token ids at each answer row (len + 1 rows)."""
         if c not in self._rows:
             ids = self.token_ids[c].tolist()
-            self._rows[c] = [self.trie.next_token_ids([self.trie.bos] + ids[:k]) for k in range(len(ids) + 1)]
+            self._rows[c] = [
+                self.trie.next_token_ids([self.trie.bos] + ids[:k]) for k in range(len(ids) + 1)
+            ]
         return self._rows[c]
 
 
@@ -83,9 +92,15 @@ def _encoder_input(net_input: dict) -> dict:
 
 
 @torch.no_grad()
-def score_candidates(model, net_input: dict, decoder_prompts: Sequence[torch.Tensor],
-                     candidates: CandidateSet, chunk_size: int = 20, pad: int = 1,
-                     eos: int = 2) -> torch.Tensor:
+def score_candidates(
+    model,
+    net_input: dict,
+    decoder_prompts: Sequence[torch.Tensor],
+    candidates: CandidateSet,
+    chunk_size: int = 20,
+    pad: int = 1,
+    eos: int = 2,
+) -> torch.Tensor:
     """Summed constrained log-probabilities of every candidate: (B, C) float.
 
     ``decoder_prompts[b]`` is the decoder prompt of sample b (starting with BOS; e.g. BOS +
@@ -106,7 +121,9 @@ def score_candidates(model, net_input: dict, decoder_prompts: Sequence[torch.Ten
         prev = _pad([torch.cat([p, a]) for p in prompts for a in answers], pad)
         target = _pad([torch.cat([p[1:], a, eos_item]) for p in prompts for a in answers], pad)
         new_order = torch.arange(bsz, device=device).repeat_interleave(k)
-        logits = model.decoder(prev, encoder_out=model.encoder.reorder_encoder_out(encoder_out, new_order))[0]
+        logits = model.decoder(
+            prev, encoder_out=model.encoder.reorder_encoder_out(encoder_out, new_order)
+        )[0]
         # answer rows of every (sample, candidate): layout rows repeated per sample
         rows_per_sample = layout["candidate"].numel()
         sample_of_row = torch.arange(bsz, device=device).repeat_interleave(rows_per_sample)
@@ -114,18 +131,30 @@ def score_candidates(model, net_input: dict, decoder_prompts: Sequence[torch.Ten
         t_idx = first_rows[sample_of_row] + layout["offset"].to(device).repeat(bsz)
         row_logits = logits[n_idx, t_idx].float()  # (B * R, V)
         allowed = torch.zeros_like(row_logits, dtype=torch.bool)
-        shift = (torch.arange(bsz, device=device) * rows_per_sample).repeat_interleave(layout["ids"].numel())
-        allowed[layout["id_rows"].to(device).repeat(bsz) + shift, layout["ids"].to(device).repeat(bsz)] = True
+        shift = (torch.arange(bsz, device=device) * rows_per_sample).repeat_interleave(
+            layout["ids"].numel()
+        )
+        allowed[
+            layout["id_rows"].to(device).repeat(bsz) + shift, layout["ids"].to(device).repeat(bsz)
+        ] = True
         lprobs = F.log_softmax(row_logits.masked_fill(~allowed, -math.inf), dim=-1)
         token_lp = lprobs.gather(-1, target[n_idx, t_idx].unsqueeze(-1)).squeeze(-1)
-        sums = torch.zeros(bsz * k, device=device, dtype=token_lp.dtype).index_add_(0, n_idx, token_lp)
+        sums = torch.zeros(bsz * k, device=device, dtype=token_lp.dtype).index_add_(
+            0, n_idx, token_lp
+        )
         results.append(sums.view(bsz, k))
     return torch.cat(results, dim=1)
 
 
-def predict_candidates(model, net_input: dict, decoder_prompts: Sequence[torch.Tensor],
-                       candidates: CandidateSet, chunk_size: int = 20, pad: int = 1,
-                       eos: int = 2) -> List[str]:
+def predict_candidates(
+    model,
+    net_input: dict,
+    decoder_prompts: Sequence[torch.Tensor],
+    candidates: CandidateSet,
+    chunk_size: int = 20,
+    pad: int = 1,
+    eos: int = 2,
+) -> List[str]:
     """The highest-scoring candidate answer of every sample."""
     scores = score_candidates(model, net_input, decoder_prompts, candidates, chunk_size, pad, eos)
     return [candidates.answers[i] for i in scores.argmax(dim=1).tolist()]

@@ -6,6 +6,7 @@ tokens decoded so far for each of the N = batch x beam rows (column 0 is the BOS
 Stateless masks (:class:`ConstraintRangeMask`) ignore ``tokens``; prefix-dependent ones
 (the VQA answer trie) read them, so both fit the same slot of the generator.
 """
+
 import logging
 import math
 from typing import Dict, Optional, Protocol, Tuple
@@ -27,7 +28,9 @@ class ConstraintRangeMask:
 
     def __init__(self, start: int, end: int):
         if not NUM_SPECIAL_TOKENS <= start < end:
-            raise ValueError(f"constraint range needs {NUM_SPECIAL_TOKENS} <= start < end, got ({start}, {end})")
+            raise ValueError(
+                f"constraint range needs {NUM_SPECIAL_TOKENS} <= start < end, got ({start}, {end})"
+            )
         self.start, self.end = start, end
         self._blocked: Dict[Tuple[torch.device, int], torch.Tensor] = {}
 
@@ -82,5 +85,7 @@ def parse_constraint_range(value: Optional[str], dictionary=None) -> Optional[Tu
         raise ValueError(f"constraint_range must be 'start,end', got {value!r}")
     start, end = int(parts[0]), int(parts[1])
     if not NUM_SPECIAL_TOKENS <= start < end:
-        raise ValueError(f"constraint_range needs {NUM_SPECIAL_TOKENS} <= start < end, got {value!r}")
+        raise ValueError(
+            f"constraint_range needs {NUM_SPECIAL_TOKENS} <= start < end, got {value!r}"
+        )
     return start, end

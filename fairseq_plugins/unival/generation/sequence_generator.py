@@ -7,6 +7,7 @@
 fairseq's generator already stops at ``max_len`` by forcing EOS, which is the reference's
 ``stop_on_max_len`` behaviour, so that flag needs no code here.
 """
+
 import logging
 from typing import Dict, List, Optional, Sequence
 
@@ -34,7 +35,9 @@ class MaskedEnsembleModel(EnsembleModel):
         temperature: float = 1.0,
     ):
         """tokens (N, t) -> (lprobs (N, V) masked, attention or None)."""
-        lprobs, attn = super().forward_decoder(tokens, encoder_outs, incremental_states, temperature)
+        lprobs, attn = super().forward_decoder(
+            tokens, encoder_outs, incremental_states, temperature
+        )
         for mask in self.masks:
             lprobs = mask(tokens, lprobs)
         return lprobs, attn
@@ -46,7 +49,9 @@ class UnivalSequenceGenerator(SequenceGenerator):
 
     def __init__(self, models, tgt_dict, logit_masks: Sequence[LogitMask] = (), **kwargs):
         if isinstance(models, EnsembleModel):
-            raise TypeError("pass the list of models; UnivalSequenceGenerator builds its own ensemble")
+            raise TypeError(
+                "pass the list of models; UnivalSequenceGenerator builds its own ensemble"
+            )
         super().__init__(MaskedEnsembleModel(models, logit_masks), tgt_dict, **kwargs)
         self.bos = tgt_dict.bos()
 

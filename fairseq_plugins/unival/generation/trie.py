@@ -5,6 +5,7 @@ Every candidate answer is stored as ``[BOS] + BPE(" " + answer) + [EOS]``. Given
 tokens allowed at that step, for the training-time constraint masks (T, V) of a sample, for
 the per-step :class:`TrieLogitMask` of beam search, and for all-candidate scoring.
 """
+
 from __future__ import annotations
 
 import logging
@@ -90,8 +91,9 @@ class AnswerTrie:
         return rows
 
 
-def answer_constraint_mask(trie: AnswerTrie, target_length: int, answer: Sequence[int],
-                           vocab_size: int) -> torch.Tensor:
+def answer_constraint_mask(
+    trie: AnswerTrie, target_length: int, answer: Sequence[int], vocab_size: int
+) -> torch.Tensor:
     """Training-time constraint mask (T, V) bool for a target ending in ``answer + [EOS]``.
 
     The last ``len(answer) + 1`` rows (the answer tokens and EOS) allow the trie children of
@@ -102,7 +104,7 @@ def answer_constraint_mask(trie: AnswerTrie, target_length: int, answer: Sequenc
     if target_length < answer_rows:
         raise ValueError(f"target of length {target_length} cannot hold {answer_rows} answer rows")
     mask = torch.zeros(target_length, vocab_size, dtype=torch.bool)
-    mask[target_length - answer_rows:] = trie.allowed_rows(answer, vocab_size)
+    mask[target_length - answer_rows :] = trie.allowed_rows(answer, vocab_size)
     return mask
 
 
@@ -131,7 +133,7 @@ class TrieLogitMask:
         if tokens.size(1) < self.answer_start:
             return lprobs
         allowed = torch.zeros_like(lprobs, dtype=torch.bool)
-        for row, answer in enumerate(tokens[:, self.answer_start:].tolist()):
+        for row, answer in enumerate(tokens[:, self.answer_start :].tolist()):
             ids = self.trie.next_token_ids([self.trie.bos] + answer)
             allowed[row, ids.to(lprobs.device)] = True
         masked = lprobs.masked_fill(~allowed, -math.inf)

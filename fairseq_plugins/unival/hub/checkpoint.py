@@ -12,6 +12,7 @@ code in a pickle is refused unless ``trusted``), model/architecture names throug
 strict load: every model entry must come from the file except the buffers the config fully
 determines, and the file may hold nothing the model lacks.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,7 +47,9 @@ def read_checkpoint(path: str | os.PathLike, trusted: bool = False) -> Dict[str,
     state = load_checkpoint_file(os.fspath(path), trusted=trusted)
     if not isinstance(state, Mapping) or state.get("model") is None:
         keys = sorted(state) if isinstance(state, Mapping) else type(state).__name__
-        raise ValueError(f"{path} is not a fairseq/UnIVAL checkpoint (no 'model' entry; top level: {keys})")
+        raise ValueError(
+            f"{path} is not a fairseq/UnIVAL checkpoint (no 'model' entry; top level: {keys})"
+        )
     return dict(state)
 
 
@@ -107,8 +110,9 @@ def task_name_of(saved_task: Mapping[str, Any]) -> Optional[str]:
     return resolve_task(saved_task.get("_name") or saved_task.get("task"))
 
 
-def select_state_dict(state: Mapping[str, Any], ema: bool, path: str,
-                      ema_option: str = "ema=True") -> Dict[str, torch.Tensor]:
+def select_state_dict(
+    state: Mapping[str, Any], ema: bool, path: str, ema_option: str = "ema=True"
+) -> Dict[str, torch.Tensor]:
     """``model`` or, with ``ema``, ``extra_state["ema"]`` cast to fp32 (``--ema-eval``)."""
     weights, _ = select_weights(state, ema=ema, path=path, ema_option=ema_option)
     if ema:
@@ -122,8 +126,12 @@ def build_unival_model(cfg: UnivalConfig, dictionary) -> UnivalModel:
     return UnivalModel.build_model(cfg, holder).eval()
 
 
-def load_weights(model: UnivalModel, state_dict: Mapping[str, torch.Tensor], strict: bool = True,
-                 source: str = "<checkpoint>") -> None:
+def load_weights(
+    model: UnivalModel,
+    state_dict: Mapping[str, torch.Tensor],
+    strict: bool = True,
+    source: str = "<checkpoint>",
+) -> None:
     """Load ``state_dict`` into ``model``; strict: nothing missing, nothing unexpected, same
     vocabulary."""
     state_dict = dict(state_dict)
@@ -139,9 +147,15 @@ def load_weights(model: UnivalModel, state_dict: Mapping[str, torch.Tensor], str
             raise CheckpointMismatchError(
                 f"{source}: the checkpoint's vocabulary has {embedding.size(0)} entries, "
                 f"the dictionary {vocab}: pass the dict.txt the model was trained with "
-                f"(BART's for released checkpoints)")
+                f"(BART's for released checkpoints)"
+            )
     elif missing:
-        logger.warning("%s: %d model entries keep their initial values, e.g. %s", source, len(missing), missing[:5])
+        logger.warning(
+            "%s: %d model entries keep their initial values, e.g. %s",
+            source,
+            len(missing),
+            missing[:5],
+        )
     model.cfg.strict = strict
     model.allow_missing_weights = not strict  # a non-strict load asked for fresh weights
     try:

@@ -12,6 +12,7 @@ The folder holds
 
 :func:`read_exported` loads it back (``unival.hub.load(folder)``); the round trip is bit-exact.
 """
+
 from __future__ import annotations
 
 import json
@@ -53,7 +54,9 @@ def _jsonable(value: Any) -> Any:
 def model_section(cfg) -> Dict[str, Any]:
     """Every :class:`UnivalConfig` field (complete, so no architecture defaults are needed)
     + ``_name``."""
-    section = {name: _jsonable(getattr(cfg, name)) for name in cfg.__dataclass_fields__ if name != "_name"}
+    section = {
+        name: _jsonable(getattr(cfg, name)) for name in cfg.__dataclass_fields__ if name != "_name"
+    }
     section["_name"] = cfg._name
     return section
 
@@ -68,15 +71,20 @@ def task_section(predictor: UnivalPredictor) -> Dict[str, Any]:
         try:
             section[key] = _jsonable(value)
         except ValueError:
-            logger.warning("task option %s (%s) is not exportable and is left out", key, type(value).__name__)
+            logger.warning(
+                "task option %s (%s) is not exportable and is left out", key, type(value).__name__
+            )
     answers_file = section.pop("ans2label_file", None)
     if answers_file:
         if os.path.isfile(answers_file):
             answers = load_candidate_answers(answers_file)
             section["ans2label_dict"] = json.dumps({a: i for i, a in enumerate(answers)})
         else:
-            logger.warning("candidate answers %s not found: the export has none (pass ans2label_file when "
-                           "loading it)", answers_file)
+            logger.warning(
+                "candidate answers %s not found: the export has none (pass ans2label_file when "
+                "loading it)",
+                answers_file,
+            )
     return section
 
 
@@ -88,8 +96,13 @@ def exportable_state(model) -> tuple:
     for name, tensor in model.state_dict().items():
         if name in DETERMINISTIC_BUFFERS:
             continue
-        key = (tensor.untyped_storage().data_ptr(), tensor.storage_offset(), tuple(tensor.shape),
-               tuple(tensor.stride()), tensor.dtype)
+        key = (
+            tensor.untyped_storage().data_ptr(),
+            tensor.storage_offset(),
+            tuple(tensor.shape),
+            tuple(tensor.stride()),
+            tensor.dtype,
+        )
         if key in seen:
             tied[name] = seen[key]
             continue
@@ -98,16 +111,24 @@ def exportable_state(model) -> tuple:
     return tensors, tied
 
 
-def export_model(predictor: UnivalPredictor, out_dir: str | os.PathLike, overwrite: bool = False) -> str:
+def export_model(
+    predictor: UnivalPredictor, out_dir: str | os.PathLike, overwrite: bool = False
+) -> str:
     """Write ``predictor``'s model as an export folder; returns the folder path."""
     from safetensors.torch import save_file
 
     out_dir = os.fspath(out_dir)
     if os.path.isdir(out_dir) and os.listdir(out_dir) and not overwrite:
-        raise FileExistsError(f"{out_dir} exists and is not empty (pass overwrite=True / --overwrite)")
+        raise FileExistsError(
+            f"{out_dir} exists and is not empty (pass overwrite=True / --overwrite)"
+        )
     os.makedirs(out_dir, exist_ok=True)
     tensors, tied = exportable_state(predictor.model)
-    save_file(tensors, os.path.join(out_dir, WEIGHTS_FILE), metadata={"format": FORMAT, "tied": json.dumps(tied)})
+    save_file(
+        tensors,
+        os.path.join(out_dir, WEIGHTS_FILE),
+        metadata={"format": FORMAT, "tied": json.dumps(tied)},
+    )
     tokenizer = predictor.tokenizer
     config = {
         "format": FORMAT,
@@ -115,24 +136,39 @@ def export_model(predictor: UnivalPredictor, out_dir: str | os.PathLike, overwri
         "model": model_section(predictor.model.cfg),
         "task": task_section(predictor),
         "tokenizer": {"num_codes": tokenizer.num_codes, "num_bins": tokenizer.num_bins},
-        "weights": {"file": WEIGHTS_FILE, "source": predictor.assets.source, "selected": predictor.assets.weights,
-                    "recomputed_buffers": [b for b in DETERMINISTIC_BUFFERS if b in predictor.model.state_dict()]},
+        "weights": {
+            "file": WEIGHTS_FILE,
+            "source": predictor.assets.source,
+            "selected": predictor.assets.weights,
+            "recomputed_buffers": [
+                b for b in DETERMINISTIC_BUFFERS if b in predictor.model.state_dict()
+            ],
+        },
     }
     with open(os.path.join(out_dir, CONFIG_FILE), "w", encoding="utf-8") as handle:
         json.dump(config, handle, indent=1)
     assets = predictor.assets
     for source, name in zip((assets.dict_path, assets.encoder_json, assets.vocab_bpe), ASSET_FILES):
         shutil.copyfile(source, os.path.join(out_dir, name))
-    logger.info("exported %s (%d tensors, %d tied names) to %s", assets.source, len(tensors), len(tied), out_dir)
+    logger.info(
+        "exported %s (%d tensors, %d tied names) to %s",
+        assets.source,
+        len(tensors),
+        len(tied),
+        out_dir,
+    )
     return out_dir
 
 
-def read_exported(folder: str | os.PathLike, strict: bool = True, device: Optional[str] = None,
-                  task_overrides: Optional[Dict[str, Any]] = None) -> UnivalPredictor:
+def read_exported(
+    folder: str | os.PathLike,
+    strict: bool = True,
+    device: Optional[str] = None,
+    task_overrides: Optional[Dict[str, Any]] = None,
+) -> UnivalPredictor:
     """Load an export folder (JSON + safetensors only: no unpickling)."""
     from safetensors import safe_open
     from safetensors.torch import load_file
-
 
     folder = os.path.abspath(os.fspath(folder))
     config_path = os.path.join(folder, CONFIG_FILE)
@@ -141,10 +177,14 @@ def read_exported(folder: str | os.PathLike, strict: bool = True, device: Option
     with open(config_path, encoding="utf-8") as handle:
         config = json.load(handle)
     if config.get("format") != FORMAT or config.get("format_version") != FORMAT_VERSION:
-        raise ValueError(f"{config_path}: format {config.get('format')!r} v{config.get('format_version')!r}, "
-                         f"expected {FORMAT!r} v{FORMAT_VERSION}")
+        raise ValueError(
+            f"{config_path}: format {config.get('format')!r} v{config.get('format_version')!r}, "
+            f"expected {FORMAT!r} v{FORMAT_VERSION}"
+        )
     dict_path, encoder_json, vocab_bpe = (os.path.join(folder, name) for name in ASSET_FILES)
-    tokenizer = UnivalTokenizer.from_files(dict_path, encoder_json, vocab_bpe, **config["tokenizer"])
+    tokenizer = UnivalTokenizer.from_files(
+        dict_path, encoder_json, vocab_bpe, **config["tokenizer"]
+    )
     model = build_unival_model(model_config(config["model"]), tokenizer.dictionary)
     weights_path = os.path.join(folder, config["weights"]["file"])
     state = load_file(weights_path)
@@ -153,8 +193,20 @@ def read_exported(folder: str | os.PathLike, strict: bool = True, device: Option
     for alias, stored in tied.items():
         state[alias] = state[stored]
     load_weights(model, state, strict=strict, source=weights_path)
-    assets = ModelAssets(dict_path, encoder_json, vocab_bpe, source=folder,
-                         weights=config["weights"].get("selected", "model"))
+    assets = ModelAssets(
+        dict_path,
+        encoder_json,
+        vocab_bpe,
+        source=folder,
+        weights=config["weights"].get("selected", "model"),
+    )
     task = dict(config["task"])
-    return UnivalPredictor(model, tokenizer, assets, task_name=task.get("_name"), saved_task=task,
-                           task_overrides=task_overrides, device=device)
+    return UnivalPredictor(
+        model,
+        tokenizer,
+        assets,
+        task_name=task.get("_name"),
+        saved_task=task,
+        task_overrides=task_overrides,
+        device=device,
+    )

@@ -1,5 +1,6 @@
 """Which files a user named: media files, folders (scanned by suffix), glob patterns and TSVs
 of ``media<TAB>text`` rows, in order (``unival predict``'s inputs); and drawing a box."""
+
 from __future__ import annotations
 
 import glob
@@ -39,8 +40,13 @@ def read_tsv(path: str) -> List[InputItem]:
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as error:
-                items.append(InputItem(where, None, f"{where}: not UTF-8 text ({error.reason} "
-                                                    f"at byte {error.start})"))
+                items.append(
+                    InputItem(
+                        where,
+                        None,
+                        f"{where}: not UTF-8 text ({error.reason} at byte {error.start})",
+                    )
+                )
                 continue
             if not line.strip():
                 continue
@@ -57,13 +63,19 @@ def _scan(paths: Sequence[str], suffixes: Tuple[str, ...], source: str) -> List[
     """The files among ``paths`` with one of ``suffixes``; says how many others it left out."""
     kept = [p for p in paths if os.path.isfile(p) and p.lower().endswith(suffixes)]
     if len(kept) < len(paths):
-        logger.info("%s: %d of %d entries left out (not files ending in %s)", source,
-                    len(paths) - len(kept), len(paths), ", ".join(suffixes))
+        logger.info(
+            "%s: %d of %d entries left out (not files ending in %s)",
+            source,
+            len(paths) - len(kept),
+            len(paths),
+            ", ".join(suffixes),
+        )
     return [InputItem(p) for p in kept]
 
 
-def expand_inputs(inputs: Sequence[str], suffixes: Sequence[str] = IMAGE_PATH_SUFFIXES
-                  ) -> List[InputItem]:
+def expand_inputs(
+    inputs: Sequence[str], suffixes: Sequence[str] = IMAGE_PATH_SUFFIXES
+) -> List[InputItem]:
     """:class:`InputItem` for files, folders, globs and TSV files, in order.
 
     A folder or a glob pattern contributes its files whose name ends with one of ``suffixes``
@@ -74,21 +86,38 @@ def expand_inputs(inputs: Sequence[str], suffixes: Sequence[str] = IMAGE_PATH_SU
     items: List[InputItem] = []
     for given in inputs:
         if os.path.isdir(given):
-            found = _scan([os.path.join(given, n) for n in sorted(os.listdir(given))], suffixes, given)
-            items += found or [InputItem(given, None, (
-                f"{given} is a folder with no {'/'.join(suffixes)} files in it (folders are "
-                f"scanned for {', '.join(suffixes)})"))]
+            found = _scan(
+                [os.path.join(given, n) for n in sorted(os.listdir(given))], suffixes, given
+            )
+            items += found or [
+                InputItem(
+                    given,
+                    None,
+                    (
+                        f"{given} is a folder with no {'/'.join(suffixes)} files in it "
+                        f"(folders are "
+                        f"scanned for {', '.join(suffixes)})"
+                    ),
+                )
+            ]
         elif os.path.isfile(given) and given.lower().endswith(".tsv"):
             items += read_tsv(given)
         elif os.path.exists(given):
             items.append(InputItem(given))
         elif os.path.islink(given):
-            items.append(InputItem(given, None, (
-                f"{given} is a symbolic link to {os.readlink(given)}, which does not exist")))
+            items.append(
+                InputItem(
+                    given,
+                    None,
+                    (f"{given} is a symbolic link to {os.readlink(given)}, which does not exist"),
+                )
+            )
         else:
             matches = sorted(glob.glob(given))
             if not matches:
-                items.append(InputItem(given, None, f"{given}: no such file, folder or matching pattern"))
+                items.append(
+                    InputItem(given, None, f"{given}: no such file, folder or matching pattern")
+                )
                 continue
             items += _scan(matches, suffixes, f"pattern {given}")
     return items
@@ -102,7 +131,9 @@ def draw_box(image_path: str, box: Sequence[float], out_dir: str, index: int) ->
     with Image.open(image_path) as img:
         img = img.convert("RGB")
     width = max(1, round(min(img.size) / 100))
-    ImageDraw.Draw(img).rectangle([box[0], box[1], box[2], box[3]], outline=(255, 0, 0), width=width)
+    ImageDraw.Draw(img).rectangle(
+        [box[0], box[1], box[2], box[3]], outline=(255, 0, 0), width=width
+    )
     stem = os.path.splitext(os.path.basename(image_path))[0]
     out_path = os.path.join(out_dir, f"{index:06d}_{stem}.png")
     img.save(out_path)

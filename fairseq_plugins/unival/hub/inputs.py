@@ -9,6 +9,7 @@ preprocessing is the one the evaluation uses. :class:`InMemoryRows` stands in fo
 loaders decode files, so bytes are written to a :class:`MediaScratch` folder that the
 predictor removes once the batch has been processed.
 """
+
 from __future__ import annotations
 
 import base64
@@ -143,8 +144,12 @@ class InMemoryRows:
     ``numbers``: each row's 1-based input number for messages (default 1..len(rows)).
     """
 
-    def __init__(self, rows: Sequence[Sequence[str]], source: str = "<input>",
-                 numbers: Optional[Sequence[int]] = None):
+    def __init__(
+        self,
+        rows: Sequence[Sequence[str]],
+        source: str = "<input>",
+        numbers: Optional[Sequence[int]] = None,
+    ):
         self.rows = [list(r) for r in rows]
         self.path = source
         self.total_rows = len(self.rows)

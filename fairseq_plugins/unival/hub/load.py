@@ -8,6 +8,7 @@
 * a folder written by ``unival export`` (:mod:`unival.hub.export`): everything is inside it,
   and nothing in it can run code.
 """
+
 from __future__ import annotations
 
 import logging
@@ -30,9 +31,17 @@ from unival.tokenizer import DEFAULT_NUM_BINS, DEFAULT_NUM_CODES, UnivalTokenize
 logger = logging.getLogger(__name__)
 
 
-def load(path: str | os.PathLike, *, dict_path: Optional[str] = None, bpe_dir: Optional[str] = None,
-         ema: bool = False, trusted: bool = False, strict: bool = True, device: Optional[str] = None,
-         task_overrides: Optional[Dict[str, Any]] = None) -> UnivalPredictor:
+def load(
+    path: str | os.PathLike,
+    *,
+    dict_path: Optional[str] = None,
+    bpe_dir: Optional[str] = None,
+    ema: bool = False,
+    trusted: bool = False,
+    strict: bool = True,
+    device: Optional[str] = None,
+    task_overrides: Optional[Dict[str, Any]] = None,
+) -> UnivalPredictor:
     """Load a model for prediction.
 
     ``ema``: use ``extra_state["ema"]`` (fp32), as ``--ema-eval``; ``trusted``: allow full
@@ -42,9 +51,10 @@ def load(path: str | os.PathLike, *, dict_path: Optional[str] = None, bpe_dir: O
     """
     path = os.fspath(path)
     if os.path.isdir(path):
-
         if ema:
-            logger.warning("%s: an exported folder holds one set of weights; ema=True is ignored", path)
+            logger.warning(
+                "%s: an exported folder holds one set of weights; ema=True is ignored", path
+            )
         return read_exported(path, strict=strict, device=device, task_overrides=task_overrides)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no checkpoint file or exported folder at {path}")
@@ -56,17 +66,32 @@ def load(path: str | os.PathLike, *, dict_path: Optional[str] = None, bpe_dir: O
     model = build_unival_model(cfg, tokenizer.dictionary)
     load_weights(model, select_state_dict(state, ema, path), strict=strict, source=path)
     task_name = task_name_of(saved_task)
-    logger.info("loaded %s (%s, arch %s, task %s, %s weights)", path, type(model).__name__, cfg._name,
-                task_name, assets.weights)
-    return UnivalPredictor(model, tokenizer, assets, task_name=task_name, saved_task=saved_task,
-                           task_overrides=task_overrides, device=device)
+    logger.info(
+        "loaded %s (%s, arch %s, task %s, %s weights)",
+        path,
+        type(model).__name__,
+        cfg._name,
+        task_name,
+        assets.weights,
+    )
+    return UnivalPredictor(
+        model,
+        tokenizer,
+        assets,
+        task_name=task_name,
+        saved_task=saved_task,
+        task_overrides=task_overrides,
+        device=device,
+    )
 
 
 def _existing(path: Optional[str]) -> Optional[str]:
     return path if path and os.path.isfile(path) else None
 
 
-def resolve_dictionary(checkpoint_path: str, saved_task: Dict[str, Any], dict_path: Optional[str]) -> str:
+def resolve_dictionary(
+    checkpoint_path: str, saved_task: Dict[str, Any], dict_path: Optional[str]
+) -> str:
     """``dict_path`` > the saved ``task.dict_path`` > ``dict.txt`` beside the checkpoint >
     ``dict.txt`` beside the first saved data file (where training found it), the first that
     exists."""
@@ -81,7 +106,8 @@ def resolve_dictionary(checkpoint_path: str, saved_task: Dict[str, Any], dict_pa
     if found is None:
         raise FileNotFoundError(
             f"no dictionary for {checkpoint_path}: pass dict_path= (--dict-path); "
-            f"released UnIVAL/OFA checkpoints use BART's dict.txt")
+            f"released UnIVAL/OFA checkpoints use BART's dict.txt"
+        )
     return os.path.abspath(found)
 
 
@@ -99,13 +125,22 @@ def resolve_bpe(saved_task: Dict[str, Any], bpe_dir: Optional[str]) -> Tuple[str
     return default_bpe_files()
 
 
-def checkpoint_tokenizer(checkpoint_path: str, saved_task: Dict[str, Any], dict_path: Optional[str],
-                         bpe_dir: Optional[str]) -> Tuple[UnivalTokenizer, ModelAssets]:
+def checkpoint_tokenizer(
+    checkpoint_path: str,
+    saved_task: Dict[str, Any],
+    dict_path: Optional[str],
+    bpe_dir: Optional[str],
+) -> Tuple[UnivalTokenizer, ModelAssets]:
     """The unified tokenizer of a checkpoint (code/bin counts from its task config)."""
     dictionary = resolve_dictionary(checkpoint_path, saved_task, dict_path)
     encoder_json, vocab_bpe = resolve_bpe(saved_task, bpe_dir)
     tokenizer = UnivalTokenizer.from_files(
-        dictionary, encoder_json, vocab_bpe,
+        dictionary,
+        encoder_json,
+        vocab_bpe,
         num_codes=int(saved_task.get("code_dict_size", DEFAULT_NUM_CODES)),
-        num_bins=int(saved_task.get("num_bins", DEFAULT_NUM_BINS)))
-    return tokenizer, ModelAssets(dictionary, encoder_json, vocab_bpe, source=os.path.abspath(checkpoint_path))
+        num_bins=int(saved_task.get("num_bins", DEFAULT_NUM_BINS)),
+    )
+    return tokenizer, ModelAssets(
+        dictionary, encoder_json, vocab_bpe, source=os.path.abspath(checkpoint_path)
+    )

@@ -40,7 +40,8 @@ def model_weight_names(checkpoint: Mapping[str, Any]) -> Optional[List[str]]:
 
 
 def check_complete(checkpoint: Mapping[str, Any], weights: Mapping[str, Any], source: str) -> None:
-    """Raise :class:`MissingWeightsError` when ``weights`` lack entries of the checkpoint's model."""
+    """Raise :class:`MissingWeightsError` when ``weights`` lack entries of the checkpoint's
+    model."""
     names = model_weight_names(checkpoint)
     if names is None:
         return

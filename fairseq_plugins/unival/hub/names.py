@@ -7,6 +7,7 @@ layout the ``unival_*`` architectures share (image-only). Task names of the rele
 checkpoints are kept as they are where the task exists here; the mapping below is where
 aliases go when a name differs.
 """
+
 from typing import Dict, Optional
 
 #: architecture (or model) name in a checkpoint -> registered ``unival`` architecture
@@ -23,7 +24,8 @@ ARCH_ALIASES: Dict[str, str] = {
 #: config defaults an aliased architecture implies (OFA has the 3-stage ResNet, no video)
 ARCH_ALIAS_DEFAULTS: Dict[str, Dict[str, str]] = {
     name: {"image_encoder_name": "resnet", "video_encoder_name": "none"}
-    for name in ARCH_ALIASES if name.startswith("ofa")
+    for name in ARCH_ALIASES
+    if name.startswith("ofa")
 }
 
 #: official task name -> registered task name (identity where the names agree)

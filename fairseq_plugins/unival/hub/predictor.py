@@ -9,6 +9,7 @@ audio tasks when a plugin lacks them) raise ``NotImplementedError`` naming the t
 and audio inputs are file paths or ``bytes``: the media loaders decode files, so bytes are
 written to a temporary folder that is removed once their batch has been processed.
 """
+
 from __future__ import annotations
 
 import logging
@@ -68,9 +69,16 @@ class UnivalPredictor:
     has the field (e.g. ``{"patch_image_size": 64}``).
     """
 
-    def __init__(self, model, tokenizer, assets: ModelAssets, task_name: Optional[str] = None,
-                 saved_task: Optional[Dict[str, Any]] = None, task_overrides: Optional[Dict[str, Any]] = None,
-                 device: Optional[str] = None):
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        assets: ModelAssets,
+        task_name: Optional[str] = None,
+        saved_task: Optional[Dict[str, Any]] = None,
+        task_overrides: Optional[Dict[str, Any]] = None,
+        device: Optional[str] = None,
+    ):
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.model = model.eval().to(self.device)
         self.tokenizer = tokenizer
@@ -88,13 +96,18 @@ class UnivalPredictor:
             raise NotImplementedError(
                 f"the '{name}' task is not available in this toolkit yet, so its predictor method "
                 f"cannot run; registered tasks: "
-                f"{sorted(t for t in TASK_REGISTRY if t in METHOD_TASKS.values())}")
+                f"{sorted(t for t in TASK_REGISTRY if t in METHOD_TASKS.values())}"
+            )
         dataclass_type = TASK_DATACLASS_REGISTRY[name]
         fields = dataclass_type.__dataclass_fields__
         unknown = sorted(set(overrides) - set(fields))
         if unknown:
             raise ValueError(f"unknown {name} task options {unknown}")
-        values = {k: v for k, v in self.saved_task.items() if k in fields} if name == self.task_name else {}
+        values = (
+            {k: v for k, v in self.saved_task.items() if k in fields}
+            if name == self.task_name
+            else {}
+        )
         values.update({k: v for k, v in self.task_overrides.items() if k in fields})
         values.update(overrides)
         for key in MACHINE_FIELDS:
@@ -105,7 +118,8 @@ class UnivalPredictor:
             raise FileNotFoundError(
                 f"the candidate answers file {candidates} named by the checkpoint does not exist "
                 f"here: pass task_overrides={{'ans2label_file': PATH}} (or --ans2label-file) "
-                f"with the answer list")
+                f"with the answer list"
+            )
         return dataclass_type(**values)
 
     def task(self, name: str, **overrides):
@@ -120,7 +134,9 @@ class UnivalPredictor:
         """``task.build_generator`` for ``settings`` (cached)."""
         key = (id(task), tuple(sorted(settings.items())))
         if key not in self._generators:
-            self._generators[key] = task.build_generator([self.model], generation_namespace(settings))
+            self._generators[key] = task.build_generator(
+                [self.model], generation_namespace(settings)
+            )
         return self._generators[key]
 
     # ------------------------------------------------------------------ public methods
@@ -128,7 +144,9 @@ class UnivalPredictor:
         """Captions (punctuation-stripped, as ``unival eval`` writes them) of images."""
         return self._collect("caption", images, None, batch_size, generation)
 
-    def vqa(self, images, questions, batch_size: int = 8, inference: Optional[str] = None, **generation):
+    def vqa(
+        self, images, questions, batch_size: int = 8, inference: Optional[str] = None, **generation
+    ):
         """Answers; ``inference`` "beamsearch" or "allcand" (default: the checkpoint's setting)."""
         overrides = {"val_inference_type": inference} if inference else {}
         return self._collect("vqa", images, questions, batch_size, generation, overrides)
@@ -138,7 +156,7 @@ class UnivalPredictor:
         return self._collect("ground", images, expressions, batch_size, generation)
 
     def entail(self, images, hypotheses, batch_size: int = 8):
-        """"yes" (entailment), "no" (contradiction) or "maybe" (neutral) per image/hypothesis."""
+        """ "yes" (entailment), "no" (contradiction) or "maybe" (neutral) per image/hypothesis."""
         return self._collect("entail", images, hypotheses, batch_size, {})
 
     def caption_video(self, videos, batch_size: int = 4, **generation):
@@ -163,13 +181,29 @@ class UnivalPredictor:
         single = is_single_media(media)
         if single and isinstance(texts, str):
             texts = [texts]
-        results = [r for _, r in self.iter_predict(method, media, texts, batch_size=batch_size,
-                                                   generation=generation, task_overrides=task_overrides)]
+        results = [
+            r
+            for _, r in self.iter_predict(
+                method,
+                media,
+                texts,
+                batch_size=batch_size,
+                generation=generation,
+                task_overrides=task_overrides,
+            )
+        ]
         return results[0] if single else results
 
-    def iter_predict(self, method: str, media, texts: Optional[Sequence[str]] = None, batch_size: int = 8,
-                     generation: Optional[Dict[str, Any]] = None, task_overrides: Optional[Dict[str, Any]] = None,
-                     skip_bad: bool = False) -> Iterator[Tuple[int, Any]]:
+    def iter_predict(
+        self,
+        method: str,
+        media,
+        texts: Optional[Sequence[str]] = None,
+        batch_size: int = 8,
+        generation: Optional[Dict[str, Any]] = None,
+        task_overrides: Optional[Dict[str, Any]] = None,
+        skip_bad: bool = False,
+    ) -> Iterator[Tuple[int, Any]]:
         """``(index, result)`` for every input, in order, one batch at a time.
 
         With ``skip_bad`` an unreadable input yields a :class:`PredictionError` instead of raising.
@@ -182,8 +216,9 @@ class UnivalPredictor:
         for start in range(0, len(media), batch_size):
             stop = min(start + batch_size, len(media))
             with MediaScratch() as scratch:  # media bytes live on disk until the batch is done
-                batch, positions, results = self._build_batch(task, handler, media[start:stop], texts[start:stop],
-                                                              start, skip_bad, scratch)
+                batch, positions, results = self._build_batch(
+                    task, handler, media[start:stop], texts[start:stop], start, skip_bad, scratch
+                )
                 if batch is not None:
                     with torch.no_grad():
                         outputs = handler.run(task, self.model, batch, generator)
@@ -192,8 +227,13 @@ class UnivalPredictor:
             for index in sorted(results):
                 yield index, results[index]
 
-    def model_inputs(self, method: str, media, texts: Optional[Sequence[str]] = None,
-                     task_overrides: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    def model_inputs(
+        self,
+        method: str,
+        media,
+        texts: Optional[Sequence[str]] = None,
+        task_overrides: Optional[Dict[str, Any]] = None,
+    ) -> Dict[str, Any]:
         """The collated batch ``method`` feeds the model for all of ``media`` at once (inspection).
 
         ``batch["net_input"]`` holds e.g. ``patch_videos`` (B, 3, T, P, P) or ``patch_audios``
@@ -212,7 +252,9 @@ class UnivalPredictor:
         task = self.task(METHOD_TASKS[method], **(task_overrides or {}))
         handler = TASK_HANDLERS.get(task.__class__.__name__)
         if handler is None:
-            raise NotImplementedError(f"{method} is not implemented for the {type(task).__name__} task yet")
+            raise NotImplementedError(
+                f"{method} is not implemented for the {type(task).__name__} task yet"
+            )
         media = as_list(media, "inputs")
         if not handler.needs_text:
             return task, handler, media, [None] * len(media)
@@ -228,7 +270,9 @@ class UnivalPredictor:
         rows, positions = [], []
         for offset, (item, text) in enumerate(zip(media, texts)):
             try:
-                rows.append(handler.row(task, f"{start + offset}", handler.media_field(item, scratch), text))
+                rows.append(
+                    handler.row(task, f"{start + offset}", handler.media_field(item, scratch), text)
+                )
                 positions.append(start + offset)
             except (OSError, ValueError, TypeError, Image.DecompressionBombError) as error:
                 if not skip_bad:
@@ -242,7 +286,9 @@ class UnivalPredictor:
         for sample in samples:
             if "skipped" in sample:
                 index = positions[sample["id"]]
-                results[index] = PredictionError(index, _naming(media[index - start], sample["skipped"]))
+                results[index] = PredictionError(
+                    index, _naming(media[index - start], sample["skipped"])
+                )
         batch = dataset.collater(samples)
         if not batch or "net_input" not in batch:
             return None, positions, results
@@ -290,7 +336,9 @@ class TaskHandler:
     row: Callable[[Any, str, str, Optional[str]], List[str]]
     run: Callable[[Any, Any, dict, Any], List[Any]]
     uses_generator: Callable[[Any], bool]
-    media_field: Callable[[Any, MediaScratch], str] = _image_field  # (input, scratch) -> TSV media field
+    media_field: Callable[[Any, MediaScratch], str] = (
+        _image_field  # (input, scratch) -> TSV media field
+    )
 
 
 def _first_candidate(task, fallback: str) -> str:
@@ -302,26 +350,42 @@ TASK_HANDLERS: Dict[str, TaskHandler] = {
     "CaptionTask": TaskHandler(
         needs_text=False,
         row=lambda task, uid, image, _: [uid, image, "image"],  # the reference is unused
-        run=lambda task, model, batch, gen: [strip_punctuation(t) for t in task.generate_texts(gen, [model], batch)],
+        run=lambda task, model, batch, gen: [
+            strip_punctuation(t) for t in task.generate_texts(gen, [model], batch)
+        ],
         uses_generator=lambda task: True,
     ),
     "VqaGenTask": TaskHandler(
         needs_text=True,
         row=lambda task, uid, image, question: [
-            uid, image, text_field(question, "question"), f"1.0|!+{_first_candidate(task, 'yes')}"],
+            uid,
+            image,
+            text_field(question, "question"),
+            f"1.0|!+{_first_candidate(task, 'yes')}",
+        ],
         run=lambda task, model, batch, gen: task.predict_answers([model], batch, gen),
         uses_generator=lambda task: task.inference_type == "beamsearch",
     ),
     "RefcocoTask": TaskHandler(
         needs_text=True,
-        row=lambda task, uid, image, expression: [uid, image, text_field(expression, "expression"), "0,0,0,0"],
+        row=lambda task, uid, image, expression: [
+            uid,
+            image,
+            text_field(expression, "expression"),
+            "0,0,0,0",
+        ],
         run=lambda task, model, batch, gen: task.generate_boxes(gen, [model], batch).tolist(),
         uses_generator=lambda task: True,
     ),
     "SnliVeTask": TaskHandler(
         needs_text=True,
         row=lambda task, uid, image, hypothesis: [
-            uid, image, text_field(hypothesis, "hypothesis"), "", _first_candidate(task, "yes")],
+            uid,
+            image,
+            text_field(hypothesis, "hypothesis"),
+            "",
+            _first_candidate(task, "yes"),
+        ],
         run=lambda task, model, batch, gen: task.predict_answers([model], batch),
         uses_generator=lambda task: False,
     ),

@@ -14,6 +14,7 @@ Checkpoint files: :mod:`unival.merging.checkpoint`; command line: :mod:`unival.c
 (``unival merge``); evaluation along a lambda/scale grid, CSV + PNG:
 :mod:`unival.merging.sweep` (``unival merge sweep``).
 """
+
 from unival.merging.greedy_soup import SoupResult, SoupStep, greedy_soup
 from unival.merging.linear import average, interpolate, linear_combination
 from unival.merging.state import MergeError, MergePlan, plan_merge
@@ -29,8 +30,21 @@ from unival.merging.task_vectors import (
 )
 
 __all__ = [
-    "MergeError", "MergePlan", "SoupResult", "SoupStep", "apply_task_vectors", "average",
-    "dare", "greedy_soup", "interpolate", "linear_combination", "plan_merge",
-    "task_arithmetic", "task_vector", "task_vectors", "ties_combine", "ties_merge",
+    "MergeError",
+    "MergePlan",
+    "SoupResult",
+    "SoupStep",
+    "apply_task_vectors",
+    "average",
+    "dare",
+    "greedy_soup",
+    "interpolate",
+    "linear_combination",
+    "plan_merge",
+    "task_arithmetic",
+    "task_vector",
+    "task_vectors",
+    "ties_combine",
+    "ties_merge",
     "trim_to_density",
 ]

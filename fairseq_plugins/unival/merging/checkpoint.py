@@ -13,6 +13,7 @@
   is itself a merge), hyperparameters, the key rules applied, and tool versions. It holds only
   plain str/int/float/bool/list/dict values, so weights-only loading reads it.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -53,8 +54,13 @@ class LoadedCheckpoint:
 
     def describe(self, role: str) -> dict:
         """The input's record in the merge metadata."""
-        record = {"role": role, "path": self.path, "sha256": self.sha256,
-                  "weights": self.source, "num_updates": self.num_updates}
+        record = {
+            "role": role,
+            "path": self.path,
+            "sha256": self.sha256,
+            "weights": self.source,
+            "num_updates": self.num_updates,
+        }
         if self.provenance is not None:
             record["merge"] = self.provenance
         return record
@@ -77,17 +83,22 @@ def _num_updates(checkpoint: Mapping[str, Any]) -> Optional[int]:
 
 def template_fields(checkpoint: Mapping[str, Any]) -> Dict[str, Any]:
     """Top-level fields kept in a merged checkpoint: all but model, optimizer state and EMA."""
-    fields = {key: value for key, value in checkpoint.items()
-              if key != "model" and key not in DROPPED_FIELDS}
+    fields = {
+        key: value
+        for key, value in checkpoint.items()
+        if key != "model" and key not in DROPPED_FIELDS
+    }
     extra = fields.get("extra_state")
     if isinstance(extra, Mapping):
-        fields["extra_state"] = {key: value for key, value in extra.items()
-                                 if key not in EMA_FIELDS and key != "merge"}
+        fields["extra_state"] = {
+            key: value for key, value in extra.items() if key not in EMA_FIELDS and key != "merge"
+        }
     return fields
 
 
-def load_checkpoint(path: str, *, ema: bool = False, trusted: bool = False,
-                    keep_fields: bool = False) -> LoadedCheckpoint:
+def load_checkpoint(
+    path: str, *, ema: bool = False, trusted: bool = False, keep_fields: bool = False
+) -> LoadedCheckpoint:
     """Load ``path`` and select its ``model`` (or EMA) weights; see :class:`LoadedCheckpoint`."""
     path = os.fspath(path)
     checkpoint = load_checkpoint_file(path, trusted=trusted)
@@ -96,9 +107,15 @@ def load_checkpoint(path: str, *, ema: bool = False, trusted: bool = False,
     extra = checkpoint.get("extra_state")
     provenance = extra.get("merge") if isinstance(extra, Mapping) else None
     logger.info("loaded %s (%d %s tensors)", path, len(weights), source)
-    return LoadedCheckpoint(path=path, weights=weights, source=source, sha256=file_sha256(path),
-                            num_updates=_num_updates(checkpoint), provenance=provenance,
-                            fields=template_fields(checkpoint) if keep_fields else {})
+    return LoadedCheckpoint(
+        path=path,
+        weights=weights,
+        source=source,
+        sha256=file_sha256(path),
+        num_updates=_num_updates(checkpoint),
+        provenance=provenance,
+        fields=template_fields(checkpoint) if keep_fields else {},
+    )
 
 
 def tool_version() -> str:
@@ -109,9 +126,14 @@ def tool_version() -> str:
         return f"{TOOL_DISTRIBUTION} unknown"
 
 
-def merge_metadata(method: str, recipe: str, inputs: Sequence[Tuple[str, LoadedCheckpoint]],
-                   hyperparameters: Mapping[str, Any], notes: Mapping[str, Any],
-                   template: LoadedCheckpoint) -> dict:
+def merge_metadata(
+    method: str,
+    recipe: str,
+    inputs: Sequence[Tuple[str, LoadedCheckpoint]],
+    hyperparameters: Mapping[str, Any],
+    notes: Mapping[str, Any],
+    template: LoadedCheckpoint,
+) -> dict:
     """The ``extra_state["merge"]`` entry; ``inputs`` are ``(role, checkpoint)`` pairs."""
     return {
         "format": METADATA_FORMAT,
@@ -126,12 +148,15 @@ def merge_metadata(method: str, recipe: str, inputs: Sequence[Tuple[str, LoadedC
     }
 
 
-def build_merged_checkpoint(template: LoadedCheckpoint, merged: Mapping[str, torch.Tensor],
-                            metadata: Mapping[str, Any]) -> Dict[str, Any]:
+def build_merged_checkpoint(
+    template: LoadedCheckpoint, merged: Mapping[str, torch.Tensor], metadata: Mapping[str, Any]
+) -> Dict[str, Any]:
     """The template's kept fields + ``model = merged`` + ``extra_state["merge"] = metadata``."""
     if not template.fields:
-        raise ValueError(f"{template.path} was not loaded with keep_fields=True; "
-                         f"it cannot serve as the template of a merged checkpoint")
+        raise ValueError(
+            f"{template.path} was not loaded with keep_fields=True; "
+            f"it cannot serve as the template of a merged checkpoint"
+        )
     output: Dict[str, Any] = {}
     for key, value in template.fields.items():
         output[key] = value

@@ -10,6 +10,7 @@ The running soup of ``m`` members is updated as ``m/(m+1) * soup + 1/(m+1) * can
 which equals the uniform average of the members up to float rounding; integer buffers and
 frozen keys stay those of the first candidate (:mod:`unival.merging.state`).
 """
+
 from __future__ import annotations
 
 import logging
@@ -60,9 +61,14 @@ def _improves(score: float, best: float, higher_is_better: bool) -> bool:
     return score > best if higher_is_better else score < best
 
 
-def greedy_soup(candidates: Sequence[Candidate], evaluate_fn: Callable[[StateDict], float], *,
-                higher_is_better: bool = True, frozen_keys: FrozenSpec = None,
-                names: Optional[Sequence[str]] = None) -> SoupResult:
+def greedy_soup(
+    candidates: Sequence[Candidate],
+    evaluate_fn: Callable[[StateDict], float],
+    *,
+    higher_is_better: bool = True,
+    frozen_keys: FrozenSpec = None,
+    names: Optional[Sequence[str]] = None,
+) -> SoupResult:
     """Greedy soup of ``candidates`` (sorted best-first) judged by ``evaluate_fn(state)``.
 
     ``evaluate_fn`` is called once on the first candidate, then once per later candidate.
@@ -78,14 +84,22 @@ def greedy_soup(candidates: Sequence[Candidate], evaluate_fn: Callable[[StateDic
     logger.info("soup starts from %s: score %s", names[0], best)
     for index in range(1, len(candidates)):
         count = len(members)
-        trial = average([soup, _materialise(candidates[index])],
-                        weights=[count / (count + 1), 1.0 / (count + 1)],
-                        frozen_keys=frozen_keys, names=["soup", names[index]])
+        trial = average(
+            [soup, _materialise(candidates[index])],
+            weights=[count / (count + 1), 1.0 / (count + 1)],
+            frozen_keys=frozen_keys,
+            names=["soup", names[index]],
+        )
         score = float(evaluate_fn(trial))
         accepted = _improves(score, best, higher_is_better)
         steps.append(SoupStep(index, score, accepted))
-        logger.info("%s %s: score %s (soup %s)", "added" if accepted else "rejected",
-                    names[index], score, best)
+        logger.info(
+            "%s %s: score %s (soup %s)",
+            "added" if accepted else "rejected",
+            names[index],
+            score,
+            best,
+        )
         if accepted:
             soup, best = trial, score
             members.append(index)

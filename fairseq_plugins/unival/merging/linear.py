@@ -10,6 +10,7 @@ tied tensors merged once). Arithmetic runs in at least float32 and the result is
 each key's dtype; terms with coefficient 0 are skipped, so the endpoints are exact copies.
 All functions are pure: inputs are never modified and the result shares no memory with them.
 """
+
 from __future__ import annotations
 
 import logging
@@ -49,16 +50,16 @@ def weighted_sum(tensors: Sequence[torch.Tensor], coefficients: Sequence[float])
     Terms with ``c_i == 0`` are skipped (exact endpoints, even next to inf/nan values).
     """
     dtype = tensors[0].dtype
-    total = torch.zeros(tensors[0].shape, dtype=accumulation_dtype(dtype),
-                        device=tensors[0].device)
+    total = torch.zeros(tensors[0].shape, dtype=accumulation_dtype(dtype), device=tensors[0].device)
     for tensor, coefficient in zip(tensors, coefficients):
         if coefficient != 0.0:
             total.add_(tensor.detach().to(total.dtype), alpha=coefficient)
     return total.to(dtype)
 
 
-def combine_with_plan(states: Sequence[StateDict], coefficients: Sequence[float],
-                      plan: MergePlan) -> Dict[str, torch.Tensor]:
+def combine_with_plan(
+    states: Sequence[StateDict], coefficients: Sequence[float], plan: MergePlan
+) -> Dict[str, torch.Tensor]:
     """Apply ``plan``: merged groups get ``sum_i c_i * state_i``, copied groups the first
     state's value; each tied group is computed once and stored under all its names."""
     values = copy_group_values(states[0], plan)
@@ -69,9 +70,13 @@ def combine_with_plan(states: Sequence[StateDict], coefficients: Sequence[float]
     return in_key_order(values, plan)
 
 
-def linear_combination(states: Sequence[StateDict], coefficients: Sequence[float], *,
-                       frozen_keys: FrozenSpec = None,
-                       names: Optional[Sequence[str]] = None) -> Dict[str, torch.Tensor]:
+def linear_combination(
+    states: Sequence[StateDict],
+    coefficients: Sequence[float],
+    *,
+    frozen_keys: FrozenSpec = None,
+    names: Optional[Sequence[str]] = None,
+) -> Dict[str, torch.Tensor]:
     """``sum_i c_i * state_i`` over the merged keys, with no constraint on the coefficients
     (extrapolation allowed). Copied keys come from ``states[0]``."""
     coefficients = _check_coefficients(coefficients, len(states), "coefficients")
@@ -79,8 +84,14 @@ def linear_combination(states: Sequence[StateDict], coefficients: Sequence[float
     return combine_with_plan(states, coefficients, plan)
 
 
-def interpolate(a: StateDict, b: StateDict, lam: float, *, frozen_keys: FrozenSpec = None,
-                names: Sequence[str] = ("A", "B")) -> Dict[str, torch.Tensor]:
+def interpolate(
+    a: StateDict,
+    b: StateDict,
+    lam: float,
+    *,
+    frozen_keys: FrozenSpec = None,
+    names: Sequence[str] = ("A", "B"),
+) -> Dict[str, torch.Tensor]:
     """``lam * a + (1 - lam) * b``; ``lam`` outside [0, 1] extrapolates (logged)."""
     lam = float(lam)
     if not math.isfinite(lam):
@@ -90,9 +101,13 @@ def interpolate(a: StateDict, b: StateDict, lam: float, *, frozen_keys: FrozenSp
     return linear_combination([a, b], [lam, 1.0 - lam], frozen_keys=frozen_keys, names=names)
 
 
-def average(states: Sequence[StateDict], weights: Optional[Sequence[float]] = None, *,
-            frozen_keys: FrozenSpec = None,
-            names: Optional[Sequence[str]] = None) -> Dict[str, torch.Tensor]:
+def average(
+    states: Sequence[StateDict],
+    weights: Optional[Sequence[float]] = None,
+    *,
+    frozen_keys: FrozenSpec = None,
+    names: Optional[Sequence[str]] = None,
+) -> Dict[str, torch.Tensor]:
     """Uniform average of ``states`` or, with ``weights``, ``sum_i w_i * state_i``.
 
     ``weights`` must be non-negative and sum to 1 (within 1e-6); they are never renormalised
@@ -105,10 +120,13 @@ def average(states: Sequence[StateDict], weights: Optional[Sequence[float]] = No
     weights = _check_coefficients(weights, len(states), "weights")
     negative = [w for w in weights if w < 0]
     if negative:
-        raise ValueError(f"weights must be non-negative, got {weights} "
-                         f"(use linear_combination to extrapolate)")
+        raise ValueError(
+            f"weights must be non-negative, got {weights} (use linear_combination to extrapolate)"
+        )
     total = math.fsum(weights)
     if abs(total - 1.0) > WEIGHT_SUM_TOLERANCE:
-        raise ValueError(f"weights must sum to 1, they sum to {total!r}: divide them by "
-                         f"their sum first if a proportional average is meant")
+        raise ValueError(
+            f"weights must sum to 1, they sum to {total!r}: divide them by "
+            f"their sum first if a proportional average is meant"
+        )
     return linear_combination(states, weights, frozen_keys=frozen_keys, names=names)

@@ -2,6 +2,7 @@
 
 Used by :mod:`unival.commands.merge` (the merge methods) and :mod:`unival.merging.sweep`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,14 +35,24 @@ def regex(text: str) -> "re.Pattern[str]":
 
 def add_common_options(parser: argparse.ArgumentParser) -> None:
     """``--ema``, ``--frozen-keys``, ``--trusted``, ``--force``."""
-    parser.add_argument("--ema", action="store_true",
-                        help="merge each input's EMA weights (extra_state['ema'])")
-    parser.add_argument("--frozen-keys", type=regex, action="append", default=[],
-                        metavar="REGEX", help="copy float tensors whose key matches (re.search) "
-                        "from the first input (--base for task-arithmetic and ties) instead of "
-                        "merging them; repeatable")
-    parser.add_argument("--trusted", action="store_true",
-                        help="allow full unpickling (only for checkpoints you trust)")
+    parser.add_argument(
+        "--ema", action="store_true", help="merge each input's EMA weights (extra_state['ema'])"
+    )
+    parser.add_argument(
+        "--frozen-keys",
+        type=regex,
+        action="append",
+        default=[],
+        metavar="REGEX",
+        help="copy float tensors whose key matches (re.search) "
+        "from the first input (--base for task-arithmetic and ties) instead of "
+        "merging them; repeatable",
+    )
+    parser.add_argument(
+        "--trusted",
+        action="store_true",
+        help="allow full unpickling (only for checkpoints you trust)",
+    )
     parser.add_argument("--force", action="store_true", help="overwrite existing outputs")
 
 
@@ -49,8 +60,9 @@ def plan_notes(states, names: Sequence[str], args: argparse.Namespace) -> dict:
     """The merge rules applied (for the metadata); warns once about what the user should know."""
     notes = plan_merge(states, names, args.frozen_keys).notes()
     for key, models in notes["copied_but_different"].items():
-        logger.warning("%s differs in %s; the output keeps the value of %s", key,
-                       ", ".join(models), names[0])
+        logger.warning(
+            "%s differs in %s; the output keeps the value of %s", key, ", ".join(models), names[0]
+        )
     for pattern in notes["unmatched_frozen_patterns"]:
         logger.warning("--frozen-keys %r matches no key", pattern)
     return notes

@@ -1,4 +1,5 @@
 """The ``unival merge`` command line: one subcommand per merge method, and ``sweep``."""
+
 from __future__ import annotations
 
 import argparse
@@ -11,12 +12,21 @@ DESCRIPTION = "Merge fairseq checkpoints by weight interpolation or task arithme
 
 
 def _add_task_vector_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--base", required=True, help="the pretrained checkpoint all inputs "
-                        "were fine-tuned from (integer buffers are copied from it)")
+    parser.add_argument(
+        "--base",
+        required=True,
+        help="the pretrained checkpoint all inputs "
+        "were fine-tuned from (integer buffers are copied from it)",
+    )
     parser.add_argument("finetuned", nargs="+", help="fine-tuned checkpoints")
     parser.add_argument("--out", required=True)
-    parser.add_argument("--dare", type=float, default=0.0, metavar="P",
-                        help="DARE drop rate applied to each task vector first (default 0: off)")
+    parser.add_argument(
+        "--dare",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="DARE drop rate applied to each task vector first (default 0: off)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="DARE seed (task vector i uses seed+i)")
 
 
@@ -34,8 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub = commands.add_parser("average", help="uniform or weighted average")
     sub.add_argument("checkpoints", nargs="+")
-    sub.add_argument("--weights", type=float_list, default=None,
-                     help="comma-separated, non-negative, summing to 1 (default uniform)")
+    sub.add_argument(
+        "--weights",
+        type=float_list,
+        default=None,
+        help="comma-separated, non-negative, summing to 1 (default uniform)",
+    )
     sub.add_argument("--out", required=True)
     add_common_options(sub)
 
@@ -45,8 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_common_options(sub)
 
     sub = commands.add_parser("ties", help="TIES merge (trim, elect sign, disjoint mean)")
-    sub.add_argument("--density", type=float, required=True,
-                     help="fraction of each task vector's entries kept, in (0, 1]")
+    sub.add_argument(
+        "--density",
+        type=float,
+        required=True,
+        help="fraction of each task vector's entries kept, in (0, 1]",
+    )
     sub.add_argument("--scale", type=float, default=1.0)
     sub.add_argument("--trim-scope", choices=TRIM_SCOPES, default="global")
     _add_task_vector_options(sub)
@@ -54,5 +72,3 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_sweep_parser(commands)
     return parser
-
-

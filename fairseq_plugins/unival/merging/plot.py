@@ -8,6 +8,7 @@ of A (``lam * A + (1 - lam) * B``) or the task-vector ``scale``; ``task`` the ev
 The plot draws one line per evaluation with matplotlib's Agg canvas (no display, no pyplot
 global state).
 """
+
 from __future__ import annotations
 
 import csv
@@ -16,9 +17,11 @@ from dataclasses import asdict, dataclass
 from typing import Dict, List, Sequence, Tuple
 
 COLUMNS = ("method", "lambda", "task", "metric", "value", "checkpoint")
-X_LABELS = {"interpolate": "lambda  (lambda * A + (1 - lambda) * B)",
-            "task-arithmetic": "scale  (base + scale * sum of task vectors)",
-            "ties": "scale  (base + scale * TIES task vector)"}
+X_LABELS = {
+    "interpolate": "lambda  (lambda * A + (1 - lambda) * B)",
+    "task-arithmetic": "scale  (base + scale * sum of task vectors)",
+    "ties": "scale  (base + scale * TIES task vector)",
+}
 
 
 @dataclass
@@ -61,9 +64,16 @@ def read_csv(path: str) -> List[SweepRow]:
             raise ValueError(f"{path}: columns are {reader.fieldnames}, expected {list(COLUMNS)}")
         for line, record in enumerate(reader, start=2):
             try:
-                rows.append(SweepRow(record["method"], float(record["lambda"]), record["task"],
-                                     record["metric"], float(record["value"]),
-                                     record["checkpoint"]))
+                rows.append(
+                    SweepRow(
+                        record["method"],
+                        float(record["lambda"]),
+                        record["task"],
+                        record["metric"],
+                        float(record["value"]),
+                        record["checkpoint"],
+                    )
+                )
             except (TypeError, ValueError) as error:
                 raise ValueError(f"{path}, line {line}: {error}") from None
     return rows

@@ -1,5 +1,6 @@
 """Run one ``unival merge`` method from its parsed options (:mod:`unival.merging.parser`);
 each runner returns the paths it wrote."""
+
 from __future__ import annotations
 
 import argparse
@@ -39,8 +40,9 @@ def _refuse_existing(paths: Sequence[str], args: argparse.Namespace) -> None:
 
 
 def _write(template, merged, metadata, out_path, args) -> str:
-    return save_checkpoint(build_merged_checkpoint(template, merged, metadata), out_path,
-                           overwrite=args.force)
+    return save_checkpoint(
+        build_merged_checkpoint(template, merged, metadata), out_path, overwrite=args.force
+    )
 
 
 def _lambda_paths(args: argparse.Namespace) -> Tuple[str, List[Tuple[float, str]]]:
@@ -49,8 +51,10 @@ def _lambda_paths(args: argparse.Namespace) -> Tuple[str, List[Tuple[float, str]
     names = [path for _, path in paths]
     duplicated = sorted({path for path in names if names.count(path) > 1})
     if duplicated:
-        raise ValueError(f"lambdas {args.lambdas} give the same file name twice "
-                         f"({', '.join(duplicated)}): names keep two decimals")
+        raise ValueError(
+            f"lambdas {args.lambdas} give the same file name twice "
+            f"({', '.join(duplicated)}): names keep two decimals"
+        )
     return name, paths
 
 
@@ -63,16 +67,26 @@ def run_interpolate(args: argparse.Namespace) -> List[str]:
     notes = plan_notes([a.weights, b.weights], [a.path, b.path], args)
     written = []
     for lam, path in paths:
-        merged = interpolate(a.weights, b.weights, lam, frozen_keys=args.frozen_keys,
-                             names=[a.path, b.path])
+        merged = interpolate(
+            a.weights, b.weights, lam, frozen_keys=args.frozen_keys, names=[a.path, b.path]
+        )
         metadata = merge_metadata(
-            "interpolate", "lam * A + (1 - lam) * B", [("A", a), ("B", b)],
-            hyperparameters(args, lam=lam, lambdas=list(args.lambdas)), notes, a)
+            "interpolate",
+            "lam * A + (1 - lam) * B",
+            [("A", a), ("B", b)],
+            hyperparameters(args, lam=lam, lambdas=list(args.lambdas)),
+            notes,
+            a,
+        )
         written.append(_write(a, merged, metadata, path, args))
-    manifest = {"method": "interpolate", "recipe": "lam * A + (1 - lam) * B", "A": a.path,
-                "B": b.path, "weights": a.source,
-                "checkpoints": [{"lambda": lam, "file": os.path.basename(path)}
-                                for lam, path in paths]}
+    manifest = {
+        "method": "interpolate",
+        "recipe": "lam * A + (1 - lam) * B",
+        "A": a.path,
+        "B": b.path,
+        "weights": a.source,
+        "checkpoints": [{"lambda": lam, "file": os.path.basename(path)} for lam, path in paths],
+    }
     manifest_path = os.path.join(args.out_dir, f"{name}_manifest.json")
     with open(manifest_path, "w", encoding="utf-8") as handle:
         json.dump(manifest, handle, indent=2)
@@ -87,8 +101,13 @@ def run_average(args: argparse.Namespace) -> List[str]:
     merged = average(states, weights, frozen_keys=args.frozen_keys, names=names)
     notes = plan_notes(states, names, args)
     metadata = merge_metadata(
-        "average", "sum_i w_i * model_i", [(f"model {i}", c) for i, c in enumerate(loaded)],
-        hyperparameters(args, weights=weights, uniform=args.weights is None), notes, loaded[0])
+        "average",
+        "sum_i w_i * model_i",
+        [(f"model {i}", c) for i, c in enumerate(loaded)],
+        hyperparameters(args, weights=weights, uniform=args.weights is None),
+        notes,
+        loaded[0],
+    )
     return [_write(loaded[0], merged, metadata, args.out, args)]
 
 
@@ -100,8 +119,9 @@ def run_task_vector_merge(args: argparse.Namespace) -> List[str]:
     names = [base.path] + [c.path for c in finetuned]
     common = dict(frozen_keys=args.frozen_keys, dare_rate=args.dare, seed=args.seed, names=names)
     if args.command == "ties":
-        merged = ties_merge(base.weights, states, args.density, args.scale,
-                            trim_scope=args.trim_scope, **common)
+        merged = ties_merge(
+            base.weights, states, args.density, args.scale, trim_scope=args.trim_scope, **common
+        )
         recipe = "base + scale * ties_mean(trim(DARE(model_i - base)))"
         hyper = dict(density=args.density, scale=args.scale, trim_scope=args.trim_scope)
     else:
@@ -110,15 +130,32 @@ def run_task_vector_merge(args: argparse.Namespace) -> List[str]:
         hyper = dict(scale=args.scale)
     notes = plan_notes([base.weights, *states], names, args)
     roles = [("base", base)] + [(f"finetuned {i}", c) for i, c in enumerate(finetuned)]
-    metadata = merge_metadata(args.command, recipe, roles, hyperparameters(
-        args, dare_rate=args.dare, seed=args.seed, **hyper), notes, finetuned[0])
+    metadata = merge_metadata(
+        args.command,
+        recipe,
+        roles,
+        hyperparameters(args, dare_rate=args.dare, seed=args.seed, **hyper),
+        notes,
+        finetuned[0],
+    )
     return [_write(finetuned[0], merged, metadata, args.out, args)]
 
 
-RUNNERS = {"interpolate": run_interpolate, "average": run_average,
-           "task-arithmetic": run_task_vector_merge, "ties": run_task_vector_merge,
-           "sweep": run_sweep}
+RUNNERS = {
+    "interpolate": run_interpolate,
+    "average": run_average,
+    "task-arithmetic": run_task_vector_merge,
+    "ties": run_task_vector_merge,
+    "sweep": run_sweep,
+}
 
 # what a failed merge raises for a user error (bad file, option or grid): one logged line
-MERGE_ERRORS = (MergeError, SweepError, ValueError, FileExistsError, FileNotFoundError,
-                pickle.UnpicklingError, MissingWeightsError)
+MERGE_ERRORS = (
+    MergeError,
+    SweepError,
+    ValueError,
+    FileExistsError,
+    FileNotFoundError,
+    pickle.UnpicklingError,
+    MissingWeightsError,
+)

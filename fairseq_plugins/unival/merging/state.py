@@ -23,6 +23,7 @@ Every merge in :mod:`unival.merging` starts with :func:`plan_merge`, which eithe
 ``frozen_keys`` is an iterable of exact key names (``str``) and/or compiled regular
 expressions (``re.Pattern``, matched with ``search``).
 """
+
 from __future__ import annotations
 
 import logging
@@ -64,8 +65,14 @@ def shared_storage_groups(state: StateDict) -> List[Tuple[str, ...]]:
     for key, tensor in state.items():
         if not isinstance(tensor, torch.Tensor) or tensor.numel() == 0:
             continue
-        view = (tensor.untyped_storage().data_ptr(), tensor.device, tensor.storage_offset(),
-                tuple(tensor.shape), tensor.stride(), tensor.dtype)
+        view = (
+            tensor.untyped_storage().data_ptr(),
+            tensor.device,
+            tensor.storage_offset(),
+            tuple(tensor.shape),
+            tensor.stride(),
+            tensor.dtype,
+        )
         by_view.setdefault(view, []).append(key)
     return [tuple(keys) for keys in by_view.values() if len(keys) > 1]
 
@@ -148,12 +155,16 @@ class MergePlan:
             "copied_from_first": self.copied_keys,
             "frozen_keys": list(self.frozen_keys),
             "tied_groups": [list(group) for group in self.tied_groups],
-            "copied_but_different": {key: list(names) for key, names in self.differing_copied.items()},
+            "copied_but_different": {
+                key: list(names) for key, names in self.differing_copied.items()
+            },
             "unmatched_frozen_patterns": list(self.unmatched_frozen),
         }
 
 
-def _structure_differences(states: Sequence[StateDict], names: Sequence[str]) -> Tuple[List[str], List[str]]:
+def _structure_differences(
+    states: Sequence[StateDict], names: Sequence[str]
+) -> Tuple[List[str], List[str]]:
     """(differences in keys/types/shapes/dtypes, the keys every model holds as tensors)."""
     differences: List[str] = []
     all_keys: Dict[str, None] = {}
@@ -166,19 +177,23 @@ def _structure_differences(states: Sequence[StateDict], names: Sequence[str]) ->
         not_tensors = [key for key, value in state.items() if not isinstance(value, torch.Tensor)]
         if not_tensors:
             differences.append(f"{name} holds non-tensor values under: {', '.join(not_tensors)}")
-    common = [key for key in all_keys
-              if all(isinstance(state.get(key), torch.Tensor) for state in states)]
+    common = [
+        key for key in all_keys if all(isinstance(state.get(key), torch.Tensor) for state in states)
+    ]
     for attribute in ("shape", "dtype"):
         for key in common:
             values = [getattr(state[key], attribute) for state in states]
             if any(value != values[0] for value in values[1:]):
-                listed = ", ".join(f"{name} {_describe(value)}" for name, value in zip(names, values))
+                listed = ", ".join(
+                    f"{name} {_describe(value)}" for name, value in zip(names, values)
+                )
                 differences.append(f"{key}: {attribute} differs: {listed}")
     return differences, common
 
 
-def _tie_differences(states: Sequence[StateDict], names: Sequence[str],
-                     groups: Sequence[Tuple[str, ...]]) -> List[str]:
+def _tie_differences(
+    states: Sequence[StateDict], names: Sequence[str], groups: Sequence[Tuple[str, ...]]
+) -> List[str]:
     differences = []
     for group in groups:
         if len(group) < 2:
@@ -193,8 +208,11 @@ def _tie_differences(states: Sequence[StateDict], names: Sequence[str],
     return differences
 
 
-def plan_merge(states: Sequence[StateDict], names: Optional[Sequence[str]] = None,
-               frozen_keys: FrozenSpec = None) -> MergePlan:
+def plan_merge(
+    states: Sequence[StateDict],
+    names: Optional[Sequence[str]] = None,
+    frozen_keys: FrozenSpec = None,
+) -> MergePlan:
     """Check ``states`` strictly and decide each key's fate; raises :class:`MergeError`.
 
     ``names`` label the models in messages and metadata (default ``model 0``, ``model 1``...).
@@ -218,9 +236,11 @@ def plan_merge(states: Sequence[StateDict], names: Optional[Sequence[str]] = Non
     for group in groups:
         partly = [key for key in group if key in frozen]
         if partly and len(partly) != len(group):
-            differences.append(f"frozen_keys selects {', '.join(partly)} but not the tensors tied "
-                               f"to them ({', '.join(k for k in group if k not in frozen)}): "
-                               f"freeze all of a tied group or none")
+            differences.append(
+                f"frozen_keys selects {', '.join(partly)} but not the tensors tied "
+                f"to them ({', '.join(k for k in group if k not in frozen)}): "
+                f"freeze all of a tied group or none"
+            )
     differences += _tie_differences(states, names, groups)
     if differences:
         raise MergeError(differences)
@@ -232,18 +252,28 @@ def plan_merge(states: Sequence[StateDict], names: Optional[Sequence[str]] = Non
     differing: Dict[str, List[str]] = {}
     for group in copy_groups:
         for key in group:
-            others = [name for name, state in zip(names[1:], states[1:])
-                      if not torch.equal(state[key], states[0][key])]
+            others = [
+                name
+                for name, state in zip(names[1:], states[1:])
+                if not torch.equal(state[key], states[0][key])
+            ]
             if others:
                 differing[key] = others
-                logger.debug("%s differs in %s; keeping the value of %s", key,
-                             ", ".join(others), names[0])
+                logger.debug(
+                    "%s differs in %s; keeping the value of %s", key, ", ".join(others), names[0]
+                )
     unmatched = [p.pattern for p in patterns if not any(p.search(key) for key in keys)]
     for pattern in unmatched:
         logger.debug("frozen key pattern %r matches no key", pattern)
-    return MergePlan(model_names=names, keys=keys, merge_groups=merge_groups,
-                     copy_groups=copy_groups, frozen_keys=[k for k in keys if k in frozen],
-                     differing_copied=differing, unmatched_frozen=unmatched)
+    return MergePlan(
+        model_names=names,
+        keys=keys,
+        merge_groups=merge_groups,
+        copy_groups=copy_groups,
+        frozen_keys=[k for k in keys if k in frozen],
+        differing_copied=differing,
+        unmatched_frozen=unmatched,
+    )
 
 
 def copy_group_values(state: StateDict, plan: MergePlan) -> Dict[str, torch.Tensor]:

@@ -24,6 +24,7 @@ interpolating a caption expert A with a VQA expert B writes ``ab_l0.40.pt`` (eva
 caption) and ``ab_l0.40.vqa_gen.pt`` (the same weights with B's cfg, evaluated on vqa_gen).
 ``--delete-checkpoints`` removes each file once its evaluations are done.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -69,9 +70,11 @@ __all__ = ["SweepError", "add_sweep_parser", "run_sweep", "GridMerger"]
 logger = logging.getLogger("unival.merging.sweep")
 
 METHODS = ("interpolate", "task-arithmetic", "ties")
-RECIPES = {"interpolate": "lam * A + (1 - lam) * B",
-           "task-arithmetic": "base + scale * sum_i DARE(model_i - base)",
-           "ties": "base + scale * ties_mean(trim(DARE(model_i - base)))"}
+RECIPES = {
+    "interpolate": "lam * A + (1 - lam) * B",
+    "task-arithmetic": "base + scale * sum_i DARE(model_i - base)",
+    "ties": "base + scale * ties_mean(trim(DARE(model_i - base)))",
+}
 EVAL_SYNTAX = """evaluations (NAME is TASK or TASK.LABEL, TASK a fairseq task: caption, vqa_gen,
 refcoco, snli_ve, video_caption, video_vqa_gen, audio_caption):
   --eval NAME=TSV ...           evaluate every merged model on TSV as TASK
@@ -87,48 +90,73 @@ Put the input checkpoints before these options (each takes several values)."""
 def add_sweep_parser(commands) -> None:
     """Add ``sweep`` to the ``unival merge`` subcommands."""
     sub = commands.add_parser(
-        "sweep", help="merge along a lambda/scale grid, evaluate each point: CSV + PNG",
-        description="\n\n".join(__doc__.split("\n\n")[:2]), epilog=EVAL_SYNTAX,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub.add_argument("checkpoints", nargs="+", metavar="CKPT",
-                     help="interpolate: A.pt B.pt; task-arithmetic, ties: the fine-tuned models")
+        "sweep",
+        help="merge along a lambda/scale grid, evaluate each point: CSV + PNG",
+        description="\n\n".join(__doc__.split("\n\n")[:2]),
+        epilog=EVAL_SYNTAX,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub.add_argument(
+        "checkpoints",
+        nargs="+",
+        metavar="CKPT",
+        help="interpolate: A.pt B.pt; task-arithmetic, ties: the fine-tuned models",
+    )
     sub.add_argument("--method", choices=METHODS, default="interpolate")
-    sub.add_argument("--lambdas", type=float_list,
-                     help=f"interpolate: the weights of A (default {DEFAULT_LAMBDAS})")
-    sub.add_argument("--scales", type=float_list,
-                     help=f"task-arithmetic, ties: the scales (default {DEFAULT_LAMBDAS})")
+    sub.add_argument(
+        "--lambdas",
+        type=float_list,
+        help=f"interpolate: the weights of A (default {DEFAULT_LAMBDAS})",
+    )
+    sub.add_argument(
+        "--scales",
+        type=float_list,
+        help=f"task-arithmetic, ties: the scales (default {DEFAULT_LAMBDAS})",
+    )
     sub.add_argument("--base", help="task-arithmetic, ties: the pretrained checkpoint")
     sub.add_argument("--density", type=float, help="ties: fraction of each task vector kept")
     sub.add_argument("--trim-scope", choices=TRIM_SCOPES, default="global", help="ties")
-    sub.add_argument("--dare", type=float, default=0.0, metavar="P",
-                     help="task-arithmetic, ties: DARE drop rate (default 0: off)")
+    sub.add_argument(
+        "--dare",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="task-arithmetic, ties: DARE drop rate (default 0: off)",
+    )
     sub.add_argument("--seed", type=int, default=0, help="DARE seed (task vector i uses seed+i)")
     group = sub.add_argument_group("evaluation (see below)")
     group.add_argument("--eval", nargs="+", action="extend", required=True, metavar="NAME=TSV")
     group.add_argument("--eval-args", nargs="+", action="extend", default=[], metavar="NAME=ARGS")
     group.add_argument("--metric", nargs="+", action="extend", default=[], metavar="NAME=KEY")
-    group.add_argument("--task-config", nargs="+", action="extend", default=[],
-                       metavar="TASK=CKPT")
+    group.add_argument("--task-config", nargs="+", action="extend", default=[], metavar="TASK=CKPT")
     group = sub.add_argument_group("outputs")
     group.add_argument("--out-dir", required=True, help="CSV, PNG and evaluation results")
     group.add_argument("--work-dir", help="merged checkpoints (default: --out-dir)")
     group.add_argument("--name", help="file prefix (default: the input stems joined by _)")
-    group.add_argument("--delete-checkpoints", action="store_true",
-                       help="delete each merged checkpoint after its evaluations")
+    group.add_argument(
+        "--delete-checkpoints",
+        action="store_true",
+        help="delete each merged checkpoint after its evaluations",
+    )
     add_common_options(sub)
 
 
 def sweep_grid(args: argparse.Namespace) -> List[float]:
     """The grid values, after checking that the options fit ``args.method``."""
-    tv_only = [flag for flag, given in (("--base", args.base), ("--scales", args.scales),
-                                        ("--dare", args.dare)) if given]
+    tv_only = [
+        flag
+        for flag, given in (("--base", args.base), ("--scales", args.scales), ("--dare", args.dare))
+        if given
+    ]
     if args.method == "interpolate":
         if len(args.checkpoints) != 2:
-            raise ValueError(f"interpolate needs exactly two checkpoints A B, got "
-                             f"{len(args.checkpoints)}")
+            raise ValueError(
+                f"interpolate needs exactly two checkpoints A B, got {len(args.checkpoints)}"
+            )
         if tv_only or args.density is not None:
-            raise ValueError(f"{', '.join(tv_only or ['--density'])}: only for --method "
-                             f"task-arithmetic or ties")
+            raise ValueError(
+                f"{', '.join(tv_only or ['--density'])}: only for --method task-arithmetic or ties"
+            )
         grid = args.lambdas if args.lambdas is not None else float_list(DEFAULT_LAMBDAS)
     else:
         if not args.base:
@@ -143,7 +171,9 @@ def sweep_grid(args: argparse.Namespace) -> List[float]:
     tags = [grid_tag(args.method, value) for value in grid]
     repeated = sorted({tag for tag in tags if tags.count(tag) > 1})
     if repeated:
-        raise ValueError(f"grid {grid} repeats {', '.join(repeated)} (file names keep two decimals)")
+        raise ValueError(
+            f"grid {grid} repeats {', '.join(repeated)} (file names keep two decimals)"
+        )
     return list(grid)
 
 
@@ -156,23 +186,32 @@ class GridMerger:
 
     def __init__(self, args: argparse.Namespace):
         self.method, self.args = args.method, args
-        load = [load_checkpoint(path, ema=args.ema, trusted=args.trusted, keep_fields=True)
-                for path in args.checkpoints]
+        load = [
+            load_checkpoint(path, ema=args.ema, trusted=args.trusted, keep_fields=True)
+            for path in args.checkpoints
+        ]
         if self.method == "interpolate":
             self.roles: List[Tuple[str, LoadedCheckpoint]] = [("A", load[0]), ("B", load[1])]
             states = [c.weights for c in load]
             self.notes = plan_notes(states, [c.path for c in load], args)
             self.base = None
         else:
-            self.base = load_checkpoint(args.base, ema=args.ema, trusted=args.trusted,
-                                        keep_fields=True)
+            self.base = load_checkpoint(
+                args.base, ema=args.ema, trusted=args.trusted, keep_fields=True
+            )
             self.roles = [("base", self.base)] + [(f"finetuned {i}", c) for i, c in enumerate(load)]
             names = [self.base.path] + [c.path for c in load]
             self.notes = plan_notes([self.base.weights] + [c.weights for c in load], names, args)
-            vectors = task_vectors(self.base.weights, [c.weights for c in load],
-                                   frozen_keys=args.frozen_keys, names=names)
+            vectors = task_vectors(
+                self.base.weights,
+                [c.weights for c in load],
+                frozen_keys=args.frozen_keys,
+                names=names,
+            )
             if args.dare:  # the seeds of task_arithmetic / ties_merge: vector i uses seed + i
-                vectors = [dare(vector, args.dare, args.seed + i) for i, vector in enumerate(vectors)]
+                vectors = [
+                    dare(vector, args.dare, args.seed + i) for i, vector in enumerate(vectors)
+                ]
             if self.method == "ties":
                 vectors = [ties_combine(vectors, args.density, args.trim_scope)]
             self.vectors = vectors
@@ -189,26 +228,33 @@ class GridMerger:
         args = self.args
         if self.method == "interpolate":
             a, b = self.inputs
-            return interpolate(a.weights, b.weights, value, frozen_keys=args.frozen_keys,
-                               names=[a.path, b.path])
-        return apply_task_vectors(self.base.weights, self.vectors, value,
-                                  frozen_keys=args.frozen_keys)
+            return interpolate(
+                a.weights, b.weights, value, frozen_keys=args.frozen_keys, names=[a.path, b.path]
+            )
+        return apply_task_vectors(
+            self.base.weights, self.vectors, value, frozen_keys=args.frozen_keys
+        )
 
     def metadata(self, value: float, grid: Sequence[float], template: LoadedCheckpoint) -> dict:
         args = self.args
         if self.method == "interpolate":
             hyper = hyperparameters(args, lam=value, lambdas=list(grid))
         else:
-            hyper = hyperparameters(args, scale=value, scales=list(grid), dare_rate=args.dare,
-                                    seed=args.seed)
+            hyper = hyperparameters(
+                args, scale=value, scales=list(grid), dare_rate=args.dare, seed=args.seed
+            )
             if self.method == "ties":
                 hyper.update(density=args.density, trim_scope=args.trim_scope)
-        return merge_metadata(self.method, RECIPES[self.method], self.roles, hyper, self.notes,
-                              template)
+        return merge_metadata(
+            self.method, RECIPES[self.method], self.roles, hyper, self.notes, template
+        )
 
 
-def task_configs(evaluations: Sequence[Evaluation], candidates: Sequence[LoadedCheckpoint],
-                 args: argparse.Namespace) -> Dict[str, LoadedCheckpoint]:
+def task_configs(
+    evaluations: Sequence[Evaluation],
+    candidates: Sequence[LoadedCheckpoint],
+    args: argparse.Namespace,
+) -> Dict[str, LoadedCheckpoint]:
     """``{task: checkpoint whose non-model fields (cfg) the evaluated file carries}``."""
     explicit = parse_pairs(args.task_config, "--task-config")
     tasks = list(dict.fromkeys(evaluation.task for evaluation in evaluations))
@@ -222,14 +268,18 @@ def task_configs(evaluations: Sequence[Evaluation], candidates: Sequence[LoadedC
             config = load_checkpoint(explicit[task], trusted=args.trusted, keep_fields=True)
             config.weights = {}
             if saved_task_name(config.fields) != task:
-                raise ValueError(f"--task-config {task}={config.path}: that checkpoint was saved "
-                                 f"with task {saved_task_name(config.fields)}, not {task}")
+                raise ValueError(
+                    f"--task-config {task}={config.path}: that checkpoint was saved "
+                    f"with task {saved_task_name(config.fields)}, not {task}"
+                )
         else:
             config = next((c for c, name in saved if name == task), None)
             if config is None:
                 have = ", ".join(f"{c.path}: {name}" for c, name in saved)
-                raise ValueError(f"no input checkpoint was saved with task {task} ({have}); "
-                                 f"name one with --task-config {task}=CKPT")
+                raise ValueError(
+                    f"no input checkpoint was saved with task {task} ({have}); "
+                    f"name one with --task-config {task}=CKPT"
+                )
         configs[task] = config
     return configs
 
@@ -245,7 +295,9 @@ def _summary(rows: Sequence[SweepRow], evaluations: Sequence[Evaluation]) -> str
     lines = ["  ".join(f"{h:>14}" for h in header)]
     for lam in dict.fromkeys(row.lam for row in rows):
         values = {row.task: row.value for row in rows if row.lam == lam}
-        cells = [f"{lam:>14.2f}"] + [f"{values.get(e.name, float('nan')):>14.4f}" for e in evaluations]
+        cells = [f"{lam:>14.2f}"] + [
+            f"{values.get(e.name, float('nan')):>14.4f}" for e in evaluations
+        ]
         lines.append("  ".join(cells))
     return "\n".join(lines)
 
@@ -267,7 +319,9 @@ def run_sweep(args: argparse.Namespace) -> List[str]:
     for value in grid:
         for task, config in configs.items():
             suffix = "" if config is merger.template else f".{task}"
-            files[value, task] = os.path.join(work_dir, f"{name}{grid_tag(args.method, value)}{suffix}.pt")
+            files[value, task] = os.path.join(
+                work_dir, f"{name}{grid_tag(args.method, value)}{suffix}.pt"
+            )
     _refuse_existing(sorted(set(files.values())), args.force)
 
     rows: List[SweepRow] = []
@@ -276,11 +330,15 @@ def run_sweep(args: argparse.Namespace) -> List[str]:
         for task, config in configs.items():
             path = files[value, task]
             metadata = merger.metadata(value, grid, config)
-            save_checkpoint(build_merged_checkpoint(config, merged, metadata), path, overwrite=args.force)
+            save_checkpoint(
+                build_merged_checkpoint(config, merged, metadata), path, overwrite=args.force
+            )
             for evaluation in (e for e in evaluations if e.task == task):
                 results = os.path.join(args.out_dir, "eval", Path(path).stem, evaluation.name)
                 score = run_evaluation(evaluation, path, results)
-                rows.append(SweepRow(args.method, value, evaluation.name, evaluation.metric, score, path))
+                rows.append(
+                    SweepRow(args.method, value, evaluation.name, evaluation.metric, score, path)
+                )
             if args.delete_checkpoints:
                 os.remove(path)
                 logger.info("deleted %s", path)

@@ -14,6 +14,7 @@ evaluation's metric, from the ``scores.json`` it writes. The command-line forms:
 * ``--metric NAME=KEY ...``: the ``scores.json`` key to report (default per task:
   :data:`DEFAULT_METRICS`).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -33,9 +34,15 @@ from unival.evaluation.run import evaluate
 logger = logging.getLogger("unival.merging.sweep")
 
 #: the ``scores.json`` key reported for each task unless ``--metric`` says otherwise
-DEFAULT_METRICS = {"caption": "cider", "video_caption": "cider", "audio_caption": "cider",
-                   "vqa_gen": "vqa_score", "video_vqa_gen": "vqa_score",
-                   "snli_ve": "snli_score", "refcoco": "score"}
+DEFAULT_METRICS = {
+    "caption": "cider",
+    "video_caption": "cider",
+    "audio_caption": "cider",
+    "vqa_gen": "vqa_score",
+    "video_vqa_gen": "vqa_score",
+    "snli_ve": "snli_score",
+    "refcoco": "score",
+}
 ALL = "all"
 RESERVED_OPTIONS = ("--data", "--results-path")
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[A-Za-z0-9_-]+)?$")
@@ -74,43 +81,58 @@ def check_options(name: str, options: List[str]) -> None:
     """Refuse options the sweep sets itself, and anything ``unival eval`` would reject."""
     for option in options:
         if option.split("=", 1)[0] in RESERVED_OPTIONS:
-            raise ValueError(f"--eval-args for {name}: {option.split('=', 1)[0]} is set by the "
-                             f"sweep (from --eval and --out-dir); remove it")
+            raise ValueError(
+                f"--eval-args for {name}: {option.split('=', 1)[0]} is set by the "
+                f"sweep (from --eval and --out-dir); remove it"
+            )
         if option == "--ema-eval":
-            raise ValueError(f"--eval-args for {name}: a merged checkpoint holds one set of "
-                             f"weights and no EMA; drop --ema-eval (merge EMA weights with --ema)")
+            raise ValueError(
+                f"--eval-args for {name}: a merged checkpoint holds one set of "
+                f"weights and no EMA; drop --ema-eval (merge EMA weights with --ema)"
+            )
     try:
         build_parser().parse_args(["x.pt", "--data", "x", "--results-path", "x", *options])
     except SystemExit:
-        raise ValueError(f"--eval-args for {name}: 'unival eval' rejects {shlex.join(options)!r} "
-                         f"(its message is above)") from None
+        raise ValueError(
+            f"--eval-args for {name}: 'unival eval' rejects {shlex.join(options)!r} "
+            f"(its message is above)"
+        ) from None
 
 
-def build_evaluations(evals: Sequence[str], eval_args: Sequence[str],
-                      metrics: Sequence[str]) -> List[Evaluation]:
+def build_evaluations(
+    evals: Sequence[str], eval_args: Sequence[str], metrics: Sequence[str]
+) -> List[Evaluation]:
     """The evaluations of the command line, checked (names, files, options, metrics)."""
     data = parse_pairs(evals, "--eval")
     if not data:
         raise ValueError("give at least one evaluation: --eval TASK=VALID.tsv")
-    options = {name: shlex.split(text) for name, text in parse_pairs(eval_args, "--eval-args").items()}
+    options = {
+        name: shlex.split(text) for name, text in parse_pairs(eval_args, "--eval-args").items()
+    }
     metric_keys = parse_pairs(metrics, "--metric")
     for option, names in (("--eval-args", set(options) - {ALL}), ("--metric", set(metric_keys))):
         unknown = sorted(names - set(data))
         if unknown:
-            raise ValueError(f"{option} names {', '.join(unknown)}, which no --eval defines "
-                             f"(have: {', '.join(data)}; 'all' for every evaluation in --eval-args)")
+            raise ValueError(
+                f"{option} names {', '.join(unknown)}, which no --eval defines "
+                f"(have: {', '.join(data)}; 'all' for every evaluation in --eval-args)"
+            )
     result = []
     for name, path in data.items():
         if name == ALL or not NAME_PATTERN.match(name):
-            raise ValueError(f"--eval {name}={path}: the name must be TASK or TASK.LABEL "
-                             f"(a fairseq task name such as caption or vqa_gen; 'all' is reserved)")
+            raise ValueError(
+                f"--eval {name}={path}: the name must be TASK or TASK.LABEL "
+                f"(a fairseq task name such as caption or vqa_gen; 'all' is reserved)"
+            )
         if not os.path.isfile(path):
             raise FileNotFoundError(f"--eval {name}={path}: no such file")
         task = name.split(".", 1)[0]
         metric = metric_keys.get(name, DEFAULT_METRICS.get(task))
         if metric is None:
-            raise ValueError(f"--eval {name}: no default metric for task {task}; "
-                             f"pass --metric {name}=KEY (a key of its scores.json)")
+            raise ValueError(
+                f"--eval {name}: no default metric for task {task}; "
+                f"pass --metric {name}=KEY (a key of its scores.json)"
+            )
         own = options.get(ALL, []) + options.get(name, [])
         check_options(name, own)
         result.append(Evaluation(name, task, path, own, metric))
@@ -132,8 +154,9 @@ def metric_value(scores_path: str, metric: str) -> float:
     with open(scores_path, encoding="utf-8") as handle:
         scores = json.load(handle)
     if metric not in scores:
-        raise SweepError(f"{scores_path} has no {metric!r} (keys: {', '.join(scores)}); "
-                         f"choose one with --metric")
+        raise SweepError(
+            f"{scores_path} has no {metric!r} (keys: {', '.join(scores)}); choose one with --metric"
+        )
     value = scores[metric]
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise SweepError(f"{scores_path}: {metric} is {value!r}, not a finite number")
@@ -143,8 +166,14 @@ def metric_value(scores_path: str, metric: str) -> float:
 def run_evaluation(evaluation: Evaluation, checkpoint: str, results_dir: str) -> float:
     """``unival eval CHECKPOINT --data TSV --results-path DIR OPTIONS`` in this process (its
     stdout table goes to stderr); returns the metric read from ``DIR/scores.json``."""
-    argv = [checkpoint, "--data", evaluation.data, "--results-path", results_dir,
-            *evaluation.options]
+    argv = [
+        checkpoint,
+        "--data",
+        evaluation.data,
+        "--results-path",
+        results_dir,
+        *evaluation.options,
+    ]
     logger.info("unival eval %s", shlex.join(argv))
     scores_path = os.path.join(results_dir, "scores.json")
     if os.path.exists(scores_path):
@@ -157,9 +186,12 @@ def run_evaluation(evaluation: Evaluation, checkpoint: str, results_dir: str) ->
             status = 0
     except Exception as error:
         logger.error("evaluation %s of %s failed", evaluation.name, checkpoint, exc_info=True)
-        raise SweepError(f"evaluation {evaluation.name} of {checkpoint} failed: "
-                         f"{type(error).__name__}: {error}") from error
+        raise SweepError(
+            f"evaluation {evaluation.name} of {checkpoint} failed: {type(error).__name__}: {error}"
+        ) from error
     if status not in (0, None) or not os.path.exists(scores_path):
-        raise SweepError(f"evaluation {evaluation.name} of {checkpoint} wrote no "
-                         f"{scores_path} (exit status {status})")
+        raise SweepError(
+            f"evaluation {evaluation.name} of {checkpoint} wrote no "
+            f"{scores_path} (exit status {status})"
+        )
     return metric_value(scores_path, evaluation.metric)

@@ -22,6 +22,7 @@ naming the keys): freeze the running statistics (copied from ``base``) or lower 
 Integer buffers and frozen keys of the result are copied from ``base``; the metadata notes of
 ``plan_merge([base, *finetuned])`` list the ones that differ (e.g. ``num_batches_tracked``).
 """
+
 from __future__ import annotations
 
 import functools
@@ -68,15 +69,24 @@ def _map_entries(vector: TaskVector, fn: Callable[[str, torch.Tensor], torch.Ten
     return {key: result[key] for key in vector}
 
 
-def task_vector(base: StateDict, finetuned: StateDict, *, frozen_keys: FrozenSpec = None,
-                names: Sequence[str] = ("base", "finetuned")) -> TaskVector:
+def task_vector(
+    base: StateDict,
+    finetuned: StateDict,
+    *,
+    frozen_keys: FrozenSpec = None,
+    names: Sequence[str] = ("base", "finetuned"),
+) -> TaskVector:
     """``finetuned - base`` over the merged keys (float, not frozen), in at least float32."""
     return task_vectors(base, [finetuned], frozen_keys=frozen_keys, names=names)[0]
 
 
-def task_vectors(base: StateDict, finetuned: Sequence[StateDict], *,
-                 frozen_keys: FrozenSpec = None,
-                 names: Optional[Sequence[str]] = None) -> List[TaskVector]:
+def task_vectors(
+    base: StateDict,
+    finetuned: Sequence[StateDict],
+    *,
+    frozen_keys: FrozenSpec = None,
+    names: Optional[Sequence[str]] = None,
+) -> List[TaskVector]:
     """One task vector per fine-tuned state dict (all checked strictly against ``base``)."""
     if not finetuned:
         raise ValueError("task_vectors needs at least one fine-tuned state dict")
@@ -95,8 +105,9 @@ def task_vectors(base: StateDict, finetuned: Sequence[StateDict], *,
     return vectors
 
 
-def apply_task_vectors(base: StateDict, vectors: Sequence[TaskVector], scale: float, *,
-                       frozen_keys: FrozenSpec = None) -> Dict[str, torch.Tensor]:
+def apply_task_vectors(
+    base: StateDict, vectors: Sequence[TaskVector], scale: float, *, frozen_keys: FrozenSpec = None
+) -> Dict[str, torch.Tensor]:
     """``base + scale * sum(vectors)``; each vector must cover exactly ``base``'s merged keys
     with matching shapes and equal values under tied names (else :class:`MergeError`)."""
     scale = float(scale)
@@ -111,16 +122,21 @@ def apply_task_vectors(base: StateDict, vectors: Sequence[TaskVector], scale: fl
         if missing:
             problems.append(f"task vector {i} lacks merged key(s): {', '.join(missing)}")
         if extra:
-            problems.append(f"task vector {i} has key(s) that are not merged keys of base "
-                            f"(integer, frozen or unknown): {', '.join(extra)}")
+            problems.append(
+                f"task vector {i} has key(s) that are not merged keys of base "
+                f"(integer, frozen or unknown): {', '.join(extra)}"
+            )
         for group in plan.merge_groups:
             present = [key for key in group if key in vector]
             for key in present:
                 if tuple(vector[key].shape) != tuple(base[key].shape):
-                    problems.append(f"task vector {i}: {key} has shape {tuple(vector[key].shape)},"
-                                    f" base has {tuple(base[key].shape)}")
+                    problems.append(
+                        f"task vector {i}: {key} has shape {tuple(vector[key].shape)},"
+                        f" base has {tuple(base[key].shape)}"
+                    )
             if len(present) == len(group) > 1 and not all(
-                    torch.equal(vector[key], vector[group[0]]) for key in group[1:]):
+                torch.equal(vector[key], vector[group[0]]) for key in group[1:]
+            ):
                 problems.append(f"task vector {i}: tied keys {', '.join(group)} differ")
     if problems:
         raise MergeError(problems, what="task vectors do not fit the base model")
@@ -145,19 +161,29 @@ VARIANCE_SUFFIX = "running_var"
 def _refuse_negative_variances(values: Dict[str, torch.Tensor]) -> None:
     """A merge that makes a ``*.running_var`` entry negative yields a model whose normalisation
     takes the square root of a negative number (NaN outputs): refuse it, naming every key."""
-    bad = [f"{key} (min {float(tensor.min()):.4g})" for key, tensor in values.items()
-           if key.endswith(VARIANCE_SUFFIX) and tensor.is_floating_point() and tensor.numel()
-           and bool((tensor < 0).any())]
+    bad = [
+        f"{key} (min {float(tensor.min()):.4g})"
+        for key, tensor in values.items()
+        if key.endswith(VARIANCE_SUFFIX)
+        and tensor.is_floating_point()
+        and tensor.numel()
+        and bool((tensor < 0).any())
+    ]
     if bad:
-        raise MergeError(bad, what=("the task-vector merge makes BatchNorm running variances "
-                                    "negative (the model would output NaN); lower the scale or "
-                                    "copy the statistics from the base with frozen keys "
-                                    "re.compile(r'running_(mean|var)$') (--frozen-keys on the CLI)"))
+        raise MergeError(
+            bad,
+            what=(
+                "the task-vector merge makes BatchNorm running variances "
+                "negative (the model would output NaN); lower the scale or "
+                "copy the statistics from the base with frozen keys "
+                "re.compile(r'running_(mean|var)$') (--frozen-keys on the CLI)"
+            ),
+        )
 
 
 def _key_seed(seed: int, key: str) -> int:
     """A per-key seed from ``seed`` and the key's name (stable across runs and dict orders)."""
-    return (int(seed) * 0x9E3779B1 + zlib.crc32(key.encode("utf-8"))) % (2 ** 63)
+    return (int(seed) * 0x9E3779B1 + zlib.crc32(key.encode("utf-8"))) % (2**63)
 
 
 def dare(vector: TaskVector, drop_rate: float, seed: int) -> TaskVector:
@@ -227,8 +253,9 @@ def elect_and_mean(vectors: Sequence[TaskVector]) -> TaskVector:
     return _map_entries(vectors[0], merge)
 
 
-def ties_combine(vectors: Sequence[TaskVector], density: float,
-                 trim_scope: str = "global") -> TaskVector:
+def ties_combine(
+    vectors: Sequence[TaskVector], density: float, trim_scope: str = "global"
+) -> TaskVector:
     """Trim each vector, elect signs, disjoint mean: the one merged TIES task vector."""
     return elect_and_mean([trim_to_density(v, density, trim_scope) for v in vectors])
 
@@ -239,9 +266,16 @@ def _maybe_dare(vectors: List[TaskVector], dare_rate: float, seed: int) -> List[
     return [dare(vector, dare_rate, seed + i) for i, vector in enumerate(vectors)]
 
 
-def task_arithmetic(base: StateDict, finetuned: Sequence[StateDict], scale: float, *,
-                    frozen_keys: FrozenSpec = None, dare_rate: float = 0.0, seed: int = 0,
-                    names: Optional[Sequence[str]] = None) -> Dict[str, torch.Tensor]:
+def task_arithmetic(
+    base: StateDict,
+    finetuned: Sequence[StateDict],
+    scale: float,
+    *,
+    frozen_keys: FrozenSpec = None,
+    dare_rate: float = 0.0,
+    seed: int = 0,
+    names: Optional[Sequence[str]] = None,
+) -> Dict[str, torch.Tensor]:
     """``base + scale * sum_i (finetuned_i - base)`` (optionally DARE on each task vector).
     With ``scale = 1 / n`` and no DARE this is the uniform average of ``finetuned``."""
     vectors = task_vectors(base, finetuned, frozen_keys=frozen_keys, names=names)
@@ -249,10 +283,18 @@ def task_arithmetic(base: StateDict, finetuned: Sequence[StateDict], scale: floa
     return apply_task_vectors(base, vectors, scale, frozen_keys=frozen_keys)
 
 
-def ties_merge(base: StateDict, finetuned: Sequence[StateDict], density: float,
-               scale: float = 1.0, *, trim_scope: str = "global",
-               frozen_keys: FrozenSpec = None, dare_rate: float = 0.0, seed: int = 0,
-               names: Optional[Sequence[str]] = None) -> Dict[str, torch.Tensor]:
+def ties_merge(
+    base: StateDict,
+    finetuned: Sequence[StateDict],
+    density: float,
+    scale: float = 1.0,
+    *,
+    trim_scope: str = "global",
+    frozen_keys: FrozenSpec = None,
+    dare_rate: float = 0.0,
+    seed: int = 0,
+    names: Optional[Sequence[str]] = None,
+) -> Dict[str, torch.Tensor]:
     """``base + scale * ties_combine(task vectors)`` (DARE, if asked, before trimming)."""
     vectors = task_vectors(base, finetuned, frozen_keys=frozen_keys, names=names)
     vectors = _maybe_dare(vectors, dare_rate, seed)

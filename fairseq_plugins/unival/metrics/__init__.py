@@ -1,4 +1,5 @@
 """Pure metric functions over plain Python data (no fairseq state)."""
+
 from unival.metrics.caption import (  # noqa: F401
     CiderDocumentFrequency,
     add_bleu_stats,

@@ -18,6 +18,7 @@ Validation during training sees the corpus one batch at a time, so it uses the
   (:func:`bleu_stats`, added with :func:`add_bleu_stats`, scored with
   :func:`bleu4_from_stats`).
 """
+
 import logging
 import math
 import string
@@ -56,7 +57,9 @@ def tokenize_corpus(
     """Tokenize hypotheses and references into pycocoevalcap's ``{id: [sentence, ...]}`` form."""
     if set(hyps) != set(refs):
         missing = set(refs) ^ set(hyps)
-        raise ValueError(f"hypotheses and references cover different ids, e.g. {sorted(map(str, missing))[:5]}")
+        raise ValueError(
+            f"hypotheses and references cover different ids, e.g. {sorted(map(str, missing))[:5]}"
+        )
     for key, value in refs.items():
         if isinstance(value, str) or len(value) == 0:
             raise ValueError(f"references of {key!r} must be a non-empty list of strings")
@@ -74,7 +77,9 @@ def tokenize_corpus(
     return res, gts
 
 
-def cider(hyps: Mapping[Hashable, str], refs: Mapping[Hashable, Sequence[str]], tokenizer: str = "simple") -> float:
+def cider(
+    hyps: Mapping[Hashable, str], refs: Mapping[Hashable, Sequence[str]], tokenizer: str = "simple"
+) -> float:
     """Corpus CIDEr-D (pycocoevalcap ``Cider``, n=4, sigma=6) of ``{id: caption}`` against
     ``{id: [refs]}``."""
     if not hyps:
@@ -86,7 +91,9 @@ def cider(hyps: Mapping[Hashable, str], refs: Mapping[Hashable, Sequence[str]], 
     return float(score)
 
 
-def bleu4(hyps: Mapping[Hashable, str], refs: Mapping[Hashable, Sequence[str]], tokenizer: str = "simple") -> float:
+def bleu4(
+    hyps: Mapping[Hashable, str], refs: Mapping[Hashable, Sequence[str]], tokenizer: str = "simple"
+) -> float:
     """Corpus BLEU-4 (pycocoevalcap ``Bleu``, "closest" reference length)."""
     if not hyps:
         return 0.0
@@ -122,7 +129,9 @@ class CiderDocumentFrequency:
     log_num_images: float = 0.0
 
     @classmethod
-    def from_references(cls, refs_per_image: Iterable[Sequence[str]], n: int = CIDER_N) -> "CiderDocumentFrequency":
+    def from_references(
+        cls, refs_per_image: Iterable[Sequence[str]], n: int = CIDER_N
+    ) -> "CiderDocumentFrequency":
         """``refs_per_image``: one list of already-tokenized reference strings per image."""
         df: Counter = Counter()
         num_images = 0
@@ -148,7 +157,11 @@ def _tfidf(counts: Counter, stats: CiderDocumentFrequency, n: int):
 
 
 def cider_sentence(
-    hyp: str, refs: Sequence[str], stats: CiderDocumentFrequency, n: int = CIDER_N, sigma: float = CIDER_SIGMA
+    hyp: str,
+    refs: Sequence[str],
+    stats: CiderDocumentFrequency,
+    n: int = CIDER_N,
+    sigma: float = CIDER_SIGMA,
 ) -> float:
     """CIDEr-D of one tokenized hypothesis against its tokenized references, with corpus
     ``stats``."""
@@ -158,7 +171,9 @@ def cider_sentence(
         vec_r, norm_r, len_r = _tfidf(ngram_counts(ref, n), stats, n)
         penalty = math.exp(-((len_h - len_r) ** 2) / (2 * sigma**2))
         for k in range(n):
-            val = sum(min(w, vec_r[k].get(g, 0.0)) * vec_r[k].get(g, 0.0) for g, w in vec_h[k].items())
+            val = sum(
+                min(w, vec_r[k].get(g, 0.0)) * vec_r[k].get(g, 0.0) for g, w in vec_h[k].items()
+            )
             if norm_h[k] != 0 and norm_r[k] != 0:
                 val /= norm_h[k] * norm_r[k]
             total[k] += val * penalty

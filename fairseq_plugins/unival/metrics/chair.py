@@ -12,6 +12,7 @@ Lower is better. Captions of images without ground truth are not scored (counted
 objects), summed over captions, tells a model that mentions nothing from one that is right;
 a mention also covers the objects it implies (toy: "red circle" covers "circle").
 """
+
 from __future__ import annotations
 
 from typing import Dict, Hashable, List, Mapping
@@ -22,13 +23,18 @@ from unival.metrics.object_vocab import ObjectVocabulary
 def caption_hallucinations(caption: str, gt_objects: set, vocabulary: ObjectVocabulary) -> dict:
     """``{"mentioned": [...], "hallucinated": [...], "correct": [...]}`` (sorted, distinct)."""
     mentioned = sorted(set(vocabulary.mentions(caption)))
-    return {"mentioned": mentioned,
-            "hallucinated": [m for m in mentioned if m not in gt_objects],
-            "correct": [m for m in mentioned if m in gt_objects]}
+    return {
+        "mentioned": mentioned,
+        "hallucinated": [m for m in mentioned if m not in gt_objects],
+        "correct": [m for m in mentioned if m in gt_objects],
+    }
 
 
-def chair_scores(captions: Mapping[Hashable, str], gt_objects: Mapping[Hashable, set],
-                 vocabulary: ObjectVocabulary) -> tuple[Dict[str, float], List[dict]]:
+def chair_scores(
+    captions: Mapping[Hashable, str],
+    gt_objects: Mapping[Hashable, set],
+    vocabulary: ObjectVocabulary,
+) -> tuple[Dict[str, float], List[dict]]:
     """(scores, per-caption records) of ``{image_id: caption}`` against ``{image_id: {objects}}``.
 
     scores: ``chair_i``, ``chair_s``, ``coverage``, ``n_captions``, ``n_mentions``,
@@ -49,9 +55,13 @@ def chair_scores(captions: Mapping[Hashable, str], gt_objects: Mapping[Hashable,
         covered += len(vocabulary.closure(result["correct"]) & gt)
         gt_total += len(gt & set(vocabulary.objects))
     n = len(records)
-    scores = {"chair_i": hallucinated / mentions if mentions else 0.0,
-              "chair_s": bad_captions / n if n else 0.0,
-              "coverage": covered / gt_total if gt_total else 0.0,
-              "n_captions": n, "n_mentions": mentions, "n_hallucinated": hallucinated,
-              "n_missing_gt": missing}
+    scores = {
+        "chair_i": hallucinated / mentions if mentions else 0.0,
+        "chair_s": bad_captions / n if n else 0.0,
+        "coverage": covered / gt_total if gt_total else 0.0,
+        "n_captions": n,
+        "n_mentions": mentions,
+        "n_hallucinated": hallucinated,
+        "n_missing_gt": missing,
+    }
     return scores, records

@@ -11,6 +11,7 @@ Boxes are ``(x0, y0, x1, y1)`` in pixels, given as (N, 4) tensors or sequences o
   (A < max) or (A > min); with ``medium``: both -> max < A < min, max only -> A > max,
   min only -> A < min.
 """
+
 from __future__ import annotations
 
 from typing import Dict, Optional, Sequence, Union
@@ -63,8 +64,12 @@ def grounding_hits(pred: Boxes, gt: Boxes, thresh: float = 0.5) -> torch.Tensor:
     return (box_iou(p, g) >= thresh) & (wh[:, 0] > 0) & (wh[:, 1] > 0)
 
 
-def area_filter(areas: torch.Tensor, min_area: Optional[float] = None,
-                max_area: Optional[float] = None, medium: bool = False) -> torch.Tensor:
+def area_filter(
+    areas: torch.Tensor,
+    min_area: Optional[float] = None,
+    max_area: Optional[float] = None,
+    medium: bool = False,
+) -> torch.Tensor:
     """(N,) bool: which ground-truth areas the size filter keeps (all when no bound)."""
     areas = torch.as_tensor(areas, dtype=torch.float64)
     if min_area is None and max_area is None:
@@ -82,18 +87,24 @@ def area_filter(areas: torch.Tensor, min_area: Optional[float] = None,
     return areas > min_area
 
 
-def size_category(areas: torch.Tensor, small_max: float = SMALL_MAX_AREA,
-                  large_min: float = LARGE_MIN_AREA) -> list:
-    """"small" (A < small_max), "large" (A > large_min) or "medium" per area."""
+def size_category(
+    areas: torch.Tensor, small_max: float = SMALL_MAX_AREA, large_min: float = LARGE_MIN_AREA
+) -> list:
+    """ "small" (A < small_max), "large" (A > large_min) or "medium" per area."""
     out = []
     for a in torch.as_tensor(areas, dtype=torch.float64).tolist():
         out.append("small" if a < small_max else "large" if a > large_min else "medium")
     return out
 
 
-def grounding_statistics(pred: Boxes, gt: Boxes, thresholds: Sequence[float] = (0.5,),
-                         min_area: Optional[float] = None, max_area: Optional[float] = None,
-                         medium: bool = False) -> Dict[str, float]:
+def grounding_statistics(
+    pred: Boxes,
+    gt: Boxes,
+    thresholds: Sequence[float] = (0.5,),
+    min_area: Optional[float] = None,
+    max_area: Optional[float] = None,
+    medium: bool = False,
+) -> Dict[str, float]:
     """Summable counts for a batch: ``n``, ``hits@t`` per threshold, ``iou_sum``, and per size
     category ``n_<size>`` / ``hits@t_<size>``; rows outside the area filter are not counted."""
     p, g = as_boxes(pred), as_boxes(gt)
@@ -101,14 +112,19 @@ def grounding_statistics(pred: Boxes, gt: Boxes, thresholds: Sequence[float] = (
     keep = area_filter(areas, min_area, max_area, medium)
     p, g, areas = p[keep], g[keep], areas[keep]
     sizes = size_category(areas)
-    stats: Dict[str, float] = {"n": float(p.size(0)), "iou_sum": float(box_iou(p, g).sum()) if len(p) else 0.0}
+    stats: Dict[str, float] = {
+        "n": float(p.size(0)),
+        "iou_sum": float(box_iou(p, g).sum()) if len(p) else 0.0,
+    }
     for size in ("small", "medium", "large"):
         stats[f"n_{size}"] = float(sizes.count(size))
     for t in thresholds:
         hits = grounding_hits(p, g, t) if len(p) else torch.zeros(0, dtype=torch.bool)
         stats[f"hits@{t:g}"] = float(hits.sum())
         for size in ("small", "medium", "large"):
-            stats[f"hits@{t:g}_{size}"] = float(sum(h for h, s in zip(hits.tolist(), sizes) if s == size))
+            stats[f"hits@{t:g}_{size}"] = float(
+                sum(h for h, s in zip(hits.tolist(), sizes) if s == size)
+            )
     return stats
 
 
@@ -121,7 +137,7 @@ def accuracies_from_statistics(stats: Dict[str, float]) -> Dict[str, float]:
     for key, value in stats.items():
         if not key.startswith("hits@"):
             continue
-        name = key[len("hits@"):]
+        name = key[len("hits@") :]
         thresh, _, size = name.partition("_")
         denom = stats.get(f"n_{size}", 0.0) if size else n
         if denom > 0:

@@ -18,6 +18,7 @@ Two vocabularies are provided:
   scene has no red circle, and "a circle" only when it has no circle at all. Sizes are
   attributes, not objects ("a big red circle" mentions "red circle").
 """
+
 from __future__ import annotations
 
 import re
@@ -26,9 +27,33 @@ from typing import Dict, Iterable, List, Mapping, Tuple
 
 # the 80 COCO detection categories (instances JSON "name"s) -> extra spellings (singular)
 COCO_SYNONYMS: Dict[str, Tuple[str, ...]] = {
-    "person": ("people", "man", "men", "woman", "women", "boy", "girl", "child", "children", "kid",
-               "baby", "lady", "guy", "gentleman", "player", "skier", "surfer", "skateboarder",
-               "snowboarder", "pedestrian", "teenager", "toddler", "adult", "cyclist", "biker"),
+    "person": (
+        "people",
+        "man",
+        "men",
+        "woman",
+        "women",
+        "boy",
+        "girl",
+        "child",
+        "children",
+        "kid",
+        "baby",
+        "lady",
+        "guy",
+        "gentleman",
+        "player",
+        "skier",
+        "surfer",
+        "skateboarder",
+        "snowboarder",
+        "pedestrian",
+        "teenager",
+        "toddler",
+        "adult",
+        "cyclist",
+        "biker",
+    ),
     "bicycle": ("bike", "cycle"),
     "car": ("sedan", "taxi", "cab", "suv", "jeep", "minivan"),
     "motorcycle": ("motorbike", "motor bike", "moped", "motor cycle"),
@@ -42,8 +67,20 @@ COCO_SYNONYMS: Dict[str, Tuple[str, ...]] = {
     "stop sign": (),
     "parking meter": ("meter",),
     "bench": ("park bench",),
-    "bird": ("pigeon", "seagull", "gull", "duck", "parrot", "sparrow", "goose", "swan", "owl",
-             "eagle", "hawk", "crow"),
+    "bird": (
+        "pigeon",
+        "seagull",
+        "gull",
+        "duck",
+        "parrot",
+        "sparrow",
+        "goose",
+        "swan",
+        "owl",
+        "eagle",
+        "hawk",
+        "crow",
+    ),
     "cat": ("kitten", "kitty"),
     "dog": ("puppy", "pup", "terrier", "poodle", "labrador"),
     "horse": ("pony", "foal", "stallion", "mare"),
@@ -61,8 +98,15 @@ COCO_SYNONYMS: Dict[str, Tuple[str, ...]] = {
     "frisbee": ("flying disc",),
     "skis": ("ski",),
     "snowboard": ("snow board",),
-    "sports ball": ("ball", "soccer ball", "football", "basketball", "tennis ball", "volleyball",
-                    "softball"),
+    "sports ball": (
+        "ball",
+        "soccer ball",
+        "football",
+        "basketball",
+        "tennis ball",
+        "volleyball",
+        "softball",
+    ),
     "kite": (),
     "baseball bat": ("bat",),
     "baseball glove": ("glove", "mitt", "baseball mitt"),
@@ -113,12 +157,31 @@ COCO_SYNONYMS: Dict[str, Tuple[str, ...]] = {
 }
 
 # plurals that the suffix rules get wrong (spelling -> plural); words that are already plural
-_IRREGULAR_PLURALS = {"man": "men", "woman": "women", "child": "children", "person": "people",
-                      "goose": "geese", "mouse": "mice", "knife": "knives", "calf": "calves",
-                      "ox": "oxen", "foot": "feet", "sheep": "sheep", "cattle": "cattle",
-                      "people": "people", "men": "men", "women": "women", "children": "children",
-                      "skis": "skis", "scissors": "scissors", "broccoli": "broccoli",
-                      "luggage": "luggage", "sub": "subs", "bus": "buses", "minibus": "minibuses"}
+_IRREGULAR_PLURALS = {
+    "man": "men",
+    "woman": "women",
+    "child": "children",
+    "person": "people",
+    "goose": "geese",
+    "mouse": "mice",
+    "knife": "knives",
+    "calf": "calves",
+    "ox": "oxen",
+    "foot": "feet",
+    "sheep": "sheep",
+    "cattle": "cattle",
+    "people": "people",
+    "men": "men",
+    "women": "women",
+    "children": "children",
+    "skis": "skis",
+    "scissors": "scissors",
+    "broccoli": "broccoli",
+    "luggage": "luggage",
+    "sub": "subs",
+    "bus": "buses",
+    "minibus": "minibuses",
+}
 _WORD = re.compile(r"[a-z0-9]+")
 
 
@@ -168,7 +231,9 @@ class ObjectVocabulary:
                 for form in {spelling, plural(spelling)}:
                     key = tuple(words(form))
                     if vocab.phrases.get(key, canonical) != canonical:
-                        raise ValueError(f"{name}: {form!r} names both {vocab.phrases[key]!r} and {canonical!r}")
+                        raise ValueError(
+                            f"{name}: {form!r} names both {vocab.phrases[key]!r} and {canonical!r}"
+                        )
                     vocab.phrases[key] = canonical
         return vocab
 
@@ -186,7 +251,7 @@ class ObjectVocabulary:
         tokens, found, i = words(text), [], 0
         while i < len(tokens):
             for n in range(min(self.max_words, len(tokens) - i), 0, -1):
-                canonical = self.phrases.get(tuple(tokens[i:i + n]))
+                canonical = self.phrases.get(tuple(tokens[i : i + n]))
                 if canonical is not None:
                     found.append(canonical)
                     i += n

@@ -11,6 +11,7 @@ and is reported as ``n_other``.
 
 A zero denominator gives 0.0.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -20,7 +21,7 @@ from unival.metrics.vqa import normalize_vqa_answer
 
 
 def yes_no(answer: str) -> str:
-    """"yes", "no" or "other" from a model's answer ("Yes, there is." -> "yes")."""
+    """ "yes", "no" or "other" from a model's answer ("Yes, there is." -> "yes")."""
     first = normalize_vqa_answer(answer).split()[:1]
     return first[0] if first and first[0] in ("yes", "no") else "other"
 
@@ -49,8 +50,15 @@ def pope_from_counts(tp: int, fp: int, tn: int, fn: int, n_other: int = 0) -> Di
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn) if tp + fn else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"accuracy": (tp + tn) / n if n else 0.0, "precision": precision, "recall": recall,
-            "f1": f1, "yes_ratio": (tp + fp) / n if n else 0.0, "n": n, "n_other": n_other}
+    return {
+        "accuracy": (tp + tn) / n if n else 0.0,
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "yes_ratio": (tp + fp) / n if n else 0.0,
+        "n": n,
+        "n_other": n_other,
+    }
 
 
 def pope_scores(predictions: Sequence[str], labels: Sequence[str]) -> Dict[str, float]:
@@ -64,4 +72,6 @@ def pope_scores_by_group(rows: Iterable[Tuple[str, str, str]]) -> Dict[str, Dict
     for group, prediction, label in rows:
         grouped[group].append((prediction, label))
         grouped["all"].append((prediction, label))
-    return {g: pope_scores([p for p, _ in v], [lab for _, lab in v]) for g, v in sorted(grouped.items())}
+    return {
+        g: pope_scores([p for p, _ in v], [lab for _, lab in v]) for g, v in sorted(grouped.items())
+    }

@@ -13,6 +13,7 @@
   predicted box (or its IoU), times the area filter on the ground-truth box, with optional
   values replacing 1 and 0.
 """
+
 from __future__ import annotations
 
 from typing import Collection, Optional, Sequence, Tuple
@@ -25,8 +26,9 @@ from unival.metrics.grounding import area_filter, box_area, box_iou, grounding_h
 from unival.metrics.object_vocab import ObjectVocabulary
 
 
-def cider_rewards(hyps: Sequence[str], refs_per_hyp: Sequence[Sequence[str]],
-                  stats: CiderDocumentFrequency) -> torch.Tensor:
+def cider_rewards(
+    hyps: Sequence[str], refs_per_hyp: Sequence[Sequence[str]], stats: CiderDocumentFrequency
+) -> torch.Tensor:
     """(N,) float64 CIDEr-D of ``hyps[i]`` against ``refs_per_hyp[i]`` (both lowercased,
     punctuation-free)."""
     if len(hyps) != len(refs_per_hyp):
@@ -35,32 +37,51 @@ def cider_rewards(hyps: Sequence[str], refs_per_hyp: Sequence[Sequence[str]],
     for hyp, refs in zip(hyps, refs_per_hyp):
         if not refs:
             raise ValueError(f"hypothesis {hyp!r} has no reference to be scored against")
-        scores.append(cider_sentence(simple_tokenize(hyp), [simple_tokenize(r) for r in refs], stats))
+        scores.append(
+            cider_sentence(simple_tokenize(hyp), [simple_tokenize(r) for r in refs], stats)
+        )
     return torch.tensor(scores, dtype=torch.float64)
 
 
 def leave_one_out_baseline(rewards: torch.Tensor) -> torch.Tensor:
     """(B, K) baselines for (B, K) rewards: b[i, j] = mean_{l != j} r[i, l]; needs K >= 2."""
     if rewards.dim() != 2 or rewards.size(1) < 2:
-        raise ValueError(f"the leave-one-out baseline needs (B, K >= 2) rewards, got {tuple(rewards.shape)}")
+        raise ValueError(
+            f"the leave-one-out baseline needs (B, K >= 2) rewards, got {tuple(rewards.shape)}"
+        )
     k = rewards.size(1)
     return (rewards.sum(dim=1, keepdim=True) - rewards) / (k - 1)
 
 
-def mention_counts(hyps: Sequence[str], gt_objects_per_hyp: Sequence[Collection[str]],
-                   vocabulary: ObjectVocabulary) -> Tuple[torch.Tensor, torch.Tensor]:
+def mention_counts(
+    hyps: Sequence[str], gt_objects_per_hyp: Sequence[Collection[str]], vocabulary: ObjectVocabulary
+) -> Tuple[torch.Tensor, torch.Tensor]:
     """((N,), (N,)) float64: the distinct objects ``hyps[i]`` mentions (``vocabulary``) that
     ``gt_objects_per_hyp[i]`` lacks (hallucinated) and that it holds (correct)."""
     if len(hyps) != len(gt_objects_per_hyp):
-        raise ValueError(f"{len(hyps)} hypotheses but {len(gt_objects_per_hyp)} ground-truth object sets")
-    found = [caption_hallucinations(hyp, set(gt), vocabulary) for hyp, gt in zip(hyps, gt_objects_per_hyp)]
-    return (torch.tensor([len(f["hallucinated"]) for f in found], dtype=torch.float64),
-            torch.tensor([len(f["correct"]) for f in found], dtype=torch.float64))
+        raise ValueError(
+            f"{len(hyps)} hypotheses but {len(gt_objects_per_hyp)} ground-truth object sets"
+        )
+    found = [
+        caption_hallucinations(hyp, set(gt), vocabulary)
+        for hyp, gt in zip(hyps, gt_objects_per_hyp)
+    ]
+    return (
+        torch.tensor([len(f["hallucinated"]) for f in found], dtype=torch.float64),
+        torch.tensor([len(f["correct"]) for f in found], dtype=torch.float64),
+    )
 
 
-def grounding_rewards(pred, gt, thresh: Optional[float] = 0.5, min_area: Optional[float] = None,
-                      max_area: Optional[float] = None, medium: bool = False,
-                      pos_reward: Optional[float] = None, neg_reward: Optional[float] = None) -> torch.Tensor:
+def grounding_rewards(
+    pred,
+    gt,
+    thresh: Optional[float] = 0.5,
+    min_area: Optional[float] = None,
+    max_area: Optional[float] = None,
+    medium: bool = False,
+    pos_reward: Optional[float] = None,
+    neg_reward: Optional[float] = None,
+) -> torch.Tensor:
     """(N,) float64 rewards for predicted vs ground-truth boxes (N, 4) in original pixels.
 
     With ``thresh``: 1 for a hit (IoU >= thresh and positive intersection), else 0; with

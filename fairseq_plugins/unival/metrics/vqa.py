@@ -9,6 +9,7 @@
   averaged over the subsets, after the evaluation's answer normalisation
   (:func:`normalize_vqa_answer`: punctuation, number words, articles, contractions).
 """
+
 from __future__ import annotations
 
 import itertools
@@ -16,30 +17,152 @@ import re
 from typing import Dict, Iterable, Mapping, Optional, Sequence
 
 # punctuation the VQA evaluation deletes (or turns into a space, see _strip_punctuation)
-_PUNCTUATION = (";", "/", "[", "]", '"', "{", "}", "(", ")", "=", "+", "\\", "_", "-", ">", "<",
-                "@", "`", ",", "?", "!")
+_PUNCTUATION = (
+    ";",
+    "/",
+    "[",
+    "]",
+    '"',
+    "{",
+    "}",
+    "(",
+    ")",
+    "=",
+    "+",
+    "\\",
+    "_",
+    "-",
+    ">",
+    "<",
+    "@",
+    "`",
+    ",",
+    "?",
+    "!",
+)
 _COMMA_IN_NUMBER = re.compile(r"(\d)(,)(\d)")
 _PERIOD_NOT_BEFORE_DIGIT = re.compile(r"\.(?!\d)")
-_NUMBER_WORDS = {"none": "0", "zero": "0", "one": "1", "two": "2", "three": "3", "four": "4",
-                 "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9", "ten": "10"}
+_NUMBER_WORDS = {
+    "none": "0",
+    "zero": "0",
+    "one": "1",
+    "two": "2",
+    "three": "3",
+    "four": "4",
+    "five": "5",
+    "six": "6",
+    "seven": "7",
+    "eight": "8",
+    "nine": "9",
+    "ten": "10",
+}
 _ARTICLES = {"a", "an", "the"}
 
 # English contractions, written with their apostrophes; every spelling that drops one or more
 # of the apostrophes maps back to the full form ("dont" -> "don't", "couldntve" -> "couldn't've").
 _CONTRACTIONS = (
-    "ain't", "aren't", "can't", "could've", "couldn't", "couldn't've", "didn't", "doesn't",
-    "don't", "hadn't", "hadn't've", "hasn't", "haven't", "he'd", "he'd've", "he's", "how'd",
-    "how'll", "how's", "i'd've", "i'm", "i've", "isn't", "it'd", "it'd've", "it'll", "let's",
-    "ma'am", "mightn't", "mightn't've", "might've", "mustn't", "must've", "needn't",
-    "not've", "o'clock", "oughtn't", "'ow's'at", "shan't", "she'd", "she'd've", "she'll",
-    "she's", "should've", "shouldn't", "shouldn't've", "somebody'd", "somebody'd've",
-    "somebody'll", "somebody's", "someone'd", "someone'd've", "someone'll", "someone's",
-    "something'd", "something'd've", "something'll", "that's", "there'd", "there'd've",
-    "there're", "there's", "they'd", "they'd've", "they'll", "they're", "they've", "'twas",
-    "wasn't", "we'd", "we'd've", "we're", "we've", "weren't", "what'll", "what're", "what's",
-    "what've", "when's", "where'd", "where's", "where've", "who'd", "who'd've", "who'll",
-    "who're", "who's", "who've", "why'll", "why're", "why's", "won't", "would've", "wouldn't",
-    "wouldn't've", "y'all", "y'all'll", "y'all'd've", "you'd", "you'd've", "you'll", "you're",
+    "ain't",
+    "aren't",
+    "can't",
+    "could've",
+    "couldn't",
+    "couldn't've",
+    "didn't",
+    "doesn't",
+    "don't",
+    "hadn't",
+    "hadn't've",
+    "hasn't",
+    "haven't",
+    "he'd",
+    "he'd've",
+    "he's",
+    "how'd",
+    "how'll",
+    "how's",
+    "i'd've",
+    "i'm",
+    "i've",
+    "isn't",
+    "it'd",
+    "it'd've",
+    "it'll",
+    "let's",
+    "ma'am",
+    "mightn't",
+    "mightn't've",
+    "might've",
+    "mustn't",
+    "must've",
+    "needn't",
+    "not've",
+    "o'clock",
+    "oughtn't",
+    "'ow's'at",
+    "shan't",
+    "she'd",
+    "she'd've",
+    "she'll",
+    "she's",
+    "should've",
+    "shouldn't",
+    "shouldn't've",
+    "somebody'd",
+    "somebody'd've",
+    "somebody'll",
+    "somebody's",
+    "someone'd",
+    "someone'd've",
+    "someone'll",
+    "someone's",
+    "something'd",
+    "something'd've",
+    "something'll",
+    "that's",
+    "there'd",
+    "there'd've",
+    "there're",
+    "there's",
+    "they'd",
+    "they'd've",
+    "they'll",
+    "they're",
+    "they've",
+    "'twas",
+    "wasn't",
+    "we'd",
+    "we'd've",
+    "we're",
+    "we've",
+    "weren't",
+    "what'll",
+    "what're",
+    "what's",
+    "what've",
+    "when's",
+    "where'd",
+    "where's",
+    "where've",
+    "who'd",
+    "who'd've",
+    "who'll",
+    "who're",
+    "who's",
+    "who've",
+    "why'll",
+    "why're",
+    "why's",
+    "won't",
+    "would've",
+    "wouldn't",
+    "wouldn't've",
+    "y'all",
+    "y'all'll",
+    "y'all'd've",
+    "you'd",
+    "you'd've",
+    "you'll",
+    "you're",
     "you've",
 )
 # spellings that are ordinary words once the apostrophe is gone are left alone
@@ -95,7 +218,9 @@ def normalize_vqa_answer(answer: str) -> str:
     return _digits_articles_contractions(_strip_punctuation(text))
 
 
-def vqa_soft_accuracy(prediction: str, gt_answers: Sequence[str], official_quirks: bool = False) -> float:
+def vqa_soft_accuracy(
+    prediction: str, gt_answers: Sequence[str], official_quirks: bool = False
+) -> float:
     """Standard VQA accuracy of one prediction against the annotators' raw answers.
 
     mean over i of min(1, #{j != i : gt_j == prediction} / 3), with prediction and answers
@@ -121,14 +246,20 @@ def confidence_score(prediction: str, reference_confidences: Mapping[str, float]
     return float(reference_confidences.get(prediction, 0.0))
 
 
-def mean_confidence_score(predictions: Iterable[str], references: Iterable[Mapping[str, float]]) -> float:
+def mean_confidence_score(
+    predictions: Iterable[str], references: Iterable[Mapping[str, float]]
+) -> float:
     """Average :func:`confidence_score` (the research code's ``vqa_score`` / ``snli_score``)."""
     scores = [confidence_score(p, r) for p, r in zip(predictions, references, strict=True)]
     return sum(scores) / len(scores) if scores else 0.0
 
 
-def mean_vqa_soft_accuracy(predictions: Iterable[str], gt_answers: Iterable[Sequence[str]],
-                           official_quirks: bool = False) -> Optional[float]:
+def mean_vqa_soft_accuracy(
+    predictions: Iterable[str], gt_answers: Iterable[Sequence[str]], official_quirks: bool = False
+) -> Optional[float]:
     """Average :func:`vqa_soft_accuracy`; None for no predictions."""
-    scores = [vqa_soft_accuracy(p, g, official_quirks) for p, g in zip(predictions, gt_answers, strict=True)]
+    scores = [
+        vqa_soft_accuracy(p, g, official_quirks)
+        for p, g in zip(predictions, gt_answers, strict=True)
+    ]
     return sum(scores) / len(scores) if scores else None

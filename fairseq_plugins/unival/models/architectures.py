@@ -9,6 +9,7 @@ script passes (pre-LN, NormFormer scaling, ``--disable-entangle``, timm ResNet-1
 encoder, all-stage ResNeXt-101 video encoder), so that ``unival_base`` builds the model of
 the released checkpoints. Pass ``video_encoder_name="none"`` for an image-only model.
 """
+
 from fairseq.models import register_model_architecture
 
 _TRUE_BY_DEFAULT = (

@@ -1,4 +1,5 @@
 """Build a UnIVAL model without a data directory or a fairseq task."""
+
 import argparse
 from types import SimpleNamespace
 from typing import Optional

@@ -8,6 +8,7 @@ parsed arguments before it fills the remaining fields from this dataclass. The o
 exception is ``strict``: the reference's ``--strict`` really is a store-false flag
 (passing it means non-strict loading), so its default True is kept on purpose.
 """
+
 import argparse
 from dataclasses import dataclass, field
 from typing import List, Optional
@@ -89,8 +90,10 @@ class UnivalConfig(FairseqDataclass):
     mel_bins: int = _f(64, "log-mel bins of the audio front end")
     hop_size: int = _f(480, "STFT hop of the audio front end (scripts use 200)")
     no_audio_spec_augment: bool = _f(
-        False, "turn off the audio encoder's training SpecAugment (2 time stripes < 64 frames, "
-        "2 mel stripes < 8 bins, sized for 10 s clips: on a 1-2 s clip they erase most of it)")
+        False,
+        "turn off the audio encoder's training SpecAugment (2 time stripes < 64 frames, "
+        "2 mel stripes < 8 bins, sized for 10 s clips: on a 1-2 s clip they erase most of it)",
+    )
     sample_patch_num: Optional[int] = _f(None, "keep k random image patches in training")
     sample_video_patch_num: Optional[int] = _f(None, "same for video (None: image value)")
     sample_audio_patch_num: Optional[int] = _f(None, "same for audio (None: image value)")
@@ -106,7 +109,8 @@ class UnivalConfig(FairseqDataclass):
 
     # memory
     checkpoint_activations: bool = _f(
-        False, "recompute encoder/decoder layer activations in the backward pass (saves memory)")
+        False, "recompute encoder/decoder layer activations in the backward pass (saves memory)"
+    )
 
     # loading
     strict: bool = _f(True, "passing --strict allows non-strict loading (reference flag)")

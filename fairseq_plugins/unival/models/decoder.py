@@ -5,6 +5,7 @@ are computed for the whole prefix's keys and only the newest query row is used.
 ``extra`` = {"attn": [(B, T, S) last layer's cross-attention averaged over heads],
 "inner_states": [(T, B, C) per layer]}.
 """
+
 import math
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -44,8 +45,13 @@ class UnivalDecoder(FairseqIncrementalDecoder):
             when ``share_decoder_input_output_embed``, else a new (C -> V) layer.
     """
 
-    def __init__(self, cfg, dictionary, embed_tokens: nn.Embedding,
-                 output_projection: Optional[nn.Linear] = None):
+    def __init__(
+        self,
+        cfg,
+        dictionary,
+        embed_tokens: nn.Embedding,
+        output_projection: Optional[nn.Linear] = None,
+    ):
         super().__init__(dictionary)
         self.register_buffer("version", torch.Tensor([3]))
         self._future_mask = torch.empty(0)
@@ -86,7 +92,7 @@ class UnivalDecoder(FairseqIncrementalDecoder):
             if cfg.share_decoder_input_output_embed:
                 output_projection.weight = embed_tokens.weight
             else:
-                nn.init.normal_(output_projection.weight, mean=0, std=dim ** -0.5)
+                nn.init.normal_(output_projection.weight, mean=0, std=dim**-0.5)
         self.output_projection = output_projection
 
         self.token_rel_pos_table_list = nn.ModuleList(
@@ -118,8 +124,12 @@ class UnivalDecoder(FairseqIncrementalDecoder):
         is computed: the output is (B, 1, V).
         """
         x, extra = self.extract_features(
-            prev_output_tokens, encoder_out, incremental_state,
-            full_context_alignment, alignment_layer, alignment_heads,
+            prev_output_tokens,
+            encoder_out,
+            incremental_state,
+            full_context_alignment,
+            alignment_layer,
+            alignment_heads,
         )
         if not features_only:
             x = self.output_layer(x)
@@ -150,18 +160,26 @@ class UnivalDecoder(FairseqIncrementalDecoder):
         key_positions = self.pos_ln(raw_positions).unsqueeze(0)  # (1, L, C)
         query_positions = key_positions[:, -1:] if incremental else key_positions
         self_abs_bias = absolute_position_bias(
-            self.self_pos_q_linear, self.self_pos_k_linear, query_positions, key_positions,
-            self.num_attention_heads, self.pos_scaling,
+            self.self_pos_q_linear,
+            self.self_pos_k_linear,
+            query_positions,
+            key_positions,
+            self.num_attention_heads,
+            self.pos_scaling,
         )
         fast = incremental and fast_paths_enabled()
         key_rows: Optional[Tensor] = None
         if fast:  # memory and cross position keys once per sentence, cached
             enc, enc_mask, key_rows, cross_bias = self._cached_memory(
-                encoder_out, incremental_state, query_positions)
+                encoder_out, incremental_state, query_positions
+            )
         else:
             cross_bias = absolute_position_bias(
-                self.cross_pos_q_linear, self.cross_pos_k_linear, query_positions,
-                encoder_out["position_embeddings"][0], self.num_attention_heads,
+                self.cross_pos_q_linear,
+                self.cross_pos_k_linear,
+                query_positions,
+                encoder_out["position_embeddings"][0],
+                self.num_attention_heads,
                 self.pos_scaling,
             )
 
@@ -185,8 +203,7 @@ class UnivalDecoder(FairseqIncrementalDecoder):
         for idx, layer in enumerate(self.layers):
             table = self.token_rel_pos_table_list[idx]
             if fast:
-                rel = token_relative_bias_rows(table, self.token_rp_bucket, prefix_len,
-                                               num_queries)
+                rel = token_relative_bias_rows(table, self.token_rp_bucket, prefix_len, num_queries)
             else:
                 rel = token_relative_bias(table, self.token_rp_bucket, prefix_len)
                 rel = rel[:, :, -num_queries:]
@@ -201,7 +218,8 @@ class UnivalDecoder(FairseqIncrementalDecoder):
                 kwargs["key_rows"] = key_rows
             if checkpoint and not incremental:
                 x, layer_attn = torch.utils.checkpoint.checkpoint(
-                    layer, x, enc, enc_mask, None, use_reentrant=False, **kwargs)
+                    layer, x, enc, enc_mask, None, use_reentrant=False, **kwargs
+                )
             else:
                 x, layer_attn = layer(x, enc, enc_mask, incremental_state, **kwargs)
             inner_states.append(x)

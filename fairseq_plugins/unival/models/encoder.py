@@ -6,6 +6,7 @@ Output (fairseq convention, each value a list holding at most one tensor):
 bias), ``encoder_states`` (all layer inputs/outputs with ``return_all_hiddens``),
 ``encoder_embedding`` / ``src_tokens`` / ``src_lengths`` (empty).
 """
+
 import math
 from typing import Dict, List, Optional
 
@@ -176,8 +177,13 @@ class UnivalEncoder(FairseqEncoder):
         """Encode text (B, L) and media; see the module docstring for the output."""
         bsz, text_len = src_tokens.shape
         patches = self.embed_patches(
-            patch_images, patch_masks, patch_types, patch_videos, patch_audios,
-            bsz, src_tokens.device,
+            patch_images,
+            patch_masks,
+            patch_types,
+            patch_videos,
+            patch_audios,
+            bsz,
+            src_tokens.device,
         )
         raw_positions = self.embed_positions(torch.arange(text_len, device=src_tokens.device))
         x = self._embed_text(src_tokens, raw_positions)
@@ -196,8 +202,12 @@ class UnivalEncoder(FairseqEncoder):
         x = x.transpose(0, 1)
 
         abs_bias = absolute_position_bias(
-            self.pos_q_linear, self.pos_k_linear, positions, positions,
-            self.num_attention_heads, self.pos_scaling,
+            self.pos_q_linear,
+            self.pos_k_linear,
+            positions,
+            positions,
+            self.num_attention_heads,
+            self.pos_scaling,
         )
         states = [x] if return_all_hiddens else []
         checkpoint = self.checkpoint_activations and self.training and torch.is_grad_enabled()
@@ -208,7 +218,8 @@ class UnivalEncoder(FairseqEncoder):
             )
             if patches is not None:
                 bias[:, :, :num_patches, :num_patches] += patch_relative_bias(
-                    self.image_rel_pos_table_list[idx], self.image_rp_bucket,
+                    self.image_rel_pos_table_list[idx],
+                    self.image_rp_bucket,
                     patches.position_ids,
                 )
             mask = padding_mask if has_pads else None

@@ -39,7 +39,8 @@ class MissingWeightsError(RuntimeError):
     def __init__(self, keys: List[str], source: str = "the checkpoint"):
         self.keys = sorted(keys)
         super().__init__(
-            f"{source} is missing {len(self.keys)} weight(s) of the model: {compact(self.keys)}. They would "
+            f"{source} is missing {len(self.keys)} weight(s) of the model: "
+            f"{compact(self.keys)}. They would "
             f"keep random initial values: use a checkpoint of this architecture and options, or "
             f"set {ALLOW_MISSING_ENV_VAR}=1 to start them from fresh initial values (e.g. new "
             f"modules on top of a smaller pretrained model)"

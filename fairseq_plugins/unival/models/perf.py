@@ -5,6 +5,7 @@ straightforward code the parity fixture was checked against. ``UNIVAL_PLAIN_PATH
 the environment selects the plain path everywhere (benchmarks' ``--plain``); tests use
 :func:`plain_path` to compare both in one process.
 """
+
 import contextlib
 import os
 from typing import Iterator

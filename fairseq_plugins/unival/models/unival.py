@@ -1,4 +1,5 @@
 """The ``unival`` fairseq model: encoder + decoder glue, init, freezing, loading."""
+
 import logging
 from typing import Dict, List, Optional
 
@@ -18,9 +19,15 @@ logger = logging.getLogger(__name__)
 
 #: Modules ``freeze_encoder`` leaves trainable: the modality encoders and their glue.
 MEDIA_MODULES = (
-    "embed_images", "image_proj", "embed_image_positions",
-    "embed_videos", "video_proj", "embed_video_positions",
-    "embed_audios", "audio_proj", "embed_audio_positions",
+    "embed_images",
+    "image_proj",
+    "embed_image_positions",
+    "embed_videos",
+    "video_proj",
+    "embed_video_positions",
+    "embed_audios",
+    "audio_proj",
+    "embed_audio_positions",
 )
 #: Token-embedding keys that grow together when the dictionary grows (BART -> UnIVAL).
 TOKEN_EMBEDDING_KEYS = (
@@ -187,8 +194,11 @@ class UnivalModel(FairseqEncoderDecoderModel):
             own = set(self.state_dict())
             extra = [key for key in state_dict if key not in own]
             if extra:
-                logger.warning("non-strict load: ignoring %d checkpoint entries, e.g. %s",
-                               len(extra), extra[:5])
+                logger.warning(
+                    "non-strict load: ignoring %d checkpoint entries, e.g. %s",
+                    len(extra),
+                    extra[:5],
+                )
             state_dict = {k: v for k, v in state_dict.items() if k in own}
         return nn.Module.load_state_dict(self, state_dict, strict)
 
@@ -196,7 +206,7 @@ class UnivalModel(FairseqEncoderDecoderModel):
 def _normal_rows(count: int, like: Tensor) -> Tensor:
     """``count`` new rows drawn from N(0, d^-1/2), with ``like``'s width and dtype."""
     dim = like.size(1)
-    return torch.randn(count, dim).mul_(dim ** -0.5).to(like.dtype)
+    return torch.randn(count, dim).mul_(dim**-0.5).to(like.dtype)
 
 
 def _grow_rows(table: Tensor, rows: int) -> Tensor:

@@ -1,4 +1,5 @@
 """Optimisation pieces stock fairseq lacks; importing this package registers them."""
+
 from unival.optim.polynomial_decay_warmup_ratio import (  # noqa: F401
     PolynomialDecayWarmupRatioConfig,
     PolynomialDecayWarmupRatioSchedule,

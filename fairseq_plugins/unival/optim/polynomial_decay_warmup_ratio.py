@@ -13,6 +13,7 @@ The schedule spans ``--max-epoch`` epochs of the real training data (unless
 path is a training file, for the other UnIVAL tasks all but the last (the validation file). Because
 the recipe computes the schedule for 50 epochs and stops early, the LR stays near its peak.
 """
+
 import logging
 import math
 import os
@@ -42,8 +43,13 @@ def count_rows(path: str) -> int:
     return _ROW_COUNTS[path]
 
 
-def schedule_total_updates(train_rows: Sequence[int], max_epoch: int, batch_size: int,
-                           update_freq: Sequence[int], world_size: int = 1) -> int:
+def schedule_total_updates(
+    train_rows: Sequence[int],
+    max_epoch: int,
+    batch_size: int,
+    update_freq: Sequence[int],
+    world_size: int = 1,
+) -> int:
     """Updates over ``max_epoch`` epochs; epoch e reads ``train_rows[(e-1) mod N]`` rows."""
     total = 0
     for epoch in range(1, max_epoch + 1):
@@ -55,11 +61,17 @@ def schedule_total_updates(train_rows: Sequence[int], max_epoch: int, batch_size
 
 @dataclass
 class PolynomialDecayWarmupRatioConfig(FairseqDataclass):
-    warmup_ratio: float = field(default=0.0, metadata={"help": "warm up over this fraction of all updates"})
+    warmup_ratio: float = field(
+        default=0.0, metadata={"help": "warm up over this fraction of all updates"}
+    )
     end_learning_rate: float = field(default=0.0, metadata={"help": "learning rate to decay to"})
     power: float = field(default=1.0, metadata={"help": "decay exponent"})
     total_num_update: float = field(
-        default=0, metadata={"help": "total updates of the schedule (0: max_epoch epochs of the training data)"})
+        default=0,
+        metadata={
+            "help": "total updates of the schedule (0: max_epoch epochs of the training data)"
+        },
+    )
     lr: List[float] = II("optimization.lr")
     max_epoch: int = II("optimization.max_epoch")
     update_freq: List[int] = II("optimization.update_freq")
@@ -92,14 +104,26 @@ class PolynomialDecayWarmupRatioSchedule(FairseqLRScheduler):
         """Fix total and warmup updates (from the data, on first use, unless given)."""
         if self.total is None:
             if not self.cfg.max_epoch or not self.cfg.batch_size:
-                raise ValueError("polynomial_decay_warmup_ratio needs --max-epoch and --batch-size "
-                                 "(or --total-num-update)")
-            self.total = schedule_total_updates(self.training_rows(), self.cfg.max_epoch, self.cfg.batch_size,
-                                                list(self.cfg.update_freq), self.cfg.distributed_world_size or 1)
+                raise ValueError(
+                    "polynomial_decay_warmup_ratio needs --max-epoch and --batch-size "
+                    "(or --total-num-update)"
+                )
+            self.total = schedule_total_updates(
+                self.training_rows(),
+                self.cfg.max_epoch,
+                self.cfg.batch_size,
+                list(self.cfg.update_freq),
+                self.cfg.distributed_world_size or 1,
+            )
         if self.warmup is None:
             self.warmup = int(self.total * self.cfg.warmup_ratio)
-            logger.info("polynomial decay over %d updates, %d warmup (ratio %g), peak lr %g",
-                        self.total, self.warmup, self.cfg.warmup_ratio, self.peak)
+            logger.info(
+                "polynomial decay over %d updates, %d warmup (ratio %g), peak lr %g",
+                self.total,
+                self.warmup,
+                self.cfg.warmup_ratio,
+                self.peak,
+            )
 
     def lr_at(self, num_updates: int) -> float:
         self.ensure_schedule()
@@ -109,7 +133,7 @@ class PolynomialDecayWarmupRatioSchedule(FairseqLRScheduler):
         if num_updates >= self.total:
             return end
         remaining = 1 - (num_updates - self.warmup) / (self.total - self.warmup)
-        return (self.peak - end) * remaining ** self.cfg.power + end
+        return (self.peak - end) * remaining**self.cfg.power + end
 
     def step_begin_epoch(self, epoch):
         return self.optimizer.get_lr()

@@ -17,6 +17,7 @@
 "n", ...}}`` with an ``"all"`` entry over every item (not for the colour baseline), like
 :func:`unival.probes.scoring.score_probe`.
 """
+
 from __future__ import annotations
 
 from collections import Counter, defaultdict
@@ -50,8 +51,9 @@ def constant_answer_baseline(categories: Mapping[str, Mapping]) -> Dict[str, dic
     return _with_all(out, "accuracy")
 
 
-def random_object_baseline(categories: Mapping[str, Mapping],
-                           scene_boxes: Mapping[str, Sequence[Sequence[float]]]) -> Dict[str, dict]:
+def random_object_baseline(
+    categories: Mapping[str, Mapping], scene_boxes: Mapping[str, Sequence[Sequence[float]]]
+) -> Dict[str, dict]:
     """Per category: mean over items of (scene boxes with IoU >= 0.5 to the target) / (scene boxes).
 
     ``scene_boxes``: image id (str) -> every object's box ``[x0, y0, x1, y1]``; an item's
@@ -70,8 +72,9 @@ def random_object_baseline(categories: Mapping[str, Mapping],
     return _with_all(out, "acc@0.5")
 
 
-def random_object_colour_baseline(categories: Mapping[str, Mapping],
-                                  scene_colours: Mapping[str, Sequence[str]]) -> Dict[str, dict]:
+def random_object_colour_baseline(
+    categories: Mapping[str, Mapping], scene_colours: Mapping[str, Sequence[str]]
+) -> Dict[str, dict]:
     """Per category whose answers are all colours of their scenes' shapes: mean over items of
     (shapes of the answer's colour) / (shapes). ``scene_colours``: image id -> every object's
     colour. Other categories (counts, yes/no, sizes) are left out, and there is no ``"all"``."""
@@ -91,7 +94,9 @@ def random_object_colour_baseline(categories: Mapping[str, Mapping],
     return out
 
 
-def constant_box_baseline(categories: Mapping[str, Mapping], box: Sequence[float]) -> Dict[str, dict]:
+def constant_box_baseline(
+    categories: Mapping[str, Mapping], box: Sequence[float]
+) -> Dict[str, dict]:
     """Per category: the Acc@0.5 of predicting ``box`` for every item."""
     out = {}
     for category, keys in _by_category(categories).items():
@@ -102,11 +107,15 @@ def constant_box_baseline(categories: Mapping[str, Mapping], box: Sequence[float
 
 def scene_boxes_of(scenes_payload: Mapping) -> Dict[str, List[List[float]]]:
     """``probe_scenes.json`` (toy scenes layout) -> {image id: [object boxes]}."""
-    return {str(s.get("image_id", s.get("scene_id"))): [list(o["box"]) for o in s["objects"]]
-            for s in scenes_payload["scenes"]}
+    return {
+        str(s.get("image_id", s.get("scene_id"))): [list(o["box"]) for o in s["objects"]]
+        for s in scenes_payload["scenes"]
+    }
 
 
 def scene_colours_of(scenes_payload: Mapping) -> Dict[str, List[str]]:
     """``probe_scenes.json`` (toy scenes layout) -> {image id: [object colours]}."""
-    return {str(s.get("image_id", s.get("scene_id"))): [o["color"] for o in s["objects"]]
-            for s in scenes_payload["scenes"]}
+    return {
+        str(s.get("image_id", s.get("scene_id"))): [o["color"] for o in s["objects"]]
+        for s in scenes_payload["scenes"]
+    }

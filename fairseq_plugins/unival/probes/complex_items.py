@@ -24,6 +24,7 @@ VQA items (``kind="vqa"``, ``answer``):
 
 Distances are between box centres, in pixels; ``MARGIN`` is a fraction of the image side.
 """
+
 from __future__ import annotations
 
 import math
@@ -35,8 +36,21 @@ from unival.toy_world.probe_language import landmarks, probe_answers, template_t
 from unival.toy_world.scene import COLORS, SHAPES, Scene, ToyObject
 
 MARGIN = 0.1
-GROUNDING_CATEGORIES = ("similar_attribute", "similar_relation", "nearest_object", "farthest_object", "corner")
-VQA_CATEGORIES = ("count", "compare_count", "similar_relation", "nearest_object", "farthest_object", "corner")
+GROUNDING_CATEGORIES = (
+    "similar_attribute",
+    "similar_relation",
+    "nearest_object",
+    "farthest_object",
+    "corner",
+)
+VQA_CATEGORIES = (
+    "count",
+    "compare_count",
+    "similar_relation",
+    "nearest_object",
+    "farthest_object",
+    "corner",
+)
 
 
 @dataclass(frozen=True)
@@ -55,14 +69,22 @@ def _distance(a: Tuple[float, float], b: Tuple[float, float]) -> float:
 def twins(scene: Scene, index: int) -> List[int]:
     """Other objects with the same colour and shape as ``scene.objects[index]``."""
     t = scene.objects[index]
-    return [i for i, o in enumerate(scene.objects) if i != index and (o.color, o.shape) == (t.color, t.shape)]
+    return [
+        i
+        for i, o in enumerate(scene.objects)
+        if i != index and (o.color, o.shape) == (t.color, t.shape)
+    ]
 
 
-def extreme(scene: Scene, point: Tuple[float, float], candidates: Sequence[int], nearest: bool) -> Optional[int]:
+def extreme(
+    scene: Scene, point: Tuple[float, float], candidates: Sequence[int], nearest: bool
+) -> Optional[int]:
     """The candidate nearest to (farthest from) ``point`` when it wins by ``MARGIN``, else None."""
     if len(candidates) < 2:
         return None
-    ranked = sorted(candidates, key=lambda i: _distance(scene.objects[i].center, point), reverse=not nearest)
+    ranked = sorted(
+        candidates, key=lambda i: _distance(scene.objects[i].center, point), reverse=not nearest
+    )
     first, second = (_distance(scene.objects[i].center, point) for i in ranked[:2])
     return ranked[0] if abs(second - first) >= MARGIN * scene.image_size else None
 
@@ -77,7 +99,11 @@ def similar_attribute(scene: Scene) -> List[ProbeItem]:
     for i, t in enumerate(scene.objects):
         others = twins(scene, i)
         if others and all(scene.objects[j].size != t.size for j in others):
-            items.append(ProbeItem("grounding", "similar_attribute", f"the {t.size} {t.color} {t.shape}", target=i))
+            items.append(
+                ProbeItem(
+                    "grounding", "similar_attribute", f"the {t.size} {t.color} {t.shape}", target=i
+                )
+            )
     return items
 
 
@@ -129,12 +155,22 @@ def corners(scene: Scene) -> List[Tuple[int, str]]:
 
 def grounding_items(scene: Scene) -> List[ProbeItem]:
     items = similar_attribute(scene)
-    items += [ProbeItem("grounding", "similar_relation", f"the {scene.objects[i].color} {scene.objects[i].shape} "
-                        f"{rel} {name}", target=i) for i, rel, name in similar_relations(scene)]
+    items += [
+        ProbeItem(
+            "grounding",
+            "similar_relation",
+            f"the {scene.objects[i].color} {scene.objects[i].shape} {rel} {name}",
+            target=i,
+        )
+        for i, rel, name in similar_relations(scene)
+    ]
     for category, target, name in relative_to_objects(scene):
         word = "nearest to" if category == "nearest_object" else "farthest from"
         items.append(ProbeItem("grounding", category, f"the shape {word} {name}", target=target))
-    items += [ProbeItem("grounding", "corner", f"the shape nearest to {name}", target=t) for t, name in corners(scene)]
+    items += [
+        ProbeItem("grounding", "corner", f"the shape nearest to {name}", target=t)
+        for t, name in corners(scene)
+    ]
     return items
 
 
@@ -147,17 +183,30 @@ def count_items(scene: Scene) -> List[ProbeItem]:
     items = [ProbeItem("vqa", "count", "how many shapes are there?", answer=str(len(objs)))]
     present = [s for s in SHAPES if _count(objs, shape=s)]
     absent = [s for s in SHAPES if s not in present][:1]
-    items += [ProbeItem("vqa", "count", f"how many {s}s are there?", answer=str(_count(objs, shape=s)))
-              for s in present + absent]
-    items += [ProbeItem("vqa", "count", f"how many {c} shapes are there?", answer=str(_count(objs, color=c)))
-              for c in COLORS if _count(objs, color=c)]
-    for p, (a, b) in enumerate((a, b) for i, a in enumerate(SHAPES) for b in SHAPES[i + 1:]):
+    items += [
+        ProbeItem("vqa", "count", f"how many {s}s are there?", answer=str(_count(objs, shape=s)))
+        for s in present + absent
+    ]
+    items += [
+        ProbeItem(
+            "vqa", "count", f"how many {c} shapes are there?", answer=str(_count(objs, color=c))
+        )
+        for c in COLORS
+        if _count(objs, color=c)
+    ]
+    for p, (a, b) in enumerate((a, b) for i, a in enumerate(SHAPES) for b in SHAPES[i + 1 :]):
         if (scene.scene_id + p) % 2:  # one direction per pair, alternating
             a, b = b, a
         na, nb = _count(objs, shape=a), _count(objs, shape=b)
         if na or nb:
-            items.append(ProbeItem("vqa", "compare_count", f"are there more {a}s than {b}s?",
-                                   answer="yes" if na > nb else "no"))
+            items.append(
+                ProbeItem(
+                    "vqa",
+                    "compare_count",
+                    f"are there more {a}s than {b}s?",
+                    answer="yes" if na > nb else "no",
+                )
+            )
     return items
 
 
@@ -166,12 +215,31 @@ def vqa_items(scene: Scene) -> List[ProbeItem]:
     for i, rel, name in similar_relations(scene):
         t = scene.objects[i]
         if any(scene.objects[j].size != t.size for j in twins(scene, i)):
-            items.append(ProbeItem("vqa", "similar_relation", f"what size is the {t.color} {t.shape} {rel} {name}?",
-                                   answer=t.size))
+            items.append(
+                ProbeItem(
+                    "vqa",
+                    "similar_relation",
+                    f"what size is the {t.color} {t.shape} {rel} {name}?",
+                    answer=t.size,
+                )
+            )
     for category, target, name in relative_to_objects(scene):
         word = "nearest to" if category == "nearest_object" else "farthest from"
-        items.append(ProbeItem("vqa", category, f"what colour is the shape {word} {name}?",
-                               answer=scene.objects[target].color))
-    items += [ProbeItem("vqa", "corner", f"what colour is the shape nearest to {name}?",
-                        answer=scene.objects[t].color) for t, name in corners(scene)]
+        items.append(
+            ProbeItem(
+                "vqa",
+                category,
+                f"what colour is the shape {word} {name}?",
+                answer=scene.objects[target].color,
+            )
+        )
+    items += [
+        ProbeItem(
+            "vqa",
+            "corner",
+            f"what colour is the shape nearest to {name}?",
+            answer=scene.objects[t].color,
+        )
+        for t, name in corners(scene)
+    ]
     return items

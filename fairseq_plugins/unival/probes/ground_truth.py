@@ -10,6 +10,7 @@
 
 Image ids that are digit strings become ints (as ``unival eval`` writes them).
 """
+
 from __future__ import annotations
 
 import json
@@ -44,7 +45,6 @@ class GroundTruth:
     def image_b64(self, image_id: Hashable, image_dir: Optional[str] = None) -> str:
         """The image's TSV field: the rendered toy scene, or the COCO file under ``image_dir``."""
         if self.kind == "toy":
-
             return encode_image_base64(render_scene(self.scenes[image_id]))
 
         if image_dir is None:
@@ -63,8 +63,10 @@ def coco_ground_truth(payload: dict, path: str = "instances JSON") -> GroundTrut
     names = {}
     for category in payload.get("categories", []):
         if category["name"] not in known:
-            raise ValueError(f"{path}: category {category['name']!r} (id {category['id']}) "
-                             "is not a COCO category")
+            raise ValueError(
+                f"{path}: category {category['name']!r} (id {category['id']}) "
+                "is not a COCO category"
+            )
         names[category["id"]] = category["name"]
     gt = GroundTruth("coco", vocabulary)
     for image in payload["images"]:
@@ -75,7 +77,9 @@ def coco_ground_truth(payload: dict, path: str = "instances JSON") -> GroundTrut
         if image_id not in gt.objects:
             raise ValueError(f"{path}: annotation {k} names image {image_id}, absent from 'images'")
         if annotation["category_id"] not in names:
-            raise ValueError(f"{path}: annotation {k} has unknown category_id {annotation['category_id']}")
+            raise ValueError(
+                f"{path}: annotation {k} has unknown category_id {annotation['category_id']}"
+            )
         gt.objects[image_id].add(names[annotation["category_id"]])
     return gt
 
@@ -83,7 +87,9 @@ def coco_ground_truth(payload: dict, path: str = "instances JSON") -> GroundTrut
 def toy_ground_truth(payload: dict) -> GroundTruth:
 
     attributes = payload.get("attributes", {})
-    gt = GroundTruth("toy", toy_vocabulary(attributes.get("shapes"), list(attributes.get("colors", {})) or None))
+    gt = GroundTruth(
+        "toy", toy_vocabulary(attributes.get("shapes"), list(attributes.get("colors", {})) or None)
+    )
     for data in payload["scenes"]:
         scene = Scene.from_dict(data)
         image_id = json_id(data.get("image_id", scene.scene_id))
@@ -109,12 +115,16 @@ def load_ground_truth(path: str | os.PathLike) -> GroundTruth:
         return toy_ground_truth(payload)
     if isinstance(payload, dict) and "images" in payload and "categories" in payload:
         return coco_ground_truth(payload, path)
-    raise ValueError(f"{path}: neither a COCO instances JSON (images/annotations/categories) "
-                     "nor a toy-world scenes JSON (scenes)")
+    raise ValueError(
+        f"{path}: neither a COCO instances JSON (images/annotations/categories) "
+        "nor a toy-world scenes JSON (scenes)"
+    )
 
 
-def toy_vocabulary(shapes: Sequence[str] | None = None, colors: Sequence[str] | None = None) -> ObjectVocabulary:
-    """"<colour> <shape>" and "<shape>" for the toy world's (or the given) shapes and colours."""
+def toy_vocabulary(
+    shapes: Sequence[str] | None = None, colors: Sequence[str] | None = None
+) -> ObjectVocabulary:
+    """ "<colour> <shape>" and "<shape>" for the toy world's (or the given) shapes and colours."""
     shapes = list(shapes or SHAPES)
     colors = list(colors or COLORS)
     synonyms: Dict[str, Tuple[str, ...]] = {s: () for s in shapes}

@@ -15,6 +15,7 @@ question, "1.0|!+yes" or "1.0|!+no", "", image base64; ``--selected-cols 0,5,2,3
 "image_id"}}``, what ``unival eval --metric pope`` reads). Question ids count from 1 in each
 file; the positives are the same in every strategy's file.
 """
+
 from __future__ import annotations
 
 import json
@@ -48,8 +49,15 @@ def object_statistics(gt: GroundTruth, objects: Sequence[str]):
     return frequency, pairs
 
 
-def negatives(strategy: str, present: Sequence[str], absent: Sequence[str], count: int,
-              frequency: Counter, pairs: Counter, rng: random.Random) -> List[str]:
+def negatives(
+    strategy: str,
+    present: Sequence[str],
+    absent: Sequence[str],
+    count: int,
+    frequency: Counter,
+    pairs: Counter,
+    rng: random.Random,
+) -> List[str]:
     """``count`` absent objects by ``strategy`` (see the module docstring)."""
     absent = sorted(absent)
     if strategy == "random":
@@ -57,19 +65,26 @@ def negatives(strategy: str, present: Sequence[str], absent: Sequence[str], coun
     if strategy == "popular":
         return sorted(absent, key=lambda o: (-frequency[o], o))[:count]
     if strategy == "adversarial":
+
         def together(o):
             return sum(pairs[tuple(sorted((o, p)))] for p in present)
+
         return sorted(absent, key=lambda o: (-together(o), -frequency[o], o))[:count]
     raise ValueError(f"unknown POPE strategy {strategy!r}: use one of {STRATEGIES}")
 
 
-def pope_items(gt: GroundTruth, strategy: str, per_image: int = 3, seed: int = 0,
-               image_ids: Optional[Sequence[Hashable]] = None) -> List[dict]:
+def pope_items(
+    gt: GroundTruth,
+    strategy: str,
+    per_image: int = 3,
+    seed: int = 0,
+    image_ids: Optional[Sequence[Hashable]] = None,
+) -> List[dict]:
     """``[{"image_id", "object", "label"}]``: per image, positives then negatives."""
     objects = gt.probe_objects
     frequency, pairs = object_statistics(gt, objects)
     items = []
-    for image_id in (image_ids if image_ids is not None else list(gt.objects)):
+    for image_id in image_ids if image_ids is not None else list(gt.objects):
         present = sorted(set(gt.objects[image_id]) & set(objects))
         if not present:
             continue
@@ -83,9 +98,16 @@ def pope_items(gt: GroundTruth, strategy: str, per_image: int = 3, seed: int = 0
     return items
 
 
-def build_pope(gt: GroundTruth, out_dir: str | os.PathLike, strategies: Sequence[str] = STRATEGIES,
-               per_image: int = 3, seed: int = 0, image_dir: Optional[str] = None,
-               template: Optional[str] = None, max_images: Optional[int] = None) -> Dict[str, dict]:
+def build_pope(
+    gt: GroundTruth,
+    out_dir: str | os.PathLike,
+    strategies: Sequence[str] = STRATEGIES,
+    per_image: int = 3,
+    seed: int = 0,
+    image_dir: Optional[str] = None,
+    template: Optional[str] = None,
+    max_images: Optional[int] = None,
+) -> Dict[str, dict]:
     """Write the files of the module docstring; returns ``{strategy: {"tsv", "labels", "n",
     "n_yes"}}``. ``template`` defaults to :data:`TOY_TEMPLATE` / :data:`COCO_TEMPLATE`."""
     out_dir = os.fspath(out_dir)
@@ -103,17 +125,35 @@ def build_pope(gt: GroundTruth, out_dir: str | os.PathLike, strategies: Sequence
             image_id = item["image_id"]
             if image_id not in images:
                 images[image_id] = gt.image_b64(image_id, image_dir)
-            rows.append([str(qid), str(image_id), template.format(object=item["object"]),
-                         f"1.0|!+{item['label']}", "", images[image_id]])
+            rows.append(
+                [
+                    str(qid),
+                    str(image_id),
+                    template.format(object=item["object"]),
+                    f"1.0|!+{item['label']}",
+                    "",
+                    images[image_id],
+                ]
+            )
             labels[str(qid)] = dict(item, strategy=strategy)
         tsv = os.path.join(out_dir, f"pope_{strategy}.tsv")
         label_path = os.path.join(out_dir, f"pope_{strategy}.labels.json")
         write_tsv(tsv, rows)
         with open(label_path, "w", encoding="utf-8") as f:
             json.dump(labels, f, indent=1)
-        summary[strategy] = {"tsv": tsv, "labels": label_path, "n": len(rows),
-                             "n_yes": sum(i["label"] == "yes" for i in items)}
-        logger.info("POPE %s: %d questions (%d yes) -> %s", strategy, len(rows), summary[strategy]["n_yes"], tsv)
+        summary[strategy] = {
+            "tsv": tsv,
+            "labels": label_path,
+            "n": len(rows),
+            "n_yes": sum(i["label"] == "yes" for i in items),
+        }
+        logger.info(
+            "POPE %s: %d questions (%d yes) -> %s",
+            strategy,
+            len(rows),
+            summary[strategy]["n_yes"],
+            tsv,
+        )
     return summary
 
 

@@ -10,6 +10,7 @@ Returns ``{"all": {...}, "<category>": {...}}``, each with its score and ``n``. 
 must be in the side file (a foreign id is an error); side-file items without a prediction are
 counted in ``all.n_missing`` and not scored.
 """
+
 from __future__ import annotations
 
 import os
@@ -29,7 +30,7 @@ def _record_id(record: Mapping) -> str:
 
 
 def probe_kind(categories: Mapping[str, Mapping]) -> str:
-    """"grounding" (side file with boxes) or "vqa" (with answers)."""
+    """ "grounding" (side file with boxes) or "vqa" (with answers)."""
     first = next(iter(categories.values()), {})
     return "grounding" if "box" in first else "vqa"
 
@@ -49,7 +50,9 @@ def score_probe(records: Sequence[Mapping], categories: Mapping[str, Mapping]) -
         if kind == "grounding":
             hit = bool(grounding_hits([record["box"]], [item["box"]], 0.5)[0])
         else:
-            hit = normalize_vqa_answer(str(record["answer"])) == normalize_vqa_answer(item["answer"])
+            hit = normalize_vqa_answer(str(record["answer"])) == normalize_vqa_answer(
+                item["answer"]
+            )
         hits[item["category"]].append(hit)
         hits["all"].append(hit)
     out = {c: {name: sum(v) / len(v), "n": len(v)} for c, v in sorted(hits.items())}
@@ -63,7 +66,9 @@ def categories_path_for(tsv: str | os.PathLike) -> str:
     return (base[:-4] if base.endswith(".tsv") else base) + ".categories.json"
 
 
-def score_probe_files(predictions_json: str | os.PathLike, categories_json: str | os.PathLike) -> Dict[str, dict]:
+def score_probe_files(
+    predictions_json: str | os.PathLike, categories_json: str | os.PathLike
+) -> Dict[str, dict]:
     """:func:`score_probe` of a ``predictions.json`` against a ``*.categories.json``."""
 
     return score_probe(read_json(predictions_json), read_json(categories_json))

@@ -5,6 +5,7 @@ allow-list of plain types; anything else is refused with :class:`UntrustedCheckp
 :func:`load_plain_pickle` reads every other pickle (answer lists, CIDEr caches, refer
 annotations) rebuilding plain data only; anything else is refused with :class:`UnsafePickleError`.
 """
+
 from unival.safe_load.checkpoint import (
     CHECKPOINT_SAFE_GLOBALS,
     TRUST_ENV_VAR,

@@ -8,6 +8,7 @@ else (e.g. a pickle whose ``__reduce__`` runs code) is refused with
 ``trusted=True`` or the environment sets ``UNIVAL_TRUST_CHECKPOINTS=1`` (an explicit opt-in
 for files you made). :mod:`unival.compat` routes fairseq's own ``torch.load`` calls here.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,8 +37,10 @@ class UntrustedCheckpointError(pickle.UnpicklingError):
         self.path = path
         self.global_name = global_name
         if global_name:
-            reason = (f"it references the global '{global_name}', which is not on "
-                      f"unival's checkpoint allow-list")
+            reason = (
+                f"it references the global '{global_name}', which is not on "
+                f"unival's checkpoint allow-list"
+            )
         else:
             reason = "torch's weights-only unpickler rejected it"
         message = (
@@ -66,8 +69,17 @@ def _numpy_globals() -> list:
         (multiarray._reconstruct, "numpy._core.multiarray._reconstruct"),
         (multiarray._reconstruct, "numpy.core.multiarray._reconstruct"),
     ]
-    for scalar in (np.float16, np.float32, np.float64, np.int8, np.int16, np.int32,
-                   np.int64, np.uint8, np.bool_):
+    for scalar in (
+        np.float16,
+        np.float32,
+        np.float64,
+        np.int8,
+        np.int16,
+        np.int32,
+        np.int64,
+        np.uint8,
+        np.bool_,
+    ):
         entries.append(type(np.dtype(scalar)))  # numpy.dtypes.Float64DType, ...
     return entries
 
@@ -77,9 +89,19 @@ def _omegaconf_globals() -> list:
     from omegaconf import DictConfig, ListConfig, base, nodes
 
     return [
-        DictConfig, ListConfig, base.ContainerMetadata, base.Metadata, base.Node,
-        nodes.AnyNode, nodes.StringNode, nodes.IntegerNode, nodes.FloatNode,
-        nodes.BooleanNode, nodes.BytesNode, nodes.EnumNode, nodes.ValueNode,
+        DictConfig,
+        ListConfig,
+        base.ContainerMetadata,
+        base.Metadata,
+        base.Node,
+        nodes.AnyNode,
+        nodes.StringNode,
+        nodes.IntegerNode,
+        nodes.FloatNode,
+        nodes.BooleanNode,
+        nodes.BytesNode,
+        nodes.EnumNode,
+        nodes.ValueNode,
     ]
 
 
@@ -96,9 +118,19 @@ def _build_safe_globals() -> list:
         collections.defaultdict,
         collections.OrderedDict,
         typing.Any,
-        builtins.dict, builtins.list, builtins.tuple, builtins.set, builtins.frozenset,
-        builtins.int, builtins.float, builtins.bool, builtins.str, builtins.bytes,
-        builtins.slice, builtins.range, builtins.complex,
+        builtins.dict,
+        builtins.list,
+        builtins.tuple,
+        builtins.set,
+        builtins.frozenset,
+        builtins.int,
+        builtins.float,
+        builtins.bool,
+        builtins.str,
+        builtins.bytes,
+        builtins.slice,
+        builtins.range,
+        builtins.complex,
     ]
     return plain + _numpy_globals() + _omegaconf_globals() + _fairseq_globals()
 
@@ -133,8 +165,14 @@ def trust_from_environment() -> bool:
     return os.environ.get(TRUST_ENV_VAR, "").strip().lower() in {"1", "true", "yes"}
 
 
-def safe_torch_load(f: PathOrFile, map_location: Any = None, *, trusted: bool | None = None,
-                    weights_only: bool | None = None, **kwargs: Any) -> Any:
+def safe_torch_load(
+    f: PathOrFile,
+    map_location: Any = None,
+    *,
+    trusted: bool | None = None,
+    weights_only: bool | None = None,
+    **kwargs: Any,
+) -> Any:
     """``torch.load`` with the checkpoint allow-list; full unpickling only when trusted.
 
     ``weights_only`` is accepted for signature compatibility with ``torch.load`` but an
@@ -166,8 +204,7 @@ def safe_torch_load(f: PathOrFile, map_location: Any = None, *, trusted: bool | 
             ) from None
 
 
-def load_checkpoint_file(path: PathOrFile, trusted: bool = False,
-                         map_location: Any = "cpu") -> Any:
+def load_checkpoint_file(path: PathOrFile, trusted: bool = False, map_location: Any = "cpu") -> Any:
     """Load a (fairseq) checkpoint file, refusing pickled code unless ``trusted``.
 
     Raises :class:`UntrustedCheckpointError` (a ``pickle.UnpicklingError``) naming the file
@@ -176,8 +213,12 @@ def load_checkpoint_file(path: PathOrFile, trusted: bool = False,
     return safe_torch_load(path, map_location=map_location, trusted=trusted)
 
 
-def select_weights(checkpoint: Mapping[str, Any], ema: bool, path: str = "<checkpoint>",
-                   ema_option: str = "--ema / ema=True") -> Tuple[Dict[str, torch.Tensor], str]:
+def select_weights(
+    checkpoint: Mapping[str, Any],
+    ema: bool,
+    path: str = "<checkpoint>",
+    ema_option: str = "--ema / ema=True",
+) -> Tuple[Dict[str, torch.Tensor], str]:
     """``(state dict, "model" | "ema")`` from a loaded fairseq checkpoint dict.
 
     ``ema_option`` names the caller's switch for EMA weights in the error when there are none.
@@ -187,8 +228,10 @@ def select_weights(checkpoint: Mapping[str, Any], ema: bool, path: str = "<check
     if ema:
         extra = checkpoint.get("extra_state") or {}
         if not isinstance(extra, Mapping) or extra.get("ema") is None:
-            raise ValueError(f"{path} has no EMA weights (extra_state['ema']): drop {ema_option} "
-                             f"to use its 'model' weights")
+            raise ValueError(
+                f"{path} has no EMA weights (extra_state['ema']): drop {ema_option} "
+                f"to use its 'model' weights"
+            )
         return dict(extra["ema"]), "ema"
     if checkpoint.get("model") is None:
         raise ValueError(f"{path} has no 'model' entry; top-level keys: {sorted(checkpoint)}")

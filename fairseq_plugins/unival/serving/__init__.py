@@ -2,7 +2,8 @@
 
 * :mod:`unival.serving.tasks`     the served tasks (tab, inputs, API route) in one table
 * :mod:`unival.serving.models`    ``--model TASK=PATH`` and the ``make demo`` experts -> predictors
-* :mod:`unival.serving.batching`  one queue per task: concurrent requests -> one ``iter_predict`` call
+* :mod:`unival.serving.batching`  one queue per task: concurrent requests -> one
+  ``iter_predict`` call
 * :mod:`unival.serving.service`   a request -> its answer (result, settings, latency, batch size)
 * :mod:`unival.serving.app`       the Gradio Blocks page (one tab per task)
 * :mod:`unival.serving.api`       ``POST /api/<task>`` JSON routes beside the page

@@ -28,7 +28,8 @@ logger = logging.getLogger(__name__)
 
 BOX_COLOUR = (255, 0, 0)
 INTRO = (
-    "# UnIVAL\nOne encoder-decoder for image, video, audio and text tasks. Pick a task, upload a file "
+    "# UnIVAL\nOne encoder-decoder for image, video, audio and text tasks. "
+    "Pick a task, upload a file "
     "(or click an example), press the button. The same tasks answer JSON at `POST /api/<task>` "
     "(see `GET /api/info`)."
 )
@@ -68,7 +69,8 @@ def draw_box(image_path: str, box: List[float]) -> Image.Image:
     with Image.open(image_path) as img:
         img = img.convert("RGB")
     width = max(2, round(min(img.size) / 64))
-    # an untrained model may put x1 left of x0: draw the rectangle the two corners span, inside the image
+    # an untrained model may put x1 left of x0: draw the rectangle the two corners span,
+    # inside the image
     xs = sorted(min(max(round(c), 0), img.width - 1) for c in (box[0], box[2]))
     ys = sorted(min(max(round(c), 0), img.height - 1) for c in (box[1], box[3]))
     ImageDraw.Draw(img).rectangle([xs[0], ys[0], xs[1], ys[1]], outline=BOX_COLOUR, width=width)
@@ -83,7 +85,8 @@ def format_result(task: ServedTask, answer: Dict) -> str:
 def format_details(answer: Dict) -> str:
     settings = ", ".join(f"{k}={v}" for k, v in answer["settings"].items())
     return (
-        f"**Request** {answer['request']} · **latency** {answer['latency_ms']:.0f} ms (batch of {answer['batch_size']})  \n"
+        f"**Request** {answer['request']} · **latency** {answer['latency_ms']:.0f} ms "
+        f"(batch of {answer['batch_size']})  \n"
         f"**Settings** {settings}  \n**Model** `{answer['model']}`"
     )
 
@@ -180,7 +183,8 @@ def _task_tab(service: Service, task: ServedTask, examples: Dict[str, List[list]
 
 
 def build_page(service: Service, examples: Optional[Dict[str, List[list]]] = None) -> gr.Blocks:
-    """The Gradio Blocks of the page over ``service`` (``examples``: ``{method: [[file, text?]]}``)."""
+    """The Gradio Blocks of the page over ``service`` (``examples``:
+    ``{method: [[file, text?]]}``)."""
     examples = examples or {}
     with gr.Blocks(title="UnIVAL") as page:
         gr.Markdown(INTRO)

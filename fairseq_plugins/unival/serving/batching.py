@@ -163,7 +163,8 @@ class TaskBatcher:
             )
 
     def _predict(self, batch: List[_Request]) -> List[Any]:
-        """One ``iter_predict`` call over the batch; unreadable inputs come back as PredictionError."""
+        """One ``iter_predict`` call over the batch; unreadable inputs come back as
+        PredictionError."""
         task = self.model.predictor
         media = [r.media for r in batch]
         texts = [r.text for r in batch] if any(r.text is not None for r in batch) else None

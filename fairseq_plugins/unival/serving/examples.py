@@ -43,7 +43,8 @@ def _save(path: str, write: Callable[[str], None]) -> None:
 
 
 def write_examples(folder: str, seed: int = 0, image_size: int = 64) -> Dict[str, List[list]]:
-    """Write the example files to ``folder`` (those missing); returns ``{method: [[file, text?], ...]}``."""
+    """Write the example files to ``folder`` (those missing); returns
+    ``{method: [[file, text?], ...]}``."""
     os.makedirs(folder, exist_ok=True)
     rng = random.Random(f"unival-serve-examples/{seed}")
     examples: Dict[str, List[list]] = {

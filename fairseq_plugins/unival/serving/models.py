@@ -63,13 +63,15 @@ class ServedModel:
         """One line for the page: file, architecture, weights, device, dtype."""
         i = self.info
         return (
-            f"`{self.path}` ({i['arch']}, {i['parameters'] / 1e6:.1f}M parameters, {i['weights']} weights, "
+            f"`{self.path}` ({i['arch']}, {i['parameters'] / 1e6:.1f}M parameters, "
+            f"{i['weights']} weights, "
             f"{i['device']}, {self.dtype})"
         )
 
 
 def parse_model_specs(values: Iterable[str]) -> Dict[str, str]:
-    """``["caption=a.pt", "refcoco=export/"]`` -> ``{method: path}``; bad values raise ModelSpecError."""
+    """``["caption=a.pt", "refcoco=export/"]`` -> ``{method: path}``; bad values raise
+    ModelSpecError."""
     specs: Dict[str, str] = {}
     for value in values:
         name, sep, path = value.partition("=")
@@ -94,7 +96,8 @@ def parse_model_specs(values: Iterable[str]) -> Dict[str, str]:
 
 
 def parse_task_generation(values: Iterable[str]) -> Dict[str, Dict[str, Any]]:
-    """``["caption_audio:max_len_b=20"]`` -> ``{"caption_audio": {"max_len_b": 20}}`` (checked names)."""
+    """``["caption_audio:max_len_b=20"]`` -> ``{"caption_audio": {"max_len_b": 20}}`` (checked
+    names)."""
 
     options: Dict[str, Dict[str, Any]] = {}
     for value in values:
@@ -130,7 +133,8 @@ def _option_value(raw: str):
 
 
 def demo_experts(demo_dir: str) -> Dict[str, str]:
-    """``{method: checkpoint}`` of the experts a ``make demo`` run left in ``demo_dir`` (those present)."""
+    """``{method: checkpoint}`` of the experts a ``make demo`` run left in ``demo_dir`` (those
+    present)."""
     found = {}
     for method, candidates in DEMO_EXPERTS.items():
         for relative in candidates:

@@ -52,7 +52,8 @@ class Service:
         return {**self.generation, **self.task_generation.get(method, {})}
 
     def settings(self, method: str) -> Dict[str, Any]:
-        """The generation settings a task runs with (its defaults updated with the server's flags)."""
+        """The generation settings a task runs with (its defaults updated with the server's
+        flags)."""
         settings = generation_settings(SERVED_TASKS[method].task, self.generation_of(method))
         return settings or {"decoding": "scores every candidate answer"}
 
@@ -63,10 +64,12 @@ class Service:
         )
 
     def answer(self, method: str, media, text: Optional[str] = None) -> Dict[str, Any]:
-        """The answer to one request: ``{task, <result key>, model, settings, latency_ms, batch_size,
-        request}`` (``request``: this server's running count of requests, for logs and the page).
+        """The answer to one request: ``{task, <result key>, model, settings, latency_ms,
+        batch_size, request}`` (``request``: this server's running count of requests, for logs
+        and the page).
 
-        Raises :class:`NoModelError` (task not served) or :class:`InputError` (this request's input).
+        Raises :class:`NoModelError` (task not served) or :class:`InputError` (this request's
+        input).
         """
         task = SERVED_TASKS[method]
         with self._numbers_lock:

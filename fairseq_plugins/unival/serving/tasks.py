@@ -62,7 +62,8 @@ TASK_ALIASES: Dict[str, str] = {
 
 
 def resolve_method(name: str) -> str:
-    """A task name of ``--model NAME=PATH`` -> the predictor method; unknown names raise ValueError."""
+    """A task name of ``--model NAME=PATH`` -> the predictor method; unknown names raise
+    ValueError."""
     method = TASK_ALIASES.get(name.strip().lower())
     if method is None:
         raise ValueError(f"unknown task {name!r}; one of {', '.join(sorted(TASK_ALIASES))}")

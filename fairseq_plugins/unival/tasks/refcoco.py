@@ -14,6 +14,7 @@ Logged: ``score`` (accuracy at the first threshold, for ``--best-checkpoint-metr
 between, > 100000 px²). ``--min-area-size`` / ``--max-area-size`` / ``--medium-area``
 restrict every count to :func:`unival.metrics.grounding.area_filter`'s size filter.
 """
+
 import logging
 import math
 from dataclasses import dataclass, field
@@ -29,7 +30,8 @@ from unival.metrics.grounding import (
     grounding_statistics,
     parse_thresholds,
 )
-from unival.tasks.base import UnivalTask, UnivalTaskConfig
+from unival.tasks.base import UnivalTask
+from unival.tasks.config import UnivalTaskConfig
 
 logger = logging.getLogger(__name__)
 
@@ -39,21 +41,50 @@ DEFAULT_EVAL_ARGS = '{"beam": 5, "min_len": 4, "max_len_a": 0, "max_len_b": 4}'
 
 @dataclass
 class RefcocoConfig(UnivalTaskConfig):
-    patch_image_size: int = field(default=512, metadata={"help": "square image side P (RefCOCO: 512)"})
-    max_src_length: int = field(default=80, metadata={"help": "truncate the expression to this many words"})
-    max_tgt_length: int = field(default=20, metadata={"help": "unused by grounding (kept for the recipe)"})
-    eval_args: str = field(default=DEFAULT_EVAL_ARGS, metadata={"help": "generation args for validation, JSON"})
-    eval_acc: bool = field(default=False, metadata={"help": "generate boxes in validation and log 'score' (Acc@t)"})
-    acc_thresh: str = field(default="0.5", metadata={"help": "IoU threshold(s), comma list; the first is 'score'"})
-    min_area_size: Optional[float] = field(default=None, metadata={"help": "count only GT boxes larger than this (px²)"})
-    max_area_size: Optional[float] = field(default=None, metadata={"help": "count only GT boxes smaller than this (px²)"})
-    medium_area: bool = field(default=False, metadata={"help": "invert the area bounds to select medium boxes"})
-    read_from_img_path: bool = field(default=False, metadata={"help": "image column holds paths under --image-dir"})
-    scst: bool = field(default=False, metadata={"help": "accepted for the RL recipes (refcoco_scst_reward_criterion "
-                                                  "reads --scst-args whether or not it is set)"})
-    scst_args: str = field(default=DEFAULT_EVAL_ARGS, metadata={"help": "generation args for RL fine-tuning, JSON"})
+    patch_image_size: int = field(
+        default=512, metadata={"help": "square image side P (RefCOCO: 512)"}
+    )
+    max_src_length: int = field(
+        default=80, metadata={"help": "truncate the expression to this many words"}
+    )
+    max_tgt_length: int = field(
+        default=20, metadata={"help": "unused by grounding (kept for the recipe)"}
+    )
+    eval_args: str = field(
+        default=DEFAULT_EVAL_ARGS, metadata={"help": "generation args for validation, JSON"}
+    )
+    eval_acc: bool = field(
+        default=False, metadata={"help": "generate boxes in validation and log 'score' (Acc@t)"}
+    )
+    acc_thresh: str = field(
+        default="0.5", metadata={"help": "IoU threshold(s), comma list; the first is 'score'"}
+    )
+    min_area_size: Optional[float] = field(
+        default=None, metadata={"help": "count only GT boxes larger than this (px²)"}
+    )
+    max_area_size: Optional[float] = field(
+        default=None, metadata={"help": "count only GT boxes smaller than this (px²)"}
+    )
+    medium_area: bool = field(
+        default=False, metadata={"help": "invert the area bounds to select medium boxes"}
+    )
+    read_from_img_path: bool = field(
+        default=False, metadata={"help": "image column holds paths under --image-dir"}
+    )
+    scst: bool = field(
+        default=False,
+        metadata={
+            "help": "accepted for the RL recipes (refcoco_scst_reward_criterion "
+            "reads --scst-args whether or not it is set)"
+        },
+    )
+    scst_args: str = field(
+        default=DEFAULT_EVAL_ARGS, metadata={"help": "generation args for RL fine-tuning, JSON"}
+    )
     unconstrained_bins: bool = field(
-        default=False, metadata={"help": "let decoding emit any token, as the reference does (non-bins score 0)"})
+        default=False,
+        metadata={"help": "let decoding emit any token, as the reference does (non-bins score 0)"},
+    )
 
 
 class BinTokensMask:
@@ -67,7 +98,7 @@ class BinTokensMask:
         key = (lprobs.device, lprobs.size(-1))
         if key not in self._blocked:
             blocked = torch.ones(lprobs.size(-1), dtype=torch.bool, device=lprobs.device)
-            blocked[self.start:self.end] = False
+            blocked[self.start : self.end] = False
             blocked[self.eos] = False
             self._blocked[key] = blocked
         return lprobs.masked_fill(self._blocked[key], -math.inf)
@@ -91,7 +122,9 @@ class RefcocoTask(UnivalTask):
     def build_dataset(self, split: str, tsv):
 
         return RefcocoDataset(
-            split, tsv, self.tokenizer,
+            split,
+            tsv,
+            self.tokenizer,
             patch_image_size=self.cfg.patch_image_size,
             max_image_size=self.cfg.max_image_size,
             max_src_length=self.cfg.max_src_length,
@@ -104,11 +137,17 @@ class RefcocoTask(UnivalTask):
     def logit_masks(self) -> list:
         masks = super().logit_masks()
         if not self.cfg.unconstrained_bins:
-            masks.append(BinTokensMask(self.tokenizer.bin_offset, self.tokenizer.num_bins, self.tokenizer.eos))
+            masks.append(
+                BinTokensMask(
+                    self.tokenizer.bin_offset, self.tokenizer.num_bins, self.tokenizer.eos
+                )
+            )
         return masks
 
     # ------------------------------------------------------------------ boxes
-    def tokens_to_original_box(self, tokens: torch.Tensor, w_ratio: float, h_ratio: float) -> List[float]:
+    def tokens_to_original_box(
+        self, tokens: torch.Tensor, w_ratio: float, h_ratio: float
+    ) -> List[float]:
         """The first 4 generated ids -> box in original pixels; fewer than 4 ids -> a zero box.
         Non-bin ids give k = id - bin_offset unchanged (the reference's behaviour)."""
         ids = [int(t) for t in tokens.tolist() if int(t) != self.tokenizer.eos][:4]
@@ -123,12 +162,21 @@ class RefcocoTask(UnivalTask):
         hypos = self.inference_step(generator, models, sample)
         w_ratios = sample["w_resize_ratios"].tolist()
         h_ratios = sample["h_resize_ratios"].tolist()
-        boxes = [self.tokens_to_original_box(h[0]["tokens"], w, hr) for h, w, hr in zip(hypos, w_ratios, h_ratios)]
+        boxes = [
+            self.tokens_to_original_box(h[0]["tokens"], w, hr)
+            for h, w, hr in zip(hypos, w_ratios, h_ratios)
+        ]
         return torch.tensor(boxes, dtype=torch.float64).reshape(-1, 4)
 
     def box_statistics(self, pred: torch.Tensor, gt: torch.Tensor) -> Dict[str, float]:
-        return grounding_statistics(pred, gt, self.thresholds, self.cfg.min_area_size,
-                                    self.cfg.max_area_size, self.cfg.medium_area)
+        return grounding_statistics(
+            pred,
+            gt,
+            self.thresholds,
+            self.cfg.min_area_size,
+            self.cfg.max_area_size,
+            self.cfg.medium_area,
+        )
 
     # ------------------------------------------------------------------ validation
     def validation_generation_scores(self, model, sample) -> Dict[str, float]:
@@ -138,7 +186,11 @@ class RefcocoTask(UnivalTask):
             boxes = self.generate_boxes(self.validation_generator(model), [model], sample)
             stats = self.box_statistics(boxes, sample["region_coords"].cpu())
             if self.cfg.eval_print_samples:
-                logger.info("example box: %s, reference: %s", boxes[0].tolist(), sample["region_coords"][0].tolist())
+                logger.info(
+                    "example box: %s, reference: %s",
+                    boxes[0].tolist(),
+                    sample["region_coords"][0].tolist(),
+                )
         return {STAT_PREFIX + k: v for k, v in stats.items()}
 
     def reduce_generation_metrics(self, logging_outputs) -> None:
@@ -151,8 +203,13 @@ class RefcocoTask(UnivalTask):
 
         def derived(name):
             def compute(meters):
-                stats = {k[len(STAT_PREFIX):]: float(m.sum) for k, m in meters.items() if k.startswith(STAT_PREFIX)}
+                stats = {
+                    k[len(STAT_PREFIX) :]: float(m.sum)
+                    for k, m in meters.items()
+                    if k.startswith(STAT_PREFIX)
+                }
                 return round(accuracies_from_statistics(stats).get(name, 0.0), 4)
+
             return compute
 
         metrics.log_derived("score", derived(first))
@@ -161,7 +218,9 @@ class RefcocoTask(UnivalTask):
             metrics.log_derived(f"acc@{t:g}", derived(f"acc@{t:g}"))
 
     # ------------------------------------------------------------------ evaluation command
-    def evaluate_split(self, models, generator, batches, use_cuda: bool = False, fp16: bool = False):
+    def evaluate_split(
+        self, models, generator, batches, use_cuda: bool = False, fp16: bool = False
+    ):
         """The ``unival eval`` hook: (records, scores) over ``batches``.
 
         records: ``[{"uniq_id", "box": [x0, y0, x1, y1], "gt": [...]}]`` in original pixels;
@@ -177,7 +236,8 @@ class RefcocoTask(UnivalTask):
                 sample = utils.move_to_cuda(sample)
                 if fp16:
                     sample["net_input"] = utils.apply_to_sample(  # ratios and boxes stay fp32
-                        lambda t: t.half() if t.dtype is torch.float32 else t, sample["net_input"])
+                        lambda t: t.half() if t.dtype is torch.float32 else t, sample["net_input"]
+                    )
             boxes = self.generate_boxes(generator, models, sample)
             gt = sample["region_coords"].cpu().double()
             for key, value in self.box_statistics(boxes, gt).items():

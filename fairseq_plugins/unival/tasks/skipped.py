@@ -1,4 +1,5 @@
 """Bookkeeping for rows skipped under ``--skip-bad-samples``: count them, report why."""
+
 import logging
 from collections import Counter, defaultdict
 from typing import Any, Dict, List
@@ -41,5 +42,7 @@ class SkippedSampleLog:
         if count:
             shown = "; ".join(reasons)
             more = f" (first {len(reasons)} shown)" if count > len(reasons) else ""
-            logger.warning("%s: %d bad %s sample(s) skipped%s: %s", label, count, phase, more, shown)
+            logger.warning(
+                "%s: %d bad %s sample(s) skipped%s: %s", label, count, phase, more, shown
+            )
         return count

@@ -5,6 +5,7 @@ Candidates are the three answers of ``--ans2label-dict`` (default {"no": 0, "yes
 validation and evaluation always score all candidates; the accuracy is logged as
 ``snli_score`` (``--best-checkpoint-metric snli_score --maximize-best-checkpoint-metric``).
 """
+
 from dataclasses import dataclass, field
 
 from fairseq.tasks import register_task
@@ -20,7 +21,8 @@ class SnliVeConfig(AnswerCandidatesConfig):
         metadata={"help": "JSON dict answer -> label: the candidate answers"},
     )
     add_caption: bool = field(
-        default=False, metadata={"help": "put the premise caption in the prompt (ratatouille/fusing recipes)"}
+        default=False,
+        metadata={"help": "put the premise caption in the prompt (ratatouille/fusing recipes)"},
     )
 
 
@@ -31,7 +33,9 @@ class SnliVeTask(AnswerCandidatesTask):
 
     def build_dataset(self, split: str, tsv):
 
-        return SnliVeDataset(split, tsv, self.tokenizer, add_caption=self.cfg.add_caption, **self.dataset_kwargs())
+        return SnliVeDataset(
+            split, tsv, self.tokenizer, add_caption=self.cfg.add_caption, **self.dataset_kwargs()
+        )
 
     def prediction_record(self, uniq_id, answer, ref_dict) -> dict:
         label = next(iter(ref_dict), None)

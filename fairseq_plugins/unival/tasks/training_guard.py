@@ -9,6 +9,7 @@ parameter, so all ranks keep exchanging gradients), counted (``nonfinite`` in th
 logs), logged with its sample ids, and after ``limit`` such batches in a row training stops
 with a FloatingPointError that says what happened.
 """
+
 import logging
 from typing import Dict, Tuple
 
@@ -30,8 +31,15 @@ class NonFiniteLossGuard:
         self.total = 0
         self.consecutive = 0
 
-    def check(self, loss: Tensor, sample_size, logging_output: Dict, sample, model: nn.Module,
-              update_num: int) -> Tuple[Tensor, object, Dict]:
+    def check(
+        self,
+        loss: Tensor,
+        sample_size,
+        logging_output: Dict,
+        sample,
+        model: nn.Module,
+        update_num: int,
+    ) -> Tuple[Tensor, object, Dict]:
         """(loss, sample_size, logging_output) to back-propagate: unchanged for a finite loss,
         else a zero loss over the trainable parameters with zeroed counts and ``nonfinite`` 1."""
         finite = bool(torch.isfinite(loss.detach()).all())
@@ -42,16 +50,23 @@ class NonFiniteLossGuard:
         self.total += 1
         self.consecutive += 1
         ids = _sample_ids(sample)
-        message = (f"non-finite training loss ({loss.detach().float().sum().item()}) "
-                   f"at update {update_num} on "
-                   f"samples {ids}: {self.consecutive} such batch(es) in a row, {self.total} in total")
+        message = (
+            f"non-finite training loss ({loss.detach().float().sum().item()}) "
+            f"at update {update_num} on "
+            f"samples {ids}: {self.consecutive} such batch(es) in a row, {self.total} in total"
+        )
         if self.consecutive > self.limit:
             raise FloatingPointError(
                 f"{message}; stopping (--max-nonfinite-losses {self.limit}). "
                 "The forward pass itself produced NaN/Inf: check these samples, the learning rate, "
-                "or run in fp32/bf16 instead of fp16.")
-        logger.warning("%s: batch skipped (gradient zero; --max-nonfinite-losses %d)", message, self.limit)
-        zero = sum((p.sum() * 0.0 for p in model.parameters() if p.requires_grad), loss.new_zeros(()))
+                "or run in fp32/bf16 instead of fp16."
+            )
+        logger.warning(
+            "%s: batch skipped (gradient zero; --max-nonfinite-losses %d)", message, self.limit
+        )
+        zero = sum(
+            (p.sum() * 0.0 for p in model.parameters() if p.requires_grad), loss.new_zeros(())
+        )
         for key in ZEROED:
             if key in logging_output:
                 logging_output[key] = 0

@@ -17,6 +17,7 @@ released scripts are accepted and ignored (the released config no longer declare
 text/image/detection objectives themselves are not part of the recipe, and their data flags
 are refused.
 """
+
 import logging
 from dataclasses import dataclass, field
 from typing import List, Optional
@@ -27,7 +28,8 @@ from unival import optim  # noqa: F401  (registers polynomial_decay_warmup_ratio
 from unival.data.pretrain_dataset import AuxiliaryStream, MediaSettings, PretrainDataset
 from unival.data.pretrain_objectives import NegativeSamples, PretrainExamples
 from unival.data.tsv import TSVFile
-from unival.tasks.base import UnivalTask, UnivalTaskConfig, data_parallel_rank_and_size
+from unival.tasks.base import UnivalTask, data_parallel_rank_and_size
+from unival.tasks.config import UnivalTaskConfig
 
 logger = logging.getLogger(__name__)
 
@@ -35,32 +37,72 @@ logger = logging.getLogger(__name__)
 @dataclass
 class UnifyTaskConfig(UnivalTaskConfig):
     patch_image_size: int = field(default=384, metadata={"help": "image side P"})
-    max_src_length: int = field(default=80, metadata={"help": "truncate source text to this many words"})
-    max_tgt_length: int = field(default=30, metadata={"help": "truncate target text to this many words"})
-    valid_data: Optional[str] = field(default=None, metadata={"help": "validation TSV (default: the last --data path)"})
+    max_src_length: int = field(
+        default=80, metadata={"help": "truncate source text to this many words"}
+    )
+    max_tgt_length: int = field(
+        default=30, metadata={"help": "truncate target text to this many words"}
+    )
+    valid_data: Optional[str] = field(
+        default=None, metadata={"help": "validation TSV (default: the last --data path)"}
+    )
     neg_sample_dir: Optional[str] = field(
-        default=None, metadata={"help": "directory with all_captions.txt, object.txt, type2ans.json"})
-    image_text_data: Optional[str] = field(default=None, metadata={"help": "extra image-caption TSV (CC12M)"})
-    image_text_cnt: int = field(default=1, metadata={"help": "one image-text row every this many main rows"})
+        default=None,
+        metadata={"help": "directory with all_captions.txt, object.txt, type2ans.json"},
+    )
+    image_text_data: Optional[str] = field(
+        default=None, metadata={"help": "extra image-caption TSV (CC12M)"}
+    )
+    image_text_cnt: int = field(
+        default=1, metadata={"help": "one image-text row every this many main rows"}
+    )
     image_text_vqa_data: Optional[str] = field(default=None, metadata={"help": "QA TSV"})
-    image_text_vqa_cnt: int = field(default=1, metadata={"help": "one QA row every this many main rows"})
+    image_text_vqa_cnt: int = field(
+        default=1, metadata={"help": "one QA row every this many main rows"}
+    )
     image_text_ground_data: Optional[str] = field(default=None, metadata={"help": "grounding TSV"})
-    image_text_ground_cnt: int = field(default=1, metadata={"help": "one grounding row every this many main rows"})
-    video_data: Optional[str] = field(default=None, metadata={"help": "video caption / video QA TSV"})
+    image_text_ground_cnt: int = field(
+        default=1, metadata={"help": "one grounding row every this many main rows"}
+    )
+    video_data: Optional[str] = field(
+        default=None, metadata={"help": "video caption / video QA TSV"}
+    )
     video_cnt: int = field(default=1, metadata={"help": "one video row every this many main rows"})
-    video_selected_cols: Optional[str] = field(default=None, metadata={"help": "columns of the video TSV"})
-    text_data: Optional[str] = field(default=None, metadata={"help": "unsupported (OFA text infilling)"})
-    image_data: Optional[str] = field(default=None, metadata={"help": "unsupported (OFA image infilling)"})
-    detection_data: Optional[str] = field(default=None, metadata={"help": "unsupported (OFA detection)"})
-    text_selected_cols: Optional[str] = field(default=None, metadata={"help": "accepted and ignored"})
-    image_selected_cols: Optional[str] = field(default=None, metadata={"help": "accepted and ignored"})
-    detection_selected_cols: Optional[str] = field(default=None, metadata={"help": "accepted and ignored"})
-    read_from_img_path: bool = field(default=False, metadata={"help": "media are paths under --image-dir (always so here)"})
+    video_selected_cols: Optional[str] = field(
+        default=None, metadata={"help": "columns of the video TSV"}
+    )
+    text_data: Optional[str] = field(
+        default=None, metadata={"help": "unsupported (OFA text infilling)"}
+    )
+    image_data: Optional[str] = field(
+        default=None, metadata={"help": "unsupported (OFA image infilling)"}
+    )
+    detection_data: Optional[str] = field(
+        default=None, metadata={"help": "unsupported (OFA detection)"}
+    )
+    text_selected_cols: Optional[str] = field(
+        default=None, metadata={"help": "accepted and ignored"}
+    )
+    image_selected_cols: Optional[str] = field(
+        default=None, metadata={"help": "accepted and ignored"}
+    )
+    detection_selected_cols: Optional[str] = field(
+        default=None, metadata={"help": "accepted and ignored"}
+    )
+    read_from_img_path: bool = field(
+        default=False, metadata={"help": "media are paths under --image-dir (always so here)"}
+    )
     patch_frame_size: int = field(default=224, metadata={"help": "video frame side"})
     num_frames: int = field(default=8, metadata={"help": "frames sampled per video"})
-    random_resize_max: int = field(default=480, metadata={"help": "augmentation: shorter side drawn from [P, this]"})
-    random_resize_cap: int = field(default=672, metadata={"help": "augmentation: cap on each side after resizing"})
-    pretrain_seed: int = field(default=7, metadata={"help": "seed of the per-item augmentation and sampling"})
+    random_resize_max: int = field(
+        default=480, metadata={"help": "augmentation: shorter side drawn from [P, this]"}
+    )
+    random_resize_cap: int = field(
+        default=672, metadata={"help": "augmentation: cap on each side after resizing"}
+    )
+    pretrain_seed: int = field(
+        default=7, metadata={"help": "seed of the per-item augmentation and sampling"}
+    )
 
 
 @register_task("unify_task", dataclass=UnifyTaskConfig)
@@ -70,9 +112,11 @@ class UnifyTask(UnivalTask):
     def __init__(self, cfg: UnifyTaskConfig, tokenizer):
         for name in ("text_data", "image_data", "detection_data"):
             if getattr(cfg, name):
-                raise ValueError(f"--{name.replace('_', '-')}: OFA's text/image infilling and "
-                                 "detection objectives "
-                                 "are not part of the UnIVAL recipe and are not implemented")
+                raise ValueError(
+                    f"--{name.replace('_', '-')}: OFA's text/image infilling and "
+                    "detection objectives "
+                    "are not part of the UnIVAL recipe and are not implemented"
+                )
         super().__init__(cfg, tokenizer)
         self._negatives = None
 
@@ -91,10 +135,12 @@ class UnifyTask(UnivalTask):
     def auxiliary_sources(self) -> List[tuple]:
         """[(name, path, every, selected_cols)] of the configured auxiliary streams."""
         cfg = self.cfg
-        sources = [("vqa", cfg.image_text_vqa_data, cfg.image_text_vqa_cnt, cfg.selected_cols),
-                   ("ground", cfg.image_text_ground_data, cfg.image_text_ground_cnt, cfg.selected_cols),
-                   ("image_text", cfg.image_text_data, cfg.image_text_cnt, cfg.selected_cols),
-                   ("video", cfg.video_data, cfg.video_cnt, cfg.video_selected_cols or cfg.selected_cols)]
+        sources = [
+            ("vqa", cfg.image_text_vqa_data, cfg.image_text_vqa_cnt, cfg.selected_cols),
+            ("ground", cfg.image_text_ground_data, cfg.image_text_ground_cnt, cfg.selected_cols),
+            ("image_text", cfg.image_text_data, cfg.image_text_cnt, cfg.selected_cols),
+            ("video", cfg.video_data, cfg.video_cnt, cfg.video_selected_cols or cfg.selected_cols),
+        ]
         out = []
         for name, path, every, cols in sources:
             if not path:
@@ -118,14 +164,36 @@ class UnifyTask(UnivalTask):
         if split == "train":
             rank, world = data_parallel_rank_and_size()
             for name, path, every, cols in self.auxiliary_sources():
-                aux = TSVFile(path, selected_cols=cols, slice_id=rank, slice_count=world,
-                              expected_columns="infer")
+                aux = TSVFile(
+                    path,
+                    selected_cols=cols,
+                    slice_id=rank,
+                    slice_count=world,
+                    expected_columns="infer",
+                )
                 streams.append(AuxiliaryStream(name, aux, every))
-                logger.info("auxiliary stream %s: %s, one row every %d main rows", name, path, every)
-        examples = PretrainExamples(self.tokenizer, cfg.max_src_length, cfg.max_tgt_length, cfg.max_image_size)
-        media = MediaSettings(patch_image_size=cfg.patch_image_size, random_resize_max=cfg.random_resize_max,
-                              random_resize_cap=cfg.random_resize_cap, patch_frame_size=cfg.patch_frame_size,
-                              num_frames=cfg.num_frames, image_dir=cfg.image_dir)
-        return PretrainDataset(split, tsv, self.tokenizer, examples,
-                               self.negatives() if split == "train" else None, media, streams,
-                               seed=cfg.pretrain_seed, skip_bad_samples=cfg.skip_bad_samples)
+                logger.info(
+                    "auxiliary stream %s: %s, one row every %d main rows", name, path, every
+                )
+        examples = PretrainExamples(
+            self.tokenizer, cfg.max_src_length, cfg.max_tgt_length, cfg.max_image_size
+        )
+        media = MediaSettings(
+            patch_image_size=cfg.patch_image_size,
+            random_resize_max=cfg.random_resize_max,
+            random_resize_cap=cfg.random_resize_cap,
+            patch_frame_size=cfg.patch_frame_size,
+            num_frames=cfg.num_frames,
+            image_dir=cfg.image_dir,
+        )
+        return PretrainDataset(
+            split,
+            tsv,
+            self.tokenizer,
+            examples,
+            self.negatives() if split == "train" else None,
+            media,
+            streams,
+            seed=cfg.pretrain_seed,
+            skip_bad_samples=cfg.skip_bad_samples,
+        )

@@ -4,6 +4,7 @@ TSV fields (``--selected-cols 0,4,2``): uniq_id, video path (under ``--image-dir
 ("&&"-joined references in valid/test). Prompt " what does the video describe?"; frames per
 :class:`unival.tasks.media_inputs.VideoInputConfig`. Validation and scores as ``caption``.
 """
+
 from dataclasses import dataclass
 
 from fairseq.tasks import register_task
@@ -29,10 +30,15 @@ class MediaCaptionTask(CaptionTask):
     def build_dataset(self, split: str, tsv):
 
         return CaptionDataset(
-            split, tsv, self.tokenizer,
-            max_src_length=self.cfg.max_src_length, max_tgt_length=self.cfg.max_tgt_length,
-            skip_bad_samples=self.cfg.skip_bad_samples, media_loader=self.media_loader(),
-            prompt=self.prompt, seed=MEDIA_SEED,
+            split,
+            tsv,
+            self.tokenizer,
+            max_src_length=self.cfg.max_src_length,
+            max_tgt_length=self.cfg.max_tgt_length,
+            skip_bad_samples=self.cfg.skip_bad_samples,
+            media_loader=self.media_loader(),
+            prompt=self.prompt,
+            seed=MEDIA_SEED,
         )
 
 

@@ -5,6 +5,7 @@ question, "1.0|!+answer", empty. Answer trie, prompt types, beam-search / all-ca
 validation and ``vqa_score`` (exact match here: confidences are 1.0) are those of
 ``vqa_gen``; frames per :class:`unival.tasks.media_inputs.VideoInputConfig`.
 """
+
 from dataclasses import dataclass
 
 from fairseq.tasks import register_task
@@ -26,5 +27,11 @@ class VideoVqaGenTask(VqaGenTask):
     def build_dataset(self, split: str, tsv):
 
         kwargs = dict(self.dataset_kwargs(), media_loader=video_loader(self.cfg), seed=MEDIA_SEED)
-        return VqaGenDataset(split, tsv, self.tokenizer, add_object=self.cfg.add_object,
-                             max_object_length=self.cfg.max_object_length, **kwargs)
+        return VqaGenDataset(
+            split,
+            tsv,
+            self.tokenizer,
+            add_object=self.cfg.add_object,
+            max_object_length=self.cfg.max_object_length,
+            **kwargs,
+        )

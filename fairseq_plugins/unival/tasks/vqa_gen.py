@@ -15,6 +15,7 @@ Shared with ``snli_ve`` (:mod:`unival.tasks.snli_ve`) through :class:`AnswerCand
 fairseq forces prefixes of one length per call, and the trie must know where each row's
 answer starts, so beam search runs once per distinct prefix length within a batch.
 """
+
 import json
 import logging
 from dataclasses import dataclass, field
@@ -29,7 +30,8 @@ from unival.data.vqa_dataset import PROMPT_TYPES, VqaGenDataset, load_candidate_
 from unival.generation.candidate_scoring import CandidateSet, predict_candidates
 from unival.generation.trie import TrieLogitMask
 from unival.metrics.vqa import confidence_score
-from unival.tasks.base import UnivalTask, UnivalTaskConfig
+from unival.tasks.base import UnivalTask
+from unival.tasks.config import UnivalTaskConfig
 
 logger = logging.getLogger(__name__)
 
@@ -40,31 +42,48 @@ INFERENCE_TYPES = ("allcand", "beamsearch")
 class AnswerCandidatesConfig(UnivalTaskConfig):
     ans2label_dict: str = field(
         default='{"no": 0, "yes": 1}',
-        metadata={"help": "JSON dict answer -> label: the candidate answers when no "
-                          "--ans2label-file is given"},
+        metadata={
+            "help": "JSON dict answer -> label: the candidate answers when no "
+            "--ans2label-file is given"
+        },
     )
     ans2label_file: Optional[str] = field(
         default=None,
-        metadata={"help": "candidate answers: a pickled dict answer -> label (.pkl) or a text "
-                          "file, one answer a line"},
+        metadata={
+            "help": "candidate answers: a pickled dict answer -> label (.pkl) or a text "
+            "file, one answer a line"
+        },
     )
-    valid_batch_size: int = field(default=20, metadata={"help": "candidates scored per decoder pass (allcand)"})
+    valid_batch_size: int = field(
+        default=20, metadata={"help": "candidates scored per decoder pass (allcand)"}
+    )
     prompt_type: ChoiceEnum(PROMPT_TYPES) = field(
-        default="prev_output", metadata={"help": "decoder prompt: none, src, or prev_output (the question)"}
+        default="prev_output",
+        metadata={"help": "decoder prompt: none, src, or prev_output (the question)"},
     )
-    uses_ema: bool = field(default=False, metadata={"help": "validate with the EMA model (as --validate-with-ema)"})
-    read_from_img_path: bool = field(default=False, metadata={"help": "image column holds paths under --image-dir"})
+    uses_ema: bool = field(
+        default=False, metadata={"help": "validate with the EMA model (as --validate-with-ema)"}
+    )
+    read_from_img_path: bool = field(
+        default=False, metadata={"help": "image column holds paths under --image-dir"}
+    )
 
 
 @dataclass
 class VqaGenConfig(AnswerCandidatesConfig):
-    max_object_length: int = field(default=30, metadata={"help": "object labels kept with --add-object"})
-    add_object: bool = field(default=False, metadata={"help": "append ' object: o1 o2 ...' to the question"})
+    max_object_length: int = field(
+        default=30, metadata={"help": "object labels kept with --add-object"}
+    )
+    add_object: bool = field(
+        default=False, metadata={"help": "append ' object: o1 o2 ...' to the question"}
+    )
     val_inference_type: ChoiceEnum(INFERENCE_TYPES) = field(
-        default="allcand", metadata={"help": "validation: score all candidates or trie-constrained beam search"}
+        default="allcand",
+        metadata={"help": "validation: score all candidates or trie-constrained beam search"},
     )
     unconstrained_training: bool = field(
-        default=False, metadata={"help": "no candidate set: no trie masks, free beam search (needs beamsearch)"}
+        default=False,
+        metadata={"help": "no candidate set: no trie masks, free beam search (needs beamsearch)"},
     )
     eval_args: str = field(
         default='{"beam":5,"unnormalized":true,"temperature":1.0}',
@@ -81,12 +100,18 @@ class AnswerCandidatesTask(UnivalTask):
     def __init__(self, cfg: AnswerCandidatesConfig, tokenizer):
         super().__init__(cfg, tokenizer)
         if self.inference_type not in INFERENCE_TYPES:
-            raise ValueError(f"inference type must be one of {INFERENCE_TYPES}, got {self.inference_type!r}")
+            raise ValueError(
+                f"inference type must be one of {INFERENCE_TYPES}, got {self.inference_type!r}"
+            )
         if self.unconstrained and self.inference_type != "beamsearch":
-            raise ValueError("--unconstrained-training has no candidate set: use --val-inference-type beamsearch")
+            raise ValueError(
+                "--unconstrained-training has no candidate set: use --val-inference-type beamsearch"
+            )
         if self.inference_type == "beamsearch" and cfg.prompt_type == "src":
-            raise ValueError("beam search cannot force the 'src' prompt (it ends with EOS): "
-                             "use prev_output or none")
+            raise ValueError(
+                "beam search cannot force the 'src' prompt (it ends with EOS): "
+                "use prev_output or none"
+            )
         self.candidates: Optional[CandidateSet] = None
         self.trie_mask: Optional[TrieLogitMask] = None
         if not self.unconstrained:
@@ -119,10 +144,14 @@ class AnswerCandidatesTask(UnivalTask):
 
     def dataset_kwargs(self) -> dict:
         return dict(
-            candidates=self.candidates, prompt_type=str(self.cfg.prompt_type),
-            patch_image_size=self.cfg.patch_image_size, max_src_length=self.cfg.max_src_length,
-            max_tgt_length=self.cfg.max_tgt_length, image_dir=self.cfg.image_dir,
-            skip_bad_samples=self.cfg.skip_bad_samples, read_from_img_path=self.cfg.read_from_img_path,
+            candidates=self.candidates,
+            prompt_type=str(self.cfg.prompt_type),
+            patch_image_size=self.cfg.patch_image_size,
+            max_src_length=self.cfg.max_src_length,
+            max_tgt_length=self.cfg.max_tgt_length,
+            image_dir=self.cfg.image_dir,
+            skip_bad_samples=self.cfg.skip_bad_samples,
+            read_from_img_path=self.cfg.read_from_img_path,
         )
 
     # ------------------------------------------------------------------ prediction
@@ -134,7 +163,9 @@ class AnswerCandidatesTask(UnivalTask):
         """Beam search with the rows' decoder prompts forced, one call per prefix length."""
         if prefix_tokens is None:
             prefix_tokens = sample.get("prefix_tokens")
-        lengths = _prefix_lengths(prefix_tokens, self.tokenizer.pad, sample["net_input"]["src_tokens"].size(0))
+        lengths = _prefix_lengths(
+            prefix_tokens, self.tokenizer.pad, sample["net_input"]["src_tokens"].size(0)
+        )
         results: List[Optional[list]] = [None] * len(lengths)
         with torch.no_grad():
             for length in sorted(set(lengths)):
@@ -143,8 +174,12 @@ class AnswerCandidatesTask(UnivalTask):
                 if self.trie_mask is not None:
                     self.trie_mask.set_answer_start(1 + length)
                 prefix = prefix_tokens.index_select(0, index)[:, :length] if length else None
-                hypos = generator.generate(models, _select_rows(sample, index), prefix_tokens=prefix,
-                                           constraints=constraints)
+                hypos = generator.generate(
+                    models,
+                    _select_rows(sample, index),
+                    prefix_tokens=prefix,
+                    constraints=constraints,
+                )
                 for row, hypo in zip(rows, hypos):
                     results[row] = hypo
         return results
@@ -160,8 +195,15 @@ class AnswerCandidatesTask(UnivalTask):
         if self.inference_type == "allcand":
             if len(models) > 1:
                 logger.warning("all-candidate scoring uses the first of %d models", len(models))
-            return predict_candidates(models[0], sample["net_input"], sample["decoder_prompts"], self.candidates,
-                                      self.cfg.valid_batch_size, self.tokenizer.pad, self.tokenizer.eos)
+            return predict_candidates(
+                models[0],
+                sample["net_input"],
+                sample["decoder_prompts"],
+                self.candidates,
+                self.cfg.valid_batch_size,
+                self.tokenizer.pad,
+                self.tokenizer.eos,
+            )
         if generator is None:
             generator = self.validation_generator(models[0])
         return self.generate_texts(generator, models, sample)
@@ -175,17 +217,26 @@ class AnswerCandidatesTask(UnivalTask):
             logger.info("example answer: %s (references %s)", hyps[0], sample["ref_dicts"][0])
         return self.score_generation(hyps, sample["ref_dicts"])
 
-    def score_generation(self, hyps: Sequence[str], references: Sequence[Dict[str, float]]) -> Dict[str, float]:
+    def score_generation(
+        self, hyps: Sequence[str], references: Sequence[Dict[str, float]]
+    ) -> Dict[str, float]:
         total_key, count_key = self.score_keys
-        return {total_key: sum(confidence_score(h, r) for h, r in zip(hyps, references)), count_key: len(hyps)}
+        return {
+            total_key: sum(confidence_score(h, r) for h, r in zip(hyps, references)),
+            count_key: len(hyps),
+        }
 
     def reduce_generation_metrics(self, logging_outputs) -> None:
         total_key, count_key = self.score_keys
         count = sum(log.get(count_key, 0) for log in logging_outputs)
         if count > 0:
-            metrics.log_scalar(total_key, utils.item(sum(log.get(total_key, 0) for log in logging_outputs)))
+            metrics.log_scalar(
+                total_key, utils.item(sum(log.get(total_key, 0) for log in logging_outputs))
+            )
             metrics.log_scalar(count_key, count)
-            metrics.log_derived(self.metric_name, lambda meters: _ratio(meters, total_key, count_key))
+            metrics.log_derived(
+                self.metric_name, lambda meters: _ratio(meters, total_key, count_key)
+            )
 
     # ------------------------------------------------------------------ evaluation hook
     def prediction_record(self, uniq_id: str, answer: str, ref_dict: Dict[str, float]) -> dict:
@@ -201,14 +252,20 @@ class AnswerCandidatesTask(UnivalTask):
             if use_cuda:
                 sample = utils.move_to_cuda(sample)
             if fp16:
-                sample = utils.apply_to_sample(lambda t: t.half() if t.dtype is torch.float32 else t, sample)
+                sample = utils.apply_to_sample(
+                    lambda t: t.half() if t.dtype is torch.float32 else t, sample
+                )
             answers = self.predict_answers(models, sample, generator)
             ids = sample.get("uniq_ids") or [str(i) for i in sample["id"].tolist()]
             for uniq_id, answer, refs in zip(ids, answers, sample["ref_dicts"]):
                 records.append(self.prediction_record(uniq_id, answer, refs))
                 total += confidence_score(answer, refs)
-        scores = {self.metric_name: round(total / len(records), 6) if records else 0.0, "n": len(records),
-                  "nskipped": nskipped, "inference": self.inference_type}
+        scores = {
+            self.metric_name: round(total / len(records), 6) if records else 0.0,
+            "n": len(records),
+            "nskipped": nskipped,
+            "inference": self.inference_type,
+        }
         return records, scores
 
 
@@ -226,8 +283,14 @@ class VqaGenTask(AnswerCandidatesTask):
 
     def build_dataset(self, split: str, tsv):
 
-        return VqaGenDataset(split, tsv, self.tokenizer, add_object=self.cfg.add_object,
-                             max_object_length=self.cfg.max_object_length, **self.dataset_kwargs())
+        return VqaGenDataset(
+            split,
+            tsv,
+            self.tokenizer,
+            add_object=self.cfg.add_object,
+            max_object_length=self.cfg.max_object_length,
+            **self.dataset_kwargs(),
+        )
 
 
 def _prefix_lengths(prefix_tokens: Optional[torch.Tensor], pad: int, bsz: int) -> List[int]:
@@ -238,8 +301,14 @@ def _prefix_lengths(prefix_tokens: Optional[torch.Tensor], pad: int, bsz: int) -
 
 def _select_rows(sample: dict, index: torch.Tensor) -> dict:
     """The generator's view of rows ``index`` of ``sample`` (net_input and ids)."""
-    net_input = {k: v.index_select(0, index) if torch.is_tensor(v) else v for k, v in sample["net_input"].items()}
-    return {"id": sample["id"].index_select(0, index.to(sample["id"].device)), "net_input": net_input}
+    net_input = {
+        k: v.index_select(0, index) if torch.is_tensor(v) else v
+        for k, v in sample["net_input"].items()
+    }
+    return {
+        "id": sample["id"].index_select(0, index.to(sample["id"].device)),
+        "net_input": net_input,
+    }
 
 
 def _ratio(meters, total_key: str, count_key: str) -> float:

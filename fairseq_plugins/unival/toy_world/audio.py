@@ -4,6 +4,7 @@ rhythms of 1-4 beeps (low/high), with captions such as "two high beeps".
 An :class:`AudioClip` is plain data; :func:`synthesize_clip` turns it into a waveform (the
 noise comes from a seed stored in the clip, so the samples are reproducible).
 """
+
 from __future__ import annotations
 
 import random
@@ -58,8 +59,14 @@ class AudioClip:
 def sample_audio_clip(rng: random.Random, clip_id: int) -> AudioClip:
     """Draw a clip kind and its attributes, rate (16-48 kHz), length (1-2 s) and format."""
     kind = rng.choice(KINDS)
-    clip = AudioClip(clip_id, kind, rng.choice(SAMPLE_RATES), rng.choice(DURATIONS),
-                     round(rng.uniform(0.3, 0.6), 3), rng.choice(FORMATS))
+    clip = AudioClip(
+        clip_id,
+        kind,
+        rng.choice(SAMPLE_RATES),
+        rng.choice(DURATIONS),
+        round(rng.uniform(0.3, 0.6), 3),
+        rng.choice(FORMATS),
+    )
     if kind in ("tone", "beeps"):
         clip.pitch = rng.choice(list(PITCHES))
         clip.frequency = round(rng.uniform(*PITCHES[clip.pitch]), 1)
@@ -82,8 +89,8 @@ def _envelope(num_samples: int, rate: int, start: int, stop: int) -> np.ndarray:
     window = np.ones(length)
     if fade > 0:
         ramp = 0.5 - 0.5 * np.cos(np.pi * np.arange(fade) / fade)
-        window[:fade], window[length - fade:] = ramp, ramp[::-1]
-    env[start:start + length] = window
+        window[:fade], window[length - fade :] = ramp, ramp[::-1]
+    env[start : start + length] = window
     return env
 
 
@@ -119,14 +126,15 @@ def synthesize_clip(clip: AudioClip) -> np.ndarray:
         f0, f1 = (low, high) if clip.direction == "rising" else (high, low)
         local = np.clip(t - start / rate, 0.0, None)
         span = (stop - start) / rate
-        phase = 2 * np.pi * (f0 * local + (f1 - f0) * local ** 2 / (2 * span))
+        phase = 2 * np.pi * (f0 * local + (f1 - f0) * local**2 / (2 * span))
         wave = np.sin(phase) * _envelope(total, rate, start, stop)
     elif clip.kind == "noise":
         noise = np.random.default_rng(clip.noise_seed).uniform(-1.0, 1.0, total)
         wave = noise * _envelope(total, rate, start, stop)
     elif clip.kind == "beeps":
-        env = sum(_envelope(total, rate, b, b + int(BEEP_SECONDS * rate))
-                  for b in beep_starts(clip))
+        env = sum(
+            _envelope(total, rate, b, b + int(BEEP_SECONDS * rate)) for b in beep_starts(clip)
+        )
         wave = np.sin(2 * np.pi * clip.frequency * t) * env
     else:
         raise ValueError(f"unknown audio clip kind {clip.kind!r}")
@@ -136,25 +144,35 @@ def synthesize_clip(clip: AudioClip) -> np.ndarray:
 def audio_captions(clip: AudioClip) -> list[str]:
     """Three phrasings, e.g. "two high beeps", "a rising chirp"."""
     if clip.kind == "tone":
-        return [f"a steady {clip.pitch} tone", f"a {clip.pitch} pitched tone",
-                f"a continuous {clip.pitch} sound"]
+        return [
+            f"a steady {clip.pitch} tone",
+            f"a {clip.pitch} pitched tone",
+            f"a continuous {clip.pitch} sound",
+        ]
     if clip.kind == "chirp":
         ends = "from low to high" if clip.direction == "rising" else "from high to low"
-        return [f"a {clip.direction} chirp", f"a tone {clip.direction} in pitch",
-                f"a sweep {ends} pitch"]
+        return [
+            f"a {clip.direction} chirp",
+            f"a tone {clip.direction} in pitch",
+            f"a sweep {ends} pitch",
+        ]
     if clip.kind == "noise":
         return ["a burst of noise", "a short noise burst", "a hiss of white noise"]
     plural = "s" if clip.count > 1 else ""
     number = NUMBER_WORDS[clip.count]
-    return [f"{number} {clip.pitch} beep{plural}",
-            f"{number} short {clip.pitch} pitched beep{plural}",
-            f"a {clip.pitch} beep heard {TIMES_WORDS[clip.count]}"]
+    return [
+        f"{number} {clip.pitch} beep{plural}",
+        f"{number} short {clip.pitch} pitched beep{plural}",
+        f"a {clip.pitch} beep heard {TIMES_WORDS[clip.count]}",
+    ]
 
 
 def audio_vocabulary_texts() -> list[str]:
     """Texts holding every word an audio caption can use."""
     texts = [f"a steady {p} pitched tone continuous sound beep beeps heard short" for p in PITCHES]
-    texts += ["a rising falling chirp tone in pitch sweep from low to high",
-              "a burst of noise short noise burst hiss of white"]
+    texts += [
+        "a rising falling chirp tone in pitch sweep from low to high",
+        "a burst of noise short noise burst hiss of white",
+    ]
     texts += list(NUMBER_WORDS.values()) + list(TIMES_WORDS.values()) + ["once"]
     return texts

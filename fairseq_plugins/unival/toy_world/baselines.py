@@ -10,6 +10,7 @@
 
 Ties are broken by the sorted order of the answers/labels (deterministic).
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -26,26 +27,29 @@ def accuracy(predictions: Sequence[str], truths: Sequence[str]) -> float:
     return sum(p == t for p, t in zip(predictions, truths)) / max(1, len(truths))
 
 
-def vqa_baselines(train: Sequence[tuple[str, str]], evaluation: Sequence[tuple[str, str]]
-                  ) -> dict:
+def vqa_baselines(train: Sequence[tuple[str, str]], evaluation: Sequence[tuple[str, str]]) -> dict:
     """``train``/``evaluation``: ``(kind, answer)`` pairs."""
     overall = majority([a for _, a in train])
-    per_kind = {kind: majority([a for k, a in train if k == kind])
-                for kind in sorted({k for k, _ in train})}
+    per_kind = {
+        kind: majority([a for k, a in train if k == kind]) for kind in sorted({k for k, _ in train})
+    }
     truths = [a for _, a in evaluation]
     return {
         "majority_answer": overall,
         "majority_answer_accuracy": accuracy([overall] * len(truths), truths),
         "majority_answer_per_kind": per_kind,
         "majority_answer_per_kind_accuracy": accuracy(
-            [per_kind.get(k, overall) for k, _ in evaluation], truths),
+            [per_kind.get(k, overall) for k, _ in evaluation], truths
+        ),
     }
 
 
 def snli_baselines(train_labels: Sequence[str], eval_labels: Sequence[str]) -> dict:
     label = majority(train_labels)
-    return {"majority_class": label,
-            "majority_class_accuracy": accuracy([label] * len(eval_labels), eval_labels)}
+    return {
+        "majority_class": label,
+        "majority_class_accuracy": accuracy([label] * len(eval_labels), eval_labels),
+    }
 
 
 def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
@@ -59,9 +63,12 @@ def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
     return inter / union
 
 
-def refcoco_baselines(train_boxes: Sequence[Sequence[float]],
-                      eval_boxes: Sequence[Sequence[float]]) -> dict:
+def refcoco_baselines(
+    train_boxes: Sequence[Sequence[float]], eval_boxes: Sequence[Sequence[float]]
+) -> dict:
     mean = [sum(b[i] for b in train_boxes) / len(train_boxes) for i in range(4)]
     hits = sum(box_iou(mean, b) >= 0.5 for b in eval_boxes)
-    return {"mean_box": [round(v, 2) for v in mean],
-            "mean_box_accuracy": hits / max(1, len(eval_boxes))}
+    return {
+        "mean_box": [round(v, 2) for v in mean],
+        "mean_box_accuracy": hits / max(1, len(eval_boxes)),
+    }

@@ -15,6 +15,7 @@ Files under the output directory (per split = train, valid, test):
 Each task draws from its own random stream per (seed, split), so the scenes and the caption
 files do not depend on the other tasks.
 """
+
 from __future__ import annotations
 
 import json
@@ -91,8 +92,9 @@ class SplitTexts:
     hypotheses: list[tuple[str, str, str]] = field(default_factory=list)  # premise, text, label
 
 
-def generate_scenes(split: str, count: int, seed: int, image_size: int,
-                    first_scene_id: int = 0) -> list[Scene]:
+def generate_scenes(
+    split: str, count: int, seed: int, image_size: int, first_scene_id: int = 0
+) -> list[Scene]:
     """``count`` scenes of ``split``; the same (seed, split) always gives the same scenes."""
     rng = random.Random(f"unival-toy-world/{seed}/{split}")
     return [sample_scene(rng, first_scene_id + i, image_size) for i in range(count)]
@@ -102,12 +104,16 @@ def task_rng(seed: int, split: str, task: str) -> random.Random:
     return random.Random(f"unival-toy-world/{seed}/{split}/{task}")
 
 
-def build_split(out_dir: str, split: str, scenes: list[Scene], config: ToyWorldConfig
-                ) -> tuple[dict, SplitTexts]:
+def build_split(
+    out_dir: str, split: str, scenes: list[Scene], config: ToyWorldConfig
+) -> tuple[dict, SplitTexts]:
     """Write every file of one split; returns (row counts, texts)."""
     counts: dict[str, int] = {}
     texts = SplitTexts()
-    rngs = {task: task_rng(config.seed, split, task) for task in ("vqa", "refcoco", "snli_ve", "pretrain")}
+    rngs = {
+        task: task_rng(config.seed, split, task)
+        for task in ("vqa", "refcoco", "snli_ve", "pretrain")
+    }
     rows: dict[str, list[list[str]]] = {task: [] for task in TASK_FILES}
     all_captions = []
     count_answers: Counter = Counter()
@@ -136,17 +142,31 @@ def build_split(out_dir: str, split: str, scenes: list[Scene], config: ToyWorldC
     number_rows(rows["pretrain"])
     for task in TASK_FILES:
         counts[f"{task}_{split}_rows"] = write_tsv(
-            os.path.join(out_dir, f"{task}_{split}.tsv"), rows[task])
-    write_scenes_json(os.path.join(out_dir, f"scenes_{split}.json"), split, config.seed,
-                      config.image_size, scenes, all_captions)
+            os.path.join(out_dir, f"{task}_{split}.tsv"), rows[task]
+        )
+    write_scenes_json(
+        os.path.join(out_dir, f"scenes_{split}.json"),
+        split,
+        config.seed,
+        config.image_size,
+        scenes,
+        all_captions,
+    )
     return counts, texts
 
 
 def slot_words() -> list[str]:
     """Single words/phrases that may fill a prompt slot at training time."""
     numbers = [str(n) for n in range(-1, 5)] + list(NUMBER_WORDS.values())
-    return list(SHAPES) + [s + "s" for s in SHAPES] + list(COLORS) + list(SIZES) + list(
-        RELATIONS) + list(NEUTRAL_PROPERTIES) + numbers
+    return (
+        list(SHAPES)
+        + [s + "s" for s in SHAPES]
+        + list(COLORS)
+        + list(SIZES)
+        + list(RELATIONS)
+        + list(NEUTRAL_PROPERTIES)
+        + numbers
+    )
 
 
 def dictionary_texts(per_split: dict[str, SplitTexts]) -> list[str]:
@@ -164,18 +184,29 @@ def compute_baselines(per_split: dict[str, SplitTexts]) -> dict:
     result = {}
     for split in ("valid", "test"):
         evaluation = per_split[split]
-        result[split] = {
-            "vqa": baselines.vqa_baselines([(k, a) for k, _, a in train.questions],
-                                           [(k, a) for k, _, a in evaluation.questions]),
-            "snli_ve": baselines.snli_baselines([lab for _, _, lab in train.hypotheses],
-                                                [lab for _, _, lab in evaluation.hypotheses]),
-            "refcoco": baselines.refcoco_baselines(train.boxes, evaluation.boxes),
-        } if train.questions and evaluation.questions else {}
+        result[split] = (
+            {
+                "vqa": baselines.vqa_baselines(
+                    [(k, a) for k, _, a in train.questions],
+                    [(k, a) for k, _, a in evaluation.questions],
+                ),
+                "snli_ve": baselines.snli_baselines(
+                    [lab for _, _, lab in train.hypotheses],
+                    [lab for _, _, lab in evaluation.hypotheses],
+                ),
+                "refcoco": baselines.refcoco_baselines(train.boxes, evaluation.boxes),
+            }
+            if train.questions and evaluation.questions
+            else {}
+        )
     return result
 
 
-def build_toy_world(out_dir: str | os.PathLike, config: ToyWorldConfig = ToyWorldConfig(),
-                    extra_texts: Iterable[str] = ()) -> dict:
+def build_toy_world(
+    out_dir: str | os.PathLike,
+    config: ToyWorldConfig = ToyWorldConfig(),
+    extra_texts: Iterable[str] = (),
+) -> dict:
     """Write every file listed in the module docstring under ``out_dir``.
 
     Scene ids (= image ids) are consecutive over train, valid, test. ``extra_texts`` (e.g.
@@ -205,7 +236,8 @@ def build_toy_world(out_dir: str | os.PathLike, config: ToyWorldConfig = ToyWorl
     # the complex-instruction probe (unival probe build) asks about any toy scene: cover its words
     texts = dictionary_texts(per_split) + [" " + t for t in [*extra_texts, *template_texts()]]
     dictionary = build_dictionary_from_texts(
-        texts, load_gpt2_bpe(), save_path=os.path.join(out_dir, "dict.txt"))
+        texts, load_gpt2_bpe(), save_path=os.path.join(out_dir, "dict.txt")
+    )
     summary["dict_entries"] = len(dictionary)
     summary["seconds"] = round(time.perf_counter() - start, 2)
     logger.info("toy world in %s: %s", out_dir, summary)
@@ -220,8 +252,11 @@ def video_qa_answers() -> list[str]:
     return list(COLORS) + list(SHAPES) + list(DIRECTIONS) + list(SPEEDS) + ["one", "two"]
 
 
-def build_toy_world_with_media(out_dir: str | os.PathLike, config: ToyWorldConfig = ToyWorldConfig(),
-                               media_config: ToyMediaConfig | None = None) -> dict:
+def build_toy_world_with_media(
+    out_dir: str | os.PathLike,
+    config: ToyWorldConfig = ToyWorldConfig(),
+    media_config: ToyMediaConfig | None = None,
+) -> dict:
     """The image world plus the video/audio splits (see the module docstring) in ``out_dir``;
     one ``dict.txt`` covers both. Returns the merged summary (media keys prefixed ``media_``)."""
     media_config = media_config or ToyMediaConfig(seed=config.seed)

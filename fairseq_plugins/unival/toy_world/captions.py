@@ -8,6 +8,7 @@
 Relations compare neighbouring objects along the dominant axis (the scene sampler keeps
 it unambiguous). Captions are lowercase words without punctuation.
 """
+
 from __future__ import annotations
 
 from unival.toy_world.scene import COLORS, MIN_AXIS_MARGIN, SHAPES, SIZES, Scene, ToyObject
@@ -54,14 +55,19 @@ def object_labels(scene: Scene) -> list[str]:
 
 
 RELATIONS = ("left of", "right of", "above", "below")
-OPPOSITE_RELATION = {"left of": "right of", "right of": "left of", "above": "below",
-                     "below": "above"}
+OPPOSITE_RELATION = {
+    "left of": "right of",
+    "right of": "left of",
+    "above": "below",
+    "below": "above",
+}
 # attribute subsets that can name an object, shortest first
 DESCRIPTION_FORMS = (("shape",), ("color", "shape"), ("size", "shape"), ("size", "color", "shape"))
 
 
-def clear_relation(a: ToyObject, b: ToyObject, image_size: int,
-                   margin: float = MIN_AXIS_MARGIN) -> str | None:
+def clear_relation(
+    a: ToyObject, b: ToyObject, image_size: int, margin: float = MIN_AXIS_MARGIN
+) -> str | None:
     """:func:`relation` of ``a`` to ``b`` when the dominant axis wins by ``margin`` of the
     image side (neighbours always do, by the scene rules); ``None`` when it is ambiguous."""
     dx = abs(b.center[0] - a.center[0])
@@ -81,19 +87,24 @@ def matches(obj: ToyObject, form: tuple[str, ...], reference: ToyObject) -> bool
     return all(getattr(obj, a) == getattr(reference, a) for a in form)
 
 
-def unique_forms(obj: ToyObject, scene: Scene,
-                 exclude: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+def unique_forms(
+    obj: ToyObject, scene: Scene, exclude: tuple[str, ...] = ()
+) -> list[tuple[str, ...]]:
     """The :data:`DESCRIPTION_FORMS` (without attributes in ``exclude``) naming only ``obj``
     in ``scene``, shortest first."""
-    return [form for form in DESCRIPTION_FORMS
-            if not set(form) & set(exclude)
-            and [o for o in scene.objects if matches(o, form, obj)] == [obj]]
+    return [
+        form
+        for form in DESCRIPTION_FORMS
+        if not set(form) & set(exclude)
+        and [o for o in scene.objects if matches(o, form, obj)] == [obj]
+    ]
 
 
 def vocabulary_texts() -> list[str]:
     """Texts holding every word a caption can use (so a dictionary built from few scenes
     still covers every caption)."""
-    objects = [f"a {size} {color} {shape}" for shape in SHAPES for color in COLORS
-               for size in SIZES]
+    objects = [
+        f"a {size} {color} {shape}" for shape in SHAPES for color in COLORS for size in SIZES
+    ]
     counts = [f"there are {word} shapes and" for word in NUMBER_WORDS.values()]
     return objects + list(RELATIONS) + counts

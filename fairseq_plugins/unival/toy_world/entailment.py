@@ -12,6 +12,7 @@ scene, one per label, so the labels are exactly balanced.
 
 The premise (the TSV's caption column) is one of the scene's captions.
 """
+
 from __future__ import annotations
 
 import random
@@ -28,8 +29,18 @@ from unival.toy_world.questions import OBJECT_ANSWERS
 from unival.toy_world.scene import Scene, ToyObject
 
 LABELS = ("entailment", "contradiction", "neutral")
-NEUTRAL_PROPERTIES = ("made of wood", "made of metal", "made of glass", "heavy", "warm",
-                      "cold", "old", "new", "expensive", "fragile")
+NEUTRAL_PROPERTIES = (
+    "made of wood",
+    "made of metal",
+    "made of glass",
+    "heavy",
+    "warm",
+    "cold",
+    "old",
+    "new",
+    "expensive",
+    "fragile",
+)
 COUNT_WORDS = ("two", "three", "four")  # scenes hold 2 or 3 shapes
 
 
@@ -58,9 +69,9 @@ def _entailment(scene: Scene, rng: random.Random) -> Hypothesis:
         return Hypothesis("entailment", f"there is a {obj.color} {obj.shape}", kind)
     if kind == "relation":
         a, b = _neighbour_pair(scene, rng)
-        return Hypothesis("entailment",
-                          f"the {_named(a, scene)} is {relation(a, b)} the {_named(b, scene)}",
-                          kind)
+        return Hypothesis(
+            "entailment", f"the {_named(a, scene)} is {relation(a, b)} the {_named(b, scene)}", kind
+        )
     return Hypothesis("entailment", f"there are {NUMBER_WORDS[len(scene.objects)]} shapes", kind)
 
 
@@ -73,16 +84,18 @@ def _contradiction(scene: Scene, rng: random.Random) -> Hypothesis:
     if kind == "relation":
         a, b = _neighbour_pair(scene, rng)
         wrong = OPPOSITE_RELATION[relation(a, b)]
-        return Hypothesis("contradiction",
-                          f"the {_named(a, scene)} is {wrong} the {_named(b, scene)}", kind)
+        return Hypothesis(
+            "contradiction", f"the {_named(a, scene)} is {wrong} the {_named(b, scene)}", kind
+        )
     wrong = rng.choice([w for w in COUNT_WORDS if w != NUMBER_WORDS[len(scene.objects)]])
     return Hypothesis("contradiction", f"there are {wrong} shapes", kind)
 
 
 def _neutral(scene: Scene, rng: random.Random) -> Hypothesis:
     obj = rng.choice(scene.objects)
-    return Hypothesis("neutral", f"the {_named(obj, scene)} is {rng.choice(NEUTRAL_PROPERTIES)}",
-                      "property")
+    return Hypothesis(
+        "neutral", f"the {_named(obj, scene)} is {rng.choice(NEUTRAL_PROPERTIES)}", "property"
+    )
 
 
 def scene_hypotheses(scene: Scene, rng: random.Random) -> list[Hypothesis]:

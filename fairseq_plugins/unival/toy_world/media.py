@@ -12,6 +12,7 @@ Train caption files hold one caption per row (uniq_id ``<id>_<k>``); valid/test 
 per clip with the references "&&"-joined. Everything follows from (seed, split); the labels
 and decoded frames are reproducible (the encoded bytes need not be).
 """
+
 from __future__ import annotations
 
 import json
@@ -66,8 +67,9 @@ class ToyMediaConfig:
 # ---------------------------------------------------------------------------------------
 # rows in the official layouts
 # ---------------------------------------------------------------------------------------
-def caption_rows(split: str, media_ids: Sequence[str], captions: Sequence[list[str]],
-                 paths: Sequence[str]) -> list[list[str]]:
+def caption_rows(
+    split: str, media_ids: Sequence[str], captions: Sequence[list[str]], paths: Sequence[str]
+) -> list[list[str]]:
     """Video/audio caption layout: uniq_id, media id, caption(s), empty, relative path."""
     rows = []
     for media_id, refs, path in zip(media_ids, captions, paths):
@@ -78,12 +80,15 @@ def caption_rows(split: str, media_ids: Sequence[str], captions: Sequence[list[s
     return rows
 
 
-def video_qa_rows(media_ids: Sequence[str], questions: Sequence[list[tuple[str, str]]],
-                  paths: Sequence[str]) -> list[list[str]]:
+def video_qa_rows(
+    media_ids: Sequence[str], questions: Sequence[list[tuple[str, str]]], paths: Sequence[str]
+) -> list[list[str]]:
     """Video QA layout: question_id, video_id, question, "1.0|!+answer", empty, path."""
-    return [[f"{media_id}_{q}", media_id, question, VQA_ANSWER_PREFIX + answer, "", path]
-            for media_id, pairs, path in zip(media_ids, questions, paths)
-            for q, (question, answer) in enumerate(pairs)]
+    return [
+        [f"{media_id}_{q}", media_id, question, VQA_ANSWER_PREFIX + answer, "", path]
+        for media_id, pairs, path in zip(media_ids, questions, paths)
+        for q, (question, answer) in enumerate(pairs)
+    ]
 
 
 def _write_json(path: str, payload: dict) -> None:
@@ -95,8 +100,9 @@ def _write_json(path: str, payload: dict) -> None:
 # ---------------------------------------------------------------------------------------
 # splits
 # ---------------------------------------------------------------------------------------
-def generate_video_clips(split: str, count: int, seed: int, size: int, num_frames: int,
-                         first_id: int = 0) -> list[VideoClip]:
+def generate_video_clips(
+    split: str, count: int, seed: int, size: int, num_frames: int, first_id: int = 0
+) -> list[VideoClip]:
     """``count`` clips of ``split``; the same (seed, split) always gives the same clips."""
     rng = random.Random(f"unival-toy-world/{seed}/video/{split}")
     return [sample_clip(rng, first_id + i, size, num_frames) for i in range(count)]
@@ -108,8 +114,9 @@ def generate_audio_clips(split: str, count: int, seed: int, first_id: int = 0) -
     return [sample_audio_clip(rng, first_id + i) for i in range(count)]
 
 
-def build_video_split(out_dir: str | os.PathLike, split: str, clips: Sequence[VideoClip],
-                      config: ToyMediaConfig) -> dict:
+def build_video_split(
+    out_dir: str | os.PathLike, split: str, clips: Sequence[VideoClip], config: ToyMediaConfig
+) -> dict:
     """Encode ``clips`` and write the split's caption and QA TSVs and JSON; returns counts."""
     out_dir = os.fspath(out_dir)
     rel_dir = f"videos/{split}"
@@ -117,29 +124,49 @@ def build_video_split(out_dir: str | os.PathLike, split: str, clips: Sequence[Vi
     ids, paths, captions, questions = [], [], [], []
     for clip in clips:
         path = f"{rel_dir}/{clip.clip_id}.mp4"
-        write_video(os.path.join(out_dir, path), render_clip(clip), fps=config.fps,
-                    codec=config.video_codec,
-                    options=VIDEO_ENCODER_OPTIONS if config.video_codec == "libx264" else None)
+        write_video(
+            os.path.join(out_dir, path),
+            render_clip(clip),
+            fps=config.fps,
+            codec=config.video_codec,
+            options=VIDEO_ENCODER_OPTIONS if config.video_codec == "libx264" else None,
+        )
         ids.append(str(clip.clip_id))
         paths.append(path)
         captions.append(clip_captions(clip))
         questions.append(clip_questions(clip))
-    caption_count = write_tsv(os.path.join(out_dir, f"video_caption_{split}.tsv"),
-                              caption_rows(split, ids, captions, paths))
-    qa_count = write_tsv(os.path.join(out_dir, f"video_qa_{split}.tsv"),
-                         video_qa_rows(ids, questions, paths))
-    _write_json(os.path.join(out_dir, f"videos_{split}.json"), {
-        "split": split, "seed": config.seed, "fps": config.fps,
-        "box_format": "x0,y0,x1,y1 pixels, end-exclusive (mover box in frame 0)",
-        "clips": [dict(c.to_dict(), video_id=i, path=p, captions=caps,
-                       questions=[list(pair) for pair in qs])
-                  for c, i, p, caps, qs in zip(clips, ids, paths, captions, questions)],
-    })
+    caption_count = write_tsv(
+        os.path.join(out_dir, f"video_caption_{split}.tsv"),
+        caption_rows(split, ids, captions, paths),
+    )
+    qa_count = write_tsv(
+        os.path.join(out_dir, f"video_qa_{split}.tsv"), video_qa_rows(ids, questions, paths)
+    )
+    _write_json(
+        os.path.join(out_dir, f"videos_{split}.json"),
+        {
+            "split": split,
+            "seed": config.seed,
+            "fps": config.fps,
+            "box_format": "x0,y0,x1,y1 pixels, end-exclusive (mover box in frame 0)",
+            "clips": [
+                dict(
+                    c.to_dict(),
+                    video_id=i,
+                    path=p,
+                    captions=caps,
+                    questions=[list(pair) for pair in qs],
+                )
+                for c, i, p, caps, qs in zip(clips, ids, paths, captions, questions)
+            ],
+        },
+    )
     return {"videos": len(clips), "video_caption_rows": caption_count, "video_qa_rows": qa_count}
 
 
-def build_audio_split(out_dir: str | os.PathLike, split: str, clips: Sequence[AudioClip],
-                      config: ToyMediaConfig) -> dict:
+def build_audio_split(
+    out_dir: str | os.PathLike, split: str, clips: Sequence[AudioClip], config: ToyMediaConfig
+) -> dict:
     """Write the clips' audio files, the caption TSV and JSON; returns counts."""
     out_dir = os.fspath(out_dir)
     rel_dir = f"audios/{split}"
@@ -151,13 +178,21 @@ def build_audio_split(out_dir: str | os.PathLike, split: str, clips: Sequence[Au
         ids.append(str(clip.clip_id))
         paths.append(path)
         captions.append(audio_captions(clip))
-    caption_count = write_tsv(os.path.join(out_dir, f"audio_caption_{split}.tsv"),
-                              caption_rows(split, ids, captions, paths))
-    _write_json(os.path.join(out_dir, f"audios_{split}.json"), {
-        "split": split, "seed": config.seed,
-        "clips": [dict(c.to_dict(), audio_id=i, path=p, captions=caps)
-                  for c, i, p, caps in zip(clips, ids, paths, captions)],
-    })
+    caption_count = write_tsv(
+        os.path.join(out_dir, f"audio_caption_{split}.tsv"),
+        caption_rows(split, ids, captions, paths),
+    )
+    _write_json(
+        os.path.join(out_dir, f"audios_{split}.json"),
+        {
+            "split": split,
+            "seed": config.seed,
+            "clips": [
+                dict(c.to_dict(), audio_id=i, path=p, captions=caps)
+                for c, i, p, caps in zip(clips, ids, paths, captions)
+            ],
+        },
+    )
     return {"audios": len(clips), "audio_caption_rows": caption_count}
 
 
@@ -172,8 +207,9 @@ def build_toy_media(out_dir: str | os.PathLike, config: ToyMediaConfig = ToyMedi
     summary: dict = {"train_texts": []}
     next_video = next_audio = 0
     for split, count in config.split_sizes().items():
-        videos = generate_video_clips(split, count, config.seed, config.video_size,
-                                      config.num_frames, next_video)
+        videos = generate_video_clips(
+            split, count, config.seed, config.video_size, config.num_frames, next_video
+        )
         audios = generate_audio_clips(split, count, config.seed, next_audio)
         next_video += count
         next_audio += count
@@ -182,13 +218,15 @@ def build_toy_media(out_dir: str | os.PathLike, config: ToyMediaConfig = ToyMedi
         for key, value in build_audio_split(out_dir, split, audios, config).items():
             summary[f"{split}_{key}"] = value
         if split == "train":
-            summary["train_texts"] = ([c for v in videos for c in clip_captions(v)]
-                                      + [t for v in videos for pair in clip_questions(v)
-                                         for t in pair]
-                                      + [c for a in audios for c in audio_captions(a)])
+            summary["train_texts"] = (
+                [c for v in videos for c in clip_captions(v)]
+                + [t for v in videos for pair in clip_questions(v) for t in pair]
+                + [c for a in audios for c in audio_captions(a)]
+            )
     summary["seconds"] = round(time.perf_counter() - start, 2)
-    logger.info("toy media in %s: %s", out_dir,
-                {k: v for k, v in summary.items() if k != "train_texts"})
+    logger.info(
+        "toy media in %s: %s", out_dir, {k: v for k, v in summary.items() if k != "train_texts"}
+    )
     return summary
 
 

@@ -9,6 +9,7 @@ caption mentions, which ``object.txt`` can replace for image-text-matching negat
 ``qa`` row per question (refs "1.0|!+answer") and one ``visual_grounding`` row per referring
 expression (caption = the expression, refs = "x0,y0,x1,y1").
 """
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,16 @@ from unival.toy_world.questions import ANSWER_TYPES, OBJECT_ANSWERS, Question
 from unival.toy_world.referring import Expression, box_field
 from unival.toy_world.scene import Scene
 
-PRETRAIN_COLUMNS = ("uniq_id", "image", "caption", "question", "refs", "gt_objects",
-                    "dataset_name", "type")
+PRETRAIN_COLUMNS = (
+    "uniq_id",
+    "image",
+    "caption",
+    "question",
+    "refs",
+    "gt_objects",
+    "dataset_name",
+    "type",
+)
 IMAGE_DIR = "images"
 NEGATIVE_SAMPLE_DIR = "negative_sample"
 
@@ -35,17 +44,35 @@ def mentioned_objects(text: str) -> list[str]:
     return [o for o in OBJECT_ANSWERS if o in text]
 
 
-def scene_pretrain_rows(scene: Scene, captions: Sequence[str], questions: Sequence[Question],
-                        expressions: Sequence[Expression]) -> list[list[str]]:
+def scene_pretrain_rows(
+    scene: Scene,
+    captions: Sequence[str],
+    questions: Sequence[Question],
+    expressions: Sequence[Expression],
+) -> list[list[str]]:
     """The scene's rows (uniq_id left empty: :func:`number_rows` fills it)."""
     path = image_path(scene)
-    rows = [["", path, c, "", "", "&&".join(mentioned_objects(c)), "toy_caption", "caption"]
-            for c in captions]
-    rows += [["", path, "", q.question, f"1.0|!+{q.answer}", "&&".join(q.objects), "toy_vqa",
-              "qa"] for q in questions]
-    rows += [["", path, e.text, "", box_field(scene.objects[e.target]),
-              "&&".join(mentioned_objects(e.text)), "toy_refcoco", "visual_grounding"]
-             for e in expressions]
+    rows = [
+        ["", path, c, "", "", "&&".join(mentioned_objects(c)), "toy_caption", "caption"]
+        for c in captions
+    ]
+    rows += [
+        ["", path, "", q.question, f"1.0|!+{q.answer}", "&&".join(q.objects), "toy_vqa", "qa"]
+        for q in questions
+    ]
+    rows += [
+        [
+            "",
+            path,
+            e.text,
+            "",
+            box_field(scene.objects[e.target]),
+            "&&".join(mentioned_objects(e.text)),
+            "toy_refcoco",
+            "visual_grounding",
+        ]
+        for e in expressions
+    ]
     return rows
 
 

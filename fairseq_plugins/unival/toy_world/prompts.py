@@ -4,6 +4,7 @@ entailment and pretraining prompts), so ``dict.txt`` can be built to cover every
 These mirror the prompts of the task datasets; they are used here only for vocabulary
 coverage (a BPE piece missing from ``dict.txt`` would become ``<unk>``).
 """
+
 from __future__ import annotations
 
 from typing import Iterable
@@ -52,9 +53,17 @@ def coverage_texts(texts: Iterable[str], words: Iterable[str]) -> list[str]:
     same pieces as the text alone; each prompt is therefore included once, with one slot
     filling, plus every text and word on its own."""
     example = "a red circle"
-    covered = list(FIXED_PROMPTS) + [answer_target(a) for a in SNLI_ANSWERS] + [
-        vqa_source("is there a red circle"), refcoco_source(example), snli_source(example),
-        snli_source_with_premise(example, example), itm_caption_source(example),
-        itm_qa_source("is there a red circle?", "yes")]
+    covered = (
+        list(FIXED_PROMPTS)
+        + [answer_target(a) for a in SNLI_ANSWERS]
+        + [
+            vqa_source("is there a red circle"),
+            refcoco_source(example),
+            snli_source(example),
+            snli_source_with_premise(example, example),
+            itm_caption_source(example),
+            itm_qa_source("is there a red circle?", "yes"),
+        ]
+    )
     covered += [answer_target(t) for t in texts] + [answer_target(w) for w in words]
     return list(dict.fromkeys(covered))

@@ -16,6 +16,7 @@ Kinds and their answers:
 Every answer is in :data:`VQA_ANSWERS` (the candidate list); :data:`ANSWER_TYPES` groups them
 for the pretraining negatives (``type2ans.json``).
 """
+
 from __future__ import annotations
 
 import random
@@ -50,8 +51,11 @@ class Question:
 
 
 def _colour_question(scene: Scene, rng: random.Random) -> Question | None:
-    askable = [(o, forms[0]) for o in scene.objects
-               if (forms := unique_forms(o, scene, exclude=("color",)))]
+    askable = [
+        (o, forms[0])
+        for o in scene.objects
+        if (forms := unique_forms(o, scene, exclude=("color",)))
+    ]
     if not askable:
         return None
     obj, form = rng.choice(askable)
@@ -87,7 +91,8 @@ def position_pairs(scene: Scene) -> list[tuple[ToyObject, str, ToyObject]]:
     pairs = []
     ordered = scene.objects
     for a, b in [(x, y) for x, y in zip(ordered, ordered[1:])] + [
-            (y, x) for x, y in zip(ordered, ordered[1:])]:
+        (y, x) for x, y in zip(ordered, ordered[1:])
+    ]:
         rel = relation(a, b)
         others = [o for o in scene.objects if o is not a and o is not b]
         others_rel = [clear_relation(o, b, scene.image_size) for o in others]
@@ -97,23 +102,30 @@ def position_pairs(scene: Scene) -> list[tuple[ToyObject, str, ToyObject]]:
 
 
 def _position_question(scene: Scene, rng: random.Random) -> Question | None:
-    askable = [(a, rel, b, forms[0]) for a, rel, b in position_pairs(scene)
-               if (forms := unique_forms(b, scene))]
+    askable = [
+        (a, rel, b, forms[0])
+        for a, rel, b in position_pairs(scene)
+        if (forms := unique_forms(b, scene))
+    ]
     if not askable:
         return None
     a, rel, b, form = rng.choice(askable)
     assert rel in RELATIONS
-    return Question("position", f"what is {rel} the {phrase(b, form)}?",
-                    f"{a.color} {a.shape}")
+    return Question("position", f"what is {rel} the {phrase(b, form)}?", f"{a.color} {a.shape}")
 
 
-def scene_questions(scene: Scene, rng: random.Random,
-                    count_answers: Counter | None = None) -> list[Question]:
+def scene_questions(
+    scene: Scene, rng: random.Random, count_answers: Counter | None = None
+) -> list[Question]:
     """At most one question of each kind (in :data:`KINDS` order) about ``scene``.
 
     ``count_answers`` tallies the count answers asked so far (updated; pass the same
     Counter for every scene of a split to balance them)."""
     asked = Counter() if count_answers is None else count_answers
-    questions = [_colour_question(scene, rng), _count_question(scene, rng, asked),
-                 _presence_question(scene, rng), _position_question(scene, rng)]
+    questions = [
+        _colour_question(scene, rng),
+        _count_question(scene, rng, asked),
+        _presence_question(scene, rng),
+        _position_question(scene, rng),
+    ]
     return [q for q in questions if q is not None]

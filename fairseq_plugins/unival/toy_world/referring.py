@@ -8,6 +8,7 @@ Two forms, both unambiguous by construction (checked by :func:`resolve`):
   neighbour, the neighbour's shortest unique description); used for about half the objects
   whenever the target's shape alone, restricted to that relation, names only it.
 """
+
 from __future__ import annotations
 
 import random
@@ -67,8 +68,13 @@ def _relational(scene: Scene, index: int) -> list[Expression]:
             continue
         rel = relation(target, anchor)
         expression = Expression(
-            f"the {target.shape} {rel} the {phrase(anchor, anchor_forms[0])}", index,
-            ("shape",), rel, j, anchor_forms[0])
+            f"the {target.shape} {rel} the {phrase(anchor, anchor_forms[0])}",
+            index,
+            ("shape",),
+            rel,
+            j,
+            anchor_forms[0],
+        )
         if resolve(expression, scene) == [index]:
             options.append(expression)
     return options

@@ -1,4 +1,5 @@
 """Scene -> RGB image (Pillow drawing on a plain background)."""
+
 from __future__ import annotations
 
 from PIL import Image, ImageDraw

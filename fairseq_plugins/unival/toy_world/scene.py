@@ -10,6 +10,7 @@ objects do not touch (gap >= ``MIN_GAP``), their centres differ horizontally by 
 of neighbours in that order the dominant axis (|dx| vs |dy|) wins by ``MIN_AXIS_MARGIN``
 (so "left of" vs "above" is clear).
 """
+
 from __future__ import annotations
 
 import itertools
@@ -23,7 +24,10 @@ COLORS = {  # name -> RGB
     "blue": (40, 80, 220),
     "yellow": (235, 200, 30),
 }
-SIZES = {"small": 0.28, "big": 0.45}  # side as a fraction of the image side (shapes must be legible at 64 px)
+SIZES = {
+    "small": 0.28,
+    "big": 0.45,
+}  # side as a fraction of the image side (shapes must be legible at 64 px)
 BACKGROUND = (235, 235, 235)
 NUM_OBJECTS = (2, 3)
 
@@ -66,8 +70,9 @@ class Scene:
 
     @classmethod
     def from_dict(cls, data: dict) -> "Scene":
-        objects = [ToyObject(o["shape"], o["color"], o["size"], tuple(o["box"]))
-                   for o in data["objects"]]
+        objects = [
+            ToyObject(o["shape"], o["color"], o["size"], tuple(o["box"])) for o in data["objects"]
+        ]
         return cls(int(data["scene_id"]), int(data["image_size"]), objects)
 
 
@@ -77,8 +82,12 @@ def all_attribute_triples() -> list[tuple[str, str, str]]:
 
 
 def _boxes_clear(a: tuple, b: tuple) -> bool:
-    return (a[2] + MIN_GAP <= b[0] or b[2] + MIN_GAP <= a[0]
-            or a[3] + MIN_GAP <= b[1] or b[3] + MIN_GAP <= a[1])
+    return (
+        a[2] + MIN_GAP <= b[0]
+        or b[2] + MIN_GAP <= a[0]
+        or a[3] + MIN_GAP <= b[1]
+        or b[3] + MIN_GAP <= a[1]
+    )
 
 
 def layout_is_unambiguous(objects: list[ToyObject], image_size: int) -> bool:
@@ -95,8 +104,9 @@ def layout_is_unambiguous(objects: list[ToyObject], image_size: int) -> bool:
     return True
 
 
-def place_objects(rng: random.Random, attributes: list[tuple[str, str, str]],
-           image_size: int) -> list[ToyObject] | None:
+def place_objects(
+    rng: random.Random, attributes: list[tuple[str, str, str]], image_size: int
+) -> list[ToyObject] | None:
     objects: list[ToyObject] = []
     for shape, color, size in attributes:
         side = max(3, round(SIZES[size] * image_size))

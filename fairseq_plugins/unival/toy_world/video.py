@@ -5,6 +5,7 @@ truth.
 A :class:`VideoClip` is plain data; :func:`render_clip` draws its frames with the image
 world's renderer, so colours, shapes and background match the still scenes.
 """
+
 from __future__ import annotations
 
 import random
@@ -19,9 +20,15 @@ from unival.toy_world.scene import BACKGROUND, COLORS, MIN_GAP, SHAPES, ToyObjec
 DIRECTIONS = {"left": (-1, 0), "right": (1, 0), "up": (0, -1), "down": (0, 1)}
 SPEEDS = {"slow": 1.0, "fast": 2.5}  # pixels per frame at a 64-pixel frame
 ADVERBS = {"slow": "slowly", "fast": "quickly"}
-DIRECTION_PHRASES = {"left": "to the left", "right": "to the right", "up": "upwards",
-                     "down": "downwards"}
-MOVER_SIDE = 0.3  # fraction of the frame side (0.3 of a 32 px frame: 10 px, shapes still tell apart)
+DIRECTION_PHRASES = {
+    "left": "to the left",
+    "right": "to the right",
+    "up": "upwards",
+    "down": "downwards",
+}
+MOVER_SIDE = (
+    0.3  # fraction of the frame side (0.3 of a 32 px frame: 10 px, shapes still tell apart)
+)
 STILL_SIDE = 0.2
 _MAX_TRIES = 200
 
@@ -66,22 +73,35 @@ class VideoClip:
     @classmethod
     def from_dict(cls, data: dict) -> "VideoClip":
         still = data.get("still")
-        still = ToyObject(still["shape"], still["color"], still["size"], tuple(still["box"])) \
-            if still else None
-        fields = {k: data[k] for k in ("clip_id", "size", "num_frames", "shape", "color",
-                                       "direction", "speed")}
+        still = (
+            ToyObject(still["shape"], still["color"], still["size"], tuple(still["box"]))
+            if still
+            else None
+        )
+        fields = {
+            k: data[k]
+            for k in ("clip_id", "size", "num_frames", "shape", "color", "direction", "speed")
+        }
         return cls(**fields, start_box=tuple(data["start_box"]), still=still)
 
 
 def _swept_box(clip: VideoClip) -> tuple[int, int, int, int]:
     first, last = clip.box_at(0), clip.box_at(clip.num_frames - 1)
-    return (min(first[0], last[0]), min(first[1], last[1]),
-            max(first[2], last[2]), max(first[3], last[3]))
+    return (
+        min(first[0], last[0]),
+        min(first[1], last[1]),
+        max(first[2], last[2]),
+        max(first[3], last[3]),
+    )
 
 
 def _clear(a: tuple, b: tuple) -> bool:
-    return (a[2] + MIN_GAP <= b[0] or b[2] + MIN_GAP <= a[0]
-            or a[3] + MIN_GAP <= b[1] or b[3] + MIN_GAP <= a[1])
+    return (
+        a[2] + MIN_GAP <= b[0]
+        or b[2] + MIN_GAP <= a[0]
+        or a[3] + MIN_GAP <= b[1]
+        or b[3] + MIN_GAP <= a[1]
+    )
 
 
 def _start_box(rng: random.Random, size: int, side: int, travel: int, direction: str):
@@ -97,8 +117,9 @@ def _start_box(rng: random.Random, size: int, side: int, travel: int, direction:
     return (x0, y0, x0 + side, y0 + side)
 
 
-def sample_clip(rng: random.Random, clip_id: int, size: int = 64,
-                num_frames: int = 16) -> VideoClip:
+def sample_clip(
+    rng: random.Random, clip_id: int, size: int = 64, num_frames: int = 16
+) -> VideoClip:
     """Draw a mover (shape, colour, direction, speed) and, half the time, a still shape of
     another colour and shape kept clear of the mover's whole path."""
     if size < 32:
@@ -109,8 +130,16 @@ def sample_clip(rng: random.Random, clip_id: int, size: int = 64,
         direction, speed = rng.choice(list(DIRECTIONS)), rng.choice(list(SPEEDS))
         side = max(3, round(MOVER_SIDE * size))
         travel = int(round((num_frames - 1) * SPEEDS[speed] * size / 64.0))
-        clip = VideoClip(clip_id, size, num_frames, shape, color, direction, speed,
-                         _start_box(rng, size, side, travel, direction))
+        clip = VideoClip(
+            clip_id,
+            size,
+            num_frames,
+            shape,
+            color,
+            direction,
+            speed,
+            _start_box(rng, size, side, travel, direction),
+        )
         if rng.random() < 0.5:
             return clip
         still_side = max(3, round(STILL_SIDE * size))
@@ -143,11 +172,15 @@ def render_clip(clip: VideoClip) -> np.ndarray:
 def clip_captions(clip: VideoClip) -> list[str]:
     """Three phrasings, e.g. "a red circle moving left quickly"."""
     adverb, where = ADVERBS[clip.speed], DIRECTION_PHRASES[clip.direction]
-    captions = [f"a {clip.label} moving {clip.direction} {adverb}",
-                f"a {clip.label} moves {adverb} {where}"]
+    captions = [
+        f"a {clip.label} moving {clip.direction} {adverb}",
+        f"a {clip.label} moves {adverb} {where}",
+    ]
     if clip.still is not None:
-        captions.append(f"a {clip.label} moving {clip.direction} {adverb} and a "
-                        f"{clip.still.color} {clip.still.shape} standing still")
+        captions.append(
+            f"a {clip.label} moving {clip.direction} {adverb} and a "
+            f"{clip.still.color} {clip.still.shape} standing still"
+        )
     else:
         captions.append(f"a {clip.speed} {clip.label} moving {clip.direction}")
     return captions
@@ -155,11 +188,13 @@ def clip_captions(clip: VideoClip) -> list[str]:
 
 def clip_questions(clip: VideoClip) -> list[tuple[str, str]]:
     """(question, one-word answer) pairs about the clip."""
-    pairs = [("what color is the moving shape?", clip.color),
-             ("what shape is moving?", clip.shape),
-             (f"which direction does the {clip.label} move?", clip.direction),
-             (f"is the {clip.label} moving fast or slow?", clip.speed),
-             ("how many shapes are there?", "two" if clip.still is not None else "one")]
+    pairs = [
+        ("what color is the moving shape?", clip.color),
+        ("what shape is moving?", clip.shape),
+        (f"which direction does the {clip.label} move?", clip.direction),
+        (f"is the {clip.label} moving fast or slow?", clip.speed),
+        ("how many shapes are there?", "two" if clip.still is not None else "one"),
+    ]
     if clip.still is not None:
         pairs.append(("what color is the shape that is not moving?", clip.still.color))
     return pairs
@@ -167,10 +202,20 @@ def clip_questions(clip: VideoClip) -> list[tuple[str, str]]:
 
 def video_vocabulary_texts() -> list[str]:
     """Texts holding every word a video caption, question or answer can use."""
-    texts = [f"a {c} {s} moving {d} {a} and standing still" for c in COLORS for s in SHAPES
-             for d in DIRECTIONS for a in ADVERBS.values()]
+    texts = [
+        f"a {c} {s} moving {d} {a} and standing still"
+        for c in COLORS
+        for s in SHAPES
+        for d in DIRECTIONS
+        for a in ADVERBS.values()
+    ]
     texts += [f"moves {p}" for p in DIRECTION_PHRASES.values()] + list(SPEEDS)
-    texts += ["what color is the moving shape?", "what shape is moving?",
-              "which direction does the move?", "is the moving fast or slow?",
-              "how many shapes are there? one two", "what color is the shape that is not moving?"]
+    texts += [
+        "what color is the moving shape?",
+        "what shape is moving?",
+        "which direction does the move?",
+        "is the moving fast or slow?",
+        "how many shapes are there? one two",
+        "what color is the shape that is not moving?",
+    ]
     return texts

@@ -1,4 +1,5 @@
 """Writers of the toy world's files: task TSVs (official layouts), scene JSON, answer files."""
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,13 @@ logger = logging.getLogger(__name__)
 LABEL_SEPARATOR = "&&"
 
 
-def caption_rows(split: str, scenes: Sequence[Scene], captions: Sequence[list[str]],
-                 labels: Sequence[list[str]], images_b64: Sequence[str]) -> list[list[str]]:
+def caption_rows(
+    split: str,
+    scenes: Sequence[Scene],
+    captions: Sequence[list[str]],
+    labels: Sequence[list[str]],
+    images_b64: Sequence[str],
+) -> list[list[str]]:
     """Rows in the official caption layout (``CAPTION.columns``).
 
     train: one row per caption, ``uniq_id`` = ``<image_id>_<k>``; valid/test: one row per
@@ -30,15 +36,22 @@ def caption_rows(split: str, scenes: Sequence[Scene], captions: Sequence[list[st
         image_id = str(scene.scene_id)
         label_field = LABEL_SEPARATOR.join(objs)
         if split == "train":
-            rows += [[f"{image_id}_{k}", image_id, ref, label_field, image]
-                     for k, ref in enumerate(refs)]
+            rows += [
+                [f"{image_id}_{k}", image_id, ref, label_field, image] for k, ref in enumerate(refs)
+            ]
         else:
             rows.append([image_id, image_id, LABEL_SEPARATOR.join(refs), label_field, image])
     return rows
 
 
-def write_scenes_json(path: str | os.PathLike, split: str, seed: int, image_size: int,
-                      scenes: Sequence[Scene], captions: Sequence[list[str]]) -> None:
+def write_scenes_json(
+    path: str | os.PathLike,
+    split: str,
+    seed: int,
+    image_size: int,
+    scenes: Sequence[Scene],
+    captions: Sequence[list[str]],
+) -> None:
     """The split's ground truth: attribute vocabulary + every scene with its captions."""
     payload = {
         "split": split,
@@ -46,8 +59,10 @@ def write_scenes_json(path: str | os.PathLike, split: str, seed: int, image_size
         "image_size": image_size,
         "box_format": "x0,y0,x1,y1 pixels, end-exclusive",
         "attributes": {"shapes": list(SHAPES), "colors": COLORS, "sizes": SIZES},
-        "scenes": [dict(scene.to_dict(), image_id=str(scene.scene_id), captions=list(refs))
-                   for scene, refs in zip(scenes, captions)],
+        "scenes": [
+            dict(scene.to_dict(), image_id=str(scene.scene_id), captions=list(refs))
+            for scene, refs in zip(scenes, captions)
+        ],
     }
     with open(path, "w", encoding="utf-8") as f:
         json.dump(payload, f, indent=1)
@@ -65,25 +80,41 @@ def load_scenes_json(path: str | os.PathLike) -> tuple[list[Scene], list[list[st
 def vqa_rows(scene: Scene, questions: Sequence, labels: list[str], image: str) -> list[list[str]]:
     """Rows in the official ``vqa_gen`` layout: question_id (= image_id * 10 + k), image_id,
     question, "1.0|!+answer", object labels ("&&"), image base64."""
-    return [[str(scene.scene_id * 10 + k), str(scene.scene_id), q.question,
-             f"1.0|!+{q.answer}", LABEL_SEPARATOR.join(labels), image]
-            for k, q in enumerate(questions)]
+    return [
+        [
+            str(scene.scene_id * 10 + k),
+            str(scene.scene_id),
+            q.question,
+            f"1.0|!+{q.answer}",
+            LABEL_SEPARATOR.join(labels),
+            image,
+        ]
+        for k, q in enumerate(questions)
+    ]
 
 
 def refcoco_rows(scene: Scene, expressions: Sequence, image: str) -> list[list[str]]:
     """Rows in the official ``refcoco`` layout: uniq_id (= image_id * 10 + k), image_id,
     text, "x0,y0,x1,y1" (pixels), image base64."""
-    return [[str(scene.scene_id * 10 + k), str(scene.scene_id), e.text,
-             box_field(scene.objects[e.target]), image]
-            for k, e in enumerate(expressions)]
+    return [
+        [
+            str(scene.scene_id * 10 + k),
+            str(scene.scene_id),
+            e.text,
+            box_field(scene.objects[e.target]),
+            image,
+        ]
+        for k, e in enumerate(expressions)
+    ]
 
 
-def snli_ve_rows(scene: Scene, hypotheses: Sequence, premise: str, image: str
-                 ) -> list[list[str]]:
+def snli_ve_rows(scene: Scene, hypotheses: Sequence, premise: str, image: str) -> list[list[str]]:
     """Rows in the official ``snli_ve`` layout: uniq_id (= image_id * 10 + k), image_id,
     image base64, hypothesis, premise caption, label."""
-    return [[str(scene.scene_id * 10 + k), str(scene.scene_id), image, h.text, premise, h.label]
-            for k, h in enumerate(hypotheses)]
+    return [
+        [str(scene.scene_id * 10 + k), str(scene.scene_id), image, h.text, premise, h.label]
+        for k, h in enumerate(hypotheses)
+    ]
 
 
 def write_answer_candidates(out_dir: str | os.PathLike, answers: Sequence[str]) -> None:

@@ -3,6 +3,7 @@
 Vocabulary: fairseq's 4 specials plus 4 symbols (ids 4..7), V = 8. Logits are zeros with one
 entry set to ln(c), so that entry has probability c / (c + 7) and the others 1 / (c + 7).
 """
+
 import math
 
 import pytest
@@ -52,12 +53,19 @@ def peaked(index: int, c: float) -> torch.Tensor:
 def sample_of(rows, target):
     logits = torch.stack([torch.stack(r) for r in rows])
     target = torch.tensor(target)
-    return {"net_input": {"logits": logits}, "target": target,
-            "ntokens": int(target.ne(PAD).sum()), "nsentences": target.size(0)}
+    return {
+        "net_input": {"logits": logits},
+        "target": target,
+        "ntokens": int(target.ne(PAD).sum()),
+        "nsentences": target.size(0),
+    }
 
 
 def test_registered_under_the_script_name():
-    assert CRITERION_REGISTRY["adjust_label_smoothed_encouraging_loss"] is AdjustLabelSmoothedEncouragingLossCriterion
+    assert (
+        CRITERION_REGISTRY["adjust_label_smoothed_encouraging_loss"]
+        is AdjustLabelSmoothedEncouragingLossCriterion
+    )
     cfg = AdjustLabelSmoothedEncouragingLossConfig()
     assert (cfg.log_end, cfg.drop_best_ratio, cfg.drop_best_after) == (0.75, 0.0, 0)
 
@@ -67,10 +75,14 @@ def test_bonus_log_part_tangent_part_and_floor():
     b = encouraging_bonus(p, log_end=0.75)
     assert b[0].item() == pytest.approx(math.log(0.5))
     assert b[1].item() == pytest.approx(math.log(0.25))  # the tangent starts at tau itself
-    assert b[2].item() == pytest.approx(-0.2 + math.log(0.25))  # (0.8 - 0.75) / (0.75 - 1) + ln(1 - 0.75)
+    assert b[2].item() == pytest.approx(
+        -0.2 + math.log(0.25)
+    )  # (0.8 - 0.75) / (0.75 - 1) + ln(1 - 0.75)
     assert b[3].item() == pytest.approx(-1.0 + math.log(0.25))
     pure = encouraging_bonus(p, log_end=1.0)
-    assert pure[2].item() == pytest.approx(math.log(0.2)) and pure[3].item() == pytest.approx(math.log(1e-5))
+    assert pure[2].item() == pytest.approx(math.log(0.2)) and pure[3].item() == pytest.approx(
+        math.log(1e-5)
+    )
 
 
 def test_eps_zero_adds_log_one_minus_p_of_the_target():
@@ -128,7 +140,12 @@ def test_drop_worst_then_drop_best():
 
 def test_gradient_pushes_the_target_up_more_than_cross_entropy():
     logits = peaked(5, 5.0).unsqueeze(0).unsqueeze(0).requires_grad_(True)
-    sample = {"net_input": {"logits": logits}, "target": torch.tensor([[5]]), "ntokens": 1, "nsentences": 1}
+    sample = {
+        "net_input": {"logits": logits},
+        "target": torch.tensor([[5]]),
+        "ntokens": 1,
+        "nsentences": 1,
+    }
     make(log_end=1.0)(FixedOutputModel(), sample)[0].backward()
     grad_el = logits.grad[0, 0, 5].item()
     # CE gradient on the target logit is p - 1; d ln(1 - p) / dz = -p adds to it: total -1 < p - 1

@@ -2,6 +2,7 @@
 
 Vocabulary: fairseq's 4 specials (<s>=0, <pad>=1, </s>=2, <unk>=3) plus 4 symbols (ids 4..7), V = 8.
 """
+
 import math
 
 import pytest
@@ -73,7 +74,10 @@ HALF5 = row(**{"5": math.log(7)})  # exps: seven 1s and one 7 -> p(5) = 7/14 = 1
 
 
 def test_registered():
-    assert CRITERION_REGISTRY["adjust_label_smoothed_cross_entropy"] is AdjustLabelSmoothedCrossEntropyCriterion
+    assert (
+        CRITERION_REGISTRY["adjust_label_smoothed_cross_entropy"]
+        is AdjustLabelSmoothedCrossEntropyCriterion
+    )
     assert AdjustLabelSmoothedCrossEntropyCriterion.logging_outputs_can_be_summed()
 
 
@@ -116,7 +120,9 @@ def test_constraint_range_keeps_specials_and_range():
     eps = 0.1
     logits = row(**{"5": math.log(4), "6": 5.0, "7": 5.0})  # 6 and 7 fall outside [5, 6)
     sample = batch([[logits]], [[5]])
-    loss, _, _ = make_criterion(label_smoothing=eps, constraint_range="5,6")(FixedOutputModel(), sample)
+    loss, _, _ = make_criterion(label_smoothing=eps, constraint_range="5,6")(
+        FixedOutputModel(), sample
+    )
     # allowed {0,1,2,3,5}: exps 1,1,1,1,4 -> p(5) = 1/2, specials 1/8; eps_i = eps / 4
     expected = (1 - eps) * math.log(2) + eps * math.log(8)
     assert loss.item() == pytest.approx(expected, abs=1e-5)
@@ -155,7 +161,9 @@ def test_list_input_normalises_each_sub_batch():
 def test_ignore_prefix_and_eos():
     uniform = torch.zeros(V)
     sample = batch([[uniform, HALF5, HALF5]], [[4, 5, EOS]])
-    loss, size, _ = make_criterion(ignore_prefix_size=1, ignore_eos=True)(FixedOutputModel(), sample)
+    loss, size, _ = make_criterion(ignore_prefix_size=1, ignore_eos=True)(
+        FixedOutputModel(), sample
+    )
     assert size == 1 and loss.item() == pytest.approx(math.log(2), abs=1e-5)
 
 

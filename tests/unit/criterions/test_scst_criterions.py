@@ -4,6 +4,7 @@ The generated sequences are fixed (a stand-in for the task's generator), the mod
 logits built from chosen probabilities, so every log-prob, reward, baseline and the loss are
 written out by hand below.
 """
+
 import json
 import math
 from argparse import Namespace
@@ -73,7 +74,9 @@ class CaptionTask:
     def __init__(self):
         self.cfg = Namespace(scst_args='{"beam": 2}', selected_cols=None)
         self.target_dictionary = dictionary(3)  # ids 4, 5, 6; V = 7
-        self.tokenizer = Namespace(decode=lambda t: " ".join(WORDS[int(i)] for i in t if int(i) in WORDS))
+        self.tokenizer = Namespace(
+            decode=lambda t: " ".join(WORDS[int(i)] for i in t if int(i) in WORDS)
+        )
 
 
 def spread(entries, v=7):
@@ -86,15 +89,22 @@ CAPTION_PROBS = [spread({4: 0.5, 6: 0.25}), spread({5: 0.4, EOS: 0.5}), spread({
 
 
 def caption_criterion(baseline="leave-one-out", greedy=None):
-    crit = ScstRewardCriterion(CaptionTask(), ScstRewardCriterionConfig(sentence_avg=False, scst_baseline=baseline))
+    crit = ScstRewardCriterion(
+        CaptionTask(), ScstRewardCriterionConfig(sentence_avg=False, scst_baseline=baseline)
+    )
     crit.generators = FixedGenerations([[[4, 5, EOS], [6, EOS]]], greedy)
     crit._cider_stats = CiderDocumentFrequency.from_references([["a cat"], ["a dog"]])
     return crit
 
 
 def caption_sample():
-    return {"net_input": {"logits": logits_from_probs(CAPTION_PROBS)}, "target": torch.tensor([[4, 5, EOS]]),
-            "references": [["a cat"]], "ntokens": 3, "nsentences": 1}
+    return {
+        "net_input": {"logits": logits_from_probs(CAPTION_PROBS)},
+        "target": torch.tensor([[4, 5, EOS]]),
+        "references": [["a cat"]],
+        "ntokens": 3,
+        "nsentences": 1,
+    }
 
 
 def test_registered():
@@ -108,7 +118,9 @@ def test_two_samples_leave_one_out():
     # lp("a cat </s>") = ln .5 + ln .4 + ln .9, lp("dog </s>") = ln .25 + ln .5
     model = FixedOutputModel()
     loss, sample_size, log = caption_criterion()(model, caption_sample())
-    expected = -5 * (math.log(0.5) + math.log(0.4) + math.log(0.9)) + 5 * (math.log(0.25) + math.log(0.5))
+    expected = -5 * (math.log(0.5) + math.log(0.4) + math.log(0.9)) + 5 * (
+        math.log(0.25) + math.log(0.5)
+    )
     assert expected == pytest.approx(5 * math.log(0.125 / 0.18))
     assert loss.item() == pytest.approx(expected, abs=1e-9)
     assert sample_size == 5 and log["ntokens"] == 5 and log["nsentences"] == 2
@@ -118,7 +130,9 @@ def test_two_samples_leave_one_out():
 
 def test_greedy_baseline():
     # greedy caption "a cat" -> baseline 5 for both samples: advantages 0 and -5
-    loss, _, _ = caption_criterion("greedy", greedy=[[[4, 5, EOS]]])(FixedOutputModel(), caption_sample())
+    loss, _, _ = caption_criterion("greedy", greedy=[[[4, 5, EOS]]])(
+        FixedOutputModel(), caption_sample()
+    )
     assert loss.item() == pytest.approx(5 * (math.log(0.25) + math.log(0.5)), abs=1e-9)
 
 
@@ -140,7 +154,10 @@ def test_missing_references_is_a_clear_error():
 
 def test_generated_batch_and_policy_gradient_loss():
     prev, target = generated_batch([torch.tensor([7, 8, EOS]), torch.tensor([9])], BOS, PAD)
-    assert prev.tolist() == [[BOS, 7, 8], [BOS, PAD, PAD]] and target.tolist() == [[7, 8, EOS], [9, PAD, PAD]]
+    assert prev.tolist() == [[BOS, 7, 8], [BOS, PAD, PAD]] and target.tolist() == [
+        [7, 8, EOS],
+        [9, PAD, PAD],
+    ]
     lprobs = torch.log(torch.full((2, 3, 10), 0.1))
     loss, n = policy_gradient_loss(lprobs, target, torch.tensor([2.0, -1.0]), PAD)
     assert n == 4 and loss.item() == pytest.approx(-(2 * 3 - 1) * math.log(0.1))
@@ -155,17 +172,27 @@ def test_generated_batch_and_policy_gradient_loss():
 
 
 def write_instances(path):
-    payload = {"images": [{"id": 12}, {"id": 13}],
-               "categories": [{"id": 17, "name": "cat"}, {"id": 18, "name": "dog"}],
-               "annotations": [{"image_id": 12, "category_id": 17}, {"image_id": 13, "category_id": 17},
-                               {"image_id": 13, "category_id": 18}]}
+    payload = {
+        "images": [{"id": 12}, {"id": 13}],
+        "categories": [{"id": 17, "name": "cat"}, {"id": 18, "name": "dog"}],
+        "annotations": [
+            {"image_id": 12, "category_id": 17},
+            {"image_id": 13, "category_id": 17},
+            {"image_id": 13, "category_id": 18},
+        ],
+    }
     path.write_text(json.dumps(payload))
     return str(path)
 
 
 def chair_criterion(gt_path, penalty, baseline="leave-one-out", greedy=None, bonus=0.0):
-    cfg = ScstRewardCriterionConfig(sentence_avg=False, scst_baseline=baseline,
-                                    scst_chair_penalty=penalty, scst_chair_gt=gt_path, scst_chair_bonus=bonus)
+    cfg = ScstRewardCriterionConfig(
+        sentence_avg=False,
+        scst_baseline=baseline,
+        scst_chair_penalty=penalty,
+        scst_chair_gt=gt_path,
+        scst_chair_bonus=bonus,
+    )
     crit = ScstRewardCriterion(CaptionTask(), cfg)
     crit.generators = FixedGenerations([[[4, 5, EOS], [4, 6, EOS]]] * 2, greedy)
     crit._cider_stats = CiderDocumentFrequency.from_references([["a cat"], ["a dog"]])
@@ -178,8 +205,14 @@ ROW_B = [spread({4: 0.5}), spread({5: 0.2, 6: 0.5}), spread({EOS: 0.9})]  # p(ca
 
 def chair_sample(uniq_ids=("12", "13")):
     logits = torch.cat([logits_from_probs(ROW_A), logits_from_probs(ROW_B)])
-    return {"net_input": {"logits": logits}, "target": torch.tensor([[4, 5, EOS]] * 2),
-            "references": [["a cat", "a dog"]] * 2, "uniq_ids": list(uniq_ids), "ntokens": 6, "nsentences": 2}
+    return {
+        "net_input": {"logits": logits},
+        "target": torch.tensor([[4, 5, EOS]] * 2),
+        "references": [["a cat", "a dog"]] * 2,
+        "uniq_ids": list(uniq_ids),
+        "ntokens": 6,
+        "nsentences": 2,
+    }
 
 
 def test_chair_penalty_lowers_the_hallucinating_caption(tmp_path):
@@ -192,8 +225,14 @@ def test_chair_penalty_lowers_the_hallucinating_caption(tmp_path):
     assert (log["cider"], log["hallucinated"], log["reward"]) == pytest.approx((10.0, 1.0, 9.0))
     assert sample_size == 12 and log["nsentences"] == 4
     # lambda = 0 with the ground truth: equal rewards, no gradient, hallucinations still logged
-    loss, _, log = chair_criterion(str(tmp_path / "instances.json"), penalty=0.0)(FixedOutputModel(), chair_sample())
-    assert loss.item() == 0.0 and (log["cider"], log["hallucinated"], log["reward"]) == (10.0, 1.0, 10.0)
+    loss, _, log = chair_criterion(str(tmp_path / "instances.json"), penalty=0.0)(
+        FixedOutputModel(), chair_sample()
+    )
+    assert loss.item() == 0.0 and (log["cider"], log["hallucinated"], log["reward"]) == (
+        10.0,
+        1.0,
+        10.0,
+    )
 
 
 def test_chair_penalty_scales_with_lambda_and_rows_follow_uniq_ids(tmp_path):
@@ -225,7 +264,9 @@ def test_chair_penalty_applies_to_the_greedy_baseline(tmp_path):
     # -> row 0 advantages 2.5 - 0.5 = +2 and 0.5 - 0.5 = 0; row 1: 0 and 0
     crit = chair_criterion(gt, penalty=2.0, baseline="greedy", greedy=[[[4, 6, EOS]]] * 2)
     loss, _, _ = crit(FixedOutputModel(), chair_sample())
-    assert loss.item() == pytest.approx(-2 * (math.log(0.5) + math.log(0.4) + math.log(0.9)), abs=1e-9)
+    assert loss.item() == pytest.approx(
+        -2 * (math.log(0.5) + math.log(0.4) + math.log(0.9)), abs=1e-9
+    )
 
 
 def test_chair_unknown_uniq_id_names_it_and_the_file(tmp_path):
@@ -246,11 +287,15 @@ def test_chair_toy_world_rows_are_images(tmp_path):
 
     scenes = generate_scenes("train", 2, 0, 64)
     scenes[1].objects = [ToyObject("circle", "red", "big", (0, 0, 30, 30))]
-    write_scenes_json(tmp_path / "scenes.json", "train", 0, 64, scenes, [scene_captions(s) for s in scenes])
+    write_scenes_json(
+        tmp_path / "scenes.json", "train", 0, 64, scenes, [scene_captions(s) for s in scenes]
+    )
     crit = chair_criterion(str(tmp_path / "scenes.json"), penalty=1.0)
     # the valid-style row "1" (uniq_id = image id) finds scene 1; a train-style "1_0" row does not
     assert crit.row_objects({"uniq_ids": ["1"]}, 1) == [{"red circle", "circle"}]
-    with pytest.raises(ValueError, match=r"uniq_id '1_0' .*scenes\.json: SCST rows need uniq_id = image id"):
+    with pytest.raises(
+        ValueError, match=r"uniq_id '1_0' .*scenes\.json: SCST rows need uniq_id = image id"
+    ):
         crit.row_objects({"uniq_ids": ["1_0"]}, 1)
 
 
@@ -269,8 +314,17 @@ def test_chair_options_are_checked_when_the_criterion_is_built(tmp_path):
 def test_reduce_metrics_logs_cider_and_hallucinated_only_when_given():
     from fairseq import metrics
 
-    caption_logs = [{"loss": 1.0, "reward": 9.0, "cider": 10.0, "hallucinated": 1.0, "ntokens": 12,
-                     "nsentences": 4, "sample_size": 12}] * 2
+    caption_logs = [
+        {
+            "loss": 1.0,
+            "reward": 9.0,
+            "cider": 10.0,
+            "hallucinated": 1.0,
+            "ntokens": 12,
+            "nsentences": 4,
+            "sample_size": 12,
+        }
+    ] * 2
     with metrics.aggregate() as agg:
         reduce_reward_metrics(caption_logs)
     values = agg.get_smoothed_values()
@@ -304,17 +358,22 @@ def box_tokens(*bins):
 
 
 def grounding_run(**cfg):
-    crit = RefcocoScstRewardCriterion(GroundingTask(), RefcocoScstRewardCriterionConfig(sentence_avg=False, **cfg))
+    crit = RefcocoScstRewardCriterion(
+        GroundingTask(), RefcocoScstRewardCriterionConfig(sentence_avg=False, **cfg)
+    )
     # row 0 predicts the GT box [0, 0, 4, 4] exactly (reward 1), row 1 misses it
     # ([5, 5, 9, 9], reward 0)
-    crit.generators = FixedGenerations([[box_tokens(0, 0, 4, 4) + [EOS]], [box_tokens(5, 5, 9, 9) + [EOS]]])
+    crit.generators = FixedGenerations(
+        [[box_tokens(0, 0, 4, 4) + [EOS]], [box_tokens(5, 5, 9, 9) + [EOS]]]
+    )
     # every position: p = 0.5 on <bin_5>, the other 14 ids share 0.5
     probs = [[0.5 if i == BIN0 + 5 else 0.5 / 14 for i in range(V_BOX)]] * 4
     logits = torch.log(torch.tensor([probs, probs], dtype=torch.float64))
     sample = {
         "net_input": {"logits": logits},
         "target": torch.tensor([box_tokens(0, 0, 4, 4) + [EOS]] * 2),
-        "w_resize_ratios": torch.tensor([1.0, 1.0]), "h_resize_ratios": torch.tensor([1.0, 1.0]),
+        "w_resize_ratios": torch.tensor([1.0, 1.0]),
+        "h_resize_ratios": torch.tensor([1.0, 1.0]),
         "region_coords": torch.tensor([[0.0, 0.0, 4.0, 4.0]] * 2),  # area 16
     }
     model = FixedOutputModel()
@@ -326,7 +385,9 @@ LOW, HIGH = math.log(0.5 / 14), math.log(0.5)
 
 def test_grounding_reward_weights_the_generated_bins_without_baseline():
     (loss, sample_size, log), model = grounding_run()
-    assert loss.item() == pytest.approx(-4 * LOW, abs=1e-9)  # only row 0 (reward 1), 4 bins at p = 1/28
+    assert loss.item() == pytest.approx(
+        -4 * LOW, abs=1e-9
+    )  # only row 0 (reward 1), 4 bins at p = 1/28
     assert sample_size == 8 and log["reward"] == 1.0 and log["nsentences"] == 2
     assert model.prev.tolist() == [[BOS] + box_tokens(0, 0, 4), [BOS] + box_tokens(5, 5, 9)]
 

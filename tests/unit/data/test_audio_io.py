@@ -1,4 +1,5 @@
 """Audio reading (channel averaging, codecs, resampling, bad files) and waveform steps."""
+
 import wave
 
 import av
@@ -68,7 +69,7 @@ def test_resampling_keeps_frequency_amplitude_and_duration(tmp_path, rate, new_r
     x, got_rate = read_audio(path, sample_rate=new_rate)
     assert got_rate == new_rate and abs(len(x) - new_rate) <= 2
     assert abs(peak_frequency(x, new_rate) - 440) < 1.5
-    middle = x[new_rate // 4: 3 * new_rate // 4]
+    middle = x[new_rate // 4 : 3 * new_rate // 4]
     assert abs(np.abs(middle).max() - 1.0) < 0.02
     # in phase with the original: sample k at new_rate is sin(2 pi 440 k / new_rate)
     k = np.arange(new_rate // 4, 3 * new_rate // 4)
@@ -141,8 +142,9 @@ def test_pad_or_crop_by_hand():
 # ---------------------------------------------------------------------------------------
 # decoding breadth: containers, codecs, rates and channel counts written here with PyAV
 # ---------------------------------------------------------------------------------------
-def write_tone_with_pyav(path, codec: str, rate: int, channels: int, seconds: float = 0.5,
-                         frequency: float = 440.0) -> np.ndarray:
+def write_tone_with_pyav(
+    path, codec: str, rate: int, channels: int, seconds: float = 0.5, frequency: float = 440.0
+) -> np.ndarray:
     """A tone (channel c at amplitude 0.2 * (c + 1)) encoded with ``codec``; returns the mono
     mean the reader should give, (S,) float."""
     t = np.arange(int(rate * seconds)) / rate
@@ -156,8 +158,10 @@ def write_tone_with_pyav(path, codec: str, rate: int, channels: int, seconds: fl
         samples = planes.astype(np.float32)
         pts = 0
         for start in range(0, samples.shape[1], frame_size):
-            block = samples[:, start:start + frame_size]
-            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(block), format="fltp", layout=layout)
+            block = samples[:, start : start + frame_size]
+            frame = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(block), format="fltp", layout=layout
+            )
             frame.sample_rate, frame.pts = rate, pts
             pts += block.shape[1]
             resampler = av.AudioResampler(format=fmt, layout=layout, rate=rate)
@@ -169,13 +173,20 @@ def write_tone_with_pyav(path, codec: str, rate: int, channels: int, seconds: fl
     return planes.mean(axis=0)
 
 
-@pytest.mark.parametrize("suffix,codec,rate,channels,lossless", [
-    (".wav", "pcm_s16le", 8000, 1, True), (".wav", "pcm_s16le", 44100, 2, True),
-    (".wav", "pcm_f32le", 22050, 6, True),
-    (".flac", "flac", 16000, 2, True), (".flac", "flac", 48000, 1, True),
-    (".ogg", "libopus", 48000, 2, False), (".ogg", "vorbis", 44100, 2, False),
-    (".mp3", "libmp3lame", 22050, 1, False), (".mp3", "libmp3lame", 44100, 2, False),
-])
+@pytest.mark.parametrize(
+    "suffix,codec,rate,channels,lossless",
+    [
+        (".wav", "pcm_s16le", 8000, 1, True),
+        (".wav", "pcm_s16le", 44100, 2, True),
+        (".wav", "pcm_f32le", 22050, 6, True),
+        (".flac", "flac", 16000, 2, True),
+        (".flac", "flac", 48000, 1, True),
+        (".ogg", "libopus", 48000, 2, False),
+        (".ogg", "vorbis", 44100, 2, False),
+        (".mp3", "libmp3lame", 22050, 1, False),
+        (".mp3", "libmp3lame", 44100, 2, False),
+    ],
+)
 def test_containers_codecs_rates_and_channels(tmp_path, suffix, codec, rate, channels, lossless):
     try:
         av.codec.Codec(codec, "w")
@@ -191,7 +202,7 @@ def test_containers_codecs_rates_and_channels(tmp_path, suffix, codec, rate, cha
         np.testing.assert_allclose(x, expected, atol=1.0 / 32768 * channels + 1e-6)
     else:  # codec delay and padding: compare the tone's pitch and level in the middle
         assert abs(len(x) - len(expected)) < 4096
-        middle = x[len(x) // 4: 3 * len(x) // 4]
+        middle = x[len(x) // 4 : 3 * len(x) // 4]
         assert abs(peak_frequency(middle, rate) - 440) < 10
         assert 0.8 * amplitude < np.abs(middle).max() < 1.2 * amplitude
     resampled, new_rate = read_audio(path, 16000)

@@ -3,6 +3,7 @@
 The expected box is read back from the transformed pixels (the bounding box of bright pixels),
 an independent route from the box arithmetic under test.
 """
+
 import numpy as np
 import pytest
 import torch
@@ -27,7 +28,9 @@ def bright_box(img, level=200):
 
 
 def assert_box_close(actual, expected, tol):
-    assert np.allclose(np.asarray(actual, dtype=float), np.asarray(expected, dtype=float), atol=tol), (actual, expected)
+    assert np.allclose(
+        np.asarray(actual, dtype=float), np.asarray(expected, dtype=float), atol=tol
+    ), (actual, expected)
 
 
 def test_square_resize_scales_per_axis():
@@ -40,8 +43,14 @@ def test_square_resize_scales_per_axis():
 
 def test_shorter_side_size_and_cap():
     assert bt.shorter_side_size(200, 100, 50) == (100, 50)
-    assert bt.shorter_side_size(100, 300, 50, max_size=120) == (50, 120)  # 150 capped, aspect not kept
-    assert bt.shorter_side_size(50, 80, 50, max_size=60) == (50, 60)  # already the size: only the cap
+    assert bt.shorter_side_size(100, 300, 50, max_size=120) == (
+        50,
+        120,
+    )  # 150 capped, aspect not kept
+    assert bt.shorter_side_size(50, 80, 50, max_size=60) == (
+        50,
+        60,
+    )  # already the size: only the cap
 
 
 def test_random_resize_moves_box():
@@ -99,7 +108,9 @@ def test_geometric_augment_ops_move_the_box(name, sign):
     assert_box_close(bright_box(out), moved[0], 1.5)
 
 
-@pytest.mark.parametrize("name", ["Identity", "AutoContrast", "Equalize", "Brightness", "Sharpness"])
+@pytest.mark.parametrize(
+    "name", ["Identity", "AutoContrast", "Equalize", "Brightness", "Sharpness"]
+)
 def test_photometric_ops_keep_the_box(name):
     img, box = drawn(40, 40, (10, 10, 30, 30))
     _, moved = bt.apply_augment_op(img, box, name, 7)
@@ -117,10 +128,15 @@ def test_random_augment_is_reproducible_and_tracks_the_box():
         assert torch.equal(moved1, moved2) and np.array_equal(np.asarray(out1), np.asarray(out2))
         # geometric ops only (photometric ones may brighten the grey fill), two ops always applied;
         # composing two maps loosens the enclosing box, so the drawn box must lie inside it
-        out, moved = bt.random_augment(img, box, np.random.default_rng(seed), ops=GEOMETRIC, prob=1.0)
+        out, moved = bt.random_augment(
+            img, box, np.random.default_rng(seed), ops=GEOMETRIC, prob=1.0
+        )
         x0, y0, x1, y1 = bright_box(out)
         mx0, my0, mx1, my1 = moved[0].tolist()
-        assert mx0 - 1.5 <= x0 and my0 - 1.5 <= y0 and x1 <= mx1 + 1.5 and y1 <= my1 + 1.5, (moved, (x0, y0, x1, y1))
+        assert mx0 - 1.5 <= x0 and my0 - 1.5 <= y0 and x1 <= mx1 + 1.5 and y1 <= my1 + 1.5, (
+            moved,
+            (x0, y0, x1, y1),
+        )
 
 
 def test_unknown_op_is_an_error():

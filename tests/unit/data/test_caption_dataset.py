@@ -1,4 +1,5 @@
 """CaptionDataset on tiny TSVs with real PNG images (BART dictionary: token ids known)."""
+
 import pickle
 
 import pytest
@@ -39,8 +40,7 @@ ROWS = [
 
 
 def _dataset(tmp_path, tokenizer, split="train", cols="0,4,2", **kwargs):
-    tsv = TSVFile(_write(tmp_path / f"{split}.tsv", ROWS), selected_cols=cols,
-                  expected_columns=5)
+    tsv = TSVFile(_write(tmp_path / f"{split}.tsv", ROWS), selected_cols=cols, expected_columns=5)
     return CaptionDataset(split, tsv, tokenizer, patch_image_size=16, **kwargs)
 
 
@@ -103,16 +103,22 @@ def test_skip_bad_samples_counts_them(tmp_path, tokenizer, caplog):
 
 def test_wrong_column_count_is_a_bad_sample(tmp_path, tokenizer):
     path = _write(tmp_path / "train.tsv", ROWS[:1] + [["u9", "only", "three"]])
-    ds = CaptionDataset("train", TSVFile(path, "0,4,2", expected_columns=5), tokenizer,
-                        patch_image_size=8, skip_bad_samples=True)
+    ds = CaptionDataset(
+        "train",
+        TSVFile(path, "0,4,2", expected_columns=5),
+        tokenizer,
+        patch_image_size=8,
+        skip_bad_samples=True,
+    )
     assert "train.tsv:2" in ds[1]["skipped"] and "found 3" in ds[1]["skipped"]
 
 
 def test_images_from_a_directory(tmp_path, tokenizer):
     Image.new("RGB", (9, 9), (0, 0, 255)).save(tmp_path / "im0.jpg")
     path = _write(tmp_path / "train.tsv", [["u0", "0", "no", "obj", "im0.jpg"]])
-    ds = CaptionDataset("train", TSVFile(path, "0,4,2"), tokenizer, patch_image_size=8,
-                        image_dir=tmp_path)
+    ds = CaptionDataset(
+        "train", TSVFile(path, "0,4,2"), tokenizer, patch_image_size=8, image_dir=tmp_path
+    )
     # JPEG is lossy: blue channel near +1, red near -1
     image = ds[0]["patch_image"]
     assert image[2].mean() > 0.9 and image[0].mean() < -0.9

@@ -1,4 +1,5 @@
 """The one collate: padding, counts, optional fields, skipped samples, mixed media."""
+
 import pytest
 import torch
 
@@ -9,16 +10,22 @@ PAD, EOS = 1, 2
 
 def _sample(i, src, tgt, **extra):
     tgt = torch.tensor(tgt)
-    s = {"id": i, "source": torch.tensor(src), "target": tgt,
-         "prev_output_tokens": torch.cat([torch.tensor([0]), tgt[:-1]]),
-         "patch_image": torch.full((3, 2, 2), float(i)), "patch_mask": torch.tensor([True])}
+    s = {
+        "id": i,
+        "source": torch.tensor(src),
+        "target": tgt,
+        "prev_output_tokens": torch.cat([torch.tensor([0]), tgt[:-1]]),
+        "patch_image": torch.full((3, 2, 2), float(i)),
+        "patch_mask": torch.tensor([True]),
+    }
     s.update(extra)
     return s
 
 
 def test_right_padding_and_counts():
-    batch = collate([_sample(0, [0, 5, 6, 2], [7, 2]), _sample(1, [0, 5, 2], [7, 8, 9, 2])],
-                    PAD, EOS)
+    batch = collate(
+        [_sample(0, [0, 5, 6, 2], [7, 2]), _sample(1, [0, 5, 2], [7, 8, 9, 2])], PAD, EOS
+    )
     ni = batch["net_input"]
     assert ni["src_tokens"].tolist() == [[0, 5, 6, 2], [0, 5, 2, 1]]
     assert ni["src_lengths"].tolist() == [4, 3]
@@ -35,12 +42,26 @@ def test_right_padding_and_counts():
 
 
 def test_optional_fields():
-    a = _sample(0, [0, 2], [5, 2], conf=0.5, references=["a b"], uniq_id="x7",
-                constraint_mask=torch.tensor([[True, False, True], [False, True, False]]),
-                prefix_tokens=torch.tensor([4]))
-    b = _sample(1, [0, 2], [5, 6, 2], conf=1.0, references=["c", "d"], uniq_id="x8",
-                constraint_mask=torch.zeros(3, 3, dtype=torch.bool),
-                prefix_tokens=torch.tensor([4, 4]))
+    a = _sample(
+        0,
+        [0, 2],
+        [5, 2],
+        conf=0.5,
+        references=["a b"],
+        uniq_id="x7",
+        constraint_mask=torch.tensor([[True, False, True], [False, True, False]]),
+        prefix_tokens=torch.tensor([4]),
+    )
+    b = _sample(
+        1,
+        [0, 2],
+        [5, 6, 2],
+        conf=1.0,
+        references=["c", "d"],
+        uniq_id="x8",
+        constraint_mask=torch.zeros(3, 3, dtype=torch.bool),
+        prefix_tokens=torch.tensor([4, 4]),
+    )
     batch = collate([a, b], PAD, EOS)
     assert batch["conf"].tolist() == [0.5, 1.0]
     assert batch["references"] == [["a b"], ["c", "d"]]
@@ -53,8 +74,11 @@ def test_optional_fields():
 
 
 def test_skipped_samples_are_dropped_and_counted():
-    batch = collate([{"id": 3, "skipped": "t.tsv:4 column 4 (image): bad"},
-                     _sample(1, [0, 2], [5, 2])], PAD, EOS)
+    batch = collate(
+        [{"id": 3, "skipped": "t.tsv:4 column 4 (image): bad"}, _sample(1, [0, 2], [5, 2])],
+        PAD,
+        EOS,
+    )
     assert batch["nskipped"] == 1 and batch["skipped"] == ["t.tsv:4 column 4 (image): bad"]
     assert batch["id"].tolist() == [1] and batch["nsentences"] == 1
     assert collate([{"id": 0, "skipped": "r"}], PAD, EOS) == {}
@@ -75,8 +99,12 @@ def test_mixed_media_rows_get_zeros():
 
 
 def test_text_only_rows_without_media():
-    s = {"id": 0, "source": torch.tensor([0, 2]), "target": torch.tensor([4, 2]),
-         "prev_output_tokens": torch.tensor([0, 4])}
+    s = {
+        "id": 0,
+        "source": torch.tensor([0, 2]),
+        "target": torch.tensor([4, 2]),
+        "prev_output_tokens": torch.tensor([0, 4]),
+    }
     ni = collate([s, _sample(1, [0, 2], [5, 2])], PAD, EOS)["net_input"]
     assert ni["patch_masks"].tolist() == [False, True]
     assert ni["patch_images"][0].eq(0).all()

@@ -1,4 +1,5 @@
 """Image field decoding and the resize/normalise transform."""
+
 import base64
 import io
 
@@ -31,11 +32,14 @@ def test_grayscale_becomes_rgb():
     assert decode_image(encode_image_base64(_png(128, mode="L"))).getpixel((1, 1)) == (128,) * 3
 
 
-@pytest.mark.parametrize("field,reason", [
-    ("not base64 at all!", "undecodable base64"),
-    (base64.urlsafe_b64encode(b"hello world, not an image").decode(), "not a readable image"),
-    ("", "empty"),
-])
+@pytest.mark.parametrize(
+    "field,reason",
+    [
+        ("not base64 at all!", "undecodable base64"),
+        (base64.urlsafe_b64encode(b"hello world, not an image").decode(), "not a readable image"),
+        ("", "empty"),
+    ],
+)
 def test_bad_fields_raise_value_error_with_reason(field, reason):
     with pytest.raises(ValueError, match=reason):
         decode_image(field)

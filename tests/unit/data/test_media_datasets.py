@@ -1,5 +1,6 @@
 """Caption and VQA datasets with video and audio loaders, on tiny
 media files written here; the bad-input policy for undecodable media."""
+
 import numpy as np
 import pytest
 import torch
@@ -45,18 +46,25 @@ def _tsv(path, rows, cols):
 def test_video_caption_sample(media, tokenizer):
     tsv = _tsv(media / "v.tsv", [["u0", "0", "A clip, moving!", "", "clip.mp4"]], "0,4,2")
     loader = VideoLoader(num_frames=4, size=16, media_dir=str(media), eval_sample_type="middle")
-    ds = CaptionDataset("valid", tsv, tokenizer, media_loader=loader, prompt=" what does the video describe?")
+    ds = CaptionDataset(
+        "valid", tsv, tokenizer, media_loader=loader, prompt=" what does the video describe?"
+    )
     s = ds[0]
     assert s["source"].tolist() == VIDEO_PROMPT_IDS
     assert s["patch_type"] == int(Modality.VIDEO) and "patch_image" not in s
     assert s["patch_video"].shape == (3, 4, 16, 16)
     # middle of [0,3) [3,6) [6,9) [9,12) = frames 1, 4, 7, 10 -> red 20, 80, 140, 200 in [-1, 1]
     red = s["patch_video"][0].mean(dim=(1, 2))
-    torch.testing.assert_close(red, torch.tensor([20.0, 80.0, 140.0, 200.0]) / 127.5 - 1, atol=0.03, rtol=0)
+    torch.testing.assert_close(
+        red, torch.tensor([20.0, 80.0, 140.0, 200.0]) / 127.5 - 1, atol=0.03, rtol=0
+    )
     assert s["references"] == ["A clip moving"]
     batch = collate([s, ds[0]], tokenizer.pad, tokenizer.eos)
     assert batch["net_input"]["patch_videos"].shape == (2, 3, 4, 16, 16)
-    assert batch["net_input"]["patch_types"].tolist() == [1, 1] and "patch_images" not in batch["net_input"]
+    assert (
+        batch["net_input"]["patch_types"].tolist() == [1, 1]
+        and "patch_images" not in batch["net_input"]
+    )
 
 
 def test_rand_sampling_repeats_per_epoch_and_row(media, tokenizer):
@@ -75,7 +83,9 @@ def test_rand_sampling_repeats_per_epoch_and_row(media, tokenizer):
 def test_audio_caption_uses_the_video_prompt_and_pads(media, tokenizer):
     tsv = _tsv(media / "a.tsv", [["u0", "0", "a low tone", "", "tone.wav"]], "0,4,2")
     loader = AudioLoader(max_audio_len=10000, media_dir=str(media))
-    ds = CaptionDataset("train", tsv, tokenizer, media_loader=loader, prompt=" what does the video describe?")
+    ds = CaptionDataset(
+        "train", tsv, tokenizer, media_loader=loader, prompt=" what does the video describe?"
+    )
     s = ds[0]
     assert s["source"].tolist() == VIDEO_PROMPT_IDS and s["patch_type"] == int(Modality.AUDIO)
     wave = s["patch_audio"]
@@ -83,14 +93,18 @@ def test_audio_caption_uses_the_video_prompt_and_pads(media, tokenizer):
     # 4000 samples tiled 10000 // 4000 = 2 times, then zeros
     torch.testing.assert_close(wave[:4000], wave[4000:8000])
     assert wave[8000:].abs().max() == 0 and wave[:4000].abs().max() > 0.49
-    cropped = CaptionDataset("train", tsv, tokenizer, media_loader=AudioLoader(1000, str(media), 16000))[0]
+    cropped = CaptionDataset(
+        "train", tsv, tokenizer, media_loader=AudioLoader(1000, str(media), 16000)
+    )[0]
     assert cropped["patch_audio"].shape == (1000,)  # resampled to 16 kHz, then a random window
 
 
 def test_video_qa_sample_and_bad_media(media, tokenizer):
-    rows = [["q0", "0", "what moves", "1.0|!+red", "", "clip.mp4"],
-            ["q1", "0", "what moves", "1.0|!+red", "", "broken.mp4"],
-            ["q2", "0", "what moves", "1.0|!+red", "", "absent.mp4"]]
+    rows = [
+        ["q0", "0", "what moves", "1.0|!+red", "", "clip.mp4"],
+        ["q1", "0", "what moves", "1.0|!+red", "", "broken.mp4"],
+        ["q2", "0", "what moves", "1.0|!+red", "", "absent.mp4"],
+    ]
     tsv = _tsv(media / "qa.tsv", rows, "0,5,2,3,4")
     loader = VideoLoader(num_frames=2, size=8, media_dir=str(media))
     ds = VqaGenDataset("train", tsv, tokenizer, media_loader=loader)
@@ -100,7 +114,11 @@ def test_video_qa_sample_and_bad_media(media, tokenizer):
     for index, reason in ((1, "not a readable video"), (2, "absent.mp4")):
         with pytest.raises(BadSampleError, match=reason) as error:
             ds[index]
-        assert error.value.line == index + 1 and error.value.column == 5 and error.value.column_name == "video"
+        assert (
+            error.value.line == index + 1
+            and error.value.column == 5
+            and error.value.column_name == "video"
+        )
     skipping = VqaGenDataset("train", tsv, tokenizer, media_loader=loader, skip_bad_samples=True)
     batch = skipping.collater([skipping[i] for i in range(3)])
     assert batch["nskipped"] == 2 and batch["nsentences"] == 1

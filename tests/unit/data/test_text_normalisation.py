@@ -1,4 +1,5 @@
 """pre_caption / pre_question / punctuation stripping against hand-written expectations."""
+
 from unival.data.text import caption_words, pre_caption, pre_question, strip_punctuation
 
 

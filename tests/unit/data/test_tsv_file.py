@@ -1,4 +1,5 @@
 """TSVFile: offsets, selected columns, rank slices, bad rows, pickling."""
+
 import pickle
 
 import pytest
@@ -51,8 +52,7 @@ def test_last_line_without_newline_and_crlf(tmp_path):
 
 def test_wrong_column_count_names_file_and_line(tmp_path):
     rows = ROWS[:2] + [["2", "img2", "only three"]] + ROWS[3:]
-    tsv = TSVFile(_write(tmp_path / "train.tsv", rows), selected_cols=[0, 4, 2],
-                  expected_columns=5)
+    tsv = TSVFile(_write(tmp_path / "train.tsv", rows), selected_cols=[0, 4, 2], expected_columns=5)
     assert list(tsv[3]) == ["3", "DDDD", "a fish"]
     with pytest.raises(BadSampleError) as info:
         tsv[2]
@@ -66,15 +66,17 @@ def test_selected_column_beyond_row(tmp_path):
         tsv[0]
 
 
-@pytest.mark.parametrize("count,expected", [
-    (1, [[0, 1, 2, 3, 4]]),
-    (2, [[0, 1, 2], [3, 4]]),
-    (3, [[0, 1], [2, 3], [4]]),
-])
+@pytest.mark.parametrize(
+    "count,expected",
+    [
+        (1, [[0, 1, 2, 3, 4]]),
+        (2, [[0, 1, 2], [3, 4]]),
+        (3, [[0, 1], [2, 3], [4]]),
+    ],
+)
 def test_contiguous_slices(tmp_path, count, expected):
     path = _write(tmp_path / "s.tsv", ROWS)
-    got = [[int(r[0]) for r in TSVFile(path, slice_id=k, slice_count=count)]
-           for k in range(count)]
+    got = [[int(r[0]) for r in TSVFile(path, slice_id=k, slice_count=count)] for k in range(count)]
     assert got == expected
 
 
@@ -91,8 +93,7 @@ def test_slice_bounds_cover_everything_once():
 
 
 def test_pickle_round_trip_reopens_lazily(tmp_path):
-    tsv = TSVFile(_write(tmp_path / "p.tsv", ROWS), selected_cols="2", slice_id=1,
-                  slice_count=2)
+    tsv = TSVFile(_write(tmp_path / "p.tsv", ROWS), selected_cols="2", slice_id=1, slice_count=2)
     assert list(tsv[0]) == ["a fish"]  # opens the descriptor in this process
     clone = pickle.loads(pickle.dumps(tsv))
     assert clone._fd is None
@@ -108,6 +109,5 @@ def test_dataloader_workers_read_rows(tmp_path):
 
     tsv = TSVFile(_write(tmp_path / "w.tsv", ROWS), selected_cols=[0])
     tsv[0]
-    loader = tud.DataLoader(tsv, batch_size=None, num_workers=2,
-                            collate_fn=lambda r: r[0])
+    loader = tud.DataLoader(tsv, batch_size=None, num_workers=2, collate_fn=lambda r: r[0])
     assert sorted(int(x) for x in loader) == [0, 1, 2, 3, 4]

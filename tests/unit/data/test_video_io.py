@@ -1,4 +1,5 @@
 """Video reading (frame sampling, PyAV decoding, bad files) and the frame transforms."""
+
 import fractions
 
 import av
@@ -72,8 +73,9 @@ def frame_color(i: int) -> tuple[int, int, int]:
     return (20 + 7 * i, 200 - 5 * i, 90)
 
 
-def write_colored(path, n, codec="libx264", size=(48, 32), gop=None, pts_ms=None,
-                  pix_fmt="yuv420p", rotation=None):
+def write_colored(
+    path, n, codec="libx264", size=(48, 32), gop=None, pts_ms=None, pix_fmt="yuv420p", rotation=None
+):
     """n solid-colour frames (frame_color); ``pts_ms`` gives variable timestamps."""
     width, height = size
     with av.open(str(path), "w") as container:
@@ -190,8 +192,9 @@ def test_missing_corrupt_and_audio_only_files_raise_value_error(tmp_path):
     sound = tmp_path / "sound.wav"
     with av.open(str(sound), "w") as container:
         stream = container.add_stream("pcm_s16le", rate=8000, layout="mono")
-        frame = av.AudioFrame.from_ndarray(np.zeros((1, 800), np.int16), format="s16",
-                                           layout="mono")
+        frame = av.AudioFrame.from_ndarray(
+            np.zeros((1, 800), np.int16), format="s16", layout="mono"
+        )
         frame.sample_rate = 8000
         for packet in list(stream.encode(frame)) + list(stream.encode(None)):
             container.mux(packet)
@@ -252,10 +255,12 @@ def test_ops_by_hand():
     shifted = apply_op(ramp, "translate_x", 2.0)  # out(x) = in(x - 2), zeros enter left
     assert torch.equal(shifted[0, 0, 0], torch.tensor([0.0, 0.0, 0.0, 1.0, 2.0]))
     values = torch.tensor([0.0, 100.0, 178.0, 179.0, 255.0]).view(1, 1, 1, 5).expand(1, 3, 1, 5)
-    assert torch.equal(apply_op(values, "solarize", 178.5)[0, 0, 0],
-                       torch.tensor([0.0, 100.0, 178.0, 76.0, 0.0]))
-    assert torch.equal(apply_op(values, "posterize", 7.0)[0, 0, 0],
-                       torch.tensor([0.0, 100.0, 178.0, 178.0, 254.0]))
+    assert torch.equal(
+        apply_op(values, "solarize", 178.5)[0, 0, 0], torch.tensor([0.0, 100.0, 178.0, 76.0, 0.0])
+    )
+    assert torch.equal(
+        apply_op(values, "posterize", 7.0)[0, 0, 0], torch.tensor([0.0, 100.0, 178.0, 178.0, 254.0])
+    )
     # histogram 10 x 10, 10 x 20, 20 x 30: step = (10 + 10) // 255 = 0 -> unchanged
     channel = torch.tensor([10.0] * 10 + [20.0] * 10 + [30.0] * 20).view(4, 10)
     assert torch.equal(equalize_channel(channel), channel)
@@ -272,8 +277,9 @@ def test_geometric_and_colour_ops_by_hand():
     assert torch.equal(apply_op(img, "rotate", 90.0), torch.rot90(img, 1, dims=(-2, -1)))
     sheared = apply_op(img, "shear_x", 1.0)  # out(x, y) = in(x + y, y), zeros outside
     assert torch.equal(sheared[0, 0], torch.tensor([[0.0, 1, 2], [4, 5, 0], [8, 0, 0]]))
-    assert torch.equal(apply_op(img * 10, "brightness", 0.5)[0, 0, 0],
-                       torch.tensor([0.0, 15.0, 30.0]))
+    assert torch.equal(
+        apply_op(img * 10, "brightness", 0.5)[0, 0, 0], torch.tensor([0.0, 15.0, 30.0])
+    )
     stretched = apply_op(img + 100, "autocontrast", 0.0)  # 100..108 -> 0..255
     assert stretched[0, 0, 0, 0] == 0 and stretched[0, 0, 2, 2] == 255
     assert stretched[0, 0, 1, 1] == 127  # floor(4 * 255 / 8)
@@ -290,8 +296,16 @@ def _has_encoder(name: str) -> bool:
     return True
 
 
-@pytest.mark.parametrize("suffix,codec", [(".mp4", "libx264"), (".webm", "libvpx-vp9"), (".webm", "libvpx"),
-                                          (".avi", "mpeg4"), (".mkv", "libx264")])
+@pytest.mark.parametrize(
+    "suffix,codec",
+    [
+        (".mp4", "libx264"),
+        (".webm", "libvpx-vp9"),
+        (".webm", "libvpx"),
+        (".avi", "mpeg4"),
+        (".mkv", "libx264"),
+    ],
+)
 @pytest.mark.parametrize("frames_in_clip", [5, 20])  # shorter and longer than the 8 sampled
 def test_containers_and_codecs_decode_the_sampled_frames(tmp_path, suffix, codec, frames_in_clip):
     if not _has_encoder(codec):

@@ -1,4 +1,5 @@
 """Helpers of the converter tests (imported by name: this folder is on ``sys.path``)."""
+
 import base64
 import io
 

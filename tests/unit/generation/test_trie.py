@@ -3,6 +3,7 @@
 Token ids are small made-up integers (BOS 0, PAD 1, EOS 2); the answer set is
 {[5], [5, 6], [7, 8]}, so the expected children are read off the set by hand.
 """
+
 import math
 
 import pytest
@@ -59,8 +60,9 @@ def test_logit_mask_waits_for_the_prefix_then_renormalises_over_children(trie):
     assert finite == [EOS, 6]
     # logits 2 and 6 renormalised: p(6) = e^6 / (e^2 + e^6)
     assert out[1, 6].item() == pytest.approx(6 - math.log(math.exp(2) + math.exp(6)), abs=1e-5)
-    assert not TrieLogitMask(trie, 3, renormalize=False)(torch.tensor([[BOS, 4, 4, 5]]), lprobs[:1])[0, 6] == \
-        pytest.approx(out[1, 6].item())
+    assert not TrieLogitMask(trie, 3, renormalize=False)(
+        torch.tensor([[BOS, 4, 4, 5]]), lprobs[:1]
+    )[0, 6] == pytest.approx(out[1, 6].item())
 
 
 class _Encoder(FairseqEncoder):
@@ -90,10 +92,20 @@ def test_beam_search_with_the_mask_only_produces_candidates(trie):
     model = FairseqEncoderDecoderModel(_Encoder(dictionary), _PreferringDecoder(dictionary))
     model.eval()
     prefix = torch.tensor([[4, 4], [4, 4]])
-    sample = {"id": torch.tensor([0, 1]),
-              "net_input": {"src_tokens": torch.tensor([[4, 4, EOS], [4, 4, EOS]]), "src_lengths": torch.tensor([3, 3])}}
-    generator = UnivalSequenceGenerator([model], dictionary, logit_masks=[TrieLogitMask(trie, answer_start=3)],
-                                        beam_size=3, max_len_b=10)
+    sample = {
+        "id": torch.tensor([0, 1]),
+        "net_input": {
+            "src_tokens": torch.tensor([[4, 4, EOS], [4, 4, EOS]]),
+            "src_lengths": torch.tensor([3, 3]),
+        },
+    }
+    generator = UnivalSequenceGenerator(
+        [model],
+        dictionary,
+        logit_masks=[TrieLogitMask(trie, answer_start=3)],
+        beam_size=3,
+        max_len_b=10,
+    )
     hypos = generator.generate([model], sample, prefix_tokens=prefix)
     for sentence in hypos:
         for hypo in sentence:
@@ -105,5 +117,6 @@ def test_beam_search_with_the_mask_only_produces_candidates(trie):
         # above [7, 8] (log(1 / (e^3 + 1))) and [5] (... + log(1 / (e^10 + 1)))
         assert sentence[0]["tokens"].tolist() == [4, 4, 5, 6, EOS]
     unmasked = UnivalSequenceGenerator([model], dictionary, beam_size=3, max_len_b=4).generate(
-        [model], sample, prefix_tokens=prefix)
+        [model], sample, prefix_tokens=prefix
+    )
     assert 9 in unmasked[0][0]["tokens"].tolist()  # without the mask the model's favourite wins

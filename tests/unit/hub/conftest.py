@@ -1,4 +1,5 @@
 """Toy checkpoints (random ``unival_tiny`` weights) in the released and fairseq layouts."""
+
 import pytest
 
 from unival.testing.toy_checkpoint import write_toy_checkpoint

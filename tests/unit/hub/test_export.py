@@ -1,4 +1,5 @@
 """``unival export``: safetensors + config.json + dictionary/BPE files, bit-exact round trip."""
+
 import json
 import os
 
@@ -34,8 +35,10 @@ def test_folder_holds_the_five_files_and_stores_tied_weights_once(exported, capt
     with safe_open(f"{exported}/{WEIGHTS_FILE}", framework="pt") as handle:
         stored = set(handle.keys())
         tied = json.loads(handle.metadata()["tied"])
-    assert tied == {"decoder.embed_tokens.weight": "encoder.embed_tokens.weight",
-                    "decoder.output_projection.weight": "encoder.embed_tokens.weight"}
+    assert tied == {
+        "decoder.embed_tokens.weight": "encoder.embed_tokens.weight",
+        "decoder.output_projection.weight": "encoder.embed_tokens.weight",
+    }
     assert "encoder.embed_tokens.weight" in stored and not stored & set(tied)
     assert "encoder.image_rp_bucket" not in stored  # recomputed by the model
     with open(f"{exported}/dict.txt") as copy, open(caption_predictor.assets.dict_path) as original:
@@ -56,15 +59,21 @@ def test_config_drops_machine_paths_and_inlines_candidate_answers(released_vqa, 
     assert reloaded.vqa([img], ["what colour is it"]) == predictor.vqa([img], ["what colour is it"])
 
 
-def test_export_refuses_a_non_empty_folder_and_the_cli_writes_one(released_caption, exported, tmp_path, capsys):
+def test_export_refuses_a_non_empty_folder_and_the_cli_writes_one(
+    released_caption, exported, tmp_path, capsys
+):
     with pytest.raises(FileExistsError):
         export_model(load(exported, device="cpu"), exported)
     out = tmp_path / "from_cli"
     assert cli.main(["export", str(released_caption), str(out), "--ema"]) == 0
     config = json.loads((out / CONFIG_FILE).read_text())
     assert config["weights"]["selected"] == "ema"
-    assert torch.equal(load(out, device="cpu").model.state_dict()["encoder.layers.0.fc1.weight"],
-                       load(released_caption, ema=True, device="cpu").model.state_dict()["encoder.layers.0.fc1.weight"])
+    assert torch.equal(
+        load(out, device="cpu").model.state_dict()["encoder.layers.0.fc1.weight"],
+        load(released_caption, ema=True, device="cpu").model.state_dict()[
+            "encoder.layers.0.fc1.weight"
+        ],
+    )
 
 
 def test_unknown_export_format_is_refused(exported, tmp_path):

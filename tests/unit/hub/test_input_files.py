@@ -28,10 +28,8 @@ def test_every_named_input_gets_exactly_one_item(tmp_path):
     assert errors[:2] == [None, None]  # an explicit file is tried whatever its suffix
     assert "folder.png is a folder with no .png files" in errors[2]
     assert "empty is a folder with no .png files" in errors[3]
-    assert (
-        errors[4]
-        == f"{tmp_path / 'link.png'} is a symbolic link to {tmp_path / 'gone.png'}, which does not exist"
-    )
+    link, target = tmp_path / "link.png", tmp_path / "gone.png"
+    assert errors[4] == f"{link} is a symbolic link to {target}, which does not exist"
     assert errors[5] == f"{tmp_path / 'missing.png'}: no such file, folder or matching pattern"
 
 

@@ -1,4 +1,5 @@
 """Loading checkpoints: released layout and names, EMA, strictness, safe unpickling."""
+
 import argparse
 import json
 import os
@@ -55,7 +56,10 @@ def test_missing_and_unexpected_weights_are_refused(released_caption, tmp_path):
         load_weights(build_unival_model(cfg, dictionary), extra)
     model = build_unival_model(cfg, dictionary)
     load_weights(model, extra, strict=False)  # non-strict: the extra entry is ignored
-    assert torch.equal(model.state_dict()["encoder.layers.0.fc1.weight"], state["model"]["encoder.layers.0.fc1.weight"])
+    assert torch.equal(
+        model.state_dict()["encoder.layers.0.fc1.weight"],
+        state["model"]["encoder.layers.0.fc1.weight"],
+    )
     # the recomputed buffers may be absent from a file (the parity fixture leaves them out)
     slim = {k: v for k, v in state["model"].items() if k not in DETERMINISTIC_BUFFERS}
     load_weights(build_unival_model(cfg, dictionary), slim)
@@ -102,8 +106,12 @@ def test_legacy_args_layout_and_name_aliases(released_caption, tmp_path):
     torch.save(legacy, path)
     predictor = load(path, dict_path=str(released_caption.parent / "dict.txt"), device="cpu")
     assert predictor.task_name == "caption" and predictor.saved_task["patch_image_size"] == 64
-    assert resolve_arch("ofa_base") == "unival_base" and resolve_arch("unival_base") == "unival_base"
-    assert resolve_task("refcocog") == "refcoco" and resolve_task("video_caption") == "video_caption"
+    assert (
+        resolve_arch("ofa_base") == "unival_base" and resolve_arch("unival_base") == "unival_base"
+    )
+    assert (
+        resolve_task("refcocog") == "refcoco" and resolve_task("video_caption") == "video_caption"
+    )
     assert model_config({"_name": "unival_base"}).encoder_embed_dim == 768
     assert model_config({"_name": "ofa_tiny"}).image_encoder_name == "resnet"
 
@@ -114,10 +122,20 @@ def test_reference_state_dict_with_official_names_loads_strictly(parity_dir, tmp
     args = dict(config["args"], _name="unival_base", resnet_layers="1,1,1", video_layers="1,1,1")
     weights = torch.load(parity_dir / "model_state_dict.pt", weights_only=True)
     path = tmp_path / "reference_layout.pt"
-    torch.save({"args": None, "cfg": {"model": argparse.Namespace(**args), "task": {"_name": "caption"}},
-                "model": weights, "extra_state": {}}, path)
+    torch.save(
+        {
+            "args": None,
+            "cfg": {"model": argparse.Namespace(**args), "task": {"_name": "caption"}},
+            "model": weights,
+            "extra_state": {},
+        },
+        path,
+    )
     state = read_checkpoint(path)  # allow-listed loading accepts the Namespace
-    model = build_unival_model(model_config(state["cfg"]["model"]), placeholder_dictionary(config["fixture"]["dictionary"]["size"]))
+    model = build_unival_model(
+        model_config(state["cfg"]["model"]),
+        placeholder_dictionary(config["fixture"]["dictionary"]["size"]),
+    )
     load_weights(model, state["model"])
     loaded = model.state_dict()
     assert all(torch.equal(loaded[k], v) for k, v in weights.items())

@@ -8,6 +8,7 @@
   pycocoevalcap (and each other);
 * the package root holds only ``__init__``, ``cli``, ``compat`` and ``tokenizer``.
 """
+
 from __future__ import annotations
 
 import ast
@@ -100,8 +101,11 @@ def cycles(edges: Dict[str, Set[str]]) -> List[List[str]]:
 
 
 def is_entry_point(module: str) -> bool:
-    return (module == "unival.cli" or module.startswith("unival.commands")
-            or module.endswith(".__main__"))
+    return (
+        module == "unival.cli"
+        or module.startswith("unival.commands")
+        or module.endswith(".__main__")
+    )
 
 
 def package_of(module: str) -> str:
@@ -137,8 +141,13 @@ def test_no_import_cycle_between_unival_packages():
 
 def test_no_library_module_imports_an_entry_point():
     edges = unival_edges(module_files())
-    wrong = sorted(f"{m} -> {t}" for m, ts in edges.items() if not is_entry_point(m)
-                   for t in ts if is_entry_point(t))
+    wrong = sorted(
+        f"{m} -> {t}"
+        for m, ts in edges.items()
+        if not is_entry_point(m)
+        for t in ts
+        if is_entry_point(t)
+    )
     assert wrong == []
 
 

@@ -1,4 +1,5 @@
 """Checkpoint level: real fairseq files in, merged fairseq file out, provenance included."""
+
 import hashlib
 
 import pytest
@@ -13,8 +14,11 @@ from unival.merging.checkpoint import (
 )
 from unival.safe_load import load_checkpoint_file
 
-TIED = ("encoder.embed_tokens.weight", "decoder.embed_tokens.weight",
-        "decoder.output_projection.weight")
+TIED = (
+    "encoder.embed_tokens.weight",
+    "decoder.embed_tokens.weight",
+    "decoder.output_projection.weight",
+)
 
 
 def _sha256(path):
@@ -44,8 +48,9 @@ def test_merged_checkpoint_round_trip(tmp_path, checkpoint_pair):
     b = load_checkpoint(b_path)
     merged = interpolate(a.weights, b.weights, 0.5)
     notes = plan_merge([a.weights, b.weights], ["A", "B"]).notes()
-    metadata = merge_metadata("interpolate", "lam * A + (1 - lam) * B", [("A", a), ("B", b)],
-                              {"lam": 0.5}, notes, a)
+    metadata = merge_metadata(
+        "interpolate", "lam * A + (1 - lam) * B", [("A", a), ("B", b)], {"lam": 0.5}, notes, a
+    )
     out = save_checkpoint(build_merged_checkpoint(a, merged, metadata), tmp_path / "out" / "m.pt")
 
     loaded = load_checkpoint_file(out)  # weights-only, allow-listed: no trust needed
@@ -69,9 +74,12 @@ def test_merged_checkpoint_round_trip(tmp_path, checkpoint_pair):
     info = extra["merge"]
     assert info["method"] == "interpolate" and info["hyperparameters"] == {"lam": 0.5}
     assert [(i["role"], i["sha256"], i["num_updates"], i["weights"]) for i in info["inputs"]] == [
-        ("A", _sha256(a_path), 100, "model"), ("B", _sha256(b_path), 200, "model")]
+        ("A", _sha256(a_path), 100, "model"),
+        ("B", _sha256(b_path), 200, "model"),
+    ]
     assert info["rules"]["copied_but_different"] == {
-        "encoder.embed_images.bn1.num_batches_tracked": ["B"]}
+        "encoder.embed_images.bn1.num_batches_tracked": ["B"]
+    }
     assert info["rules"]["tied_groups"] == [list(TIED)]
     assert info["tool"].startswith("unival-toolkit ")
 
@@ -82,7 +90,9 @@ def test_fairseq_reads_the_merged_checkpoint(tmp_path, checkpoint_pair):
     a_path, b_path = checkpoint_pair
     a, b = load_checkpoint(a_path, keep_fields=True), load_checkpoint(b_path)
     out = tmp_path / "m.pt"
-    save_checkpoint(build_merged_checkpoint(a, interpolate(a.weights, b.weights, 1.0), {"x": 1}), out)
+    save_checkpoint(
+        build_merged_checkpoint(a, interpolate(a.weights, b.weights, 1.0), {"x": 1}), out
+    )
     state = checkpoint_utils.load_checkpoint_to_cpu(str(out))
     assert torch.equal(state["model"]["encoder.layers.0.fc1.weight"], torch.tensor([1.0, -1.0]))
     assert state["extra_state"]["merge"] == {"x": 1}
@@ -91,8 +101,9 @@ def test_fairseq_reads_the_merged_checkpoint(tmp_path, checkpoint_pair):
 def test_an_input_that_is_a_merge_carries_its_provenance(tmp_path, checkpoint_pair):
     a_path, b_path = checkpoint_pair
     a, b = load_checkpoint(a_path, keep_fields=True), load_checkpoint(b_path)
-    first = save_checkpoint(build_merged_checkpoint(a, a.weights, {"method": "first"}),
-                            tmp_path / "first.pt")
+    first = save_checkpoint(
+        build_merged_checkpoint(a, a.weights, {"method": "first"}), tmp_path / "first.pt"
+    )
     again = load_checkpoint(first, keep_fields=True)
     assert again.provenance == {"method": "first"}
     assert again.describe("A")["merge"] == {"method": "first"}

@@ -1,4 +1,5 @@
 """Greedy soup: a candidate joins only when the held-out metric of the average improves."""
+
 import math
 
 import pytest
@@ -48,6 +49,7 @@ def test_candidates_can_be_loaded_lazily_and_nan_trials_are_rejected():
         def load():
             loaded.append(value)
             return {"w": torch.tensor([value])}
+
         return load
 
     def evaluate(state):

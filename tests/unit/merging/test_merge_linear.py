@@ -1,4 +1,5 @@
 """interpolate / average / linear_combination on hand-computed 2-4 element cases."""
+
 import re
 
 import pytest
@@ -8,10 +9,18 @@ from unival.merging import MergeError, average, interpolate, linear_combination,
 
 
 def _pair():
-    a = {"w": torch.tensor([1.0, 2.0, -4.0]), "h": torch.tensor([2.0, 4.0], dtype=torch.float16),
-         "bn.num_batches_tracked": torch.tensor(7), "encoder.token_rp_bucket": torch.tensor([[0, 1], [1, 0]])}
-    b = {"w": torch.tensor([3.0, 6.0, 0.0]), "h": torch.tensor([4.0, 8.0], dtype=torch.float16),
-         "bn.num_batches_tracked": torch.tensor(9), "encoder.token_rp_bucket": torch.tensor([[0, 1], [1, 0]])}
+    a = {
+        "w": torch.tensor([1.0, 2.0, -4.0]),
+        "h": torch.tensor([2.0, 4.0], dtype=torch.float16),
+        "bn.num_batches_tracked": torch.tensor(7),
+        "encoder.token_rp_bucket": torch.tensor([[0, 1], [1, 0]]),
+    }
+    b = {
+        "w": torch.tensor([3.0, 6.0, 0.0]),
+        "h": torch.tensor([4.0, 8.0], dtype=torch.float16),
+        "bn.num_batches_tracked": torch.tensor(9),
+        "encoder.token_rp_bucket": torch.tensor([[0, 1], [1, 0]]),
+    }
     return a, b
 
 
@@ -54,19 +63,25 @@ def test_result_shares_no_memory_with_the_inputs():
 
 
 def test_weighted_and_uniform_average():
-    states = [{"w": torch.tensor([4.0, 8.0])}, {"w": torch.tensor([0.0, 4.0])},
-              {"w": torch.tensor([8.0, -4.0])}]
+    states = [
+        {"w": torch.tensor([4.0, 8.0])},
+        {"w": torch.tensor([0.0, 4.0])},
+        {"w": torch.tensor([8.0, -4.0])},
+    ]
     assert torch.equal(average(states, [0.5, 0.25, 0.25])["w"], torch.tensor([4.0, 4.0]))
     uniform = average(states)["w"]
     assert torch.allclose(uniform, torch.tensor([4.0, 8.0 / 3.0]), rtol=0, atol=1e-6)
 
 
-@pytest.mark.parametrize("weights, message", [
-    ([0.5, 0.25], "2 weights given for 3"),
-    ([0.5, 0.5, 0.5], "must sum to 1"),
-    ([1.5, -0.25, -0.25], "non-negative"),
-    ([float("nan"), 0.5, 0.5], "finite"),
-])
+@pytest.mark.parametrize(
+    "weights, message",
+    [
+        ([0.5, 0.25], "2 weights given for 3"),
+        ([0.5, 0.5, 0.5], "must sum to 1"),
+        ([1.5, -0.25, -0.25], "non-negative"),
+        ([float("nan"), 0.5, 0.5], "finite"),
+    ],
+)
 def test_average_rejects_bad_weights(weights, message):
     states = [{"w": torch.zeros(2)} for _ in range(3)]
     with pytest.raises(ValueError, match=message):
@@ -80,11 +95,19 @@ def test_linear_combination_allows_extrapolation():
 
 
 def test_frozen_keys_exact_and_regex_are_copied_from_the_first_model():
-    a = {"front.melW": torch.tensor([1.0, 1.0]), "front.stft.conv": torch.tensor([5.0]),
-         "w": torch.tensor([0.0, 2.0])}
-    b = {"front.melW": torch.tensor([3.0, 3.0]), "front.stft.conv": torch.tensor([5.0]),
-         "w": torch.tensor([2.0, 4.0])}
-    merged = average([a, b], frozen_keys=[re.compile(r"melW$"), "front.stft.conv", re.compile("nope")])
+    a = {
+        "front.melW": torch.tensor([1.0, 1.0]),
+        "front.stft.conv": torch.tensor([5.0]),
+        "w": torch.tensor([0.0, 2.0]),
+    }
+    b = {
+        "front.melW": torch.tensor([3.0, 3.0]),
+        "front.stft.conv": torch.tensor([5.0]),
+        "w": torch.tensor([2.0, 4.0]),
+    }
+    merged = average(
+        [a, b], frozen_keys=[re.compile(r"melW$"), "front.stft.conv", re.compile("nope")]
+    )
     assert torch.equal(merged["front.melW"], torch.tensor([1.0, 1.0]))
     assert torch.equal(merged["front.stft.conv"], torch.tensor([5.0]))
     assert torch.equal(merged["w"], torch.tensor([1.0, 3.0]))
@@ -102,12 +125,19 @@ def test_frozen_exact_name_that_no_model_holds_is_an_error():
 
 def _tied_state(embedding, other):
     shared = embedding.clone()
-    return {"encoder.embed_tokens.weight": shared, "decoder.embed_tokens.weight": shared,
-            "decoder.output_projection.weight": shared, "fc.weight": other.clone()}
+    return {
+        "encoder.embed_tokens.weight": shared,
+        "decoder.embed_tokens.weight": shared,
+        "decoder.output_projection.weight": shared,
+        "fc.weight": other.clone(),
+    }
 
 
-TIED = ("encoder.embed_tokens.weight", "decoder.embed_tokens.weight",
-        "decoder.output_projection.weight")
+TIED = (
+    "encoder.embed_tokens.weight",
+    "decoder.embed_tokens.weight",
+    "decoder.output_projection.weight",
+)
 
 
 def test_tied_tensors_are_merged_once_and_stay_shared():
@@ -130,8 +160,10 @@ def test_tied_in_one_model_but_different_in_another_is_an_error():
     with pytest.raises(MergeError) as info:
         average([a, b])
     message = str(info.value)
-    assert "model 1 holds different values under decoder.embed_tokens.weight, " \
-           "decoder.output_projection.weight" in message
+    assert (
+        "model 1 holds different values under decoder.embed_tokens.weight, "
+        "decoder.output_projection.weight" in message
+    )
 
 
 def test_freezing_part_of_a_tied_group_is_an_error():

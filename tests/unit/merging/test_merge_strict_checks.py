@@ -1,4 +1,5 @@
 """Strict comparison: one MergeError that lists every difference between the inputs."""
+
 import pytest
 import torch
 
@@ -6,11 +7,21 @@ from unival.merging import MergeError, average, interpolate, plan_merge, task_ar
 
 
 def test_every_difference_is_listed_in_one_error():
-    first = {"a": torch.zeros(2), "b": torch.zeros(2, 3), "c": torch.zeros(1),
-             "d": torch.zeros(4), "only_first": torch.zeros(1)}
-    second = {"a": torch.zeros(2), "b": torch.zeros(3, 2), "c": torch.zeros(1, dtype=torch.float16),
-              "d": torch.zeros(4, dtype=torch.int64), "only_second": torch.zeros(1),
-              "also_second": torch.zeros(1)}
+    first = {
+        "a": torch.zeros(2),
+        "b": torch.zeros(2, 3),
+        "c": torch.zeros(1),
+        "d": torch.zeros(4),
+        "only_first": torch.zeros(1),
+    }
+    second = {
+        "a": torch.zeros(2),
+        "b": torch.zeros(3, 2),
+        "c": torch.zeros(1, dtype=torch.float16),
+        "d": torch.zeros(4, dtype=torch.int64),
+        "only_second": torch.zeros(1),
+        "also_second": torch.zeros(1),
+    }
     with pytest.raises(MergeError) as info:
         plan_merge([first, second], names=["A.pt", "B.pt"])
     assert info.value.differences == [
@@ -26,13 +37,18 @@ def test_every_difference_is_listed_in_one_error():
 
 
 def test_three_models_each_missing_keys_are_reported_per_model():
-    states = [{"x": torch.zeros(1), "y": torch.zeros(1)}, {"x": torch.zeros(1)},
-              {"y": torch.zeros(1), "z": torch.zeros(1)}]
+    states = [
+        {"x": torch.zeros(1), "y": torch.zeros(1)},
+        {"x": torch.zeros(1)},
+        {"y": torch.zeros(1), "z": torch.zeros(1)},
+    ]
     with pytest.raises(MergeError) as info:
         average(states)
-    assert info.value.differences == ["model 0 lacks 1 key(s): z",
-                                      "model 1 lacks 2 key(s): y, z",
-                                      "model 2 lacks 1 key(s): x"]
+    assert info.value.differences == [
+        "model 0 lacks 1 key(s): z",
+        "model 1 lacks 2 key(s): y, z",
+        "model 2 lacks 1 key(s): x",
+    ]
 
 
 def test_non_tensor_values_are_rejected():
@@ -44,7 +60,9 @@ def test_task_vector_merges_check_base_against_every_finetuned_model():
     base = {"w": torch.zeros(2)}
     with pytest.raises(MergeError) as info:
         task_arithmetic(base, [{"w": torch.zeros(2)}, {"w": torch.zeros(3)}], 1.0)
-    assert info.value.differences == ["w: shape differs: base (2,), finetuned 0 (2,), finetuned 1 (3,)"]
+    assert info.value.differences == [
+        "w: shape differs: base (2,), finetuned 0 (2,), finetuned 1 (3,)"
+    ]
 
 
 def test_merge_error_is_a_value_error():

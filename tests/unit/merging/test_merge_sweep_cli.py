@@ -6,6 +6,7 @@ with A's predictions as the references of two rows and B's as those of the third
 score a non-zero CIDEr-D there, and differently. The sweep runs as a real
 ``.venv/bin/unival`` process; its rows are checked against direct ``unival eval`` runs.
 """
+
 import csv
 import json
 import struct
@@ -27,15 +28,28 @@ FC = "encoder.layers.0.fc1.weight"
 
 def _write_tsv(path, references):
     """Caption rows (uniq id, image id, "&&"-joined references, -, base64 image)."""
-    rows = [[f"c{i}", str(i), "&&".join(refs), "", encode_image_base64(Image.new("RGB", (40 + 8 * i, 32), c))]
-            for i, (c, refs) in enumerate(zip(COLOURS, references))]
+    rows = [
+        [
+            f"c{i}",
+            str(i),
+            "&&".join(refs),
+            "",
+            encode_image_base64(Image.new("RGB", (40 + 8 * i, 32), c)),
+        ]
+        for i, (c, refs) in enumerate(zip(COLOURS, references))
+    ]
     path.write_text("".join("\t".join(row) + "\n" for row in rows))
     return path
 
 
 def _eval(checkpoint, data, results):
     """``unival eval`` in this process: (captions in row order, scores)."""
-    assert evaluate.main([str(checkpoint), "--data", str(data), "--results-path", str(results), *EVAL_OPTIONS]) == 0
+    assert (
+        evaluate.main(
+            [str(checkpoint), "--data", str(data), "--results-path", str(results), *EVAL_OPTIONS]
+        )
+        == 0
+    )
     records = json.loads((results / "predictions.json").read_text())
     return [r["caption"] for r in records], json.loads((results / "scores.json").read_text())
 
@@ -63,32 +77,71 @@ def world(tmp_path_factory):
     assert all(captions_a) and captions_a != captions_b, (captions_a, captions_b)
     valid = _write_tsv(root / "valid.tsv", [[captions_a[0]], [captions_a[1]], [captions_b[2]]])
     _, scores_a = _eval(a, valid, root / "direct_a")
-    return dict(root=root, a=a, b=b, valid=valid, captions_a=captions_a, captions_b=captions_b,
-                cider_a=scores_a["cider"])
+    return dict(
+        root=root,
+        a=a,
+        b=b,
+        valid=valid,
+        captions_a=captions_a,
+        captions_b=captions_b,
+        cider_a=scores_a["cider"],
+    )
 
 
 def _sweep(world, log_name, *args, evaluation="caption"):
     root = world["root"]
-    return run_logged([BIN / "unival", "merge", "sweep", *args, "--eval", f"{evaluation}={world['valid']}",
-                       "--eval-args", "all=" + " ".join(EVAL_OPTIONS)], root, root / log_name, timeout=240)
+    return run_logged(
+        [
+            BIN / "unival",
+            "merge",
+            "sweep",
+            *args,
+            "--eval",
+            f"{evaluation}={world['valid']}",
+            "--eval-args",
+            "all=" + " ".join(EVAL_OPTIONS),
+        ],
+        root,
+        root / log_name,
+        timeout=240,
+    )
 
 
 def test_interpolation_sweep_writes_rows_checkpoints_and_plot(world):
     root = world["root"]
-    log = _sweep(world, "interpolate.log", world["a"], world["b"], "--lambdas", "0,0.5,1",
-                 "--out-dir", "out", "--name", "ab")
+    log = _sweep(
+        world,
+        "interpolate.log",
+        world["a"],
+        world["b"],
+        "--lambdas",
+        "0,0.5,1",
+        "--out-dir",
+        "out",
+        "--name",
+        "ab",
+    )
     assert log.splitlines()[-2:] == ["out/ab_sweep.csv", "out/ab_sweep.png"]  # stdout: the outputs
     rows = _rows(root / "out" / "ab_sweep.csv")
-    assert [(r["method"], float(r["lambda"]), r["task"], r["metric"], r["checkpoint"]) for r in rows] == [
+    assert [
+        (r["method"], float(r["lambda"]), r["task"], r["metric"], r["checkpoint"]) for r in rows
+    ] == [
         ("interpolate", 0.0, "caption", "cider", "out/ab_l0.00.pt"),
         ("interpolate", 0.5, "caption", "cider", "out/ab_l0.50.pt"),
-        ("interpolate", 1.0, "caption", "cider", "out/ab_l1.00.pt")]
+        ("interpolate", 1.0, "caption", "cider", "out/ab_l1.00.pt"),
+    ]
     # lambda = 1 is A: the same CIDEr as `unival eval A`, which is non-zero on this TSV
     assert world["cider_a"] > 0 and float(rows[2]["value"]) == world["cider_a"]
     # lambda = 0 is B: B's captions (which differ from A's) and B's score
-    predicted = {lam: [r["caption"] for r in json.loads(
-        (root / "out" / "eval" / f"ab_l{lam}" / "caption" / "predictions.json").read_text())]
-        for lam in ("0.00", "1.00")}
+    predicted = {
+        lam: [
+            r["caption"]
+            for r in json.loads(
+                (root / "out" / "eval" / f"ab_l{lam}" / "caption" / "predictions.json").read_text()
+            )
+        ]
+        for lam in ("0.00", "1.00")
+    }
     assert predicted == {"0.00": world["captions_b"], "1.00": world["captions_a"]}
     assert float(rows[0]["value"]) != world["cider_a"]
     half = load_checkpoint_file(root / "out" / "ab_l0.50.pt")
@@ -100,17 +153,42 @@ def test_interpolation_sweep_writes_rows_checkpoints_and_plot(world):
 
 def test_task_arithmetic_sweep_with_a_labelled_evaluation_deletes_its_checkpoints(world):
     root = world["root"]
-    _sweep(world, "task_arithmetic.log", world["a"], "--method", "task-arithmetic", "--base", world["b"],
-           "--scales", "0,1", "--metric", "caption.bleu=bleu4", "--out-dir", "ta", "--work-dir", "ta_ckpt",
-           "--delete-checkpoints", "--name", "ta", evaluation="caption.bleu")
+    _sweep(
+        world,
+        "task_arithmetic.log",
+        world["a"],
+        "--method",
+        "task-arithmetic",
+        "--base",
+        world["b"],
+        "--scales",
+        "0,1",
+        "--metric",
+        "caption.bleu=bleu4",
+        "--out-dir",
+        "ta",
+        "--work-dir",
+        "ta_ckpt",
+        "--delete-checkpoints",
+        "--name",
+        "ta",
+        evaluation="caption.bleu",
+    )
     rows = _rows(root / "ta" / "ta_sweep.csv")
-    assert [(r["method"], float(r["lambda"]), r["task"], r["metric"], r["checkpoint"]) for r in rows] == [
+    assert [
+        (r["method"], float(r["lambda"]), r["task"], r["metric"], r["checkpoint"]) for r in rows
+    ] == [
         ("task-arithmetic", 0.0, "caption.bleu", "bleu4", "ta_ckpt/ta_s0.00.pt"),
-        ("task-arithmetic", 1.0, "caption.bleu", "bleu4", "ta_ckpt/ta_s1.00.pt")]
+        ("task-arithmetic", 1.0, "caption.bleu", "bleu4", "ta_ckpt/ta_s1.00.pt"),
+    ]
     assert not list((root / "ta_ckpt").glob("*.pt"))  # deleted after evaluation
-    results = {lam: root / "ta" / "eval" / f"ta_s{lam}" / "caption.bleu" for lam in ("0.00", "1.00")}
+    results = {
+        lam: root / "ta" / "eval" / f"ta_s{lam}" / "caption.bleu" for lam in ("0.00", "1.00")
+    }
     for row, lam in zip(rows, results):  # each value is the metric of that evaluation's scores.json
-        assert float(row["value"]) == json.loads((results[lam] / "scores.json").read_text())["bleu4"]
+        assert (
+            float(row["value"]) == json.loads((results[lam] / "scores.json").read_text())["bleu4"]
+        )
     # scale 0 is the base, B: B's captions
     predictions = json.loads((results["0.00"] / "predictions.json").read_text())
     assert [r["caption"] for r in predictions] == world["captions_b"]

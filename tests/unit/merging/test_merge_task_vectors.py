@@ -1,4 +1,5 @@
 """Task arithmetic, TIES and DARE on cases worked by hand."""
+
 import re
 
 import pytest
@@ -28,8 +29,10 @@ def test_task_vector_is_finetuned_minus_base_in_float32():
 
 def test_task_arithmetic_by_hand():
     base = {"w": torch.tensor([1.0, 1.0]), "bn.num_batches_tracked": torch.tensor(10)}
-    tuned = [{"w": torch.tensor([2.0, 3.0]), "bn.num_batches_tracked": torch.tensor(20)},
-             {"w": torch.tensor([0.0, 5.0]), "bn.num_batches_tracked": torch.tensor(30)}]
+    tuned = [
+        {"w": torch.tensor([2.0, 3.0]), "bn.num_batches_tracked": torch.tensor(20)},
+        {"w": torch.tensor([0.0, 5.0]), "bn.num_batches_tracked": torch.tensor(30)},
+    ]
     merged = task_arithmetic(base, tuned, 0.5)  # tau = [1, 2] and [-1, 4]
     assert torch.equal(merged["w"], torch.tensor([1.0, 4.0]))
     assert merged["bn.num_batches_tracked"].item() == 10  # copied from the base
@@ -55,17 +58,21 @@ def test_ties_worked_by_hand():
     # sums [1, 2, -3, -2] -> signs [+, +, -, -]
     # disjoint means: mean(3, 2) = 2.5, 2, -3, -2
     base, tuned = _ties_case()
-    assert torch.equal(ties_merge(base, tuned, density=0.5)["w"], torch.tensor([3.5, 3.0, -2.0, -1.0]))
-    assert torch.equal(ties_merge(base, tuned, density=0.5, scale=0.5)["w"],
-                       torch.tensor([2.25, 2.0, -0.5, 0.0]))
+    assert torch.equal(
+        ties_merge(base, tuned, density=0.5)["w"], torch.tensor([3.5, 3.0, -2.0, -1.0])
+    )
+    assert torch.equal(
+        ties_merge(base, tuned, density=0.5, scale=0.5)["w"], torch.tensor([2.25, 2.0, -0.5, 0.0])
+    )
 
 
 def test_ties_with_full_density_is_the_disjoint_mean():
     # no trimming: sums [1.0, 1.5, -1.5, -3.25]; agreeing values averaged
     base, tuned = _ties_case()
     expected = torch.tensor([(3.0 + 2.0) / 2, (2.0 + 0.5) / 2, -3.0, (-2.0 - 1.0 - 0.25) / 3])
-    assert torch.allclose(ties_merge(base, tuned, density=1.0)["w"] - 1.0, expected,
-                          rtol=0, atol=1e-6)
+    assert torch.allclose(
+        ties_merge(base, tuned, density=1.0)["w"] - 1.0, expected, rtol=0, atol=1e-6
+    )
 
 
 def test_ties_sign_tie_gives_zero():
@@ -75,10 +82,14 @@ def test_ties_sign_tie_gives_zero():
 
 
 def test_trim_keeps_ceil_density_n_and_every_value_tied_at_the_threshold():
-    assert torch.equal(trim_to_density({"w": torch.tensor([1.0, -4.0, 3.0, 2.0])}, 0.3)["w"],
-                       torch.tensor([0.0, -4.0, 3.0, 0.0]))  # ceil(1.2) = 2 kept
-    assert torch.equal(trim_to_density({"w": torch.tensor([2.0, -2.0, 1.0, 0.0])}, 0.25)["w"],
-                       torch.tensor([2.0, -2.0, 0.0, 0.0]))
+    assert torch.equal(
+        trim_to_density({"w": torch.tensor([1.0, -4.0, 3.0, 2.0])}, 0.3)["w"],
+        torch.tensor([0.0, -4.0, 3.0, 0.0]),
+    )  # ceil(1.2) = 2 kept
+    assert torch.equal(
+        trim_to_density({"w": torch.tensor([2.0, -2.0, 1.0, 0.0])}, 0.25)["w"],
+        torch.tensor([2.0, -2.0, 0.0, 0.0]),
+    )
     with pytest.raises(ValueError, match="density"):
         trim_to_density({"w": torch.ones(2)}, 0.0)
 
@@ -105,7 +116,11 @@ def test_global_trim_counts_a_tied_tensor_once():
 
 def test_dare_is_reproducible_and_keeps_scaled_values():
     vector = {"w": torch.arange(1.0, 1001.0)}
-    first, again, other = dare(vector, 0.3, seed=7), dare(vector, 0.3, seed=7), dare(vector, 0.3, seed=8)
+    first, again, other = (
+        dare(vector, 0.3, seed=7),
+        dare(vector, 0.3, seed=7),
+        dare(vector, 0.3, seed=8),
+    )
     assert torch.equal(first["w"], again["w"])
     assert not torch.equal(first["w"], other["w"])
     kept = first["w"] != 0
@@ -168,11 +183,15 @@ def test_apply_task_vectors_rejects_vectors_that_do_not_fit():
 
 def test_task_arithmetic_refuses_a_negative_batchnorm_variance_and_freezing_fixes_it():
     base = {"bn.weight": torch.ones(2), "bn.running_var": torch.tensor([1.0, 1.0])}
-    tuned = [{"bn.weight": torch.ones(2), "bn.running_var": torch.tensor([0.2, 1.5])},
-             {"bn.weight": torch.ones(2), "bn.running_var": torch.tensor([0.4, 1.0])}]
+    tuned = [
+        {"bn.weight": torch.ones(2), "bn.running_var": torch.tensor([0.2, 1.5])},
+        {"bn.weight": torch.ones(2), "bn.running_var": torch.tensor([0.4, 1.0])},
+    ]
     # tau = [-0.8, 0.5] + [-0.6, 0.0] = [-1.4, 0.5]: scale 0.5 -> [0.3, 1.25] (allowed),
     # scale 1 -> [-0.4, 1.5] (a negative variance).
-    assert torch.allclose(task_arithmetic(base, tuned, 0.5)["bn.running_var"], torch.tensor([0.3, 1.25]))
+    assert torch.allclose(
+        task_arithmetic(base, tuned, 0.5)["bn.running_var"], torch.tensor([0.3, 1.25])
+    )
     with pytest.raises(MergeError, match=r"bn\.running_var \(min -0\.4\)"):
         task_arithmetic(base, tuned, 1.0)
     frozen = task_arithmetic(base, tuned, 1.0, frozen_keys=[re.compile(r"running_(mean|var)$")])

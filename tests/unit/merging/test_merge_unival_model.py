@@ -1,11 +1,15 @@
 """Merging the state dicts of real ``unival_tiny`` models: ties found, result loads strictly."""
+
 import torch
 
 from unival.merging import interpolate, plan_merge, task_arithmetic
 from unival.models import build_model
 
-TIED = ["encoder.embed_tokens.weight", "decoder.embed_tokens.weight",
-        "decoder.output_projection.weight"]
+TIED = [
+    "encoder.embed_tokens.weight",
+    "decoder.embed_tokens.weight",
+    "decoder.output_projection.weight",
+]
 
 
 def _model(seed):
@@ -21,7 +25,9 @@ def test_interpolated_unival_tiny_loads_strictly_with_ties_and_buffers_intact():
 
     plan = plan_merge([a, b_trained])
     assert TIED in [list(group) for group in plan.tied_groups]
-    assert {"encoder.token_rp_bucket", "decoder.image_position_idx", bn_counter} <= set(plan.copied_keys)
+    assert {"encoder.token_rp_bucket", "decoder.image_position_idx", bn_counter} <= set(
+        plan.copied_keys
+    )
     assert plan.differing_copied == {bn_counter: ["model 1"]}
 
     merged = interpolate(a, b_trained, 0.3)

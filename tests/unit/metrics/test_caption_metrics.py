@@ -1,5 +1,6 @@
 """Caption metrics on cases small enough to compute by hand, and the summable forms vs
 pycocoevalcap."""
+
 import math
 import random
 import shutil
@@ -27,13 +28,15 @@ def test_strip_punctuation_keeps_case_and_collapses_spaces():
 
 
 def test_bleu4_identical_is_one():
-    assert bleu4({1: "a man rides a brown horse"}, {1: ["a man rides a brown horse"]}) == pytest.approx(1.0)
+    assert bleu4(
+        {1: "a man rides a brown horse"}, {1: ["a man rides a brown horse"]}
+    ) == pytest.approx(1.0)
 
 
 def test_bleu4_precisions_by_hand():
     # 1..4-gram precisions 4/5, 3/4, 2/3, 1/2 -> geometric mean of their product 0.2; equal lengths
     score = bleu4({"x": "a b c d e"}, {"x": ["a b c d f"]})
-    assert score == pytest.approx(0.2 ** 0.25, rel=1e-6)
+    assert score == pytest.approx(0.2**0.25, rel=1e-6)
 
 
 def test_bleu4_brevity_penalty_and_closest_reference():
@@ -66,7 +69,9 @@ def _random_corpus(seed=0, size=40):
     hyps, refs = {}, {}
     for i in range(size):
         hyps[i] = " ".join(rng.choices(words, k=rng.randint(1, 9)))
-        refs[i] = [" ".join(rng.choices(words, k=rng.randint(2, 9))) for _ in range(rng.randint(1, 5))]
+        refs[i] = [
+            " ".join(rng.choices(words, k=rng.randint(2, 9))) for _ in range(rng.randint(1, 5))
+        ]
     return hyps, refs
 
 

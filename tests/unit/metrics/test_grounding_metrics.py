@@ -1,4 +1,5 @@
 """IoU, Acc@thresh and size filters on boxes small enough to compute by hand."""
+
 import pytest
 import torch
 
@@ -54,15 +55,35 @@ def test_area_filters_follow_the_rl_recipe_buckets():
     assert area_filter(areas).tolist() == [True, True, True]
     assert area_filter(areas, max_area=1000).tolist() == [True, False, False]  # small
     assert area_filter(areas, min_area=10000).tolist() == [False, False, True]  # large
-    assert area_filter(areas, min_area=10000, max_area=1000).tolist() == [True, False, True]  # small+large
-    assert area_filter(areas, min_area=10000, max_area=1000, medium=True).tolist() == [False, True, False]
-    assert area_filter(areas, max_area=1000, medium=True).tolist() == [False, True, True]  # medium+large
-    assert area_filter(areas, min_area=10000, medium=True).tolist() == [True, True, False]  # medium+small
+    assert area_filter(areas, min_area=10000, max_area=1000).tolist() == [
+        True,
+        False,
+        True,
+    ]  # small+large
+    assert area_filter(areas, min_area=10000, max_area=1000, medium=True).tolist() == [
+        False,
+        True,
+        False,
+    ]
+    assert area_filter(areas, max_area=1000, medium=True).tolist() == [
+        False,
+        True,
+        True,
+    ]  # medium+large
+    assert area_filter(areas, min_area=10000, medium=True).tolist() == [
+        True,
+        True,
+        False,
+    ]  # medium+small
 
 
 def test_size_categories():
     assert size_category(torch.tensor([29999.0, 30000.0, 100000.0, 100001.0])) == [
-        "small", "medium", "medium", "large"]
+        "small",
+        "medium",
+        "medium",
+        "large",
+    ]
 
 
 def test_statistics_and_accuracies():
@@ -70,7 +91,11 @@ def test_statistics_and_accuracies():
     gt = [[0, 0, 10, 10], [200, 200, 300, 300], [0, 0, 400, 300]]  # hit, miss, hit (iou 0.75)
     stats = grounding_statistics(pred, gt, thresholds=[0.5, 0.8])
     assert stats["n"] == 3 and stats["hits@0.5"] == 2 and stats["hits@0.8"] == 1
-    assert (stats["n_small"], stats["n_medium"], stats["n_large"]) == (2, 0, 1)  # 100, 10000, 120000 px²
+    assert (stats["n_small"], stats["n_medium"], stats["n_large"]) == (
+        2,
+        0,
+        1,
+    )  # 100, 10000, 120000 px²
     assert stats["hits@0.5_small"] == 1 and stats["hits@0.5_large"] == 1
     acc = accuracies_from_statistics(stats)
     assert acc["acc@0.5"] == pytest.approx(2 / 3) and acc["acc@0.8"] == pytest.approx(1 / 3)

@@ -1,4 +1,5 @@
 """POPE: answer reading and metrics against hand-computed confusion counts."""
+
 import pytest
 
 from unival.metrics.pope import (
@@ -10,8 +11,17 @@ from unival.metrics.pope import (
 )
 
 
-@pytest.mark.parametrize("answer, read", [("Yes", "yes"), ("yes, there is.", "yes"), ("No.", "no"),
-                                          ("maybe", "other"), ("", "other"), ("noodles", "other")])
+@pytest.mark.parametrize(
+    "answer, read",
+    [
+        ("Yes", "yes"),
+        ("yes, there is.", "yes"),
+        ("No.", "no"),
+        ("maybe", "other"),
+        ("", "other"),
+        ("noodles", "other"),
+    ],
+)
 def test_yes_no_reading(answer, read):
     assert yes_no(answer) == read
 
@@ -25,14 +35,19 @@ def test_pope_scores_on_hand_counts():
     assert scores["accuracy"] == pytest.approx(5 / 7)
     assert scores["precision"] == pytest.approx(2 / 3) and scores["recall"] == pytest.approx(2 / 3)
     assert scores["f1"] == pytest.approx(2 / 3)
-    assert scores["yes_ratio"] == pytest.approx(3 / 7) and scores["n"] == 7 and scores["n_other"] == 1
+    assert (
+        scores["yes_ratio"] == pytest.approx(3 / 7) and scores["n"] == 7 and scores["n_other"] == 1
+    )
 
 
 def test_pope_from_counts_unequal_precision_recall_and_zero_denominators():
     s = pope_from_counts(tp=6, fp=2, tn=8, fn=4)
     assert (s["precision"], s["recall"]) == (pytest.approx(0.75), pytest.approx(0.6))
     assert s["f1"] == pytest.approx(2 * 0.75 * 0.6 / 1.35) and s["yes_ratio"] == pytest.approx(0.4)
-    assert pope_from_counts(0, 0, 5, 0)["precision"] == 0.0 and pope_from_counts(0, 0, 0, 0)["accuracy"] == 0.0
+    assert (
+        pope_from_counts(0, 0, 5, 0)["precision"] == 0.0
+        and pope_from_counts(0, 0, 0, 0)["accuracy"] == 0.0
+    )
 
 
 def test_pope_groups_and_label_errors():

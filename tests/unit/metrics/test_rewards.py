@@ -1,4 +1,5 @@
 """Reward functions of the SCST criterions on cases small enough to compute by hand."""
+
 import math
 import pickle
 from collections import defaultdict
@@ -46,19 +47,22 @@ def test_leave_one_out_baseline():
 TOY_GT = {"red circle", "circle", "blue square", "square"}  # a red circle and a blue square
 
 
-@pytest.mark.parametrize("caption, gt, expected", [
-    # longest match first: "red circle" and "green triangle" are one mention each (no bare
-    # "triangle" is mentioned), and only the green triangle is absent
-    ("a red circle and a green triangle", TOY_GT, 1),
-    # "green square" (the square is blue) and "triangles" -> "triangle" (none at all); sizes
-    # are not objects
-    ("a big green square next to two triangles", TOY_GT, 2),
-    # repeats count once; "circle" and "blue square" are both in the scene
-    ("a blue square, a blue square and a circle", TOY_GT, 0),
-    ("a yellow circle left of a yellow circle", TOY_GT, 1),
-    ("an empty picture", TOY_GT, 0),
-    ("a circle", set(), 1),  # an image without objects: every mention is hallucinated
-])
+@pytest.mark.parametrize(
+    "caption, gt, expected",
+    [
+        # longest match first: "red circle" and "green triangle" are one mention each (no bare
+        # "triangle" is mentioned), and only the green triangle is absent
+        ("a red circle and a green triangle", TOY_GT, 1),
+        # "green square" (the square is blue) and "triangles" -> "triangle" (none at all); sizes
+        # are not objects
+        ("a big green square next to two triangles", TOY_GT, 2),
+        # repeats count once; "circle" and "blue square" are both in the scene
+        ("a blue square, a blue square and a circle", TOY_GT, 0),
+        ("a yellow circle left of a yellow circle", TOY_GT, 1),
+        ("an empty picture", TOY_GT, 0),
+        ("a circle", set(), 1),  # an image without objects: every mention is hallucinated
+    ],
+)
 def test_hallucinated_mentions_on_toy_captions(caption, gt, expected):
     counts = mention_counts([caption], [gt], toy_vocabulary())[0]
     assert counts.dtype == torch.float64 and counts.tolist() == [expected]
@@ -66,22 +70,33 @@ def test_hallucinated_mentions_on_toy_captions(caption, gt, expected):
 
 def test_mention_counts_split_hallucinated_from_correct_mentions():
     hallucinated, correct = mention_counts(
-        ["a red circle and a green triangle", "a blue square, a blue square and a circle", "there are two shapes a big red"],
-        [TOY_GT] * 3, toy_vocabulary())
+        [
+            "a red circle and a green triangle",
+            "a blue square, a blue square and a circle",
+            "there are two shapes a big red",
+        ],
+        [TOY_GT] * 3,
+        toy_vocabulary(),
+    )
     # 1: red circle right, green triangle not; 2: blue square and circle right (repeat once);
     # 3: a caption cut before its noun names nothing, neither right nor wrong
     assert hallucinated.tolist() == [1.0, 0.0, 0.0] and correct.tolist() == [1.0, 2.0, 0.0]
 
 
 def test_mention_counts_pair_each_caption_with_its_own_objects():
-    hallucinated, correct = mention_counts(["a red circle", "a red circle"], [TOY_GT, {"square", "blue square"}],
-                                           toy_vocabulary())
+    hallucinated, correct = mention_counts(
+        ["a red circle", "a red circle"], [TOY_GT, {"square", "blue square"}], toy_vocabulary()
+    )
     assert hallucinated.tolist() == [0.0, 1.0] and correct.tolist() == [1.0, 0.0]
     with pytest.raises(ValueError, match="2 hypotheses but 1 ground-truth"):
         mention_counts(["a", "b"], [TOY_GT], toy_vocabulary())
 
 
-GT = [[0, 0, 100, 100], [0, 0, 200, 200], [0, 0, 400, 400]]  # areas 1e4 (small), 4e4 (medium), 1.6e5 (large)
+GT = [
+    [0, 0, 100, 100],
+    [0, 0, 200, 200],
+    [0, 0, 400, 400],
+]  # areas 1e4 (small), 4e4 (medium), 1.6e5 (large)
 PRED = [[0, 0, 100, 100], [0, 0, 200, 110], [100, 100, 400, 400]]  # IoU 1, 0.55, 0.5625
 
 
@@ -92,14 +107,17 @@ def test_grounding_reward_acc_and_iou():
     assert ious.tolist() == pytest.approx([1.0, 0.55, 0.5625], abs=1e-6)
 
 
-@pytest.mark.parametrize("bounds, expected", [
-    (dict(max_area=30000.0), [1.0, 0.0, 0.0]),  # small
-    (dict(min_area=100000.0), [0.0, 0.0, 1.0]),  # large
-    (dict(max_area=30000.0, min_area=100000.0, medium=True), [0.0, 1.0, 0.0]),  # medium
-    (dict(max_area=30000.0, min_area=100000.0), [1.0, 0.0, 1.0]),  # small + large
-    (dict(max_area=30000.0, medium=True), [0.0, 1.0, 1.0]),  # medium + large
-    (dict(min_area=100000.0, medium=True), [1.0, 1.0, 0.0]),  # medium + small
-])
+@pytest.mark.parametrize(
+    "bounds, expected",
+    [
+        (dict(max_area=30000.0), [1.0, 0.0, 0.0]),  # small
+        (dict(min_area=100000.0), [0.0, 0.0, 1.0]),  # large
+        (dict(max_area=30000.0, min_area=100000.0, medium=True), [0.0, 1.0, 0.0]),  # medium
+        (dict(max_area=30000.0, min_area=100000.0), [1.0, 0.0, 1.0]),  # small + large
+        (dict(max_area=30000.0, medium=True), [0.0, 1.0, 1.0]),  # medium + large
+        (dict(min_area=100000.0, medium=True), [1.0, 1.0, 0.0]),  # medium + small
+    ],
+)
 def test_area_buckets(bounds, expected):
     assert grounding_rewards(PRED, GT, 0.5, **bounds).tolist() == expected
 
@@ -114,7 +132,9 @@ def test_reference_cider_cache_is_read_and_code_is_refused(tmp_path):
     good = tmp_path / "words.p"
     good.write_bytes(pickle.dumps({"document_frequency": df, "ref_len": math.log(2.0)}))
     stats = load_cider_cached_tokens(str(good))
-    assert stats.df == {("a",): 2.0, ("cat",): 1.0} and stats.log_num_images == pytest.approx(math.log(2))
+    assert stats.df == {("a",): 2.0, ("cat",): 1.0} and stats.log_num_images == pytest.approx(
+        math.log(2)
+    )
     bad = tmp_path / "evil.p"
     bad.write_bytes(pickle.dumps({"document_frequency": df, "ref_len": 1.0, "x": print}))
     with pytest.raises(pickle.UnpicklingError, match="calls 'builtins.print'"):

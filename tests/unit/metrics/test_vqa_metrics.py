@@ -1,4 +1,5 @@
 """VQA metrics on cases computed by hand."""
+
 import pytest
 
 from unival.metrics.vqa import (
@@ -10,18 +11,21 @@ from unival.metrics.vqa import (
 )
 
 
-@pytest.mark.parametrize("raw, expected", [
-    ("Yes", "yes"),
-    ("Two.", "2"),                 # number word, final period deleted
-    ("the dog", "dog"),            # article dropped
-    ("A red, white car", "red white car"),  # ", " next to a space: deleted
-    ("black/white", "black white"),  # no space around: replaced by a space
-    ("1,000", "1000"),             # digit-comma-digit: punctuation deleted
-    ("3.5", "3.5"),                # period before a digit kept
-    ("dont know", "don't know"),   # contraction restored
-    ("couldntve", "couldn't've"),
-    ("  ten\tapples\n", "10 apples"),
-])
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("Yes", "yes"),
+        ("Two.", "2"),  # number word, final period deleted
+        ("the dog", "dog"),  # article dropped
+        ("A red, white car", "red white car"),  # ", " next to a space: deleted
+        ("black/white", "black white"),  # no space around: replaced by a space
+        ("1,000", "1000"),  # digit-comma-digit: punctuation deleted
+        ("3.5", "3.5"),  # period before a digit kept
+        ("dont know", "don't know"),  # contraction restored
+        ("couldntve", "couldn't've"),
+        ("  ten\tapples\n", "10 apples"),
+    ],
+)
 def test_answer_normalisation(raw, expected):
     assert normalize_vqa_answer(raw) == expected
 

@@ -1,4 +1,5 @@
 """CNN backbones: checkpoint names/shapes, output grids, audio numerics, BN and drop-path."""
+
 import json
 import math
 
@@ -16,7 +17,7 @@ from unival.models.backbones.pann import drop_stripes
 
 
 def _sub_state(state: dict, prefix: str) -> dict:
-    return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+    return {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
 
 
 def _meta_forward(module, shape):
@@ -37,7 +38,7 @@ FULL_SIZE = [
 @pytest.mark.parametrize("prefix,build,n_params", FULL_SIZE, ids=["image", "video", "audio"])
 def test_full_size_names_shapes_and_param_counts(parity_dir, prefix, build, n_params):
     shapes = json.loads((parity_dir / "unival_base_param_shapes.json").read_text())["shapes"]
-    expected = {k[len(prefix):]: tuple(v) for k, v in shapes.items() if k.startswith(prefix)}
+    expected = {k[len(prefix) :]: tuple(v) for k, v in shapes.items() if k.startswith(prefix)}
     with torch.device("meta"):
         module = build()
     got = {k: tuple(v.shape) for k, v in module.state_dict().items()}
@@ -123,11 +124,16 @@ def test_audio_output_grids():
 
 # --------------------------------------------------------------------------- audio numerics
 def test_fresh_front_end_constants_match_reference(parity_dir):
-    state = _sub_state(torch.load(parity_dir / "audio_model_state_dict.pt", weights_only=True),
-                       "encoder.embed_audios.")
+    state = _sub_state(
+        torch.load(parity_dir / "audio_model_state_dict.pt", weights_only=True),
+        "encoder.embed_audios.",
+    )
     fresh = build_audio_backbone("pann_cnn6").state_dict()
-    for key in ("logmel_extractor.melW", "spectrogram_extractor.stft.conv_real.weight",
-                "spectrogram_extractor.stft.conv_imag.weight"):
+    for key in (
+        "logmel_extractor.melW",
+        "spectrogram_extractor.stft.conv_real.weight",
+        "spectrogram_extractor.stft.conv_imag.weight",
+    ):
         assert fresh[key].dtype == torch.float32
         torch.testing.assert_close(fresh[key], state[key], atol=1e-6, rtol=0)
 
@@ -135,8 +141,11 @@ def test_fresh_front_end_constants_match_reference(parity_dir):
 def test_front_end_parameters_are_frozen():
     audio = build_audio_backbone("pann_cnn6")
     frozen = {n for n, p in audio.named_parameters() if not p.requires_grad}
-    assert frozen == {"logmel_extractor.melW", "spectrogram_extractor.stft.conv_real.weight",
-                      "spectrogram_extractor.stft.conv_imag.weight"}
+    assert frozen == {
+        "logmel_extractor.melW",
+        "spectrogram_extractor.stft.conv_real.weight",
+        "spectrogram_extractor.stft.conv_imag.weight",
+    }
 
 
 def test_cnn6_reproduces_reference_logmel_and_conv_map(parity_dir):
@@ -161,9 +170,16 @@ def test_log_mel_matches_torch_stft_route():
     """Independent route: torch.stft + the stored filterbank + 10 log10."""
     audio = build_audio_backbone("pann_cnn6", hop_size=200)
     wave = torch.randn(2, 9_600, generator=torch.Generator().manual_seed(0)) * 0.3
-    spec = torch.stft(wave.double(), n_fft=1024, hop_length=200, win_length=1024,
-                      window=torch.hann_window(1024, periodic=True, dtype=torch.float64),
-                      center=True, pad_mode="reflect", return_complex=True)
+    spec = torch.stft(
+        wave.double(),
+        n_fft=1024,
+        hop_length=200,
+        win_length=1024,
+        window=torch.hann_window(1024, periodic=True, dtype=torch.float64),
+        center=True,
+        pad_mode="reflect",
+        return_complex=True,
+    )
     power = spec.abs() ** 2  # (B, 513, frames)
     mel = power.transpose(1, 2) @ audio.logmel_extractor.melW.double()
     expected = (10.0 * torch.log10(mel.clamp(min=1e-10)))[:, None].float()
@@ -206,7 +222,10 @@ def test_drop_stripes_zeroes_whole_narrow_stripes():
 def test_eval_mode_batchnorm_uses_running_stats(kind):
     torch.manual_seed(1)
     if kind == "image":
-        net, x = build_image_backbone("resnet", "resnet50", layers=[1, 1, 1]), torch.randn(3, 3, 64, 64)
+        net, x = (
+            build_image_backbone("resnet", "resnet50", layers=[1, 1, 1]),
+            torch.randn(3, 3, 64, 64),
+        )
     elif kind == "video":
         net, x = build_video_backbone("resnext50", layers=[1, 1, 1]), torch.randn(3, 3, 4, 32, 32)
     else:
@@ -245,8 +264,9 @@ def test_ofa_drop_path_schedule_per_stage():
     assert net.layer1[2].drop_path.drop_prob == pytest.approx(0.2)
     assert net.layer3[22].drop_path.drop_prob == pytest.approx(0.2)
     plain = build_image_backbone("resnet", "resnet50")
-    assert all(isinstance(b.drop_path, torch.nn.Identity) for b in plain.modules()
-               if hasattr(b, "conv3"))
+    assert all(
+        isinstance(b.drop_path, torch.nn.Identity) for b in plain.modules() if hasattr(b, "conv3")
+    )
 
 
 def test_timm_drop_path_schedule_is_network_wide():
@@ -273,8 +293,7 @@ def test_drop_path_drops_whole_samples_only_in_training():
 # --------------------------------------------------------------------------- pretrained files
 def test_load_pretrained_backbone_strips_wrappers_and_prefixes(tmp_path):
     source = build_video_backbone("resnext50", layers=[1, 1, 1])
-    wrapped = {"state_dict": {f"module.{k}": v for k, v in source.state_dict().items()},
-               "epoch": 3}
+    wrapped = {"state_dict": {f"module.{k}": v for k, v in source.state_dict().items()}, "epoch": 3}
     wrapped["state_dict"]["module.fc.weight"] = torch.zeros(400, 1024)
     path = tmp_path / "video.pth"
     torch.save(wrapped, path)
@@ -295,8 +314,13 @@ def test_load_pretrained_pann_drops_mel_keys_for_other_mel_bins(tmp_path):
     missing, unexpected = load_pretrained_backbone(target, str(path))
     assert unexpected == []
     # (torch's BatchNorm never reports a missing num_batches_tracked: it keeps its own)
-    assert set(missing) == {"logmel_extractor.melW", "bn0.weight", "bn0.bias",
-                            "bn0.running_mean", "bn0.running_var"}
+    assert set(missing) == {
+        "logmel_extractor.melW",
+        "bn0.weight",
+        "bn0.bias",
+        "bn0.running_mean",
+        "bn0.running_var",
+    }
     assert int(target.bn0.num_batches_tracked) == 0
     assert torch.equal(target.logmel_extractor.melW, melw_before)
     assert torch.equal(target.conv_block2.conv1.weight, source.conv_block2.conv1.weight)
@@ -306,7 +330,9 @@ def test_load_pretrained_pann_drops_mel_keys_for_other_mel_bins(tmp_path):
 def _conv_input_in_training(audio, wave):
     """The tensor the first conv block receives in training mode: (B, 1, T, F)."""
     seen = []
-    handle = audio.conv_block1.register_forward_pre_hook(lambda _m, args: seen.append(args[0].clone()))
+    handle = audio.conv_block1.register_forward_pre_hook(
+        lambda _m, args: seen.append(args[0].clone())
+    )
     audio.train()
     torch.manual_seed(0)
     with torch.no_grad():
@@ -334,8 +360,15 @@ def test_spec_augment_can_be_turned_off_for_short_clips():
 def test_model_flag_reaches_the_audio_encoder():
     from unival import build_model
 
-    on = build_model("unival_tiny", vocab_size=64, video_encoder_name="none", audio_encoder_name="pann_cnn6")
-    off = build_model("unival_tiny", vocab_size=64, video_encoder_name="none", audio_encoder_name="pann_cnn6",
-                      no_audio_spec_augment=True)
+    on = build_model(
+        "unival_tiny", vocab_size=64, video_encoder_name="none", audio_encoder_name="pann_cnn6"
+    )
+    off = build_model(
+        "unival_tiny",
+        vocab_size=64,
+        video_encoder_name="none",
+        audio_encoder_name="pann_cnn6",
+        no_audio_spec_augment=True,
+    )
     encoders = [m for m in (on, off) for m in m.modules() if hasattr(m, "use_spec_augment")]
     assert [e.use_spec_augment for e in encoders] == [True, False]

@@ -8,6 +8,7 @@ with ``fairseq.checkpoint_utils.load_checkpoint_to_cpu`` and loaded strictly wit
 ``model.load_state_dict(state["model"], strict=True, model_cfg=...)``, the two calls
 ``fairseq-train --restore-file`` makes (run_scripts/pretraining/stage1.sh).
 """
+
 import argparse
 
 import pytest
@@ -21,8 +22,16 @@ from unival.models import build_model
 from unival.tokenizer import extend_dictionary
 
 WORDS = [f"w{i}" for i in range(20)]
-TINY = {"encoder_embed_dim": 128, "encoder_ffn_embed_dim": 512, "encoder_layers": 2, "encoder_attention_heads": 2,
-        "decoder_embed_dim": 128, "decoder_ffn_embed_dim": 512, "decoder_layers": 2, "decoder_attention_heads": 2}
+TINY = {
+    "encoder_embed_dim": 128,
+    "encoder_ffn_embed_dim": 512,
+    "encoder_layers": 2,
+    "encoder_attention_heads": 2,
+    "decoder_embed_dim": 128,
+    "decoder_ffn_embed_dim": 512,
+    "decoder_layers": 2,
+    "decoder_attention_heads": 2,
+}
 
 
 def text_dictionary() -> Dictionary:
@@ -42,10 +51,20 @@ def bart_checkpoint(tmp_path_factory):
     bart_base_architecture(args)
     task = argparse.Namespace(source_dictionary=dictionary, target_dictionary=dictionary)
     model = BARTModel.build_model(args, task)
-    state = {"args": args, "model": model.state_dict(), "extra_state": {"train_iterator": {"epoch": 1}},
-             "optimizer_history": [{"criterion_name": "CrossEntropyCriterion", "optimizer_name": "FairseqAdam",
-                                    "lr_scheduler_state": {"best": None}, "num_updates": 500000}],
-             "last_optimizer_state": None}
+    state = {
+        "args": args,
+        "model": model.state_dict(),
+        "extra_state": {"train_iterator": {"epoch": 1}},
+        "optimizer_history": [
+            {
+                "criterion_name": "CrossEntropyCriterion",
+                "optimizer_name": "FairseqAdam",
+                "lr_scheduler_state": {"best": None},
+                "num_updates": 500000,
+            }
+        ],
+        "last_optimizer_state": None,
+    }
     path = tmp_path_factory.mktemp("bart") / "model.pt"
     torch.save(state, path)
     return path, {k: v.clone() for k, v in model.state_dict().items()}
@@ -65,9 +84,14 @@ def test_without_the_opt_in_bart_is_refused_naming_the_new_modules(bart_checkpoi
     state = checkpoint_utils.load_checkpoint_to_cpu(str(bart_checkpoint[0]))
     with pytest.raises(MissingWeightsError, match="is missing 200 weight") as caught:
         model.load_state_dict(state["model"], strict=True, model_cfg=model.cfg)
-    assert "encoder.image_proj.weight" in caught.value.keys and "encoder.layers.0.fc1.weight" not in caught.value.keys
+    assert (
+        "encoder.image_proj.weight" in caught.value.keys
+        and "encoder.layers.0.fc1.weight" not in caught.value.keys
+    )
     assert "UNIVAL_ALLOW_MISSING_WEIGHTS=1" in str(caught.value)
-    assert not any(key.endswith(("version", "rp_bucket", "image_position_idx")) for key in caught.value.keys)
+    assert not any(
+        key.endswith(("version", "rp_bucket", "image_position_idx")) for key in caught.value.keys
+    )
 
 
 def unival_for_bart():
@@ -75,8 +99,14 @@ def unival_for_bart():
     dictionary = text_dictionary()
     extend_dictionary(dictionary, num_codes=16, num_bins=10)
     torch.manual_seed(1)
-    return build_model("unival_tiny", len(dictionary), dictionary=dictionary, image_encoder_name="resnet",
-                       resnet_type="resnet50", resnet_layers="1,1,1"), dictionary
+    return build_model(
+        "unival_tiny",
+        len(dictionary),
+        dictionary=dictionary,
+        image_encoder_name="resnet",
+        resnet_type="resnet50",
+        resnet_layers="1,1,1",
+    ), dictionary
 
 
 def test_bart_text_weights_load_into_unival_tiny(bart_checkpoint):
@@ -99,7 +129,9 @@ def test_bart_text_weights_load_into_unival_tiny(bart_checkpoint):
         if key.endswith(("embed_tokens.weight", "output_projection.weight")):
             assert target.shape == (len(dictionary), 128)
             torch.testing.assert_close(target[:text_rows], source, rtol=0, atol=0, msg=key)
-            new_rows = target[text_rows:]  # codes and bins: N(0, d^-1/2) rows appended, as the original loader does
+            new_rows = target[
+                text_rows:
+            ]  # codes and bins: N(0, d^-1/2) rows appended, as the original loader does
             assert 0.05 < new_rows.std().item() < 0.13
         else:
             assert target.shape == source.shape, key
@@ -113,18 +145,30 @@ def test_bart_text_weights_load_into_unival_tiny(bart_checkpoint):
     assert model.encoder.embed_tokens.weight is model.decoder.embed_tokens.weight
     assert loaded["encoder.embed_positions.weight"].shape == (1026, 128)
     # what BART lacks keeps the UnIVAL initialisation: media, relative positions, ...
-    for key in ("encoder.image_proj.weight", "encoder.embed_images.conv1.weight", "encoder.layer_norm.weight",
-                "encoder.layers.0.self_attn.c_attn", "decoder.layers.1.ffn_layernorm.weight",
-                "encoder.token_rel_pos_table_list.0.weight"):
+    for key in (
+        "encoder.image_proj.weight",
+        "encoder.embed_images.conv1.weight",
+        "encoder.layer_norm.weight",
+        "encoder.layers.0.self_attn.c_attn",
+        "decoder.layers.1.ffn_layernorm.weight",
+        "encoder.token_rel_pos_table_list.0.weight",
+    ):
         assert key not in bart and torch.equal(loaded[key], before[key]), key
 
 
 def test_the_loaded_model_runs_a_text_and_image_batch(bart_checkpoint):
     path, _ = bart_checkpoint
     model, _ = unival_for_bart()
-    model.load_state_dict(checkpoint_utils.load_checkpoint_to_cpu(str(path))["model"], model_cfg=model.cfg)
+    model.load_state_dict(
+        checkpoint_utils.load_checkpoint_to_cpu(str(path))["model"], model_cfg=model.cfg
+    )
     model.eval()
-    logits, _ = model(src_tokens=torch.tensor([[0, 5, 6, 2]]), src_lengths=torch.tensor([4]),
-                      prev_output_tokens=torch.tensor([[0, 7, 8]]), patch_images=torch.randn(1, 3, 64, 64),
-                      patch_masks=torch.tensor([True]), patch_types=torch.tensor([0]))
+    logits, _ = model(
+        src_tokens=torch.tensor([[0, 5, 6, 2]]),
+        src_lengths=torch.tensor([4]),
+        prev_output_tokens=torch.tensor([[0, 7, 8]]),
+        patch_images=torch.randn(1, 3, 64, 64),
+        patch_masks=torch.tensor([True]),
+        patch_types=torch.tensor([0]),
+    )
     assert logits.shape == (1, 3, len(unival_for_bart()[1])) and torch.isfinite(logits).all()

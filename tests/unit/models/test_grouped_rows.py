@@ -1,4 +1,5 @@
 """Row maps of the per-sentence caches (unival.models.layers.grouped_rows)."""
+
 import torch
 
 from unival.models.layers.grouped_rows import group_size, reorder_rows, unique_rows

@@ -4,6 +4,7 @@
 bf16 matrix products are very slow on CPUs without AVX-512 BF16, so the CPU check is one tiny
 forward/backward pass.
 """
+
 import sys
 from pathlib import Path
 
@@ -18,17 +19,28 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 def test_bf16_autocast_step_on_cpu():
     torch.manual_seed(0)
     model = build_model("unival_tiny", 32).train()
-    batch = {"src_tokens": torch.tensor([[0, 5, 6, 2]]), "src_lengths": torch.tensor([4]),
-             "prev_output_tokens": torch.tensor([[0, 7, 8]]), "patch_images": torch.randn(1, 3, 32, 32),
-             "patch_masks": torch.tensor([True]), "patch_types": torch.tensor([0])}
+    batch = {
+        "src_tokens": torch.tensor([[0, 5, 6, 2]]),
+        "src_lengths": torch.tensor([4]),
+        "prev_output_tokens": torch.tensor([[0, 7, 8]]),
+        "patch_images": torch.randn(1, 3, 32, 32),
+        "patch_masks": torch.tensor([True]),
+        "patch_types": torch.tensor([0]),
+    }
     with torch.autocast("cpu", dtype=torch.bfloat16):
         logits, _ = model(**batch)
-        loss = torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), torch.tensor([7, 8, 2]))
+        loss = torch.nn.functional.cross_entropy(
+            logits.float().flatten(0, 1), torch.tensor([7, 8, 2])
+        )
     assert logits.dtype == torch.bfloat16 and torch.isfinite(loss)
     loss.backward()
     grads = [p.grad for p in model.parameters() if p.grad is not None]
-    assert len(grads) > 50 and all(g.dtype == torch.float32 and torch.isfinite(g).all() for g in grads)
-    assert all(p.dtype == torch.float32 for p in model.parameters())  # weights stay fp32 under autocast
+    assert len(grads) > 50 and all(
+        g.dtype == torch.float32 and torch.isfinite(g).all() for g in grads
+    )
+    assert all(
+        p.dtype == torch.float32 for p in model.parameters()
+    )  # weights stay fp32 under autocast
 
 
 @pytest.mark.gpu
@@ -46,8 +58,12 @@ def test_short_gpu_run(precision, tmp_path):
     )
 
     data = write_caption_data(tmp_path, rows=8)
-    env = tiny_recipe_env(data, tmp_path / "run", DEVICE="gpu", PRECISION=precision, MAX_EPOCH="2", BATCH_SIZE="4")
+    env = tiny_recipe_env(
+        data, tmp_path / "run", DEVICE="gpu", PRECISION=precision, MAX_EPOCH="2", BATCH_SIZE="4"
+    )
     log = run_recipe(CAPTION_TRAIN, env, tmp_path / "train.log")
     losses = inner_losses(log)
-    assert sorted(losses) == [1, 2, 3, 4] and all(float(v) < 20 for v in losses.values()), log[-3000:]
+    assert sorted(losses) == [1, 2, 3, 4] and all(float(v) < 20 for v in losses.values()), log[
+        -3000:
+    ]
     assert ("loss_scale" in log) == (precision == "fp16")

@@ -1,4 +1,5 @@
 """Biased attention and drop path against independent computations."""
+
 import math
 
 import pytest
@@ -19,8 +20,9 @@ def _reference_attention(attn, query, key, bias, padding):
     q, k, v = split(attn.q_proj(query)), split(attn.k_proj(key)), split(attn.v_proj(key))
     mask = bias.clone()
     mask = mask.masked_fill(padding[:, None, None, :], float("-inf"))
-    ctx = F.scaled_dot_product_attention(q, k, v, attn_mask=mask,
-                                         scale=1.0 / math.sqrt(head_dim * 2.0))
+    ctx = F.scaled_dot_product_attention(
+        q, k, v, attn_mask=mask, scale=1.0 / math.sqrt(head_dim * 2.0)
+    )
     ctx = ctx * attn.c_attn[None, :, None, None]
     return attn.out_proj(ctx.permute(2, 0, 1, 3).reshape(tgt, bsz, dim))
 

@@ -1,4 +1,5 @@
 """``unival_base`` has the official state-dict names and shapes (the parity fixture's JSON)."""
+
 import json
 
 import pytest

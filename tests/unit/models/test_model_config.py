@@ -1,4 +1,5 @@
 """Model options through fairseq's real parser, architectures and the public builder."""
+
 import argparse
 from types import SimpleNamespace
 
@@ -34,14 +35,35 @@ def test_every_bool_field_defaults_to_false_except_strict():
 
 def test_official_flags_keep_their_meaning_through_the_parser():
     args, cfg = _parse(
-        "--arch", "unival_base", "--encoder-normalize-before", "--decoder-normalize-before",
-        "--share-all-embeddings", "--layernorm-embedding", "--patch-layernorm-embedding",
-        "--scale-attn", "--scale-fc", "--scale-heads", "--disable-entangle",
-        "--add-type-embedding", "--encoder-drop-path-rate", "0.1", "--dropout", "0.1",
+        "--arch",
+        "unival_base",
+        "--encoder-normalize-before",
+        "--decoder-normalize-before",
+        "--share-all-embeddings",
+        "--layernorm-embedding",
+        "--patch-layernorm-embedding",
+        "--scale-attn",
+        "--scale-fc",
+        "--scale-heads",
+        "--disable-entangle",
+        "--add-type-embedding",
+        "--encoder-drop-path-rate",
+        "0.1",
+        "--dropout",
+        "0.1",
     )
-    for name in ("encoder_normalize_before", "decoder_normalize_before", "share_all_embeddings",
-                 "layernorm_embedding", "patch_layernorm_embedding", "scale_attn", "scale_fc",
-                 "scale_heads", "disable_entangle", "add_type_embedding"):
+    for name in (
+        "encoder_normalize_before",
+        "decoder_normalize_before",
+        "share_all_embeddings",
+        "layernorm_embedding",
+        "patch_layernorm_embedding",
+        "scale_attn",
+        "scale_fc",
+        "scale_heads",
+        "disable_entangle",
+        "add_type_embedding",
+    ):
         assert getattr(args, name) is True, name
         assert cfg[name] is True, name
     assert cfg.encoder_drop_path_rate == 0.1 and cfg.dropout == 0.1
@@ -57,7 +79,11 @@ def test_absent_flags_get_the_architecture_defaults():
     assert cfg.video_encoder_name == "all_resnext101" and cfg.audio_encoder_name is None
     assert cfg.hop_size == 480 and cfg.mel_bins == 64 and cfg.sample_patch_num is None
     _, large = _parse("--arch", "unival_large")
-    assert (large.encoder_embed_dim, large.decoder_layers, large.resnet_type) == (1024, 12, "resnet152")
+    assert (large.encoder_embed_dim, large.decoder_layers, large.resnet_type) == (
+        1024,
+        12,
+        "resnet152",
+    )
 
 
 def test_strict_is_a_store_false_flag_like_the_reference():
@@ -66,8 +92,16 @@ def test_strict_is_a_store_false_flag_like_the_reference():
 
 
 def test_command_line_values_win_over_the_architecture_and_build():
-    _, cfg = _parse("--arch", "unival_tiny", "--encoder-layers", "3",
-                    "--video-encoder-name", "none", "--sample-patch-num", "9")
+    _, cfg = _parse(
+        "--arch",
+        "unival_tiny",
+        "--encoder-layers",
+        "3",
+        "--video-encoder-name",
+        "none",
+        "--sample-patch-num",
+        "9",
+    )
     dictionary = placeholder_dictionary(40)
     task = SimpleNamespace(source_dictionary=dictionary, target_dictionary=dictionary)
     model = fairseq_build_model(cfg, task)
@@ -80,8 +114,13 @@ def test_command_line_values_win_over_the_architecture_and_build():
 def test_official_checkpoint_namespace_keeps_its_explicit_values():
     # an official cfg.model: explicit None video encoder (reference argparse default) and
     # extra keys this toolkit does not know
-    ns = argparse.Namespace(arch="unival_base", video_encoder_name=None, encoder_prompt=False,
-                            image_encoder_name="resnet", scale_attn=False)
+    ns = argparse.Namespace(
+        arch="unival_base",
+        video_encoder_name=None,
+        encoder_prompt=False,
+        image_encoder_name="resnet",
+        scale_attn=False,
+    )
     cfg = resolve_config(ns)
     assert cfg.video_encoder_name is None and cfg.image_encoder_name == "resnet"
     assert cfg.scale_attn is False and cfg.scale_fc is True and cfg.encoder_embed_dim == 768
@@ -110,7 +149,9 @@ def test_bert_style_init():
     assert table[1].abs().max() == 0  # padding row
     assert abs(table[4:].std().item() - 0.02) < 0.002
     rel = model.encoder.token_rel_pos_table_list[0].weight
-    assert abs(rel.std().item() - 0.02) < 0.003  # not zero: the BERT-style init overrides the zero init, as in the reference
+    assert (
+        abs(rel.std().item() - 0.02) < 0.003
+    )  # not zero: the BERT-style init overrides the zero init, as in the reference
     layer = model.encoder.layers[0]
     assert layer.fc1.bias.abs().max() == 0 and abs(layer.fc1.weight.std().item() - 0.02) < 0.002
     assert (layer.attn_ln.weight == 1).all() and (layer.self_attn.c_attn == 1).all()

@@ -1,4 +1,5 @@
 """Incremental decoding equals full decoding; fairseq's own SequenceGenerator drives it."""
+
 import pytest
 import torch
 from fairseq.sequence_generator import SequenceGenerator
@@ -29,8 +30,10 @@ def test_incremental_equals_full_decoding_with_padded_prefixes(model, batch):
     full, extra = model(**batch, prev_output_tokens=prev)
     enc = model.encoder(**batch)
     state = {}
-    steps = [model.decoder(prev[:, : t + 1], encoder_out=enc, incremental_state=state)
-             for t in range(prev.size(1))]
+    steps = [
+        model.decoder(prev[:, : t + 1], encoder_out=enc, incremental_state=state)
+        for t in range(prev.size(1))
+    ]
     incremental = torch.cat([logits for logits, _ in steps], dim=1)
     torch.testing.assert_close(incremental, full, atol=1e-5, rtol=1e-5)
     attn = torch.cat([step_extra["attn"][0] for _, step_extra in steps], dim=1)
@@ -41,12 +44,13 @@ def test_incremental_equals_full_decoding_with_padded_prefixes(model, batch):
 
 @torch.no_grad()
 def test_greedy_search_matches_argmax_of_full_forward(model, batch):
-    generator = SequenceGenerator([model], model.decoder.dictionary, beam_size=1,
-                                  max_len_a=0, max_len_b=5, min_len=5)
+    generator = SequenceGenerator(
+        [model], model.decoder.dictionary, beam_size=1, max_len_a=0, max_len_b=5, min_len=5
+    )
     hyps = generator.generate([model], {"net_input": batch}, bos_token=0)
     eos = model.decoder.dictionary.eos()
     for row in range(2):
-        encoded = model.encoder(**{k: v[row: row + 1] for k, v in batch.items()})
+        encoded = model.encoder(**{k: v[row : row + 1] for k, v in batch.items()})
         prefix = torch.tensor([[0]])
         for _ in range(5):  # min_len 5: eos is forbidden before step 5
             logits, _ = model.decoder(prefix, encoder_out=encoded)  # full, no cache
@@ -58,12 +62,13 @@ def test_greedy_search_matches_argmax_of_full_forward(model, batch):
 
 @torch.no_grad()
 def test_beam_search_reorders_the_cache(model, batch):
-    generator = SequenceGenerator([model], model.decoder.dictionary, beam_size=3,
-                                  max_len_a=0, max_len_b=6)
+    generator = SequenceGenerator(
+        [model], model.decoder.dictionary, beam_size=3, max_len_a=0, max_len_b=6
+    )
     hyps = generator.generate([model], {"net_input": batch}, bos_token=0)
     eos = model.decoder.dictionary.eos()
     for row in range(2):
-        encoded = model.encoder(**{k: v[row: row + 1] for k, v in batch.items()})
+        encoded = model.encoder(**{k: v[row : row + 1] for k, v in batch.items()})
         for hyp in hyps[row]:
             # rescoring the hypothesis with a full forward gives its positional scores
             tokens = hyp["tokens"]

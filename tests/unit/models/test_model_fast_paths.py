@@ -6,6 +6,7 @@ position keys and per-sentence cross-attention memory (step by step, after arbit
 shrinking beam reorders, and through beam search), activation checkpointing, and the
 channels-last image backbone.
 """
+
 import pytest
 import torch
 
@@ -24,9 +25,12 @@ def _batch(rows=3):
     prev = torch.randint(4, 60, (rows, 6), generator=gen)
     prev[:, 0] = 0
     prev[2, 4:] = 1  # padded target row
-    return {"src_tokens": src, "src_lengths": (src != 1).sum(1),
-            "patch_images": torch.randn(rows, 3, 64, 64, generator=gen),
-            "patch_masks": torch.ones(rows, dtype=torch.bool)}, prev
+    return {
+        "src_tokens": src,
+        "src_lengths": (src != 1).sum(1),
+        "patch_images": torch.randn(rows, 3, 64, 64, generator=gen),
+        "patch_masks": torch.ones(rows, dtype=torch.bool),
+    }, prev
 
 
 def _model(seed=0, **overrides):
@@ -100,12 +104,15 @@ def _decode(model, net_input, prev, new_orders):
 
 
 @torch.no_grad()
-@pytest.mark.parametrize("orders", [
-    {},  # beams side by side: grouped memory, never gathered
-    {2: torch.tensor([1, 1, 0, 3, 2, 2])},  # within-sentence reorders (still grouped)
-    {2: torch.tensor([5, 4, 0, 1, 3, 2]), 4: torch.tensor([2, 3, 0, 1, 0, 5])},  # mixed
-    {3: torch.tensor([0, 1, 4, 5])},  # sentence 1 finished: the memory shrinks
-])
+@pytest.mark.parametrize(
+    "orders",
+    [
+        {},  # beams side by side: grouped memory, never gathered
+        {2: torch.tensor([1, 1, 0, 3, 2, 2])},  # within-sentence reorders (still grouped)
+        {2: torch.tensor([5, 4, 0, 1, 3, 2]), 4: torch.tensor([2, 3, 0, 1, 0, 5])},  # mixed
+        {3: torch.tensor([0, 1, 4, 5])},  # sentence 1 finished: the memory shrinks
+    ],
+)
 def test_incremental_decoding_with_beam_reorders_equals_the_plain_path(orders):
     model = _model().eval()
     net_input, prev = _batch()
@@ -121,16 +128,18 @@ def test_incremental_decoding_with_beam_reorders_equals_the_plain_path(orders):
 def test_beam_search_hypotheses_equal_the_plain_path():
     model = _model().eval()
     net_input, _ = _batch()
-    generator = UnivalSequenceGenerator([model], model.decoder.dictionary, beam_size=4,
-                                        max_len_a=0, max_len_b=7, min_len=2)
+    generator = UnivalSequenceGenerator(
+        [model], model.decoder.dictionary, beam_size=4, max_len_a=0, max_len_b=7, min_len=2
+    )
     with plain_path():
         plain = generator.generate([model], {"net_input": net_input})
     fast = generator.generate([model], {"net_input": net_input})
     for f_beams, p_beams in zip(fast, plain):
         assert [b["tokens"].tolist() for b in f_beams] == [b["tokens"].tolist() for b in p_beams]
         for f, p in zip(f_beams, p_beams):
-            torch.testing.assert_close(f["positional_scores"], p["positional_scores"],
-                                       atol=1e-5, rtol=1e-5)
+            torch.testing.assert_close(
+                f["positional_scores"], p["positional_scores"], atol=1e-5, rtol=1e-5
+            )
             torch.testing.assert_close(f["attention"], p["attention"], atol=1e-6, rtol=1e-5)
 
 

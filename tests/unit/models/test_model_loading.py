@@ -1,4 +1,5 @@
 """Checkpoint upgrade on load: missing entries, growth, strictness."""
+
 import pytest
 import torch
 
@@ -7,8 +8,11 @@ from unival.models.builder import placeholder_dictionary
 from unival.models.missing_weights import MissingWeightsError
 from unival.models.unival import drop_logmel_keys
 
-TOKEN_KEYS = ("encoder.embed_tokens.weight", "decoder.embed_tokens.weight",
-              "decoder.output_projection.weight")
+TOKEN_KEYS = (
+    "encoder.embed_tokens.weight",
+    "decoder.embed_tokens.weight",
+    "decoder.output_projection.weight",
+)
 
 
 @pytest.fixture(scope="module")
@@ -23,8 +27,13 @@ def _state(model):
 
 def test_round_trip_without_the_deterministic_buffers(source):
     state = _state(source)
-    for key in ("encoder.token_rp_bucket", "encoder.image_rp_bucket",
-                "decoder.token_rp_bucket", "decoder.image_rp_bucket", "decoder.image_position_idx"):
+    for key in (
+        "encoder.token_rp_bucket",
+        "encoder.image_rp_bucket",
+        "decoder.token_rp_bucket",
+        "decoder.image_rp_bucket",
+        "decoder.image_position_idx",
+    ):
         del state[key]
     target = build_model("unival_tiny", 40)
     target.load_state_dict(state, strict=True)
@@ -40,12 +49,19 @@ def test_missing_weights_are_refused_with_their_names(source):
     with pytest.raises(MissingWeightsError) as caught:
         target.load_state_dict(state, strict=True)
     expected = sorted(k for k in source.state_dict() if k.startswith("decoder.layers.0."))
-    assert caught.value.keys == expected and "decoder.layers.0.fc1.{bias,weight}" in str(caught.value)
+    assert caught.value.keys == expected and "decoder.layers.0.fc1.{bias,weight}" in str(
+        caught.value
+    )
 
 
-def test_entries_the_checkpoint_lacks_keep_the_models_values_when_asked_for(source, monkeypatch, caplog):
-    state = {k: v for k, v in _state(source).items()
-             if not k.startswith(("encoder.embed_videos.", "encoder.video_proj."))}
+def test_entries_the_checkpoint_lacks_keep_the_models_values_when_asked_for(
+    source, monkeypatch, caplog
+):
+    state = {
+        k: v
+        for k, v in _state(source).items()
+        if not k.startswith(("encoder.embed_videos.", "encoder.video_proj."))
+    }
     target = build_model("unival_tiny", 40)
     before = target.encoder.video_proj.weight.clone()
     monkeypatch.setenv("UNIVAL_ALLOW_MISSING_WEIGHTS", "1")
@@ -96,13 +112,21 @@ def test_unknown_entries_need_non_strict_loading(source):
 
 
 def test_drop_logmel_keys():
-    state = {"encoder.embed_audios.logmel_extractor.melW": torch.zeros(1),
-             "encoder.embed_audios.bn0.weight": torch.zeros(1)}
+    state = {
+        "encoder.embed_audios.logmel_extractor.melW": torch.zeros(1),
+        "encoder.embed_audios.bn0.weight": torch.zeros(1),
+    }
     assert drop_logmel_keys(state) == ["encoder.embed_audios.logmel_extractor.melW"]
     assert list(state) == ["encoder.embed_audios.bn0.weight"]
 
 
 def test_placeholder_dictionary_has_the_specials_first():
     dictionary = placeholder_dictionary(6)
-    assert [dictionary[i] for i in range(6)] == ["<s>", "<pad>", "</s>", "<unk>",
-                                                  "<tok_4>", "<tok_5>"]
+    assert [dictionary[i] for i in range(6)] == [
+        "<s>",
+        "<pad>",
+        "</s>",
+        "<unk>",
+        "<tok_4>",
+        "<tok_5>",
+    ]

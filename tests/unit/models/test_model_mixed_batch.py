@@ -1,4 +1,5 @@
 """Mixed-modality batches: every row is encoded from its own media."""
+
 import pytest
 import torch
 
@@ -29,8 +30,7 @@ PATCHES = {0: 16, 1: 4, 2: 8}
 def _run(model, rows, types, media, masks=None):
     batch = {k: v[rows] for k, v in media.items()}
     with torch.no_grad():
-        enc = model.encoder(SRC[rows], patch_types=torch.tensor(types),
-                            patch_masks=masks, **batch)
+        enc = model.encoder(SRC[rows], patch_types=torch.tensor(types), patch_masks=masks, **batch)
         logits, _ = model.decoder(PREV[rows], encoder_out=enc)
     return enc, logits
 
@@ -67,21 +67,25 @@ def test_patch_masks_turn_a_rows_patches_into_padding(model, media):
     assert mask[1, 16:].tolist() == SRC[1].eq(1).tolist()
     # padded positions are zeroed before the first layer: row 1's output there is LN(bias)
     alone_text, _ = _run(model, [1], [0], media, masks=torch.tensor([False]))
-    torch.testing.assert_close(enc["encoder_out"][0][16:, 1], alone_text["encoder_out"][0][16:, 0],
-                               atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(
+        enc["encoder_out"][0][16:, 1], alone_text["encoder_out"][0][16:, 0], atol=1e-5, rtol=1e-5
+    )
 
 
 def test_missing_media_or_encoder_is_an_error(model, media):
     with pytest.raises(ValueError, match="VIDEO rows but no VIDEO input"):
-        model.encoder(SRC[:1], patch_images=media["patch_images"][:1],
-                      patch_types=torch.tensor([1]))
+        model.encoder(
+            SRC[:1], patch_images=media["patch_images"][:1], patch_types=torch.tensor([1])
+        )
     image_only = build_model("unival_tiny", 50, video_encoder_name="none")
     with pytest.raises(ValueError, match="no VIDEO encoder"):
-        image_only.encoder(SRC[:1], patch_videos=media["patch_videos"][:1],
-                           patch_types=torch.tensor([1]))
+        image_only.encoder(
+            SRC[:1], patch_videos=media["patch_videos"][:1], patch_types=torch.tensor([1])
+        )
     with pytest.raises(ValueError, match="unknown patch_types"):
-        model.encoder(SRC[:1], patch_images=media["patch_images"][:1],
-                      patch_types=torch.tensor([5]))
+        model.encoder(
+            SRC[:1], patch_images=media["patch_images"][:1], patch_types=torch.tensor([5])
+        )
 
 
 def test_text_only_batch(model):
@@ -96,8 +100,11 @@ def test_audio_front_end_is_frozen_and_untouched_by_the_init(model):
     from unival.models.backbones import build_audio_backbone
 
     fresh = build_audio_backbone("pann_cnn6", hop_size=200).state_dict()
-    front = {n: p for n, p in model.encoder.embed_audios.named_parameters()
-             if n.startswith(("spectrogram_extractor.", "logmel_extractor."))}
+    front = {
+        n: p
+        for n, p in model.encoder.embed_audios.named_parameters()
+        if n.startswith(("spectrogram_extractor.", "logmel_extractor."))
+    }
     assert len(front) == 3
     for name, param in front.items():
         assert not param.requires_grad, name

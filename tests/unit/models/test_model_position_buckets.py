@@ -1,4 +1,5 @@
 """Position bucket tables and grid ids against reference values of the original code."""
+
 import pytest
 import torch
 
@@ -12,8 +13,19 @@ from unival.models.layers.position_buckets import (
     token_bucket_count,
 )
 
-TOKEN_REFERENCE = {0: 255, 1: 256, -1: 254, 127: 382, 128: 383, 129: 384, 200: 411,
-                   -200: 99, 500: 467, 1023: 510, -1023: 0}
+TOKEN_REFERENCE = {
+    0: 255,
+    1: 256,
+    -1: 254,
+    127: 382,
+    128: 383,
+    129: 384,
+    200: 411,
+    -200: 99,
+    500: 467,
+    1023: 510,
+    -1023: 0,
+}
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,5 @@
 """unival_tiny in train mode: gradients reach every parameter, patch sampling, freezing."""
+
 import pytest
 import torch
 
@@ -32,8 +33,11 @@ def _batch(bsz=2, with_video=False, types=None):
 
 
 def _params_without_grad(model):
-    return {n for n, p in model.named_parameters()
-            if p.requires_grad and (p.grad is None or p.grad.abs().sum() == 0)}
+    return {
+        n
+        for n, p in model.named_parameters()
+        if p.requires_grad and (p.grad is None or p.grad.abs().sum() == 0)
+    }
 
 
 def test_every_parameter_gets_a_gradient_on_an_image_batch():
@@ -52,19 +56,27 @@ def test_mixed_image_video_batch_reaches_both_branches():
     logits, _ = model(**_batch(with_video=True, types=[0, 1]))
     logits.pow(2).mean().backward()
     missing = _params_without_grad(model)
-    assert not any(n.startswith(("encoder.embed_videos.", "encoder.video_proj.",
-                                 "encoder.embed_images.", "encoder.image_proj."))
-                   for n in missing)
+    assert not any(
+        n.startswith(
+            (
+                "encoder.embed_videos.",
+                "encoder.video_proj.",
+                "encoder.embed_images.",
+                "encoder.image_proj.",
+            )
+        )
+        for n in missing
+    )
 
 
 def test_patch_sampling_only_in_training():
     model = build_model("unival_tiny", 64, sample_patch_num=5)
     batch = _batch()
-    enc_train = model.train().encoder(**{k: v for k, v in batch.items()
-                                        if k != "prev_output_tokens"})
+    enc_train = model.train().encoder(
+        **{k: v for k, v in batch.items() if k != "prev_output_tokens"}
+    )
     assert enc_train["encoder_out"][0].shape[0] == 5 + 5  # 5 sampled patches + 5 tokens
-    enc_eval = model.eval().encoder(**{k: v for k, v in batch.items()
-                                      if k != "prev_output_tokens"})
+    enc_eval = model.eval().encoder(**{k: v for k, v in batch.items() if k != "prev_output_tokens"})
     assert enc_eval["encoder_out"][0].shape[0] == 16 + 5  # all 4x4 patches
 
 
@@ -89,20 +101,32 @@ def test_sampled_patches_keep_their_own_position_ids():
 
 def test_onlylinear_freezing_leaves_exactly_the_connection_trainable():
     model = build_model(
-        "unival_tiny", 64, freeze_encoder=True, freeze_decoder=True,
-        freeze_image_encoder=True, freeze_video_encoder=True,
-        freeze_encoder_embedding=True, freeze_decoder_embedding=True,
+        "unival_tiny",
+        64,
+        freeze_encoder=True,
+        freeze_decoder=True,
+        freeze_image_encoder=True,
+        freeze_video_encoder=True,
+        freeze_encoder_embedding=True,
+        freeze_decoder_embedding=True,
     )
     trainable = {n.rsplit(".", 1)[0] for n, p in model.named_parameters() if p.requires_grad}
-    assert trainable == {"encoder.image_proj", "encoder.embed_image_positions",
-                         "encoder.video_proj", "encoder.embed_video_positions"}
+    assert trainable == {
+        "encoder.image_proj",
+        "encoder.embed_image_positions",
+        "encoder.video_proj",
+        "encoder.embed_video_positions",
+    }
 
 
-@pytest.mark.parametrize("flag,prefix", [
-    ("freeze_image_encoder", "encoder.embed_images."),
-    ("freeze_video_encoder", "encoder.embed_videos."),
-    ("freeze_decoder", "decoder."),
-])
+@pytest.mark.parametrize(
+    "flag,prefix",
+    [
+        ("freeze_image_encoder", "encoder.embed_images."),
+        ("freeze_video_encoder", "encoder.embed_videos."),
+        ("freeze_decoder", "decoder."),
+    ],
+)
 def test_single_freeze_flags(flag, prefix):
     model = build_model("unival_tiny", 64, **{flag: True})
     for name, param in model.named_parameters():

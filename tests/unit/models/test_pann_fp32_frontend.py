@@ -5,6 +5,7 @@ The reference trainer keeps the STFT kernels and the mel filterbank in fp32 unde
 encoder (the same computation), and the size of the error a rounded filterbank would cause
 is measured by rounding the weights by hand.
 """
+
 import math
 
 import pytest
@@ -13,13 +14,18 @@ import torch
 from unival.models import build_model
 from unival.models.backbones.pann import PannEncoder
 
-FRONT_END = ("spectrogram_extractor.stft.conv_real.weight", "spectrogram_extractor.stft.conv_imag.weight",
-             "logmel_extractor.melW")
+FRONT_END = (
+    "spectrogram_extractor.stft.conv_real.weight",
+    "spectrogram_extractor.stft.conv_imag.weight",
+    "logmel_extractor.melW",
+)
 
 
 def _waveform(seconds=0.25, rate=48000):
     t = torch.arange(int(seconds * rate), dtype=torch.float32) / rate
-    return (0.5 * torch.sin(2 * math.pi * 440.0 * t) + 0.1 * torch.sin(2 * math.pi * 3100.0 * t))[None]
+    return (0.5 * torch.sin(2 * math.pi * 440.0 * t) + 0.1 * torch.sin(2 * math.pi * 3100.0 * t))[
+        None
+    ]
 
 
 def test_half_keeps_front_end_fp32_and_the_rest_half():

@@ -1,4 +1,5 @@
 """Complex-instruction probe: ground truth on a hand-made scene, per-category scoring."""
+
 import json
 
 import pytest
@@ -11,9 +12,15 @@ from unival.toy_world.scene import Scene, ToyObject
 
 def hand_scene():
     # centres: small red circle (11, 39), big red circle (48.5, 16.5), small blue square (49, 53)
-    return Scene(0, 64, [ToyObject("circle", "red", "small", (2, 30, 20, 48)),
-                         ToyObject("circle", "red", "big", (34, 2, 63, 31)),
-                         ToyObject("square", "blue", "small", (40, 44, 58, 62))])
+    return Scene(
+        0,
+        64,
+        [
+            ToyObject("circle", "red", "small", (2, 30, 20, 48)),
+            ToyObject("circle", "red", "big", (34, 2, 63, 31)),
+            ToyObject("square", "blue", "small", (40, 44, 58, 62)),
+        ],
+    )
 
 
 def test_grounding_ground_truth_by_hand():
@@ -64,24 +71,38 @@ def test_vqa_ground_truth_by_hand():
 def test_twins_without_a_clear_relation_are_not_asked():
     # two identical red circles side by side, a square straight below the gap: both circles are
     # diagonal to it, so no relation names one of them
-    scene = Scene(1, 64, [ToyObject("circle", "red", "small", (2, 2, 20, 20)),
-                          ToyObject("circle", "red", "small", (40, 2, 58, 20)),
-                          ToyObject("square", "blue", "small", (21, 40, 39, 58))])
+    scene = Scene(
+        1,
+        64,
+        [
+            ToyObject("circle", "red", "small", (2, 2, 20, 20)),
+            ToyObject("circle", "red", "small", (40, 2, 58, 20)),
+            ToyObject("square", "blue", "small", (21, 40, 39, 58)),
+        ],
+    )
     categories = {i.category for i in grounding_items(scene)}
     assert "similar_relation" not in categories and "similar_attribute" not in categories
 
 
 def test_per_category_scoring_on_hand_made_predictions():
-    grounding = {"1": {"category": "A", "box": [0, 0, 10, 10]}, "2": {"category": "A", "box": [0, 0, 10, 10]},
-                 "3": {"category": "B", "box": [20, 20, 40, 40]}, "4": {"category": "B", "box": [0, 0, 5, 5]}}
-    records = [{"uniq_id": "1", "box": [0, 0, 10, 10]},  # IoU 1: hit
-               {"uniq_id": "2", "box": [5, 5, 15, 15]},  # IoU 25 / 175: miss
-               {"uniq_id": "3", "box": [20, 20, 40, 32]}]  # IoU 240 / 400 = 0.6: hit
+    grounding = {
+        "1": {"category": "A", "box": [0, 0, 10, 10]},
+        "2": {"category": "A", "box": [0, 0, 10, 10]},
+        "3": {"category": "B", "box": [20, 20, 40, 40]},
+        "4": {"category": "B", "box": [0, 0, 5, 5]},
+    }
+    records = [
+        {"uniq_id": "1", "box": [0, 0, 10, 10]},  # IoU 1: hit
+        {"uniq_id": "2", "box": [5, 5, 15, 15]},  # IoU 25 / 175: miss
+        {"uniq_id": "3", "box": [20, 20, 40, 32]},
+    ]  # IoU 240 / 400 = 0.6: hit
     scores = score_probe(records, grounding)
     assert scores["A"] == {"acc@0.5": 0.5, "n": 2} and scores["B"] == {"acc@0.5": 1.0, "n": 1}
     assert scores["all"]["acc@0.5"] == pytest.approx(2 / 3) and scores["all"]["n_missing"] == 1
     vqa = {"7": {"category": "count", "answer": "2"}, "8": {"category": "corner", "answer": "blue"}}
-    scores = score_probe([{"question_id": 7, "answer": "Two"}, {"question_id": 8, "answer": "red"}], vqa)
+    scores = score_probe(
+        [{"question_id": 7, "answer": "Two"}, {"question_id": 8, "answer": "red"}], vqa
+    )
     assert scores["count"]["accuracy"] == 1.0 and scores["corner"]["accuracy"] == 0.0
     with pytest.raises(ValueError, match="prediction 9 is not in"):
         score_probe([{"question_id": 9, "answer": "x"}], vqa)
@@ -94,7 +115,11 @@ def test_build_probe_suite_files_agree(tmp_path):
     side = json.loads((tmp_path / "probe_refcoco.categories.json").read_text())
     assert len(refcoco) == sum(summary["grounding"].values()) == 10 and len(vqa) == 17
     for uid, image_id, text, box, _ in refcoco:
-        assert image_id == "0" and side[uid]["text"] == text and box == ",".join(map(str, side[uid]["box"]))
+        assert (
+            image_id == "0"
+            and side[uid]["text"] == text
+            and box == ",".join(map(str, side[uid]["box"]))
+        )
     answers = (tmp_path / "probe_answers.txt").read_text().split()
     assert all(row[3].split("|!+")[1] in answers for row in vqa)
 
@@ -111,8 +136,15 @@ def test_a_toy_world_dictionary_covers_every_probe_text(tmp_path):
     tok = UnivalTokenizer.from_files(tmp_path / "dict.txt", num_codes=0, num_bins=16)
     records = probe_records(sample_probe_scenes(60, seed=1))
     texts = [refcoco_source(r["text"]) for r in records["grounding"]]
-    texts += [vqa_source(r["text"]) for r in records["vqa"]] + [" " + r["answer"] for r in records["vqa"]]
-    assert {r["category"] for r in records["vqa"]} >= {"count", "compare_count", "corner", "similar_relation"}
+    texts += [vqa_source(r["text"]) for r in records["vqa"]] + [
+        " " + r["answer"] for r in records["vqa"]
+    ]
+    assert {r["category"] for r in records["vqa"]} >= {
+        "count",
+        "compare_count",
+        "corner",
+        "similar_relation",
+    }
     for text in set(texts):
         ids = tok.encode(text)
         assert tok.unk not in ids.tolist(), text

@@ -3,6 +3,7 @@
 Models here are scripted stand-ins (fixed next-token preferences), so generated captions and
 therefore the expected scores are known without the real network.
 """
+
 import logging
 
 import pytest
@@ -51,8 +52,15 @@ def data_dir(tmp_path_factory):
 
 
 def make_task(data_dir, **overrides):
-    cfg = CaptionConfig(data=str(data_dir / "valid.tsv"), selected_cols="1,4,2", patch_image_size=16,
-                        eval_args='{"beam": 2, "max_len_b": 6}', eval_cider=True, eval_bleu=True, **overrides)
+    cfg = CaptionConfig(
+        data=str(data_dir / "valid.tsv"),
+        selected_cols="1,4,2",
+        patch_image_size=16,
+        eval_args='{"beam": 2, "max_len_b": 6}',
+        eval_cider=True,
+        eval_bleu=True,
+        **overrides,
+    )
     return CaptionTask.setup_task(cfg)
 
 
@@ -102,13 +110,23 @@ def test_registered_with_the_original_defaults():
     cfg = CaptionConfig()
     # flags that switch scoring on (a True default would make fairseq's --eval-cider a store_false)
     assert (cfg.eval_cider, cfg.eval_bleu, cfg.scst) == (False, False, False)
-    assert (cfg.num_bins, cfg.code_dict_size, cfg.max_src_length, cfg.max_tgt_length) == (1000, 8192, 128, 30)
+    assert (cfg.num_bins, cfg.code_dict_size, cfg.max_src_length, cfg.max_tgt_length) == (
+        1000,
+        8192,
+        128,
+        30,
+    )
     assert (cfg.patch_image_size, cfg.max_image_size, cfg.skip_bad_samples) == (480, 512, False)
 
 
 def test_epoch_rotates_over_training_files_and_other_splits_read_the_last():
     task = CaptionTask(CaptionConfig(data="t1.tsv,t2.tsv,t3.tsv,v.tsv"), tokenizer=None)
-    assert [task.path_for_split("train", e) for e in (1, 2, 3, 4)] == ["t1.tsv", "t2.tsv", "t3.tsv", "t1.tsv"]
+    assert [task.path_for_split("train", e) for e in (1, 2, 3, 4)] == [
+        "t1.tsv",
+        "t2.tsv",
+        "t3.tsv",
+        "t1.tsv",
+    ]
     assert task.path_for_split("valid") == task.path_for_split("test", 7) == "v.tsv"
     assert task.has_sharded_data("train") and not task.has_sharded_data("valid")
     single = CaptionTask(CaptionConfig(data="t1.tsv,v.tsv"), tokenizer=None)
@@ -140,7 +158,9 @@ def test_rank_with_fewer_batches_gets_an_empty_one(data_dir):
     from unival.data.tsv import TSVFile
 
     task = make_task(data_dir)
-    tsv = TSVFile(data_dir / "valid.tsv", selected_cols="1,4,2", slice_id=1, slice_count=2)  # rows 3, 4
+    tsv = TSVFile(
+        data_dir / "valid.tsv", selected_cols="1,4,2", slice_id=1, slice_count=2
+    )  # rows 3, 4
     task.tsv_files["valid"], task.datasets["valid"] = tsv, task.build_dataset("valid", tsv)
     # 5 rows over 2 ranks -> 3 rows on rank 0 -> 2 batches of 2; rank 1 has 1 and gets an empty one
     itr = task.get_batch_iterator(task.dataset("valid"), max_sentences=2, num_shards=2, shard_id=1)
@@ -152,7 +172,9 @@ def test_generator_starts_from_bos_and_applies_constraint_range(data_dir):
     task = make_task(data_dir, constraint_range="5,6")
     dictionary = task.target_dictionary
     model = ScriptedModel(dictionary, script=[7], runner_up=[5])  # 7 is outside [5, 6)
-    sample = {"net_input": {"src_tokens": torch.tensor([[0, 9, 2]]), "src_lengths": torch.tensor([3])}}
+    sample = {
+        "net_input": {"src_tokens": torch.tensor([[0, 9, 2]]), "src_lengths": torch.tensor([3])}
+    }
     generator = task.build_generator([model], _args(beam=2))
     assert isinstance(generator, UnivalSequenceGenerator)
     assert any(isinstance(m, ConstraintRangeMask) for m in generator.model.masks)
@@ -169,14 +191,23 @@ def test_text_constraint_range_keeps_generation_off_image_codes_and_bins(data_di
     code, first_bin = dictionary.index("<code_0>"), dictionary.index("<bin_0>")
     assert 10 < code < first_bin
     mask = task.logit_masks()[0]
-    fillers = [i for i in range(code) if dictionary[i].startswith("madeupword") or dictionary[i] == "<mask>"]
-    assert fillers == list(range(code - len(fillers), code))  # after the words: size rounding, BART's <mask>
+    fillers = [
+        i
+        for i in range(code)
+        if dictionary[i].startswith("madeupword") or dictionary[i] == "<mask>"
+    ]
+    assert fillers == list(
+        range(code - len(fillers), code)
+    )  # after the words: size rounding, BART's <mask>
     assert (mask.start, mask.end) == (4, code - len(fillers))  # every word: no filler, code or bin
     # a model that prefers an image code, then a bin, then text: the text token is generated
     model = ScriptedModel(dictionary, script=[code + 5], runner_up=[first_bin])
-    sample = {"net_input": {"src_tokens": torch.tensor([[0, 9, 2]]), "src_lengths": torch.tensor([3])}}
-    assert make_task(data_dir).build_generator([model], _args(beam=1)).generate(
-        [model], sample)[0][0]["tokens"].tolist() == [code + 5, dictionary.eos()]
+    sample = {
+        "net_input": {"src_tokens": torch.tensor([[0, 9, 2]]), "src_lengths": torch.tensor([3])}
+    }
+    assert make_task(data_dir).build_generator([model], _args(beam=1)).generate([model], sample)[0][
+        0
+    ]["tokens"].tolist() == [code + 5, dictionary.eos()]
     generator = task.build_generator([model], _args(beam=1))
     best = generator.generate([model], sample)[0][0]["tokens"].tolist()
     assert best[0] < code and best[-1] == dictionary.eos()
@@ -211,17 +242,30 @@ def test_skipped_rows_are_summed_and_reported(data_dir, caplog):
     task = make_task(data_dir)
     criterion = criterion_for(task)
     logs = []
-    for nskipped, reasons in ((2, ["a.tsv:3 column 4 (image): bad", "a.tsv:5 column 4 (image): bad"]),
-                              (1, ["a.tsv:9 column 2 (caption): empty"])):
+    for nskipped, reasons in (
+        (2, ["a.tsv:3 column 4 (image): bad", "a.tsv:5 column 4 (image): bad"]),
+        (1, ["a.tsv:9 column 2 (caption): empty"]),
+    ):
         batch = {"nskipped": nskipped, "skipped": reasons}
-        logs.append({"loss": 1.0, "nll_loss": 1.0, "ntokens": 2, "nsentences": 1, "sample_size": 2,
-                     "nskipped": task.skipped.record("train", batch)})
+        logs.append(
+            {
+                "loss": 1.0,
+                "nll_loss": 1.0,
+                "ntokens": 2,
+                "nsentences": 1,
+                "sample_size": 2,
+                "nskipped": task.skipped.record("train", batch),
+            }
+        )
     with metrics.aggregate(new_root=True) as agg:
         task.reduce_metrics(logs, criterion)
         assert agg.get_smoothed_values()["nskipped"] == 3
     with caplog.at_level(logging.WARNING, logger="unival.tasks.skipped"):
         task.begin_valid_epoch(1, None)
-    assert "3 bad train sample(s)" in caplog.text and "a.tsv:9 column 2 (caption): empty" in caplog.text
+    assert (
+        "3 bad train sample(s)" in caplog.text
+        and "a.tsv:9 column 2 (caption): empty" in caplog.text
+    )
 
 
 def test_train_step_passes_update_num_to_the_criterion(data_dir):
@@ -239,7 +283,9 @@ def test_train_step_passes_update_num_to_the_criterion(data_dir):
 
     model = torch.nn.Linear(1, 1)
     model.set_num_updates = lambda n: None
-    _, _, log = task.train_step({"nskipped": 1, "skipped": ["x"]}, model, RecordingCriterion(), Optimizer(), 42)
+    _, _, log = task.train_step(
+        {"nskipped": 1, "skipped": ["x"]}, model, RecordingCriterion(), Optimizer(), 42
+    )
     assert seen["update_num"] == 42 and log["nskipped"] == 1
     assert model.weight.grad.item() == pytest.approx(2.0)
 
@@ -249,10 +295,23 @@ def test_fairseq_command_line_turns_scoring_on_and_shares_constraint_range(plugi
     from fairseq.dataclass.utils import convert_namespace_to_omegaconf
 
     parser = options.get_training_parser()
-    args = options.parse_args_and_arch(parser, [
-        "t.tsv,v.tsv", "--user-dir", str(plugin_dir), "--task", "caption", "--arch", "unival_tiny",
-        "--criterion", "adjust_label_smoothed_cross_entropy", "--eval-cider", "--constraint-range", "5,9",
-    ])
+    args = options.parse_args_and_arch(
+        parser,
+        [
+            "t.tsv,v.tsv",
+            "--user-dir",
+            str(plugin_dir),
+            "--task",
+            "caption",
+            "--arch",
+            "unival_tiny",
+            "--criterion",
+            "adjust_label_smoothed_cross_entropy",
+            "--eval-cider",
+            "--constraint-range",
+            "5,9",
+        ],
+    )
     cfg = convert_namespace_to_omegaconf(args)
     assert cfg.task.eval_cider is True and cfg.task.eval_bleu is False
     assert cfg.task.constraint_range == cfg.criterion.constraint_range == "5,9"

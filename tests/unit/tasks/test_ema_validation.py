@@ -2,6 +2,7 @@
 ``ema_model`` to ``task.valid_step`` when ``--store-ema`` is on and the task's ``uses_ema``
 is True; the UnIVAL task then validates that model instead of the trained one (fairseq's own
 EMA module here)."""
+
 import torch
 from fairseq.models.ema import EMA
 from omegaconf import OmegaConf
@@ -21,8 +22,18 @@ def test_validation_uses_the_ema_model(data_dir):  # noqa: F811
     assert task.uses_ema  # fairseq passes ema_model only then
     model = torch.nn.Linear(1, 1, bias=False)
     torch.nn.init.constant_(model.weight, 1.0)
-    ema = EMA(model, OmegaConf.create({"ema_decay": 0.5, "ema_fp32": True, "ema_update_freq": 1,
-                                       "ema_start_update": 0, "ema_seed_model": None}))
+    ema = EMA(
+        model,
+        OmegaConf.create(
+            {
+                "ema_decay": 0.5,
+                "ema_fp32": True,
+                "ema_update_freq": 1,
+                "ema_start_update": 0,
+                "ema_seed_model": None,
+            }
+        ),
+    )
     with torch.no_grad():
         model.weight.fill_(3.0)
     ema.step(model)  # 0.5 * 1 + 0.5 * 3

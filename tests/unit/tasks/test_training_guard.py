@@ -5,6 +5,7 @@ batch is skipped with a zero gradient, counted in the logging output (and summed
 ``reduce_metrics``), logged with its sample ids, and too many in a row stop training with a
 FloatingPointError that says what happened.
 """
+
 import logging
 
 import pytest
@@ -25,8 +26,17 @@ class SwitchCriterion(torch.nn.Module):
         loss = (model.weight * 2).sum()
         if sample["nan"]:
             loss = loss * float("nan")
-        return loss, 1, {"loss": loss.item(), "nll_loss": loss.item(), "sample_size": 1, "ntokens": 3,
-                         "nsentences": 1}
+        return (
+            loss,
+            1,
+            {
+                "loss": loss.item(),
+                "nll_loss": loss.item(),
+                "sample_size": 1,
+                "ntokens": 3,
+                "nsentences": 1,
+            },
+        )
 
 
 def step(task, model, nan, update):
@@ -51,15 +61,23 @@ def test_nan_batches_are_skipped_counted_and_reported(data_dir, caplog):  # noqa
         for update in (2, 3):
             loss, sample_size, log = step(task, model, nan=True, update=update)
             assert torch.isfinite(loss) and loss.item() == 0 and sample_size == 0
-            assert model.weight.grad is not None and model.weight.grad.item() == 0  # all ranks still reduce
+            assert (
+                model.weight.grad is not None and model.weight.grad.item() == 0
+            )  # all ranks still reduce
             assert log["nonfinite"] == 1 and log["loss"] == 0 and log["ntokens"] == 0
             logs.append(log)
-    assert "non-finite training loss (nan) at update 3 on samples [7, 9]: 2 such batch(es) in a row" in caplog.text
+    assert (
+        "non-finite training loss (nan) at update 3 on samples [7, 9]: 2 such batch(es) in a row"
+        in caplog.text
+    )
     with metrics.aggregate(new_root=True) as agg:
         task.reduce_metrics(logs, criterion_for(task))
         assert agg.get_smoothed_values()["nonfinite"] == 2
-    with pytest.raises(FloatingPointError, match=r"3 such batch\(es\) in a row, 3 in total; stopping "
-                                                 r"\(--max-nonfinite-losses 2\)"):
+    with pytest.raises(
+        FloatingPointError,
+        match=r"3 such batch\(es\) in a row, 3 in total; stopping "
+        r"\(--max-nonfinite-losses 2\)",
+    ):
         step(task, model, nan=True, update=4)
 
 

@@ -1,4 +1,5 @@
 """polynomial_decay_warmup_ratio: totals from the data, warmup ratio, decay values."""
+
 import pytest
 from fairseq import options
 from fairseq.dataclass.utils import convert_namespace_to_omegaconf
@@ -20,8 +21,22 @@ class FakeOptimizer(FairseqOptimizer):
 
 
 def build(tmp_path, task, data, *extra):
-    argv = [data, "--task", task, "--arch", "unival_tiny", "--optimizer", "adam", "--lr", "1e-3",
-            "--lr-scheduler", "polynomial_decay_warmup_ratio", "--batch-size", "3", *extra]
+    argv = [
+        data,
+        "--task",
+        task,
+        "--arch",
+        "unival_tiny",
+        "--optimizer",
+        "adam",
+        "--lr",
+        "1e-3",
+        "--lr-scheduler",
+        "polynomial_decay_warmup_ratio",
+        "--batch-size",
+        "3",
+        *extra,
+    ]
     if task == "unify_task":
         argv += ["--dict-path", "unused"]
     args = options.parse_args_and_arch(options.get_training_parser(), argv)
@@ -54,15 +69,42 @@ def test_unify_task_counts_every_file_and_finetuning_drops_the_validation_file(t
 
 def test_learning_rate_values(tmp_path):
     (tmp_path / "t.tsv").write_text("x\n" * 30)
-    sched = build(tmp_path, "unify_task", str(tmp_path / "t.tsv"), "--max-epoch", "2", "--warmup-ratio", "0.1",
-                  "--end-learning-rate", "1e-4")
+    sched = build(
+        tmp_path,
+        "unify_task",
+        str(tmp_path / "t.tsv"),
+        "--max-epoch",
+        "2",
+        "--warmup-ratio",
+        "0.1",
+        "--end-learning-rate",
+        "1e-4",
+    )
     # 30 rows / batch 3 = 10 updates per epoch, 20 in all; warmup int(2.0) = 2
-    expected = {0: 0.0, 1: 5e-4, 2: 1e-3, 11: (1e-3 - 1e-4) * (1 - 9 / 18) + 1e-4, 20: 1e-4, 25: 1e-4}
+    expected = {
+        0: 0.0,
+        1: 5e-4,
+        2: 1e-3,
+        11: (1e-3 - 1e-4) * (1 - 9 / 18) + 1e-4,
+        20: 1e-4,
+        25: 1e-4,
+    }
     for update, lr in expected.items():
         assert sched.step_update(update) == pytest.approx(lr)
         assert sched.optimizer.get_lr() == pytest.approx(lr)
-    fixed = build(tmp_path, "unify_task", str(tmp_path / "t.tsv"), "--max-epoch", "2", "--total-num-update", "8",
-                  "--warmup-ratio", "0.5")
-    assert fixed.step_update(2) == pytest.approx(5e-4) and fixed.step_update(6) == pytest.approx(5e-4)
+    fixed = build(
+        tmp_path,
+        "unify_task",
+        str(tmp_path / "t.tsv"),
+        "--max-epoch",
+        "2",
+        "--total-num-update",
+        "8",
+        "--warmup-ratio",
+        "0.5",
+    )
+    assert fixed.step_update(2) == pytest.approx(5e-4) and fixed.step_update(6) == pytest.approx(
+        5e-4
+    )
     with pytest.raises(ValueError, match="warmup-ratio"):
         build(tmp_path, "unify_task", str(tmp_path / "t.tsv"), "--warmup-ratio", "1.5")

@@ -3,6 +3,7 @@
 The models are stand-ins with known logits, so expected scores are computed here with
 log-sum-exp over the allowed tokens, independently of the code under test.
 """
+
 import math
 
 import pytest
@@ -23,9 +24,11 @@ from unival.tokenizer import build_dictionary_from_texts, load_gpt2_bpe
 
 CANDIDATES = ["red", "blue", "light blue", "yes", "no"]
 # (question_id, question, answers): questions of different token lengths in one batch
-ROWS = [("11", "what color is it?", "1.0|!+red&&0.3|!+light blue"),
-        ("12", "is it red?", "1.0|!+yes"),
-        ("13", "what color is the big square?", "0.6|!+blue&&1.0|!+light blue")]
+ROWS = [
+    ("11", "what color is it?", "1.0|!+red&&0.3|!+light blue"),
+    ("12", "is it red?", "1.0|!+yes"),
+    ("13", "what color is the big square?", "0.6|!+blue&&1.0|!+light blue"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -34,14 +37,23 @@ def data_dir(tmp_path_factory):
     texts = [" " + q for _, q, _ in ROWS] + [" " + c for c in CANDIDATES]
     build_dictionary_from_texts(texts, load_gpt2_bpe(), save_path=root / "dict.txt")
     image = encode_image_base64(Image.new("RGB", (8, 8), (10, 10, 200)))
-    (root / "valid.tsv").write_text("".join(f"{q}\t7\t{text}\t{a}\t\t{image}\n" for q, text, a in ROWS))
+    (root / "valid.tsv").write_text(
+        "".join(f"{q}\t7\t{text}\t{a}\t\t{image}\n" for q, text, a in ROWS)
+    )
     (root / "answers.txt").write_text("\n".join(CANDIDATES) + "\n")
     return root
 
 
 def make_task(data_dir, **overrides):
-    cfg = VqaGenConfig(data=str(data_dir / "valid.tsv"), selected_cols="0,5,2,3,4", patch_image_size=8,
-                       code_dict_size=0, num_bins=10, ans2label_file=str(data_dir / "answers.txt"), **overrides)
+    cfg = VqaGenConfig(
+        data=str(data_dir / "valid.tsv"),
+        selected_cols="0,5,2,3,4",
+        patch_image_size=8,
+        code_dict_size=0,
+        num_bins=10,
+        ans2label_file=str(data_dir / "answers.txt"),
+        **overrides,
+    )
     return VqaGenTask.setup_task(cfg)
 
 
@@ -80,7 +92,9 @@ class _FixedDecoder(FairseqDecoder):
 
 def fixed_model(task, base, favourite=None):
     dictionary = task.target_dictionary
-    model = FairseqEncoderDecoderModel(_Encoder(dictionary), _FixedDecoder(dictionary, base, favourite))
+    model = FairseqEncoderDecoderModel(
+        _Encoder(dictionary), _FixedDecoder(dictionary, base, favourite)
+    )
 
     def forward(src_tokens, src_lengths, prev_output_tokens, **kwargs):
         return model.decoder(prev_output_tokens, encoder_out=model.encoder(src_tokens, src_lengths))
@@ -92,7 +106,11 @@ def fixed_model(task, base, favourite=None):
 def test_registered_with_reference_defaults():
     assert TASK_REGISTRY["vqa_gen"] is VqaGenTask
     cfg = VqaGenConfig()
-    assert (cfg.prompt_type, cfg.val_inference_type, cfg.valid_batch_size) == ("prev_output", "allcand", 20)
+    assert (cfg.prompt_type, cfg.val_inference_type, cfg.valid_batch_size) == (
+        "prev_output",
+        "allcand",
+        20,
+    )
     assert cfg.ans2label_dict == '{"no": 0, "yes": 1}' and not cfg.unconstrained_training
 
 
@@ -109,8 +127,15 @@ def test_all_candidate_scores_equal_constrained_log_probabilities_by_hand(data_d
     torch.manual_seed(0)
     base = torch.randn(len(task.target_dictionary))
     batch = first_batch(task)
-    scores = score_candidates(fixed_model(task, base), batch["net_input"], batch["decoder_prompts"],
-                              task.candidates, chunk_size=2, pad=tok.pad, eos=tok.eos)
+    scores = score_candidates(
+        fixed_model(task, base),
+        batch["net_input"],
+        batch["decoder_prompts"],
+        task.candidates,
+        chunk_size=2,
+        pad=tok.pad,
+        eos=tok.eos,
+    )
     assert scores.shape == (3, len(CANDIDATES))
 
     ids = {c: tok.encode(" " + c).tolist() for c in CANDIDATES}
@@ -138,29 +163,40 @@ def test_validation_logs_vqa_score_from_allcand_predictions(data_dir):
     batch = first_batch(task)
     lengths = batch["net_input"]["src_lengths"].tolist()
     # sample 0 prefers "red" (conf 1.0), sample 1 "no" (0), sample 2 "light" -> "light blue" (1.0)
-    favourite = {lengths[0]: tok.encode(" red")[0].item(), lengths[1]: tok.encode(" no")[0].item(),
-                 lengths[2]: tok.encode(" light")[0].item()}
+    favourite = {
+        lengths[0]: tok.encode(" red")[0].item(),
+        lengths[1]: tok.encode(" no")[0].item(),
+        lengths[2]: tok.encode(" light")[0].item(),
+    }
     model = fixed_model(task, base, favourite)
     assert task.predict_answers([model], batch) == ["red", "no", "light blue"]
     criterion = AdjustLabelSmoothedCrossEntropyCriterion(
-        task, AdjustLabelSmoothedCrossEntropyConfig(sentence_avg=False, label_smoothing=0.1))
+        task, AdjustLabelSmoothedCrossEntropyConfig(sentence_avg=False, label_smoothing=0.1)
+    )
     _, _, log = task.valid_step(batch, model, criterion)
     assert (log["_vqa_score_sum"], log["_vqa_cnt"]) == (2.0, 3)
     with metrics.aggregate() as agg:
-        task.reduce_metrics([log, {"_vqa_score_sum": 0.3, "_vqa_cnt": 1, "loss": 0.0, "sample_size": 1}], criterion)
+        task.reduce_metrics(
+            [log, {"_vqa_score_sum": 0.3, "_vqa_cnt": 1, "loss": 0.0, "sample_size": 1}], criterion
+        )
         assert agg.get_smoothed_values()["vqa_score"] == pytest.approx(round(2.3 / 4, 4))
 
 
 def test_beam_search_forces_each_question_and_answers_from_the_trie(data_dir):
-    task = make_task(data_dir, val_inference_type="beamsearch", eval_args='{"beam": 3, "unnormalized": true}')
+    task = make_task(
+        data_dir, val_inference_type="beamsearch", eval_args='{"beam": 3, "unnormalized": true}'
+    )
     tok = task.tokenizer
     base = torch.zeros(len(task.target_dictionary))
     base[tok.encode(" what")[0]] = 30.0  # a question word the trie must keep out of answers
     batch = first_batch(task)
     lengths = batch["net_input"]["src_lengths"].tolist()
     assert len(set(lengths)) == 3  # three prefix lengths in one batch
-    favourite = {lengths[0]: tok.encode(" blue")[0].item(), lengths[1]: tok.encode(" yes")[0].item(),
-                 lengths[2]: tok.encode(" light")[0].item()}
+    favourite = {
+        lengths[0]: tok.encode(" blue")[0].item(),
+        lengths[1]: tok.encode(" yes")[0].item(),
+        lengths[2]: tok.encode(" light")[0].item(),
+    }
     model = fixed_model(task, base, favourite)
     answers = task.predict_answers([model], batch)
     assert answers == ["blue", "yes", "light blue"]
@@ -168,8 +204,13 @@ def test_beam_search_forces_each_question_and_answers_from_the_trie(data_dir):
     hypos = task.inference_step(task.validation_generator(model), [model], batch)
     for hypo, prefix in zip(hypos, batch["decoder_prompts"]):
         assert hypo[0]["tokens"][: prefix.numel() - 1].tolist() == prefix[1:].tolist()
-    _, _, log = task.valid_step(batch, model, AdjustLabelSmoothedCrossEntropyCriterion(
-        task, AdjustLabelSmoothedCrossEntropyConfig(sentence_avg=False)))
+    _, _, log = task.valid_step(
+        batch,
+        model,
+        AdjustLabelSmoothedCrossEntropyCriterion(
+            task, AdjustLabelSmoothedCrossEntropyConfig(sentence_avg=False)
+        ),
+    )
     assert log["_vqa_score_sum"] == pytest.approx(0.0 + 1.0 + 1.0) and log["_vqa_cnt"] == 3
 
 
@@ -177,9 +218,14 @@ def test_evaluation_hook_writes_question_ids_and_scores(data_dir):
     task = make_task(data_dir)
     tok = task.tokenizer
     batch = first_batch(task)
-    favourite = {n: tok.encode(" light")[0].item() for n in batch["net_input"]["src_lengths"].tolist()}
+    favourite = {
+        n: tok.encode(" light")[0].item() for n in batch["net_input"]["src_lengths"].tolist()
+    }
     model = fixed_model(task, torch.zeros(len(task.target_dictionary)), favourite)
     records, scores = task.evaluate_split([model], None, [batch, {}])
     assert records == [{"question_id": q, "answer": "light blue"} for q in (11, 12, 13)]
     assert scores["vqa_score"] == pytest.approx((0.3 + 0.0 + 1.0) / 3) and scores["n"] == 3
-    assert math.isclose(scores["vqa_score"], 0.433333, abs_tol=1e-6) and scores["inference"] == "allcand"
+    assert (
+        math.isclose(scores["vqa_score"], 0.433333, abs_tol=1e-6)
+        and scores["inference"] == "allcand"
+    )

@@ -9,6 +9,7 @@
 Also writes a COCO-format reference file for val/test (``caption_{split}_gt.json``) for
 pycocoevalcap scoring.
 """
+
 from __future__ import annotations
 
 import json
@@ -38,9 +39,14 @@ def caption_text(sentence: dict) -> str:
     return pre_caption(sanitize_text(sentence.get("raw", "")))
 
 
-def caption_rows(dataset: dict, split: str, image_dir: str | os.PathLike,
-                 restval_as_train: bool = True, image_paths: bool = False,
-                 report: ConversionReport | None = None) -> Iterator[list[str]]:
+def caption_rows(
+    dataset: dict,
+    split: str,
+    image_dir: str | os.PathLike,
+    restval_as_train: bool = True,
+    image_paths: bool = False,
+    report: ConversionReport | None = None,
+) -> Iterator[list[str]]:
     """Rows of ``split`` ("train", "val" or "test") of the loaded ``dataset_coco.json``."""
     report = report if report is not None else ConversionReport()
     for entry in dataset["images"]:
@@ -56,8 +62,9 @@ def caption_rows(dataset: dict, split: str, image_dir: str | os.PathLike,
             report.skip("image without captions", image_id)
             continue
         try:
-            image = image_field(os.path.join(image_dir, relative),
-                                relative if image_paths else None)
+            image = image_field(
+                os.path.join(image_dir, relative), relative if image_paths else None
+            )
         except ValueError as error:
             report.skip("bad image", f"{image_id}: {error}")
             continue
@@ -77,23 +84,34 @@ def reference_json(dataset: dict, split: str) -> dict:
         image_id = int(entry.get("cocoid", entry.get("imgid")))
         images.append({"id": image_id})
         for caption in filter(None, (caption_text(s) for s in entry["sentences"])):
-            annotations.append({"image_id": image_id, "id": len(annotations),
-                                "caption": caption})
-    return {"info": {}, "licenses": [], "type": "captions", "images": images,
-            "annotations": annotations}
+            annotations.append({"image_id": image_id, "id": len(annotations), "caption": caption})
+    return {
+        "info": {},
+        "licenses": [],
+        "type": "captions",
+        "images": images,
+        "annotations": annotations,
+    }
 
 
-def convert(dataset_json: str, image_dir: str, out_dir: str,
-            splits: tuple[str, ...] = ("train", "val", "test"), **kwargs) -> ConversionReport:
+def convert(
+    dataset_json: str,
+    image_dir: str,
+    out_dir: str,
+    splits: tuple[str, ...] = ("train", "val", "test"),
+    **kwargs,
+) -> ConversionReport:
     """Write ``caption_{split}.tsv`` (and ``caption_{split}_gt.json`` for val/test)."""
     dataset = load_json(dataset_json)
     report = ConversionReport()
     for split in splits:
         path = os.path.join(out_dir, f"caption_{split}.tsv")
         report.written[path] = write_tsv(
-            path, caption_rows(dataset, split, image_dir, report=report, **kwargs))
+            path, caption_rows(dataset, split, image_dir, report=report, **kwargs)
+        )
         if split != "train":
-            with open(os.path.join(out_dir, f"caption_{split}_gt.json"), "w",
-                      encoding="utf-8") as f:
+            with open(
+                os.path.join(out_dir, f"caption_{split}_gt.json"), "w", encoding="utf-8"
+            ) as f:
                 json.dump(reference_json(dataset, split), f)
     return report

@@ -1,4 +1,5 @@
 """Shared pieces of the converters: image fields, boxes, text sanitising, TSV writing."""
+
 from __future__ import annotations
 
 import base64
@@ -113,11 +114,11 @@ class ConversionReport:
         for path, count in self.written.items():
             logger.info("wrote %d rows to %s", count, path)
         for reason, count in self.skipped.items():
-            logger.warning("skipped %d rows: %s (first: %s)", count, reason,
-                           self.examples[reason])
+            logger.warning("skipped %d rows: %s (first: %s)", count, reason, self.examples[reason])
 
 
 def configure_script_logging() -> None:
     """INFO to stderr for the command lines (fairseq's import may have set DEBUG)."""
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s",
-                        force=True)
+    logging.basicConfig(
+        level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", force=True
+    )

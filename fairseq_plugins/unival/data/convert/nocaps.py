@@ -11,6 +11,7 @@ in "in-domain" / "near-domain" / "out-domain") and ``annotations`` (``image_id``
   (CIDEr-D / BLEU-4 per domain in one run);
 * ``nocaps_{split}_caption_coco_format.json``: the references in COCO caption format.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,12 +31,13 @@ DOMAINS = ("in-domain", "near-domain", "out-domain")
 
 
 def domain_file_tag(domain: str) -> str:
-    """"in-domain" -> "indomain" (the file-name form)."""
+    """ "in-domain" -> "indomain" (the file-name form)."""
     return domain.replace("-", "")
 
 
-def convert(captions_json: str, image_dir: str, out_dir: str, split: str = "val",
-            image_paths: bool = False) -> ConversionReport:
+def convert(
+    captions_json: str, image_dir: str, out_dir: str, split: str = "val", image_paths: bool = False
+) -> ConversionReport:
     """Write the files of the module docstring; returns the report (skips are counted)."""
     payload = load_json(captions_json)
     report = ConversionReport()
@@ -49,21 +51,28 @@ def convert(captions_json: str, image_dir: str, out_dir: str, split: str = "val"
     for image in payload["images"]:
         image_id, domain = image["id"], image.get("domain")
         if domain not in DOMAINS:
-            raise ValueError(f"{captions_json}: image {image_id} has domain {domain!r}, "
-                             f"expected one of {DOMAINS}")
+            raise ValueError(
+                f"{captions_json}: image {image_id} has domain {domain!r}, "
+                f"expected one of {DOMAINS}"
+            )
         if not refs[image_id]:
             report.skip("image without captions", str(image_id))
             continue
         try:
-            field = image_field(os.path.join(image_dir, image["file_name"]), image["file_name"] if image_paths else None)
+            field = image_field(
+                os.path.join(image_dir, image["file_name"]),
+                image["file_name"] if image_paths else None,
+            )
         except ValueError as error:
             report.skip("bad image", f"{image_id}: {error}")
             continue
         rows[domain].append([str(image_id), str(image_id), "&&".join(refs[image_id]), "", field])
         domains[str(image_id)] = domain
         coco_images.append({"id": image_id, "file_name": image["file_name"], "domain": domain})
-        coco_annotations += [{"image_id": image_id, "id": len(coco_annotations) + k, "caption": c}
-                             for k, c in enumerate(refs[image_id])]
+        coco_annotations += [
+            {"image_id": image_id, "id": len(coco_annotations) + k, "caption": c}
+            for k, c in enumerate(refs[image_id])
+        ]
     os.makedirs(out_dir, exist_ok=True)
     path = os.path.join(out_dir, f"nocaps_{split}.tsv")
     report.written[path] = write_tsv(path, [r for d in DOMAINS for r in rows[d]])
@@ -72,6 +81,8 @@ def convert(captions_json: str, image_dir: str, out_dir: str, split: str = "val"
         report.written[path] = write_tsv(path, rows[domain])
     with open(os.path.join(out_dir, f"nocaps_{split}_domains.json"), "w", encoding="utf-8") as f:
         json.dump(domains, f, indent=1)
-    with open(os.path.join(out_dir, f"nocaps_{split}_caption_coco_format.json"), "w", encoding="utf-8") as f:
+    with open(
+        os.path.join(out_dir, f"nocaps_{split}_caption_coco_format.json"), "w", encoding="utf-8"
+    ) as f:
         json.dump({"images": coco_images, "annotations": coco_annotations}, f)
     return report

@@ -6,6 +6,7 @@ processed ``sent``), region = the annotation's COCO box [x, y, w, h] as "x0,y0,x
 (original pixels, at most two decimals), image (base64 of the COCO file, or its path).
 One file per split of the refs (``refcoco_{split}.tsv``: train, val, testA, testB, test).
 """
+
 from __future__ import annotations
 
 import logging
@@ -34,9 +35,14 @@ def load_refs(path: str | os.PathLike) -> list[dict]:
     return refs
 
 
-def refcoco_rows(refs: list[dict], instances: dict, split: str, image_dir: str | os.PathLike,
-                 image_paths: bool = False, report: ConversionReport | None = None
-                 ) -> Iterator[list[str]]:
+def refcoco_rows(
+    refs: list[dict],
+    instances: dict,
+    split: str,
+    image_dir: str | os.PathLike,
+    image_paths: bool = False,
+    report: ConversionReport | None = None,
+) -> Iterator[list[str]]:
     """Rows of the refs of ``split``."""
     report = report if report is not None else ConversionReport()
     images = {int(i["id"]): i for i in instances["images"]}
@@ -56,8 +62,11 @@ def refcoco_rows(refs: list[dict], instances: dict, split: str, image_dir: str |
         if image_id not in cache:
             name = images[image_id]["file_name"]
             try:
-                cache = {image_id: image_field(os.path.join(image_dir, name),
-                                               name if image_paths else None)}
+                cache = {
+                    image_id: image_field(
+                        os.path.join(image_dir, name), name if image_paths else None
+                    )
+                }
             except ValueError as error:
                 report.skip("bad image", f"{image_id}: {error}")
                 continue
@@ -66,12 +75,23 @@ def refcoco_rows(refs: list[dict], instances: dict, split: str, image_dir: str |
             if not text:
                 report.skip("empty sentence", str(sentence.get("sent_id")))
                 continue
-            yield [str(sentence["sent_id"]), str(image_id), text,
-                   format_box((x0, y0, x1, y1)), cache[image_id]]
+            yield [
+                str(sentence["sent_id"]),
+                str(image_id),
+                text,
+                format_box((x0, y0, x1, y1)),
+                cache[image_id],
+            ]
 
 
-def convert(refs_pickle: str, instances_json: str, image_dir: str, out_dir: str,
-            splits: tuple[str, ...] | None = None, **kwargs) -> ConversionReport:
+def convert(
+    refs_pickle: str,
+    instances_json: str,
+    image_dir: str,
+    out_dir: str,
+    splits: tuple[str, ...] | None = None,
+    **kwargs,
+) -> ConversionReport:
     """Write ``refcoco_{split}.tsv`` for ``splits`` (default: every split in the refs)."""
     refs = load_refs(refs_pickle)
     instances = load_json(instances_json)
@@ -79,5 +99,6 @@ def convert(refs_pickle: str, instances_json: str, image_dir: str, out_dir: str,
     for split in splits or sorted({r["split"] for r in refs}):
         path = os.path.join(out_dir, f"refcoco_{split}.tsv")
         report.written[path] = write_tsv(
-            path, refcoco_rows(refs, instances, split, image_dir, report=report, **kwargs))
+            path, refcoco_rows(refs, instances, split, image_dir, report=report, **kwargs)
+        )
     return report

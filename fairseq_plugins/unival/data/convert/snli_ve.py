@@ -5,6 +5,7 @@ One row per pair with a gold label in {entailment, contradiction, neutral} (othe
 are not numeric), image_id (``Flickr30K_ID``), image (base64 of ``<id>.jpg`` or its path),
 hypothesis (``sentence2``), premise caption (``sentence1``), label.
 """
+
 from __future__ import annotations
 
 import logging
@@ -24,9 +25,13 @@ logger = logging.getLogger(__name__)
 LABELS = ("entailment", "contradiction", "neutral")
 
 
-def snli_ve_rows(jsonl: str | os.PathLike, image_dir: str | os.PathLike, first_id: int = 0,
-                 image_paths: bool = False, report: ConversionReport | None = None
-                 ) -> Iterator[list[str]]:
+def snli_ve_rows(
+    jsonl: str | os.PathLike,
+    image_dir: str | os.PathLike,
+    first_id: int = 0,
+    image_paths: bool = False,
+    report: ConversionReport | None = None,
+) -> Iterator[list[str]]:
     report = report if report is not None else ConversionReport()
     cache: dict[str, str] = {}
     uniq_id = first_id
@@ -44,8 +49,11 @@ def snli_ve_rows(jsonl: str | os.PathLike, image_dir: str | os.PathLike, first_i
         if image_id not in cache:
             name = f"{image_id}.jpg"
             try:
-                cache = {image_id: image_field(os.path.join(image_dir, name),
-                                               name if image_paths else None)}
+                cache = {
+                    image_id: image_field(
+                        os.path.join(image_dir, name), name if image_paths else None
+                    )
+                }
             except ValueError as error:
                 report.skip("bad image", f"{jsonl}:{line} {error}")
                 continue
@@ -55,6 +63,7 @@ def snli_ve_rows(jsonl: str | os.PathLike, image_dir: str | os.PathLike, first_i
 
 def convert(jsonl: str, image_dir: str, out_tsv: str, **kwargs) -> ConversionReport:
     report = ConversionReport()
-    report.written[out_tsv] = write_tsv(out_tsv, snli_ve_rows(jsonl, image_dir, report=report,
-                                                              **kwargs))
+    report.written[out_tsv] = write_tsv(
+        out_tsv, snli_ve_rows(jsonl, image_dir, report=report, **kwargs)
+    )
     return report

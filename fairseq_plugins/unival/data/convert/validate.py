@@ -16,6 +16,7 @@ readable: the video's frame index, every audio sample):
 * unify_task (pretraining, 8 columns): type known; caption rows need a caption, qa rows a question
   and answers refs, visual_grounding rows a region text and a box refs; media are paths.
 """
+
 from __future__ import annotations
 
 import logging
@@ -33,14 +34,21 @@ logger = logging.getLogger(__name__)
 
 UNIFY_TASK = SCHEMAS.get("unify_task") or TSVSchema(
     task="unify_task",
-    columns=("uniq_id", "image", "caption", "question", "refs", "gt_objects", "dataset_name",
-             "type"),
+    columns=(
+        "uniq_id",
+        "image",
+        "caption",
+        "question",
+        "refs",
+        "gt_objects",
+        "dataset_name",
+        "type",
+    ),
     train_selected_cols=(0, 1, 2, 3, 4, 5, 6, 7),
     eval_selected_cols=(0, 1, 2, 3, 4, 5, 6, 7),
     media={"image": "image"},
 )
-UNIFY_TYPES = ("caption", "qa", "visual_grounding", "video_caption", "video_qa",
-               "audio_caption")
+UNIFY_TYPES = ("caption", "qa", "visual_grounding", "video_caption", "video_qa", "audio_caption")
 SNLI_LABELS = ("entailment", "contradiction", "neutral", "yes", "no", "maybe")
 BOX_TOLERANCE = 1.0
 
@@ -138,8 +146,13 @@ def _refcoco_checks(row: dict, context: dict) -> list[Problem]:
 def _snli_checks(row: dict, context: dict) -> list[Problem]:
     problems = _nonempty(row, "uniq_id", "hypothesis")
     if row["label"].strip() not in SNLI_LABELS:
-        problems.append(("label", f"unknown label {row['label']!r} (expected one of "
-                                  f"entailment, contradiction, neutral)"))
+        problems.append(
+            (
+                "label",
+                f"unknown label {row['label']!r} (expected one of "
+                f"entailment, contradiction, neutral)",
+            )
+        )
     return problems
 
 
@@ -162,27 +175,37 @@ def _unify_checks(row: dict, context: dict) -> list[Problem]:
 
 
 CHECKS: dict[str, Callable[[dict, dict], list[Problem]]] = {
-    "caption": _caption_checks, "video_caption": _caption_checks,
-    "audio_caption": _caption_checks, "vqa_gen": _vqa_checks, "video_vqa_gen": _vqa_checks,
-    "refcoco": _refcoco_checks, "snli_ve": _snli_checks, "unify_task": _unify_checks,
+    "caption": _caption_checks,
+    "video_caption": _caption_checks,
+    "audio_caption": _caption_checks,
+    "vqa_gen": _vqa_checks,
+    "video_vqa_gen": _vqa_checks,
+    "refcoco": _refcoco_checks,
+    "snli_ve": _snli_checks,
+    "unify_task": _unify_checks,
 }
 
 
-def _media_problems(schema: TSVSchema, row: dict, context: dict, image_dir: str | None,
-                    check_media: bool) -> Iterator[Problem]:
+def _media_problems(
+    schema: TSVSchema, row: dict, context: dict, image_dir: str | None, check_media: bool
+) -> Iterator[Problem]:
     """Decode image columns (recording the size for box checks); check other media exist."""
     for name, kind in schema.media.items():
         value = row[name]
         media_kind = kind
         if schema.task == "unify_task":
-            media_kind = {"video_caption": "video", "video_qa": "video",
-                          "audio_caption": "audio"}.get(row["type"].strip(), "image")
+            media_kind = {
+                "video_caption": "video",
+                "video_qa": "video",
+                "audio_caption": "audio",
+            }.get(row["type"].strip(), "image")
         if media_kind == "image":
             if not check_media:
                 continue
             try:
                 context["image_size"] = decode_image(
-                    value, image_dir, read_from_path=schema.task == "unify_task").size
+                    value, image_dir, read_from_path=schema.task == "unify_task"
+                ).size
             except ValueError as error:
                 yield name, str(error)
         elif check_media:
@@ -196,9 +219,13 @@ def _media_problems(schema: TSVSchema, row: dict, context: dict, image_dir: str 
                     yield name, str(error)
 
 
-def row_errors(path: str, schema: TSVSchema, image_dir: str | None = None,
-               candidates: set[str] | None = None, check_media: bool = True
-               ) -> Iterator[BadSampleError]:
+def row_errors(
+    path: str,
+    schema: TSVSchema,
+    image_dir: str | None = None,
+    candidates: set[str] | None = None,
+    check_media: bool = True,
+) -> Iterator[BadSampleError]:
     """Every problem of every row of ``path`` under ``schema`` (several per row possible)."""
     tsv = TSVFile(path)
     check = CHECKS.get(schema.task)
@@ -210,8 +237,13 @@ def row_errors(path: str, schema: TSVSchema, image_dir: str | None = None,
             yield error
             continue
         if not schema.accepts_column_count(len(fields)):
-            yield BadSampleError(path, line, reason=(
-                f"expected {schema.num_columns} tab-separated columns, found {len(fields)}"))
+            yield BadSampleError(
+                path,
+                line,
+                reason=(
+                    f"expected {schema.num_columns} tab-separated columns, found {len(fields)}"
+                ),
+            )
             continue
         row = dict(zip(schema.columns, fields))
         context: dict = {"candidates": candidates}
@@ -225,9 +257,14 @@ def row_errors(path: str, schema: TSVSchema, image_dir: str | None = None,
             yield BadSampleError(path, line, schema.column_index(name), name, reason)
 
 
-def validate_files(paths: list[str], task: str, image_dir: str | None = None,
-                   candidates: set[str] | None = None, check_media: bool = True,
-                   max_reported: int = 50) -> int:
+def validate_files(
+    paths: list[str],
+    task: str,
+    image_dir: str | None = None,
+    candidates: set[str] | None = None,
+    check_media: bool = True,
+    max_reported: int = 50,
+) -> int:
     """Log the errors of ``paths`` (at most ``max_reported`` each); return their total."""
     schema = task_schemas().get(task)
     if schema is None:

@@ -9,6 +9,7 @@ column is the video path relative to the video directory (``--image-dir`` of the
 ``{video_id}.mp4`` by default. Videos missing (or, with ``decode``, unreadable) are skipped
 and counted in the report.
 """
+
 from __future__ import annotations
 
 import os
@@ -34,9 +35,14 @@ def msrvtt_captions(payload: dict) -> dict[str, list[tuple[str, str]]]:
     return by_video
 
 
-def msrvtt_rows(payload: dict, split: str, video_dir: str | os.PathLike,
-                video_template: str = DEFAULT_VIDEO_TEMPLATE, decode: bool = False,
-                report: ConversionReport | None = None) -> Iterator[list[str]]:
+def msrvtt_rows(
+    payload: dict,
+    split: str,
+    video_dir: str | os.PathLike,
+    video_template: str = DEFAULT_VIDEO_TEMPLATE,
+    decode: bool = False,
+    report: ConversionReport | None = None,
+) -> Iterator[list[str]]:
     """Rows of ``split`` ("train", "val" or "test") of a loaded MSR-VTT JSON."""
     report = report if report is not None else ConversionReport()
     captions = msrvtt_captions(payload)
@@ -49,17 +55,28 @@ def msrvtt_rows(payload: dict, split: str, video_dir: str | os.PathLike,
             report.skip("video without captions", video_id)
             continue
         try:
-            path = media_field(video_dir, video_template.format(video_id=video_id, id=video.get("id")),
-                               "video", decode)
+            path = media_field(
+                video_dir,
+                video_template.format(video_id=video_id, id=video.get("id")),
+                "video",
+                decode,
+            )
         except ValueError as error:
             report.skip("bad video", f"{video_id}: {error}")
             continue
-        yield from caption_layout_rows(split, video_id, [c for _, c in pairs], path, [i for i, _ in pairs])
+        yield from caption_layout_rows(
+            split, video_id, [c for _, c in pairs], path, [i for i, _ in pairs]
+        )
 
 
-def convert(json_paths: list[str], video_dir: str, out_dir: str,
-            splits: tuple[str, ...] = ("train", "val", "test"), prefix: str = "msrvtt_caption",
-            **kwargs) -> ConversionReport:
+def convert(
+    json_paths: list[str],
+    video_dir: str,
+    out_dir: str,
+    splits: tuple[str, ...] = ("train", "val", "test"),
+    prefix: str = "msrvtt_caption",
+    **kwargs,
+) -> ConversionReport:
     """Write ``{prefix}_{split}.tsv`` for each split found in the JSON files."""
     payload: dict = {"videos": [], "sentences": []}
     for path in json_paths:
@@ -69,5 +86,7 @@ def convert(json_paths: list[str], video_dir: str, out_dir: str,
     report = ConversionReport()
     for split in splits:
         out = os.path.join(out_dir, f"{prefix}_{split}.tsv")
-        report.written[out] = write_tsv(out, msrvtt_rows(payload, split, video_dir, report=report, **kwargs))
+        report.written[out] = write_tsv(
+            out, msrvtt_rows(payload, split, video_dir, report=report, **kwargs)
+        )
     return report

@@ -8,6 +8,7 @@ question_id, video_id, question, "1.0|!+answer", empty, video path. MSRVTT-QA na
 of the given (train/val) files (``msrvtt_trainval_4k_ans2label.pkl`` has 4000); rows whose
 answer is not a candidate are skipped unless ``keep_out_of_vocabulary``.
 """
+
 from __future__ import annotations
 
 import os
@@ -33,7 +34,9 @@ def read_youtube_mapping(path: str | os.PathLike) -> dict[str, str]:
                 continue
             parts = line.split()
             if len(parts) != 2 or not parts[1].startswith("vid"):
-                raise ValueError(f"{path}:{number}: expected '<youtube name> vid<N>', got {line.strip()!r}")
+                raise ValueError(
+                    f"{path}:{number}: expected '<youtube name> vid<N>', got {line.strip()!r}"
+                )
             mapping[parts[1][3:]] = parts[0]
     return mapping
 
@@ -45,10 +48,16 @@ def frequent_answers(records: Iterable[dict], top_k: int = 4000) -> list[str]:
     return sorted(counts, key=lambda a: (-counts[a], a))[:top_k]
 
 
-def video_qa_rows(records: Sequence[dict], video_dir: str | os.PathLike,
-                  video_template: str = MSRVTT_VIDEO_TEMPLATE, mapping: dict[str, str] | None = None,
-                  candidates: Sequence[str] | None = None, keep_out_of_vocabulary: bool = False,
-                  decode: bool = False, report: ConversionReport | None = None) -> Iterator[list[str]]:
+def video_qa_rows(
+    records: Sequence[dict],
+    video_dir: str | os.PathLike,
+    video_template: str = MSRVTT_VIDEO_TEMPLATE,
+    mapping: dict[str, str] | None = None,
+    candidates: Sequence[str] | None = None,
+    keep_out_of_vocabulary: bool = False,
+    decode: bool = False,
+    report: ConversionReport | None = None,
+) -> Iterator[list[str]]:
     """Rows of one split; each video is checked once."""
     report = report if report is not None else ConversionReport()
     allowed = set(candidates) if candidates is not None else None
@@ -65,8 +74,9 @@ def video_qa_rows(records: Sequence[dict], video_dir: str | os.PathLike,
         if video_id not in checked:
             try:
                 name = mapping[video_id] if mapping is not None else video_id
-                checked[video_id] = media_field(video_dir, video_template.format(video_id=video_id, name=name),
-                                                "video", decode)
+                checked[video_id] = media_field(
+                    video_dir, video_template.format(video_id=video_id, name=name), "video", decode
+                )
             except (KeyError, ValueError) as error:
                 checked[video_id] = None
                 report.skip("bad video", f"{video_id}: {error}")
@@ -75,12 +85,22 @@ def video_qa_rows(records: Sequence[dict], video_dir: str | os.PathLike,
         yield [qid, video_id, question, f"1.0|!+{answer}", "", checked[video_id]]
 
 
-def convert(split_jsons: dict[str, str], video_dir: str, out_dir: str, prefix: str,
-            candidates: Sequence[str], **kwargs) -> ConversionReport:
+def convert(
+    split_jsons: dict[str, str],
+    video_dir: str,
+    out_dir: str,
+    prefix: str,
+    candidates: Sequence[str],
+    **kwargs,
+) -> ConversionReport:
     """Write ``{prefix}_{split}.tsv`` for each split -> JSON path of ``split_jsons``."""
     report = ConversionReport()
     for split, path in split_jsons.items():
         out = os.path.join(out_dir, f"{prefix}_{split}.tsv")
-        report.written[out] = write_tsv(out, video_qa_rows(load_json(path), video_dir,
-                                                           candidates=candidates, report=report, **kwargs))
+        report.written[out] = write_tsv(
+            out,
+            video_qa_rows(
+                load_json(path), video_dir, candidates=candidates, report=report, **kwargs
+            ),
+        )
     return report

@@ -11,6 +11,7 @@
 
 Columns: question_id, image_id, question, answers, object labels (empty), image.
 """
+
 from __future__ import annotations
 
 import logging
@@ -32,19 +33,50 @@ from unival.safe_load.pickle_files import load_plain_pickle
 logger = logging.getLogger(__name__)
 
 DEFAULT_IMAGE_TEMPLATE = "COCO_{subtype}_{image_id:012d}.jpg"
-_PUNCTUATION = ";/[]\"{}()=+\\_-><@`,?!"
+_PUNCTUATION = ';/[]"{}()=+\\_-><@`,?!'
 _DIGIT_COMMA_DIGIT = re.compile(r"(\d)(,)(\d)")
 _PERIOD_NOT_IN_NUMBER = re.compile(r"(?<!\d)\.(?!\d)")
-_NUMBER_WORDS = {"none": "0", "zero": "0", "one": "1", "two": "2", "three": "3", "four": "4",
-                 "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9", "ten": "10"}
+_NUMBER_WORDS = {
+    "none": "0",
+    "zero": "0",
+    "one": "1",
+    "two": "2",
+    "three": "3",
+    "four": "4",
+    "five": "5",
+    "six": "6",
+    "seven": "7",
+    "eight": "8",
+    "nine": "9",
+    "ten": "10",
+}
 _ARTICLES = {"a", "an", "the"}
 _CONTRACTIONS = {
-    "aint": "ain't", "arent": "aren't", "cant": "can't", "couldnt": "couldn't",
-    "didnt": "didn't", "doesnt": "doesn't", "dont": "don't", "hadnt": "hadn't",
-    "hasnt": "hasn't", "havent": "haven't", "hes": "he's", "im": "i'm", "isnt": "isn't",
-    "itll": "it'll", "ive": "i've", "shouldnt": "shouldn't", "thats": "that's",
-    "theres": "there's", "theyre": "they're", "wasnt": "wasn't", "werent": "weren't",
-    "whats": "what's", "wont": "won't", "wouldnt": "wouldn't", "youre": "you're",
+    "aint": "ain't",
+    "arent": "aren't",
+    "cant": "can't",
+    "couldnt": "couldn't",
+    "didnt": "didn't",
+    "doesnt": "doesn't",
+    "dont": "don't",
+    "hadnt": "hadn't",
+    "hasnt": "hasn't",
+    "havent": "haven't",
+    "hes": "he's",
+    "im": "i'm",
+    "isnt": "isn't",
+    "itll": "it'll",
+    "ive": "i've",
+    "shouldnt": "shouldn't",
+    "thats": "that's",
+    "theres": "there's",
+    "theyre": "they're",
+    "wasnt": "wasn't",
+    "werent": "weren't",
+    "whats": "what's",
+    "wont": "won't",
+    "wouldnt": "wouldn't",
+    "youre": "you're",
 }
 
 
@@ -98,8 +130,7 @@ def frequent_answers(annotation_files: Iterable[dict], min_count: int = 9) -> li
     ``min_count`` times over the given annotation JSONs; most frequent first, ties A-Z."""
     counts: Counter = Counter()
     for payload in annotation_files:
-        counts.update(normalize_answer(a["multiple_choice_answer"])
-                      for a in payload["annotations"])
+        counts.update(normalize_answer(a["multiple_choice_answer"]) for a in payload["annotations"])
     kept = [a for a, c in counts.items() if c >= min_count and a]
     return sorted(kept, key=lambda a: (-counts[a], a))
 
@@ -125,10 +156,16 @@ def write_ans2label(path: str | os.PathLike, answers: Sequence[str]) -> None:
         pickle.dump({a: i for i, a in enumerate(answers)}, f, protocol=4)
 
 
-def vqa_rows(questions: dict, annotations: dict, image_dir: str | os.PathLike,
-             candidates: Sequence[str] | None = None, keep_out_of_vocabulary: bool = False,
-             image_template: str = DEFAULT_IMAGE_TEMPLATE, image_paths: bool = False,
-             report: ConversionReport | None = None) -> Iterator[list[str]]:
+def vqa_rows(
+    questions: dict,
+    annotations: dict,
+    image_dir: str | os.PathLike,
+    candidates: Sequence[str] | None = None,
+    keep_out_of_vocabulary: bool = False,
+    image_template: str = DEFAULT_IMAGE_TEMPLATE,
+    image_paths: bool = False,
+    report: ConversionReport | None = None,
+) -> Iterator[list[str]]:
     """Rows of one VQAv2 split (``questions``/``annotations`` are the loaded JSONs).
 
     ``image_template`` is formatted with ``subtype`` (the questions' ``data_subtype``, e.g.
@@ -156,15 +193,33 @@ def vqa_rows(questions: dict, annotations: dict, image_dir: str | os.PathLike,
         except ValueError as error:
             report.skip("bad image", f"{qid}: {error}")
             continue
-        yield [str(qid), str(q["image_id"]), sanitize_text(q["question"]),
-               format_answers(confidences), "", image]
+        yield [
+            str(qid),
+            str(q["image_id"]),
+            sanitize_text(q["question"]),
+            format_answers(confidences),
+            "",
+            image,
+        ]
 
 
-def convert(question_json: str, annotation_json: str, image_dir: str, out_tsv: str,
-            candidates: Sequence[str] | None = None, **kwargs) -> ConversionReport:
+def convert(
+    question_json: str,
+    annotation_json: str,
+    image_dir: str,
+    out_tsv: str,
+    candidates: Sequence[str] | None = None,
+    **kwargs,
+) -> ConversionReport:
     """Load the two JSONs and write ``out_tsv``; returns the report."""
     report = ConversionReport()
-    rows = vqa_rows(load_json(question_json), load_json(annotation_json), image_dir,
-                    candidates, report=report, **kwargs)
+    rows = vqa_rows(
+        load_json(question_json),
+        load_json(annotation_json),
+        image_dir,
+        candidates,
+        report=report,
+        **kwargs,
+    )
     report.written[out_tsv] = write_tsv(out_tsv, rows)
     return report

@@ -12,6 +12,7 @@
 Both can write a candidate answer pickle (``{answer: index}``, answers given by at least
 ``min_count`` annotator answers of the file, most frequent first) for trie-constrained runs.
 """
+
 from __future__ import annotations
 
 import os
@@ -34,8 +35,12 @@ from unival.data.convert.vqa import (
 )
 
 
-def vizwiz_rows(entries: list, image_dir: str, image_paths: bool = False,
-                report: Optional[ConversionReport] = None) -> Iterator[List[str]]:
+def vizwiz_rows(
+    entries: list,
+    image_dir: str,
+    image_paths: bool = False,
+    report: Optional[ConversionReport] = None,
+) -> Iterator[List[str]]:
     report = report if report is not None else ConversionReport()
     for index, entry in enumerate(entries):
         answers = [a["answer"] for a in entry.get("answers") or []]
@@ -49,42 +54,77 @@ def vizwiz_rows(entries: list, image_dir: str, image_paths: bool = False,
         except ValueError as error:
             report.skip("bad image", f"{index}: {error}")
             continue
-        yield [str(index), os.path.splitext(name)[0], sanitize_text(entry["question"]),
-               format_answers(confidences), "", field]
+        yield [
+            str(index),
+            os.path.splitext(name)[0],
+            sanitize_text(entry["question"]),
+            format_answers(confidences),
+            "",
+            field,
+        ]
 
 
 def answer_counts(answer_lists: List[List[str]]) -> Counter:
-    return Counter(a for answers in answer_lists for a in (normalize_answer(x) for x in answers) if a)
+    return Counter(
+        a for answers in answer_lists for a in (normalize_answer(x) for x in answers) if a
+    )
 
 
 def frequent(counts: Counter, min_count: int) -> List[str]:
     return sorted((a for a, c in counts.items() if c >= min_count), key=lambda a: (-counts[a], a))
 
 
-def convert_vizwiz(annotations_json: str, image_dir: str, out_tsv: str, image_paths: bool = False,
-                   out_ans2label: Optional[str] = None, min_count: int = 1) -> ConversionReport:
+def convert_vizwiz(
+    annotations_json: str,
+    image_dir: str,
+    out_tsv: str,
+    image_paths: bool = False,
+    out_ans2label: Optional[str] = None,
+    min_count: int = 1,
+) -> ConversionReport:
 
     entries = load_json(annotations_json)
     if not isinstance(entries, list):
-        raise ValueError(f"{annotations_json}: a VizWiz annotation file is a JSON list of questions")
+        raise ValueError(
+            f"{annotations_json}: a VizWiz annotation file is a JSON list of questions"
+        )
     report = ConversionReport()
-    report.written[out_tsv] = write_tsv(out_tsv, vizwiz_rows(entries, image_dir, image_paths, report))
+    report.written[out_tsv] = write_tsv(
+        out_tsv, vizwiz_rows(entries, image_dir, image_paths, report)
+    )
     if out_ans2label:
         counts = answer_counts([[a["answer"] for a in e.get("answers") or []] for e in entries])
         write_ans2label(out_ans2label, frequent(counts, min_count))
     return report
 
 
-def convert_okvqa(questions_json: str, annotations_json: str, image_dir: str, out_tsv: str,
-                  image_paths: bool = False, out_ans2label: Optional[str] = None, min_count: int = 1,
-                  image_template: str = "COCO_{subtype}_{image_id:012d}.jpg") -> ConversionReport:
+def convert_okvqa(
+    questions_json: str,
+    annotations_json: str,
+    image_dir: str,
+    out_tsv: str,
+    image_paths: bool = False,
+    out_ans2label: Optional[str] = None,
+    min_count: int = 1,
+    image_template: str = "COCO_{subtype}_{image_id:012d}.jpg",
+) -> ConversionReport:
 
     questions, annotations = load_json(questions_json), load_json(annotations_json)
     report = ConversionReport()
-    rows = vqa_rows(questions, annotations, image_dir, candidates=None, keep_out_of_vocabulary=True,
-                    image_template=image_template, image_paths=image_paths, report=report)
+    rows = vqa_rows(
+        questions,
+        annotations,
+        image_dir,
+        candidates=None,
+        keep_out_of_vocabulary=True,
+        image_template=image_template,
+        image_paths=image_paths,
+        report=report,
+    )
     report.written[out_tsv] = write_tsv(out_tsv, rows)
     if out_ans2label:
-        counts = answer_counts([[a["answer"] for a in x["answers"]] for x in annotations["annotations"]])
+        counts = answer_counts(
+            [[a["answer"] for a in x["answers"]] for x in annotations["annotations"]]
+        )
         write_ans2label(out_ans2label, frequent(counts, min_count))
     return report

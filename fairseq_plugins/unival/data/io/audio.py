@@ -8,6 +8,7 @@ mono signal with FFmpeg's resampler (mono to mono: no scaling). :func:`int16_rou
 and :func:`pad_or_crop` are the dataset's next steps; :func:`write_audio` writes test and
 toy-world files. Unreadable input raises ``ValueError`` with the reason.
 """
+
 from __future__ import annotations
 
 import fractions
@@ -21,10 +22,22 @@ logger = logging.getLogger(__name__)
 
 PAD_MODES = ("repeatpad", "pad", "repeat")
 # file suffix -> encoder used by :func:`write_audio`
-AUDIO_ENCODERS = {".wav": "pcm_s16le", ".flac": "flac", ".mp3": "libmp3lame", ".m4a": "aac",
-                  ".mp4": "aac", ".aac": "aac", ".ogg": "libopus", ".opus": "libopus"}
-_INTEGER_SCALES = {np.dtype(np.uint8): 128.0, np.dtype(np.int16): 32768.0,
-                   np.dtype(np.int32): 2147483648.0, np.dtype(np.int64): 9223372036854775808.0}
+AUDIO_ENCODERS = {
+    ".wav": "pcm_s16le",
+    ".flac": "flac",
+    ".mp3": "libmp3lame",
+    ".m4a": "aac",
+    ".mp4": "aac",
+    ".aac": "aac",
+    ".ogg": "libopus",
+    ".opus": "libopus",
+}
+_INTEGER_SCALES = {
+    np.dtype(np.uint8): 128.0,
+    np.dtype(np.int16): 32768.0,
+    np.dtype(np.int32): 2147483648.0,
+    np.dtype(np.int64): 9223372036854775808.0,
+}
 
 
 def frame_to_channels(frame) -> np.ndarray:
@@ -47,8 +60,9 @@ def resample_mono(waveform: np.ndarray, rate: int, new_rate: int) -> np.ndarray:
     if rate == new_rate or waveform.size == 0:
         return waveform.astype(np.float32)
     resampler = av.AudioResampler(format="fltp", layout="mono", rate=new_rate)
-    frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(waveform, np.float32)[None, :],
-                                       format="fltp", layout="mono")
+    frame = av.AudioFrame.from_ndarray(
+        np.ascontiguousarray(waveform, np.float32)[None, :], format="fltp", layout="mono"
+    )
     frame.sample_rate = rate
     frame.pts = 0
     frame.time_base = fractions.Fraction(1, rate)
@@ -78,8 +92,10 @@ def read_audio(path: str | os.PathLike, sample_rate: int | None = None) -> tuple
         pieces = []
         for frame in container.decode(stream):
             if frame.sample_rate and rate and frame.sample_rate != rate:
-                raise ValueError(f"file {path}: sample rate changes inside the stream "
-                                 f"({rate} -> {frame.sample_rate})")
+                raise ValueError(
+                    f"file {path}: sample rate changes inside the stream "
+                    f"({rate} -> {frame.sample_rate})"
+                )
             rate = rate or frame.sample_rate
             pieces.append(frame_to_channels(frame).mean(axis=0))
     except av.FFmpegError as error:
@@ -104,8 +120,12 @@ def int16_round_trip(waveform: np.ndarray) -> np.ndarray:
     return ((clipped * 32767.0).astype(np.int16) / 32767.0).astype(np.float32)
 
 
-def pad_or_crop(waveform: np.ndarray, length: int, rng: np.random.Generator | None = None,
-                mode: str = "repeatpad") -> np.ndarray:
+def pad_or_crop(
+    waveform: np.ndarray,
+    length: int,
+    rng: np.random.Generator | None = None,
+    mode: str = "repeatpad",
+) -> np.ndarray:
     """(S,) -> (length,) float32.
 
     Longer: a random window (start uniform in ``[0, S - length]``). Shorter: ``"repeatpad"``
@@ -121,7 +141,7 @@ def pad_or_crop(waveform: np.ndarray, length: int, rng: np.random.Generator | No
     if size > length:
         rng = rng if rng is not None else np.random.default_rng()
         start = int(rng.integers(0, size - length + 1))
-        return waveform[start:start + length].copy()
+        return waveform[start : start + length].copy()
     if mode == "repeatpad":
         waveform = np.tile(waveform, length // size)
     elif mode == "repeat":
@@ -129,8 +149,9 @@ def pad_or_crop(waveform: np.ndarray, length: int, rng: np.random.Generator | No
     return np.pad(waveform, (0, length - waveform.shape[0]))
 
 
-def write_audio(path: str | os.PathLike, waveform: np.ndarray, sample_rate: int,
-                codec: str | None = None) -> None:
+def write_audio(
+    path: str | os.PathLike, waveform: np.ndarray, sample_rate: int, codec: str | None = None
+) -> None:
     """Write float ``waveform`` (S,) or (channels, S) in [-1, 1] to ``path``; the encoder
     comes from the suffix (:data:`AUDIO_ENCODERS`) unless ``codec`` names one."""
     path = os.fspath(path)
@@ -147,7 +168,7 @@ def write_audio(path: str | os.PathLike, waveform: np.ndarray, sample_rate: int,
         sample_format = stream.codec_context.format or av.AudioFormat("s16")
         chunk = stream.codec_context.frame_size or 4096
         for start in range(0, data.shape[1], chunk):
-            frame = _make_frame(data[:, start:start + chunk], sample_format, layout)
+            frame = _make_frame(data[:, start : start + chunk], sample_format, layout)
             frame.sample_rate = sample_rate
             frame.pts = start
             frame.time_base = fractions.Fraction(1, sample_rate)

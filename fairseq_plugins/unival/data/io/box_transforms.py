@@ -11,6 +11,7 @@ pixels (may be None or empty) and returns the new image and the boxes in its pix
 * :func:`random_augment`: OFA's RandomAugment (N ops of magnitude M, each applied with
   probability 0.5); geometric ops map the box corners and take their enclosing box.
 """
+
 from __future__ import annotations
 
 import math
@@ -21,8 +22,18 @@ import torch
 from PIL import Image, ImageEnhance, ImageOps
 
 FILL = (128, 128, 128)
-AUGMENT_OPS = ("Identity", "AutoContrast", "Equalize", "Brightness", "Sharpness",
-               "ShearX", "ShearY", "TranslateX", "TranslateY", "Rotate")
+AUGMENT_OPS = (
+    "Identity",
+    "AutoContrast",
+    "Equalize",
+    "Brightness",
+    "Sharpness",
+    "ShearX",
+    "ShearY",
+    "TranslateX",
+    "TranslateY",
+    "Rotate",
+)
 MAX_LEVEL = 10.0
 
 
@@ -58,7 +69,9 @@ def square_resize(img: Image.Image, boxes, size: int):
     return out, b, size / w, size / h
 
 
-def shorter_side_size(width: int, height: int, size: int, max_size: Optional[int] = None) -> Tuple[int, int]:
+def shorter_side_size(
+    width: int, height: int, size: int, max_size: Optional[int] = None
+) -> Tuple[int, int]:
     """(new width, new height): the shorter side becomes ``size`` (aspect kept, int-truncated),
     then each side is capped at ``max_size`` independently."""
     if width <= height:
@@ -72,8 +85,9 @@ def shorter_side_size(width: int, height: int, size: int, max_size: Optional[int
     return new_w, new_h
 
 
-def random_resize(img: Image.Image, boxes, sizes: Sequence[int], max_size: Optional[int],
-                  rng: np.random.Generator):
+def random_resize(
+    img: Image.Image, boxes, sizes: Sequence[int], max_size: Optional[int], rng: np.random.Generator
+):
     """Shorter side to a size drawn uniformly from ``sizes``, sides capped at ``max_size``."""
     size = int(sizes[int(rng.integers(len(sizes)))])
     new_w, new_h = shorter_side_size(*img.size, size, max_size)
@@ -127,11 +141,18 @@ def _affine(img: Image.Image, boxes: torch.Tensor, matrix: np.ndarray):
     """Apply the forward 2x3 affine ``matrix`` (output = M @ [x, y, 1]) to image and boxes."""
     full = np.vstack([matrix, [0.0, 0.0, 1.0]])
     inverse = np.linalg.inv(full)[:2].reshape(-1)
-    out = img.transform(img.size, Image.Transform.AFFINE, data=tuple(inverse.tolist()),
-                        resample=Image.Resampling.NEAREST, fillcolor=FILL)
+    out = img.transform(
+        img.size,
+        Image.Transform.AFFINE,
+        data=tuple(inverse.tolist()),
+        resample=Image.Resampling.NEAREST,
+        fillcolor=FILL,
+    )
     if boxes.size(0) == 0:
         return out, boxes
-    corners = torch.stack([boxes[:, [0, 1]], boxes[:, [2, 1]], boxes[:, [0, 3]], boxes[:, [2, 3]]], dim=1)
+    corners = torch.stack(
+        [boxes[:, [0, 1]], boxes[:, [2, 1]], boxes[:, [0, 3]], boxes[:, [2, 3]]], dim=1
+    )
     m = torch.as_tensor(matrix, dtype=torch.float32)
     moved = corners @ m[:, :2].T + m[:, 2]
     new = torch.cat([moved.min(dim=1).values, moved.max(dim=1).values], dim=1)
@@ -177,8 +198,15 @@ def apply_augment_op(img: Image.Image, boxes, name: str, magnitude: float, sign:
     raise ValueError(f"unknown augmentation op {name!r} (one of {AUGMENT_OPS})")
 
 
-def random_augment(img: Image.Image, boxes, rng: np.random.Generator, num_ops: int = 2,
-                   magnitude: float = 7.0, ops: Sequence[str] = AUGMENT_OPS, prob: float = 0.5):
+def random_augment(
+    img: Image.Image,
+    boxes,
+    rng: np.random.Generator,
+    num_ops: int = 2,
+    magnitude: float = 7.0,
+    ops: Sequence[str] = AUGMENT_OPS,
+    prob: float = 0.5,
+):
     """``num_ops`` ops drawn with replacement, each applied with probability ``prob`` and a
     random sign (the pretraining recipe: N = 2, M = 7, fill (128, 128, 128))."""
     b = _boxes(boxes)

@@ -5,6 +5,7 @@ PIL's own limit, 89,478,485) is refused as a bad input before it is decoded, so 
 decompression bomb (a small file that decodes to gigabytes) costs one skipped sample, not the
 run. Set the variable higher for genuinely huge images, or to 0 to switch the limit off.
 """
+
 from __future__ import annotations
 
 import base64
@@ -32,7 +33,8 @@ def looks_like_path(field: str) -> bool:
 
 
 def max_image_pixels() -> int | None:
-    """The pixel limit from ``UNIVAL_MAX_IMAGE_PIXELS`` (None: no limit); ValueError if malformed."""
+    """The pixel limit from ``UNIVAL_MAX_IMAGE_PIXELS`` (None: no limit); ValueError if
+    malformed."""
     text = os.environ.get(MAX_PIXELS_ENV_VAR, "").strip().replace("_", "")
     if not text:
         return DEFAULT_MAX_IMAGE_PIXELS
@@ -42,12 +44,15 @@ def max_image_pixels() -> int | None:
 
 
 def check_pixel_limit(img: Image.Image, what: str) -> None:
-    """ValueError when ``img`` (opened, not decoded) has more pixels than :func:`max_image_pixels`."""
+    """ValueError when ``img`` (opened, not decoded) has more pixels than
+    :func:`max_image_pixels`."""
     limit = max_image_pixels()
     width, height = img.size
     if limit is not None and width * height > limit:
-        raise ValueError(f"{what} is {width}x{height} = {width * height} pixels, over the limit of "
-                         f"{limit} (a decompression bomb?); raise {MAX_PIXELS_ENV_VAR} to read it")
+        raise ValueError(
+            f"{what} is {width}x{height} = {width * height} pixels, over the limit of "
+            f"{limit} (a decompression bomb?); raise {MAX_PIXELS_ENV_VAR} to read it"
+        )
 
 
 def open_image(source, what: str) -> Image.Image:
@@ -89,8 +94,9 @@ def decode_base64_bytes(field: str) -> bytes:
         raise ValueError(f"undecodable base64 ({error})") from None
 
 
-def decode_image(field: str, image_dir: str | os.PathLike | None = None,
-                 read_from_path: bool = False) -> Image.Image:
+def decode_image(
+    field: str, image_dir: str | os.PathLike | None = None, read_from_path: bool = False
+) -> Image.Image:
     """A TSV image field -> RGB ``PIL.Image``; ValueError with the reason otherwise.
 
     The field is a path (relative to ``image_dir``) when ``read_from_path`` is set or it

@@ -1,4 +1,5 @@
 """Image -> tensor transforms with torch and Pillow only (torchvision is unavailable)."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -9,6 +9,7 @@ found by timestamp, so variable frame rates work; the display-matrix rotation is
 Every failure to read becomes ``ValueError`` with the reason (the dataset layer adds
 file/line/column).
 """
+
 from __future__ import annotations
 
 import bisect
@@ -32,8 +33,12 @@ SEEK_MIN_SKIP = 8
 # ---------------------------------------------------------------------------------------
 # frame index sampling
 # ---------------------------------------------------------------------------------------
-def sample_frame_indices(num_available: int, num_frames: int, sampling: str = "rand",
-                         rng: np.random.Generator | None = None) -> list[int]:
+def sample_frame_indices(
+    num_available: int,
+    num_frames: int,
+    sampling: str = "rand",
+    rng: np.random.Generator | None = None,
+) -> list[int]:
     """``num_frames`` indices into a video of ``num_available`` frames (the original "rand"
     sampler).
 
@@ -173,8 +178,14 @@ def _decode_linear(path: str | os.PathLike, targets: list[int]) -> dict:
     return found
 
 
-def _decode_seeking(path: str | os.PathLike, container, stream, targets: list[int],
-                    index: VideoIndex, min_skip: int | None = None) -> dict:
+def _decode_seeking(
+    path: str | os.PathLike,
+    container,
+    stream,
+    targets: list[int],
+    index: VideoIndex,
+    min_skip: int | None = None,
+) -> dict:
     """Same result as :func:`_decode_linear`, but jumps to the key frame before the next
     target whenever that skips at least ``min_skip`` frames (default
     :data:`SEEK_MIN_SKIP`) past the last decoded one."""
@@ -185,9 +196,11 @@ def _decode_seeking(path: str | os.PathLike, container, stream, targets: list[in
     while cursor < len(targets):
         target = targets[cursor]
         key = keyframes[max(0, bisect.bisect_right(keyframes, target) - 1)]
-        if frames is None or (last is not None and key > last.pts and
-                              bisect.bisect_left(pts, key) - bisect.bisect_right(pts, last.pts)
-                              >= min_skip):
+        if frames is None or (
+            last is not None
+            and key > last.pts
+            and bisect.bisect_left(pts, key) - bisect.bisect_right(pts, last.pts) >= min_skip
+        ):
             try:
                 container.seek(key, stream=stream, backward=True)
             except av.FFmpegError as error:  # an input that cannot seek
@@ -226,9 +239,13 @@ def _count_and_decode_without_pts(path, num_frames, sampling, rng) -> list:
     return [by_index.get(i, last) for i in indices]
 
 
-def read_video_frames(path: str | os.PathLike, num_frames: int, sampling: str = "rand",
-                      rng: np.random.Generator | None = None,
-                      method: str = "seek") -> torch.Tensor:
+def read_video_frames(
+    path: str | os.PathLike,
+    num_frames: int,
+    sampling: str = "rand",
+    rng: np.random.Generator | None = None,
+    method: str = "seek",
+) -> torch.Tensor:
     """``num_frames`` frames of the video at ``path`` -> uint8 (T, 3, H, W) RGB.
 
     Indices come from :func:`sample_frame_indices` over the stream's frame count (from the
@@ -279,8 +296,13 @@ def probe_num_frames(path: str | os.PathLike) -> int:
         raise ValueError(f"file {os.fspath(path)} could not be read ({error})") from None
 
 
-def write_video(path: str | os.PathLike, frames, fps: int = 8, codec: str = "libx264",
-                options: dict | None = None) -> None:
+def write_video(
+    path: str | os.PathLike,
+    frames,
+    fps: int = 8,
+    codec: str = "libx264",
+    options: dict | None = None,
+) -> None:
     """Encode uint8 RGB frames (T, H, W, 3) (numpy or torch) to ``path`` (mp4 etc.).
 
     ``codec`` ``"libx264"`` (yuv420p, so even sizes) or ``"mpeg4"``; ``options`` go to the

@@ -9,6 +9,7 @@
 The augmentation stage works on float tensors holding whole numbers in [0, 255] (as the
 uint8 pipeline it imitates); every function takes and returns (T, C, H, W).
 """
+
 from __future__ import annotations
 
 import math
@@ -19,9 +20,22 @@ import torch.nn.functional as F
 
 from unival.data.io.transforms import normalize
 
-RAND_AUGMENT_OPS = ("identity", "shear_x", "shear_y", "translate_x", "translate_y", "rotate",
-                    "brightness", "color", "contrast", "sharpness", "posterize", "solarize",
-                    "autocontrast", "equalize")
+RAND_AUGMENT_OPS = (
+    "identity",
+    "shear_x",
+    "shear_y",
+    "translate_x",
+    "translate_y",
+    "rotate",
+    "brightness",
+    "color",
+    "contrast",
+    "sharpness",
+    "posterize",
+    "solarize",
+    "autocontrast",
+    "equalize",
+)
 NUM_MAGNITUDE_BINS = 31
 GRAY_WEIGHTS = (0.2989, 0.587, 0.114)
 
@@ -39,11 +53,12 @@ def center_crop(frames: torch.Tensor, size: int) -> torch.Tensor:
         height, width = frames.shape[-2:]
     top = int(round((height - size) / 2.0))
     left = int(round((width - size) / 2.0))
-    return frames[..., top:top + size, left:left + size]
+    return frames[..., top : top + size, left : left + size]
 
 
-def random_resized_crop_box(height: int, width: int, rng: np.random.Generator,
-                            scale=(0.5, 1.0), ratio=(3 / 4, 4 / 3)) -> tuple[int, int, int, int]:
+def random_resized_crop_box(
+    height: int, width: int, rng: np.random.Generator, scale=(0.5, 1.0), ratio=(3 / 4, 4 / 3)
+) -> tuple[int, int, int, int]:
     """(top, left, h, w) of a crop covering ``scale`` of the area with aspect in ``ratio``;
     after 10 failed draws, the largest centred crop whose aspect is within ``ratio``."""
     area = height * width
@@ -68,8 +83,9 @@ def random_resized_crop_box(height: int, width: int, rng: np.random.Generator,
 def resize_bicubic(frames: torch.Tensor, size: int) -> torch.Tensor:
     """(T, C, h, w) float -> (T, C, size, size), bicubic with antialiasing, clamped to
     [0, 255]."""
-    out = F.interpolate(frames, size=(size, size), mode="bicubic", align_corners=False,
-                        antialias=True)
+    out = F.interpolate(
+        frames, size=(size, size), mode="bicubic", align_corners=False, antialias=True
+    )
     return out.clamp_(0.0, 255.0)
 
 
@@ -80,13 +96,15 @@ def _warp(frames: torch.Tensor, source_of) -> torch.Tensor:
     """Sample ``frames`` at ``source_of(x, y)`` (pixel coordinates of the output grid ->
     input coordinates); nearest neighbour, zeros outside."""
     t, _, height, width = frames.shape
-    y, x = torch.meshgrid(torch.arange(height, dtype=torch.float32),
-                          torch.arange(width, dtype=torch.float32), indexing="ij")
+    y, x = torch.meshgrid(
+        torch.arange(height, dtype=torch.float32),
+        torch.arange(width, dtype=torch.float32),
+        indexing="ij",
+    )
     src_x, src_y = source_of(x, y)
     grid = torch.stack([(2 * src_x + 1) / width - 1, (2 * src_y + 1) / height - 1], dim=-1)
     grid = grid.unsqueeze(0).expand(t, height, width, 2)
-    return F.grid_sample(frames, grid, mode="nearest", padding_mode="zeros",
-                         align_corners=False)
+    return F.grid_sample(frames, grid, mode="nearest", padding_mode="zeros", align_corners=False)
 
 
 def _gray(frames: torch.Tensor) -> torch.Tensor:
@@ -177,8 +195,13 @@ def apply_op(frames: torch.Tensor, name: str, value: float) -> torch.Tensor:
     if name == "rotate":
         cos, sin = math.cos(math.radians(value)), math.sin(math.radians(value))
         cx, cy = (width - 1) / 2, (height - 1) / 2
-        return _warp(frames, lambda x, y: (cos * (x - cx) - sin * (y - cy) + cx,
-                                           sin * (x - cx) + cos * (y - cy) + cy))
+        return _warp(
+            frames,
+            lambda x, y: (
+                cos * (x - cx) - sin * (y - cy) + cx,
+                sin * (x - cx) + cos * (y - cy) + cy,
+            ),
+        )
     if name == "brightness":
         return _blend(frames, torch.zeros_like(frames), 1.0 + value)
     if name == "color":
@@ -199,12 +222,22 @@ def apply_op(frames: torch.Tensor, name: str, value: float) -> torch.Tensor:
     raise ValueError(f"unknown RandAugment op {name!r}")
 
 
-SIGNED_OPS = {"shear_x", "shear_y", "translate_x", "translate_y", "rotate", "brightness",
-              "color", "contrast", "sharpness"}
+SIGNED_OPS = {
+    "shear_x",
+    "shear_y",
+    "translate_x",
+    "translate_y",
+    "rotate",
+    "brightness",
+    "color",
+    "contrast",
+    "sharpness",
+}
 
 
-def rand_augment(frames: torch.Tensor, rng: np.random.Generator, num_ops: int = 2,
-                 magnitude: int = 9) -> torch.Tensor:
+def rand_augment(
+    frames: torch.Tensor, rng: np.random.Generator, num_ops: int = 2, magnitude: int = 9
+) -> torch.Tensor:
     """``num_ops`` ops drawn uniformly (with a random sign where it applies), each applied to
     every frame of (T, C, H, W) alike."""
     height, width = frames.shape[-2:]
@@ -220,9 +253,13 @@ def rand_augment(frames: torch.Tensor, rng: np.random.Generator, num_ops: int = 
 # ---------------------------------------------------------------------------------------
 # the dataset-facing transform
 # ---------------------------------------------------------------------------------------
-def video_to_tensor(frames: torch.Tensor, size: int, train: bool = False,
-                    augment: bool = False,
-                    rng: np.random.Generator | None = None) -> torch.Tensor:
+def video_to_tensor(
+    frames: torch.Tensor,
+    size: int,
+    train: bool = False,
+    augment: bool = False,
+    rng: np.random.Generator | None = None,
+) -> torch.Tensor:
     """uint8 (T, C, H, W) -> float (C, T, size, size) normalised to [-1, 1].
 
     Augmentation (RandAugment-like + random resized crop + flip) only when both ``train`` and
@@ -235,7 +272,7 @@ def video_to_tensor(frames: torch.Tensor, size: int, train: bool = False,
         rng = rng if rng is not None else np.random.default_rng()
         clip = rand_augment(clip, rng)
         top, left, h, w = random_resized_crop_box(clip.shape[-2], clip.shape[-1], rng)
-        clip = resize_bicubic(clip[..., top:top + h, left:left + w], size)
+        clip = resize_bicubic(clip[..., top : top + h, left : left + w], size)
         if rng.random() < 0.5:
             clip = clip.flip(-1)
     else:

@@ -1,4 +1,5 @@
 """``python -m unival.demo.merge``: the same as ``unival demo-merge``."""
+
 import sys
 
 from unival.cli import main

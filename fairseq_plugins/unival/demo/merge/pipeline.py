@@ -21,6 +21,7 @@ sweeps run in this process with the same code as ``unival toy-world``, ``unival 
 ``unival merge sweep`` (their logs in ``OUT/merge.log``). ``--smoke`` shrinks every size and
 update count (a run of about a minute that checks the pipeline, not the numbers).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -66,19 +67,19 @@ logger = logging.getLogger("unival.demo.merge")
 class MergeDemoSettings:
     """Sizes and recipes of the demo (defaults: the full run on 2 CPU cores)."""
 
-    num_train: int = 1500          # toy-world training images (about 9 pretraining rows each)
-    num_valid: int = 60            # validation images
+    num_train: int = 1500  # toy-world training images (about 9 pretraining rows each)
+    num_valid: int = 60  # validation images
     image_size: int = 64
-    eval_rows: int = 100           # rows of each validation subset
-    batch_size: int = 16           # rows per fine-tuning batch
-    pretrain_batch_size: int = 8   # rows per pretraining batch (two examples each)
+    eval_rows: int = 100  # rows of each validation subset
+    batch_size: int = 16  # rows per fine-tuning batch
+    pretrain_batch_size: int = 8  # rows per pretraining batch (two examples each)
     warmup_ratio: float = 0.06
-    pretrain_updates: int = 1400   # about 3.3 updates/s on 2 idle cores
+    pretrain_updates: int = 1400  # about 3.3 updates/s on 2 idle cores
     pretrain_lr: float = 5e-4
     pretrain_minutes: float = 8.0  # wall-clock cap of the pretraining
     expert_updates: int = 600
     expert_lr: float = 2e-4
-    expert_minutes: float = 3.5    # wall-clock cap of each fine-tuning
+    expert_minutes: float = 3.5  # wall-clock cap of each fine-tuning
     eval_batch_size: int = 25
     caption_beam: int = 3
     lambdas: Tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -89,11 +90,24 @@ class MergeDemoSettings:
     log_interval: int = 50
 
 
-SMOKE = MergeDemoSettings(num_train=16, num_valid=3, eval_rows=6, batch_size=4, pretrain_batch_size=4,
-                          pretrain_updates=4, pretrain_minutes=2.0, expert_updates=3,
-                          expert_minutes=1.0, eval_batch_size=8, caption_beam=2,
-                          lambdas=(0.0, 0.5, 1.0), ta_scales=(0.0, 1.0), ties_scales=(1.0,),
-                          num_workers=0, log_interval=1)
+SMOKE = MergeDemoSettings(
+    num_train=16,
+    num_valid=3,
+    eval_rows=6,
+    batch_size=4,
+    pretrain_batch_size=4,
+    pretrain_updates=4,
+    pretrain_minutes=2.0,
+    expert_updates=3,
+    expert_minutes=1.0,
+    eval_batch_size=8,
+    caption_beam=2,
+    lambdas=(0.0, 0.5, 1.0),
+    ta_scales=(0.0, 1.0),
+    ties_scales=(1.0,),
+    num_workers=0,
+    log_interval=1,
+)
 
 
 @contextlib.contextmanager
@@ -103,7 +117,9 @@ def logs_to(path: Path):
     saved_handlers, saved_level = root.handlers[:], root.level
     with open(path, "a", encoding="utf-8") as log:
         handler = logging.StreamHandler(log)
-        handler.setFormatter(logging.Formatter("%(asctime)s | %(levelname)s | %(name)s | %(message)s"))
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s | %(levelname)s | %(name)s | %(message)s")
+        )
         root.handlers[:] = [handler]
         root.setLevel(logging.INFO)
         try:
@@ -143,17 +159,34 @@ class MergeDemo:
         self.timed("pretrain", step)
         checkpoints = {e.name: self.finetune(e, base, base_seconds) for e in EXPERTS}
         step = time.monotonic()
-        options = {e.name: eval_options(e, self.s, eval_data[e.name], self.ctx.env) for e in EXPERTS}
+        options = {
+            e.name: eval_options(e, self.s, eval_data[e.name], self.ctx.env) for e in EXPERTS
+        }
         own = self.evaluate_experts(checkpoints, eval_data, options)
-        pairs, pair_rows, vector_files, vector_rows = self.sweep(base, checkpoints, eval_data, options)
+        pairs, pair_rows, vector_files, vector_rows = self.sweep(
+            base, checkpoints, eval_data, options
+        )
         self.timed("evaluation_and_sweeps", step)
         self.seconds["total"] = round(time.monotonic() - started, 1)
-        settings = {**dataclasses.asdict(self.s), "eval_sizes": self.eval_sizes,
-                    "updates": {"base": checkpoint_state(base)[0],
-                                **{n: checkpoint_state(c)[0] for n, c in checkpoints.items()}}}
-        report = build_report(settings, {e.task: e.metric for e in EXPERTS}, own,
-                              {e.name: e.task for e in EXPERTS}, pairs, pair_rows, vector_rows,
-                              vector_files, self.seconds)
+        settings = {
+            **dataclasses.asdict(self.s),
+            "eval_sizes": self.eval_sizes,
+            "updates": {
+                "base": checkpoint_state(base)[0],
+                **{n: checkpoint_state(c)[0] for n, c in checkpoints.items()},
+            },
+        }
+        report = build_report(
+            settings,
+            {e.task: e.metric for e in EXPERTS},
+            own,
+            {e.name: e.task for e in EXPERTS},
+            pairs,
+            pair_rows,
+            vector_rows,
+            vector_files,
+            self.seconds,
+        )
         dump_json(self.out / "report.json", report)
         return report
 
@@ -163,25 +196,40 @@ class MergeDemo:
         s = self.s
         logger.info("writing the toy world (%d training images) to %s", s.num_train, self.world)
         with logs_to(self.merge_log):
-            build_toy_world(self.world, ToyWorldConfig(seed=self.ctx.seed, num_train=s.num_train,
-                                                       num_valid=s.num_valid, num_test=1,
-                                                       image_size=s.image_size))
+            build_toy_world(
+                self.world,
+                ToyWorldConfig(
+                    seed=self.ctx.seed,
+                    num_train=s.num_train,
+                    num_valid=s.num_valid,
+                    num_test=1,
+                    image_size=s.image_size,
+                ),
+            )
         subsets = self.world / "merge_eval"
         subsets.mkdir()
         eval_data = {}
         for expert in EXPERTS:
             eval_data[expert.name] = subsets / expert.valid_tsv(self.world).name
-            self.eval_sizes[expert.task] = write_head(expert.valid_tsv(self.world),
-                                                      eval_data[expert.name], s.eval_rows)
+            self.eval_sizes[expert.task] = write_head(
+                expert.valid_tsv(self.world), eval_data[expert.name], s.eval_rows
+            )
         return eval_data
 
     def pretrain(self) -> Tuple[Path, float]:
         """``stage1.sh`` from scratch; returns the base checkpoint and its training seconds."""
         save_dir = self.out / "pretrain" / "checkpoints"
-        logger.info("pretraining the base (unify_task, %d updates, cap %.1f min; log: %s)",
-                    self.s.pretrain_updates, self.s.pretrain_minutes, self.train_log)
-        self.ctx.run(["bash", str(RUN_SCRIPTS / "pretraining" / "stage1.sh")], self.train_log,
-                     pretrain_env(self.s, self.world, save_dir))
+        logger.info(
+            "pretraining the base (unify_task, %d updates, cap %.1f min; log: %s)",
+            self.s.pretrain_updates,
+            self.s.pretrain_minutes,
+            self.train_log,
+        )
+        self.ctx.run(
+            ["bash", str(RUN_SCRIPTS / "pretraining" / "stage1.sh")],
+            self.train_log,
+            pretrain_env(self.s, self.world, save_dir),
+        )
         base = save_dir / "checkpoint_last.pt"
         updates, seconds = checkpoint_state(base)
         logger.info("base: %d updates in %.0f s of training", updates, seconds)
@@ -192,11 +240,17 @@ class MergeDemo:
         s, started = self.s, time.monotonic()
         work = self.out / "experts" / expert.name
         work.mkdir(parents=True)
-        train_tsv = work / f"{expert.prefix}_train_shuffled.tsv"  # the world lists an image's rows together
+        train_tsv = (
+            work / f"{expert.prefix}_train_shuffled.tsv"
+        )  # the world lists an image's rows together
         shuffle_rows(expert.train_tsv(self.world), train_tsv, seed=self.ctx.seed)
         stop_hours = (base_seconds + 60 * s.expert_minutes) / 3600
-        logger.info("fine-tuning the %s expert (%d updates, cap %.1f min)", expert.name,
-                    s.expert_updates, s.expert_minutes)
+        logger.info(
+            "fine-tuning the %s expert (%d updates, cap %.1f min)",
+            expert.name,
+            s.expert_updates,
+            s.expert_minutes,
+        )
         env = expert_env(expert, s, self.world, train_tsv, base, work / "checkpoints", stop_hours)
         self.ctx.run(["bash", str(RUN_SCRIPTS / expert.name / "train.sh")], self.train_log, env)
         self.timed(f"expert_{expert.name}", started)
@@ -207,13 +261,25 @@ class MergeDemo:
 
         own = {}
         for expert in EXPERTS:
-            evaluation = Evaluation(expert.task, expert.task, str(eval_data[expert.name]),
-                                    options[expert.name], expert.metric)
+            evaluation = Evaluation(
+                expert.task,
+                expert.task,
+                str(eval_data[expert.name]),
+                options[expert.name],
+                expert.metric,
+            )
             results = self.out / "experts" / expert.name / "eval_valid"
             with logs_to(self.merge_log):
-                own[expert.task] = run_evaluation(evaluation, str(checkpoints[expert.name]), str(results))
-            logger.info("%s expert on %s: %s %.4f", expert.name, expert.task, expert.metric,
-                        own[expert.task])
+                own[expert.task] = run_evaluation(
+                    evaluation, str(checkpoints[expert.name]), str(results)
+                )
+            logger.info(
+                "%s expert on %s: %s %.4f",
+                expert.name,
+                expert.task,
+                expert.metric,
+                own[expert.task],
+            )
         return own
 
     def run_merge(self, argv: List[str]) -> None:
@@ -226,7 +292,9 @@ class MergeDemo:
                 MERGE_RUNNERS[args.command](args)
             except MERGE_ERRORS as error:
                 logging.getLogger().error("%s", error)
-                raise RuntimeError(f"unival merge {argv[0]} failed ({error}); see {self.merge_log}") from error
+                raise RuntimeError(
+                    f"unival merge {argv[0]} failed ({error}); see {self.merge_log}"
+                ) from error
 
     def sweep(self, base, checkpoints, eval_data, options):
         """The pair sweeps and the task-vector sweeps; returns their files and rows."""
@@ -234,21 +302,44 @@ class MergeDemo:
         sweeps, work = self.out / "sweeps", self.out / "sweeps" / "merged"
         pairs, pair_rows = {}, {}
         for i, a in enumerate(EXPERTS):
-            for b in EXPERTS[i + 1:]:
+            for b in EXPERTS[i + 1 :]:
                 name = f"{a.name}_{b.name}"
-                self.run_merge(pair_sweep_argv(a, b, checkpoints, self.s.lambdas, eval_data,
-                                               options, sweeps / name, work))
-                pairs[name] = {"A": a.name, "B": b.name, "csv": str(sweeps / name / f"{name}_sweep.csv"),
-                               "png": str(sweeps / name / f"{name}_sweep.png")}
+                self.run_merge(
+                    pair_sweep_argv(
+                        a, b, checkpoints, self.s.lambdas, eval_data, options, sweeps / name, work
+                    )
+                )
+                pairs[name] = {
+                    "A": a.name,
+                    "B": b.name,
+                    "csv": str(sweeps / name / f"{name}_sweep.csv"),
+                    "png": str(sweeps / name / f"{name}_sweep.png"),
+                }
                 pair_rows[name] = read_csv(pairs[name]["csv"])
         vector_files, vector_rows = {}, {}
-        for method, scales, density in (("task-arithmetic", self.s.ta_scales, None),
-                                        ("ties", self.s.ties_scales, self.s.ties_density)):
+        for method, scales, density in (
+            ("task-arithmetic", self.s.ta_scales, None),
+            ("ties", self.s.ties_scales, self.s.ties_density),
+        ):
             name = method.replace("-", "_")
-            self.run_merge(task_vector_sweep_argv(method, base, checkpoints, scales, density,
-                                                  eval_data, options, sweeps / name, work))
-            vector_files[method] = {"csv": str(sweeps / name / f"{name}_sweep.csv"),
-                                    "png": str(sweeps / name / f"{name}_sweep.png"),
-                                    "density": density, "frozen_keys": BN_STATISTICS}
+            self.run_merge(
+                task_vector_sweep_argv(
+                    method,
+                    base,
+                    checkpoints,
+                    scales,
+                    density,
+                    eval_data,
+                    options,
+                    sweeps / name,
+                    work,
+                )
+            )
+            vector_files[method] = {
+                "csv": str(sweeps / name / f"{name}_sweep.csv"),
+                "png": str(sweeps / name / f"{name}_sweep.png"),
+                "density": density,
+                "frozen_keys": BN_STATISTICS,
+            }
             vector_rows[method] = read_csv(vector_files[method]["csv"])
         return pairs, pair_rows, vector_files, vector_rows

@@ -14,6 +14,7 @@ a task is its score divided by the score of that task's expert (None where the e
   best task-arithmetic / TIES: the non-zero scale with the highest mean retention on all tasks
   (both chosen on the same validation subsets they are reported on).
 """
+
 from __future__ import annotations
 
 from typing import Dict, List, Optional, Sequence
@@ -45,22 +46,33 @@ def keeps(ratios: Dict[str, Optional[float]]) -> bool:
     return all(r is not None and r >= KEEP for r in ratios.values())
 
 
-def grid_summary(rows: Sequence[SweepRow], own: Dict[str, float], key: str,
-                 exclude: Sequence[float] = ()) -> Dict:
+def grid_summary(
+    rows: Sequence[SweepRow], own: Dict[str, float], key: str, exclude: Sequence[float] = ()
+) -> Dict:
     """The curve with retentions, the best grid point (excluding ``exclude``) and the points
     that keep >= 90% on every task."""
     points = curve(rows)
-    table = [{key: value, "scores": scores, "retention": retention(scores, own)}
-             for value, scores in points.items()]
+    table = [
+        {key: value, "scores": scores, "retention": retention(scores, own)}
+        for value, scores in points.items()
+    ]
     candidates = [p for p in table if p[key] not in exclude]
     best = max(candidates, key=lambda p: mean_retention(p["retention"]))
     kept = [p[key] for p in table if keeps(p["retention"])]
-    return {"curve": table, "best": {**best, "mean_retention": mean_retention(best["retention"])},
-            f"{key}s_keeping_90pct": kept, "holds_90pct": bool(kept)}
+    return {
+        "curve": table,
+        "best": {**best, "mean_retention": mean_retention(best["retention"])},
+        f"{key}s_keeping_90pct": kept,
+        "holds_90pct": bool(kept),
+    }
 
 
-def expert_scores(pairs: Dict[str, Dict], pair_rows: Dict[str, List[SweepRow]],
-                  own: Dict[str, float], expert_tasks: Dict[str, str]) -> Dict[str, Dict]:
+def expert_scores(
+    pairs: Dict[str, Dict],
+    pair_rows: Dict[str, List[SweepRow]],
+    own: Dict[str, float],
+    expert_tasks: Dict[str, str],
+) -> Dict[str, Dict]:
     """``{expert: {task: score}}`` from the pair end points; plus the end-point checks
     (the end point of an expert on its own task against its direct evaluation)."""
     scores: Dict[str, Dict[str, float]] = {name: {} for name in expert_tasks}
@@ -71,22 +83,45 @@ def expert_scores(pairs: Dict[str, Dict], pair_rows: Dict[str, List[SweepRow]],
             for task, value in points[lam].items():
                 scores[expert][task] = value
                 if task == expert_tasks[expert]:
-                    checks.append({"pair": name, "expert": expert, "lambda": lam, "task": task,
-                                   "sweep": value, "direct": own[task], "equal": value == own[task]})
+                    checks.append(
+                        {
+                            "pair": name,
+                            "expert": expert,
+                            "lambda": lam,
+                            "task": task,
+                            "sweep": value,
+                            "direct": own[task],
+                            "equal": value == own[task],
+                        }
+                    )
     return {"scores": scores, "endpoint_checks": checks}
 
 
-def build_report(settings: Dict, metrics: Dict[str, str], own: Dict[str, float],
-                 expert_tasks: Dict[str, str], pairs: Dict[str, Dict],
-                 pair_rows: Dict[str, List[SweepRow]], vector_rows: Dict[str, List[SweepRow]],
-                 vector_files: Dict[str, Dict], seconds: Dict) -> Dict:
+def build_report(
+    settings: Dict,
+    metrics: Dict[str, str],
+    own: Dict[str, float],
+    expert_tasks: Dict[str, str],
+    pairs: Dict[str, Dict],
+    pair_rows: Dict[str, List[SweepRow]],
+    vector_rows: Dict[str, List[SweepRow]],
+    vector_files: Dict[str, Dict],
+    seconds: Dict,
+) -> Dict:
     """``report.json``: see the module docstring; ``pairs[name]`` holds A, B, csv and png."""
     experts = expert_scores(pairs, pair_rows, own, expert_tasks)
-    report = {"settings": settings, "metrics": metrics,
-              "expert_own": {name: {"task": task, "score": own[task]}
-                             for name, task in expert_tasks.items()},
-              "experts": experts["scores"], "endpoint_checks": experts["endpoint_checks"],
-              "pairs": {}, "task_vector_merges": {}, "seconds": seconds}
+    report = {
+        "settings": settings,
+        "metrics": metrics,
+        "expert_own": {
+            name: {"task": task, "score": own[task]} for name, task in expert_tasks.items()
+        },
+        "experts": experts["scores"],
+        "endpoint_checks": experts["endpoint_checks"],
+        "pairs": {},
+        "task_vector_merges": {},
+        "seconds": seconds,
+    }
     for name, pair in pairs.items():
         report["pairs"][name] = {**pair, **grid_summary(pair_rows[name], own, "lambda")}
     ta = curve(vector_rows["task-arithmetic"])
@@ -94,8 +129,10 @@ def build_report(settings: Dict, metrics: Dict[str, str], own: Dict[str, float],
         raise ValueError("the task-arithmetic scales must include 0 (the base model)")
     report["base"] = ta[0.0]
     for method, rows in vector_rows.items():
-        report["task_vector_merges"][method] = {**vector_files[method],
-                                                **grid_summary(rows, own, "scale", exclude=[0.0])}
+        report["task_vector_merges"][method] = {
+            **vector_files[method],
+            **grid_summary(rows, own, "scale", exclude=[0.0]),
+        }
     return report
 
 
@@ -107,35 +144,47 @@ def format_table(report: Dict) -> str:
     """The printed summary: one line per model, then the >= 90% verdicts."""
     metrics = report["metrics"]
     tasks = list(metrics)
-    lines = [f"{'model':<34}" + "".join(f"{t + ' ' + metrics[t]:>20}" for t in tasks),
-             f"{'base (multitask pretrained)':<34}" + _cells(report["base"], tasks)]
+    lines = [
+        f"{'model':<34}" + "".join(f"{t + ' ' + metrics[t]:>20}" for t in tasks),
+        f"{'base (multitask pretrained)':<34}" + _cells(report["base"], tasks),
+    ]
     for name, scores in report["experts"].items():
         lines.append(f"{name + ' expert':<34}" + _cells(scores, tasks))
     for name, pair in report["pairs"].items():
         best = pair["best"]
-        lines.append(f"{name + ' lambda=' + format(best['lambda'], '.2f'):<34}"
-                     + _cells(best["scores"], tasks))
+        lines.append(
+            f"{name + ' lambda=' + format(best['lambda'], '.2f'):<34}"
+            + _cells(best["scores"], tasks)
+        )
     for method, merge in report["task_vector_merges"].items():
         best = merge["best"]
         label = f"{method} scale={best['scale']:.2f}"
         if merge.get("density") is not None:
             label += f" d={merge['density']}"
         lines.append(f"{label:<34}" + _cells(best["scores"], tasks))
-    lines.append(f"keeps >= {KEEP:.0%} of each expert on its own task "
-                 f"(lambda = weight of the first expert):")
+    lines.append(
+        f"keeps >= {KEEP:.0%} of each expert on its own task (lambda = weight of the first expert):"
+    )
     for name, pair in report["pairs"].items():
         kept = pair["lambdas_keeping_90pct"]
         verdict = ("lambda in {" + ", ".join(f"{x:g}" for x in kept) + "}") if kept else "no lambda"
-        lines.append(f"  {name:<18} {verdict}; best lambda {pair['best']['lambda']:g}: "
-                     + _ratios(pair["best"]["retention"]))
+        lines.append(
+            f"  {name:<18} {verdict}; best lambda {pair['best']['lambda']:g}: "
+            + _ratios(pair["best"]["retention"])
+        )
     for method, merge in report["task_vector_merges"].items():
         best = merge["best"]
         verdict = "yes" if keeps(best["retention"]) else "no"
-        lines.append(f"  {method:<18} {verdict} at scale {best['scale']:g}: "
-                     + _ratios(best["retention"]))
-    unequal = [f"{c['pair']} lambda {c['lambda']:g}" for c in report["endpoint_checks"] if not c["equal"]]
-    lines.append("pair end points equal the experts' own evaluations: "
-                 + (f"NO ({', '.join(unequal)})" if unequal else "yes"))
+        lines.append(
+            f"  {method:<18} {verdict} at scale {best['scale']:g}: " + _ratios(best["retention"])
+        )
+    unequal = [
+        f"{c['pair']} lambda {c['lambda']:g}" for c in report["endpoint_checks"] if not c["equal"]
+    ]
+    lines.append(
+        "pair end points equal the experts' own evaluations: "
+        + (f"NO ({', '.join(unequal)})" if unequal else "yes")
+    )
     return "\n".join(lines)
 
 

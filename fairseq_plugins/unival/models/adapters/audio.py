@@ -3,6 +3,7 @@
 Tokens are flattened time-major. Their ids lay them out row by row on an s x s grid with
 s = ceil(sqrt(N)), truncated to the first N ids (not on the (T', F') grid).
 """
+
 import math
 from typing import Tuple
 

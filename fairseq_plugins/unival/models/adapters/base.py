@@ -5,6 +5,7 @@ position table under their official state-dict names (``embed_images``, ``image_
 ``embed_image_positions``, ...); the adapter looks them up on the encoder by name, so the
 state dict has no extra keys and copies of the encoder (EMA, deepcopy) stay consistent.
 """
+
 from dataclasses import dataclass
 from typing import Optional, Tuple
 

@@ -4,6 +4,7 @@ Each row is encoded by the adapter of ITS OWN ``patch_types`` value from its own
 tensor; rows of different modalities are scattered back in batch order and padded to
 the longest patch sequence (padding slots: mask True, position id 0, zero vectors).
 """
+
 from typing import Dict, List, Optional, Tuple
 
 import torch
@@ -54,12 +55,15 @@ def embed_patch_batch(
         if inputs is None:
             raise ValueError(f"batch has {modality.name} rows but no {modality.name} input")
         if not adapter.is_built(encoder):
-            raise ValueError(f"batch has {modality.name} rows but the model has no "
-                             f"{modality.name} encoder (set its *_encoder_name)")
+            raise ValueError(
+                f"batch has {modality.name} rows but the model has no "
+                f"{modality.name} encoder (set its *_encoder_name)"
+            )
         if rows.numel() == patch_types.numel():
             return adapter(encoder, inputs, grid_size, sample_patch_nums.get(modality))
-        sub = adapter(encoder, inputs.index_select(0, rows), grid_size,
-                      sample_patch_nums.get(modality))
+        sub = adapter(
+            encoder, inputs.index_select(0, rows), grid_size, sample_patch_nums.get(modality)
+        )
         parts.append((rows, sub))
     return _scatter_rows(parts, patch_types.numel())
 

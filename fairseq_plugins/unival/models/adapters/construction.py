@@ -4,6 +4,7 @@ The encoder stores the returned modules under the official names (``embed_images
 ``image_proj``, ``embed_video_positions``, ...). Backbones come from
 :mod:`unival.models.backbones`, imported lazily so this package imports without them.
 """
+
 from typing import Optional, Tuple
 
 from torch import nn
@@ -63,8 +64,11 @@ def build_audio_modules(cfg, embed_dim: int) -> Optional[Tuple[nn.Module, nn.Lin
         return None
 
     backbone = build_audio_backbone(
-        name, hop_size=cfg.hop_size, mel_bins=cfg.mel_bins,
-        spec_augment=not getattr(cfg, "no_audio_spec_augment", False), **AUDIO_FRONTEND
+        name,
+        hop_size=cfg.hop_size,
+        mel_bins=cfg.mel_bins,
+        spec_augment=not getattr(cfg, "no_audio_spec_augment", False),
+        **AUDIO_FRONTEND,
     )
     _load_local_weights(backbone, cfg.audio_model_path)
     return backbone, nn.Linear(backbone.out_channels, embed_dim)
@@ -73,5 +77,4 @@ def build_audio_modules(cfg, embed_dim: int) -> Optional[Tuple[nn.Module, nn.Lin
 def _load_local_weights(module: nn.Module, path: Optional[str]) -> None:
     """Non-strictly load released backbone weights from a local file, if one is given."""
     if path:
-
         load_pretrained_backbone(module, path)

@@ -1,4 +1,5 @@
 """Image adapter: (B, 3, H, W) -> ResNet map (B, C, h, w) -> h*w patch tokens."""
+
 from typing import Tuple
 
 from torch import Tensor

@@ -3,6 +3,7 @@
 Tokens are flattened t-major; every time slice reuses the h x w grid ids (no temporal
 position embedding), as in the original model.
 """
+
 from typing import Tuple
 
 from torch import Tensor

@@ -3,6 +3,7 @@
 Parameter names (``conv1``/``bn1``/``conv2``/``bn2``/``conv3``/``bn3``/``downsample.{0,1}``)
 follow the torchvision/timm convention used by the released UnIVAL checkpoints.
 """
+
 from typing import Optional
 
 import torch
@@ -47,14 +48,12 @@ class Bottleneck2d(nn.Module):
 
     expansion = 4
 
-    def __init__(self, inplanes: int, planes: int, stride: int = 1,
-                 drop_path_rate: float = 0.0):
+    def __init__(self, inplanes: int, planes: int, stride: int = 1, drop_path_rate: float = 0.0):
         super().__init__()
         out_planes = planes * self.expansion
         self.conv1 = nn.Conv2d(inplanes, planes, kernel_size=1, bias=False)
         self.bn1 = nn.BatchNorm2d(planes)
-        self.conv2 = nn.Conv2d(planes, planes, kernel_size=3, stride=stride, padding=1,
-                               bias=False)
+        self.conv2 = nn.Conv2d(planes, planes, kernel_size=3, stride=stride, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(planes)
         self.conv3 = nn.Conv2d(planes, out_planes, kernel_size=1, bias=False)
         self.bn3 = nn.BatchNorm2d(out_planes)
@@ -75,8 +74,9 @@ class Bottleneck2d(nn.Module):
         return self.relu(shortcut + self.drop_path(out))
 
 
-def make_bottleneck_stage(inplanes: int, planes: int, blocks: int, stride: int,
-                          drop_path_rates: list) -> nn.Sequential:
+def make_bottleneck_stage(
+    inplanes: int, planes: int, blocks: int, stride: int, drop_path_rates: list
+) -> nn.Sequential:
     """``blocks`` bottlenecks; the first one carries ``stride``; block i gets
     ``drop_path_rates[i]``."""
     if blocks < 1:
@@ -85,8 +85,7 @@ def make_bottleneck_stage(inplanes: int, planes: int, blocks: int, stride: int,
         raise ValueError(f"{len(drop_path_rates)} drop-path rates for {blocks} blocks")
     layers = [Bottleneck2d(inplanes, planes, stride, drop_path_rates[0])]
     for i in range(1, blocks):
-        layers.append(Bottleneck2d(planes * Bottleneck2d.expansion, planes, 1,
-                                   drop_path_rates[i]))
+        layers.append(Bottleneck2d(planes * Bottleneck2d.expansion, planes, 1, drop_path_rates[i]))
     return nn.Sequential(*layers)
 
 

@@ -13,6 +13,7 @@ names match the released checkpoints. They always compute in fp32, and they STAY
 keeps them under ``--fp16``: a half-precision STFT kernel or mel filterbank
 would shift the log-mel by far more than the fp16 rounding of the activations.
 """
+
 import math
 
 import numpy as np
@@ -31,10 +32,12 @@ def hz_to_mel_slaney(freqs) -> np.ndarray:
     freqs = np.asarray(freqs, dtype=np.float64)
     mels = freqs / _SLANEY_F_SP
     log_part = freqs >= _SLANEY_MIN_LOG_HZ
-    mels = np.where(log_part,
-                    _SLANEY_MIN_LOG_MEL
-                    + np.log(np.maximum(freqs, 1e-300) / _SLANEY_MIN_LOG_HZ) / _SLANEY_LOGSTEP,
-                    mels)
+    mels = np.where(
+        log_part,
+        _SLANEY_MIN_LOG_MEL
+        + np.log(np.maximum(freqs, 1e-300) / _SLANEY_MIN_LOG_HZ) / _SLANEY_LOGSTEP,
+        mels,
+    )
     return mels
 
 
@@ -43,13 +46,14 @@ def mel_to_hz_slaney(mels) -> np.ndarray:
     mels = np.asarray(mels, dtype=np.float64)
     freqs = _SLANEY_F_SP * mels
     log_part = mels >= _SLANEY_MIN_LOG_MEL
-    return np.where(log_part,
-                    _SLANEY_MIN_LOG_HZ * np.exp(_SLANEY_LOGSTEP * (mels - _SLANEY_MIN_LOG_MEL)),
-                    freqs)
+    return np.where(
+        log_part, _SLANEY_MIN_LOG_HZ * np.exp(_SLANEY_LOGSTEP * (mels - _SLANEY_MIN_LOG_MEL)), freqs
+    )
 
 
-def slaney_mel_filterbank(sample_rate: int, n_fft: int, n_mels: int, fmin: float,
-                          fmax: float) -> np.ndarray:
+def slaney_mel_filterbank(
+    sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float
+) -> np.ndarray:
     """Triangular mel filters, (n_mels, n_fft//2+1) float32, each of unit area (Slaney norm).
 
     Band i rises from edge i to edge i+1 and falls to edge i+2, the n_mels+2 edges being
@@ -80,8 +84,10 @@ def stft_kernels(n_fft: int) -> tuple:
     phase = 2.0 * np.pi * ((k[:, None] * n[None, :]) % n_fft) / n_fft
     real = np.cos(phase) * window[None, :]
     imag = -np.sin(phase) * window[None, :]
-    return (torch.from_numpy(real.astype(np.float32))[:, None, :],
-            torch.from_numpy(imag.astype(np.float32))[:, None, :])
+    return (
+        torch.from_numpy(real.astype(np.float32))[:, None, :],
+        torch.from_numpy(imag.astype(np.float32))[:, None, :],
+    )
 
 
 class Float32Module(nn.Module):
@@ -134,7 +140,7 @@ class Spectrogram(Float32Module):
         x = F.pad(x, (pad, pad), mode="reflect")
         real = F.conv1d(x, self.stft.conv_real.weight.float(), stride=self.hop_size)
         imag = F.conv1d(x, self.stft.conv_imag.weight.float(), stride=self.hop_size)
-        power = real ** 2 + imag ** 2  # (B, n_freq, frames)
+        power = real**2 + imag**2  # (B, n_freq, frames)
         return power.transpose(1, 2)[:, None, :, :]
 
 
@@ -144,8 +150,15 @@ class LogMelFilterBank(Float32Module):
     dB = 10*log10(max(power @ melW, amin)) (reference power 1, no top_db clipping).
     """
 
-    def __init__(self, sample_rate: int = 48000, n_fft: int = 1024, n_mels: int = 64,
-                 fmin: float = 50.0, fmax: float = 14000.0, amin: float = 1e-10):
+    def __init__(
+        self,
+        sample_rate: int = 48000,
+        n_fft: int = 1024,
+        n_mels: int = 64,
+        fmin: float = 50.0,
+        fmax: float = 14000.0,
+        amin: float = 1e-10,
+    ):
         super().__init__()
         self.amin = amin
         bank = slaney_mel_filterbank(sample_rate, n_fft, n_mels, fmin, fmax)

@@ -4,6 +4,7 @@ Same stem and bottlenecks as the timm-style network, but only stages 1-3: output
 stride 16 and 1024 channels. Stochastic depth: inside each stage the rates are
 ``linspace(0, drop_path_rate, blocks)`` and the first block of every stage has none.
 """
+
 from typing import Optional, Sequence
 
 import torch
@@ -42,8 +43,13 @@ class OfaResNet(nn.Module):
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
         inplanes = 64
         for idx, (planes, blocks) in enumerate(zip((64, 128, 256), layers)):
-            stage = make_bottleneck_stage(inplanes, planes, blocks, 1 if idx == 0 else 2,
-                                          stage_drop_path_rates(drop_path_rate, blocks))
+            stage = make_bottleneck_stage(
+                inplanes,
+                planes,
+                blocks,
+                1 if idx == 0 else 2,
+                stage_drop_path_rates(drop_path_rate, blocks),
+            )
             self.add_module(f"layer{idx + 1}", stage)
             inplanes = planes * 4
         init_resnet_weights(self)
@@ -55,12 +61,14 @@ class OfaResNet(nn.Module):
         return self.layer3(x)
 
 
-def build_ofa_resnet(resnet_type: str, drop_path_rate: float = 0.0,
-                     layers: Optional[Sequence[int]] = None) -> OfaResNet:
+def build_ofa_resnet(
+    resnet_type: str, drop_path_rate: float = 0.0, layers: Optional[Sequence[int]] = None
+) -> OfaResNet:
     """``resnet50``/``resnet101``/``resnet152``; ``layers`` overrides the 3 block counts."""
     if layers is None:
         if resnet_type not in OFA_RESNET_LAYERS:
-            raise ValueError(f"unknown resnet_type {resnet_type!r}; "
-                             f"expected one of {sorted(OFA_RESNET_LAYERS)}")
+            raise ValueError(
+                f"unknown resnet_type {resnet_type!r}; expected one of {sorted(OFA_RESNET_LAYERS)}"
+            )
         layers = OFA_RESNET_LAYERS[resnet_type]
     return OfaResNet(layers, drop_path_rate=drop_path_rate)

@@ -11,6 +11,7 @@ waveform (B, S) -> log-mel (B, 1, S//hop+1, mel_bins) -> ``bn0`` over the mel ax
 Dropout 0.2 follows every block but the last (training only). The front end always runs
 in fp32 (autocast off); its output is cast to the dtype of ``bn0``.
 """
+
 from contextlib import nullcontext
 
 import torch
@@ -63,7 +64,7 @@ def drop_stripes(x: torch.Tensor, dim: int, max_width: int, n_stripes: int) -> t
         for _ in range(n_stripes):
             width = int(torch.randint(0, max(max_width, 1), (1,)))
             start = int(torch.randint(0, max(size - width, 0) + 1, (1,)))
-            keep[b, start:start + width] = False
+            keep[b, start : start + width] = False
     shape = [x.shape[0], 1, 1, 1]
     shape[dim] = size
     return x * keep.view(shape).to(x.dtype)
@@ -81,16 +82,27 @@ class PannEncoder(nn.Module):
     forward(waveform (B, S) float) -> (B, out_channels, T', F').
     """
 
-    def __init__(self, variant: str, sample_rate: int = 48000, window_size: int = 1024,
-                 hop_size: int = 200, mel_bins: int = 64, fmin: int = 50,
-                 fmax: int = 14000, classes_num: int = 527, spec_augment: bool = True):
+    def __init__(
+        self,
+        variant: str,
+        sample_rate: int = 48000,
+        window_size: int = 1024,
+        hop_size: int = 200,
+        mel_bins: int = 64,
+        fmin: int = 50,
+        fmax: int = 14000,
+        classes_num: int = 527,
+        spec_augment: bool = True,
+    ):
         super().__init__()
         if variant not in PANN_CHANNELS:
             raise ValueError(f"unknown audio encoder {variant!r}; expected {sorted(PANN_CHANNELS)}")
         self.variant = variant
         self.mel_bins = mel_bins
         self.hop_size = hop_size
-        self.use_spec_augment = spec_augment  # training-time stripes (the research code always applies them)
+        self.use_spec_augment = (
+            spec_augment  # training-time stripes (the research code always applies them)
+        )
         self.out_channels = PANN_CHANNELS[variant]
         self.spectrogram_extractor = Spectrogram(window_size, hop_size)
         self.logmel_extractor = LogMelFilterBank(sample_rate, window_size, mel_bins, fmin, fmax)
@@ -126,8 +138,11 @@ class PannEncoder(nn.Module):
     def log_mel(self, waveform: torch.Tensor) -> torch.Tensor:
         """(B, S) -> (B, 1, S//hop + 1, mel_bins) log-mel in dB, fp32 (before ``bn0``)."""
         device_type = waveform.device.type
-        no_autocast = (torch.autocast(device_type=device_type, enabled=False)
-                       if torch.amp.is_autocast_available(device_type) else nullcontext())
+        no_autocast = (
+            torch.autocast(device_type=device_type, enabled=False)
+            if torch.amp.is_autocast_available(device_type)
+            else nullcontext()
+        )
         with no_autocast:
             return self.logmel_extractor(self.spectrogram_extractor(waveform))
 

@@ -4,6 +4,7 @@ Stem 7x7/2 conv + BN + ReLU + 3x3/2 max-pool, four bottleneck stages of widths
 64/128/256/512 (x4), output stride 32 and 2048 channels. The classifier ``fc``
 (1000 x 2048) exists so official checkpoints load, but ``forward`` never calls it.
 """
+
 from typing import Optional, Sequence
 
 import torch
@@ -28,8 +29,7 @@ class TimmResNet(nn.Module):
     out_channels = 2048
     stride = 32
 
-    def __init__(self, layers: Sequence[int], drop_path_rate: float = 0.0,
-                 num_classes: int = 1000):
+    def __init__(self, layers: Sequence[int], drop_path_rate: float = 0.0, num_classes: int = 1000):
         super().__init__()
         layers = check_layers(layers, 4, "timm_resnet")
         self.conv1 = nn.Conv2d(3, 64, kernel_size=7, stride=2, padding=3, bias=False)
@@ -41,8 +41,9 @@ class TimmResNet(nn.Module):
         rates = [drop_path_rate * k / max(total - 1, 1) for k in range(total)]
         inplanes, start = 64, 0
         for idx, (planes, blocks) in enumerate(zip((64, 128, 256, 512), layers)):
-            stage = make_bottleneck_stage(inplanes, planes, blocks, 1 if idx == 0 else 2,
-                                          rates[start:start + blocks])
+            stage = make_bottleneck_stage(
+                inplanes, planes, blocks, 1 if idx == 0 else 2, rates[start : start + blocks]
+            )
             self.add_module(f"layer{idx + 1}", stage)
             inplanes, start = planes * 4, start + blocks
         self.global_pool = nn.AdaptiveAvgPool2d(1)  # unused, no parameters
@@ -60,12 +61,14 @@ class TimmResNet(nn.Module):
         return self.layer4(x)
 
 
-def build_timm_resnet(resnet_type: str, drop_path_rate: float = 0.0,
-                      layers: Optional[Sequence[int]] = None) -> TimmResNet:
+def build_timm_resnet(
+    resnet_type: str, drop_path_rate: float = 0.0, layers: Optional[Sequence[int]] = None
+) -> TimmResNet:
     """``resnet50``/``resnet101``/``resnet152``; ``layers`` overrides the 4 block counts."""
     if layers is None:
         if resnet_type not in TIMM_RESNET_LAYERS:
-            raise ValueError(f"unknown resnet_type {resnet_type!r}; "
-                             f"expected one of {sorted(TIMM_RESNET_LAYERS)}")
+            raise ValueError(
+                f"unknown resnet_type {resnet_type!r}; expected one of {sorted(TIMM_RESNET_LAYERS)}"
+            )
         layers = TIMM_RESNET_LAYERS[resnet_type]
     return TimmResNet(layers, drop_path_rate=drop_path_rate)

@@ -5,6 +5,7 @@ Stages of planes 128/256/512/1024 with bottleneck expansion 2 (so 256/512/1024/2
 output channels); stages 2-4 stride 2 in time, height and width. The 3-stage variant
 (names without ``all_``) ends at 1024 channels.
 """
+
 from typing import Optional, Sequence
 
 import torch
@@ -34,8 +35,9 @@ class ResNeXtBottleneck3d(nn.Module):
         out_planes = planes * self.expansion
         self.conv1 = nn.Conv3d(inplanes, mid, kernel_size=1, bias=False)
         self.bn1 = nn.BatchNorm3d(mid)
-        self.conv2 = nn.Conv3d(mid, mid, kernel_size=3, stride=stride, padding=1,
-                               groups=cardinality, bias=False)
+        self.conv2 = nn.Conv3d(
+            mid, mid, kernel_size=3, stride=stride, padding=1, groups=cardinality, bias=False
+        )
         self.bn2 = nn.BatchNorm3d(mid)
         self.conv3 = nn.Conv3d(mid, out_planes, kernel_size=1, bias=False)
         self.bn3 = nn.BatchNorm3d(out_planes)
@@ -94,10 +96,12 @@ def build_resnext3d(name: str, layers: Optional[Sequence[int]] = None) -> ResNeX
     ``layers`` overrides the block counts (its length must match the stage count).
     """
     all_stages = name.startswith("all_")
-    base = name[len("all_"):] if all_stages else name
+    base = name[len("all_") :] if all_stages else name
     if base not in RESNEXT3D_LAYERS:
-        raise ValueError(f"unknown video encoder {name!r}; expected resnext50/101/152 "
-                         "with an optional 'all_' prefix")
+        raise ValueError(
+            f"unknown video encoder {name!r}; expected resnext50/101/152 "
+            "with an optional 'all_' prefix"
+        )
     n_stages = 4 if all_stages else 3
     if layers is None:
         layers = RESNEXT3D_LAYERS[base][:n_stages]

@@ -1,4 +1,5 @@
 """Transformer building blocks: biased attention, encoder/decoder layers, position tables."""
+
 from unival.models.layers.attention import BiasedMultiheadAttention
 from unival.models.layers.decoder_layer import UnivalDecoderLayer
 from unival.models.layers.drop_path import DropPath, drop_path_rates

@@ -5,6 +5,7 @@ dropout, weighted sum of v, optional per-head gain ``c_attn``, ``out_proj``.
 Keys/values are cached in fairseq's incremental state so that fairseq's own
 ``SequenceGenerator`` can drive the decoder.
 """
+
 from typing import Dict, Optional, Tuple
 
 import torch
@@ -94,8 +95,15 @@ class BiasedMultiheadAttention(nn.Module):
         """
         if fast_paths_enabled():
             return fast_forward(
-                self, query, key, key_padding_mask, attn_bias, attn_mask,
-                incremental_state, need_weights or need_head_weights, key_rows,
+                self,
+                query,
+                key,
+                key_padding_mask,
+                attn_bias,
+                attn_mask,
+                incremental_state,
+                need_weights or need_head_weights,
+                key_rows,
                 need_head_weights,
             )
         tgt_len, bsz, _ = query.shape

@@ -10,6 +10,7 @@ Same result as the plain path (to float rounding), computed differently:
   folded into the query axis, (U, H, g * T, d_h), so beam reordering copies nothing;
 * cached keys/values are contiguous.
 """
+
 from typing import Dict, Optional, Tuple
 
 import torch
@@ -21,9 +22,14 @@ from unival.models.layers.grouped_rows import group_size, reorder_rows
 Cache = Dict[str, Optional[Tensor]]
 
 
-def additive_mask(attn_bias: Optional[Tensor], attn_mask: Optional[Tensor],
-                  key_padding_mask: Optional[Tensor], tgt_len: int, src_len: int,
-                  like: Tensor) -> Optional[Tensor]:
+def additive_mask(
+    attn_bias: Optional[Tensor],
+    attn_mask: Optional[Tensor],
+    key_padding_mask: Optional[Tensor],
+    tgt_len: int,
+    src_len: int,
+    like: Tensor,
+) -> Optional[Tensor]:
     """bias[..., -T:, -S:] + attn_mask, padded keys -inf: (B or 1, H or 1, T, S) or None."""
     mask = None
     if attn_bias is not None:
@@ -38,14 +44,16 @@ def additive_mask(attn_bias: Optional[Tensor], attn_mask: Optional[Tensor],
     return mask
 
 
-def attend(q: Tensor, k: Tensor, v: Tensor, mask: Optional[Tensor], dropout: float,
-           need_probs: bool) -> Tuple[Tensor, Optional[Tensor]]:
+def attend(
+    q: Tensor, k: Tensor, v: Tensor, mask: Optional[Tensor], dropout: float, need_probs: bool
+) -> Tuple[Tensor, Optional[Tensor]]:
     """(B, H, T, d) queries (already scaled) -> context (B, H, T, d), probs (B, H, T, S)."""
     if not need_probs:
         if mask is not None:
             mask = mask.to(q.dtype)
-        context = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout,
-                                                 scale=1.0)
+        context = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask, dropout_p=dropout, scale=1.0
+        )
         return context, None
     logits = torch.matmul(q, k.transpose(2, 3))
     if mask is not None:
@@ -55,8 +63,14 @@ def attend(q: Tensor, k: Tensor, v: Tensor, mask: Optional[Tensor], dropout: flo
     return torch.matmul(dropped, v), probs
 
 
-def _static_cache(attn, key: Tensor, key_padding_mask: Optional[Tensor], cache: Cache,
-                  key_rows: Optional[Tensor], num_queries: int) -> Cache:
+def _static_cache(
+    attn,
+    key: Tensor,
+    key_padding_mask: Optional[Tensor],
+    cache: Cache,
+    key_rows: Optional[Tensor],
+    num_queries: int,
+) -> Cache:
     """Cross-attention memory (U, H, S, d) computed once, with its row map (N,)."""
     if "prev_key" not in cache:
         rows = key.size(1)
@@ -82,19 +96,31 @@ def reorder_static_cache(cache: Cache, new_order: Tensor) -> None:
 def _fold(x: Tensor, groups: int, g: int) -> Tensor:
     """(U * g, H, T, X) -> (U, H, g * T, X)."""
     _, heads, t, width = x.shape
-    return x.reshape(groups, g, heads, t, width).transpose(1, 2).reshape(groups, heads, g * t, width)
+    return (
+        x.reshape(groups, g, heads, t, width).transpose(1, 2).reshape(groups, heads, g * t, width)
+    )
 
 
 def _unfold(x: Tensor, g: int, t: int) -> Tensor:
     """(U, H, g * T, X) -> (U * g, H, T, X)."""
     groups, heads, _, width = x.shape
-    return x.reshape(groups, heads, g, t, width).transpose(1, 2).reshape(groups * g, heads, t, width)
+    return (
+        x.reshape(groups, heads, g, t, width).transpose(1, 2).reshape(groups * g, heads, t, width)
+    )
 
 
-def fast_forward(attn, query: Tensor, key: Optional[Tensor],
-                 key_padding_mask: Optional[Tensor], attn_bias: Optional[Tensor],
-                 attn_mask: Optional[Tensor], incremental_state, need_probs: bool,
-                 key_rows: Optional[Tensor], need_head_weights: bool):
+def fast_forward(
+    attn,
+    query: Tensor,
+    key: Optional[Tensor],
+    key_padding_mask: Optional[Tensor],
+    attn_bias: Optional[Tensor],
+    attn_mask: Optional[Tensor],
+    incremental_state,
+    need_probs: bool,
+    key_rows: Optional[Tensor],
+    need_head_weights: bool,
+):
     """Same contract as ``BiasedMultiheadAttention.forward``. In incremental
     cross-attention ``attn_bias`` has one row per memory row (U) or 1."""
     tgt_len, bsz, _ = query.shape
@@ -102,8 +128,9 @@ def fast_forward(attn, query: Tensor, key: Optional[Tensor],
     dropout = attn.dropout if attn.training else 0.0
     g = 1
     if incremental_state is not None and attn.encoder_decoder_attention:
-        cache = _static_cache(attn, key, key_padding_mask, attn._get_input_buffer(
-            incremental_state), key_rows, bsz)
+        cache = _static_cache(
+            attn, key, key_padding_mask, attn._get_input_buffer(incremental_state), key_rows, bsz
+        )
         attn._set_input_buffer(incremental_state, cache)
         k, v, rows = cache["prev_key"], cache["prev_value"], cache["rows"]
         key_padding_mask = cache["prev_key_padding_mask"]
@@ -123,8 +150,9 @@ def fast_forward(attn, query: Tensor, key: Optional[Tensor],
                 bias = attn_bias[:, :, -tgt_len:]
                 attn_bias = bias.repeat(1, 1, g, 1)
     else:
-        k, v, key_padding_mask = attn._keys_and_values(key, key_padding_mask, bsz,
-                                                       incremental_state)
+        k, v, key_padding_mask = attn._keys_and_values(
+            key, key_padding_mask, bsz, incremental_state
+        )
     mask = additive_mask(attn_bias, attn_mask, key_padding_mask, q.size(2), k.size(2), q)
     context, probs = attend(q, k, v, mask, dropout, need_probs)
     if g > 1:

@@ -1,4 +1,5 @@
 """One UnIVAL decoder layer: causal self-attention, cross-attention, FFN."""
+
 from typing import Optional, Tuple
 
 import torch

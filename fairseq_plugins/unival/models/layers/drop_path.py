@@ -1,4 +1,5 @@
 """Stochastic depth: drop a whole residual branch per sample."""
+
 from typing import List
 
 import torch

@@ -1,4 +1,5 @@
 """One UnIVAL encoder layer: biased self-attention + FFN, NormFormer extras."""
+
 from typing import Optional
 
 import torch

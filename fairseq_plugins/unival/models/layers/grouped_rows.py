@@ -6,6 +6,7 @@ the cross-attention keys/values and the cross position-bias keys are stored once
 hypotheses. Reordering the beams then only reorders ``rows``; the big tensors are never
 copied (they shrink once when whole sentences finish).
 """
+
 from typing import Optional, Tuple
 
 import torch
@@ -22,8 +23,9 @@ def unique_rows(row_source: Tensor) -> Tuple[Tensor, Tensor]:
     return first, rows
 
 
-def reorder_rows(rows: Tensor, new_order: Tensor,
-                 cache_rows: int) -> Tuple[Tensor, Optional[Tensor]]:
+def reorder_rows(
+    rows: Tensor, new_order: Tensor, cache_rows: int
+) -> Tuple[Tensor, Optional[Tensor]]:
     """Rows after a beam reorder, and the cache rows to keep when some are no longer used.
 
     Returns (rows' (N',), keep (U',) or None); with ``keep`` the cache must become

@@ -3,6 +3,7 @@
 All functions return biases shaped (B or 1, H, T_q, T_k), ready to be added to the
 (B, H, T_q, T_k) attention logits of :class:`BiasedMultiheadAttention`.
 """
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -44,10 +45,11 @@ def token_relative_bias(table: nn.Embedding, rp_bucket: Tensor, length: int) -> 
     return values.permute(2, 0, 1).unsqueeze(0)
 
 
-def token_relative_bias_rows(table: nn.Embedding, rp_bucket: Tensor, length: int,
-                             rows: int) -> Tensor:
+def token_relative_bias_rows(
+    table: nn.Embedding, rp_bucket: Tensor, length: int, rows: int
+) -> Tensor:
     """The last ``rows`` query rows of :func:`token_relative_bias`: (1, H, rows, length)."""
-    values = F.embedding(rp_bucket[length - rows:length, :length], table.weight)
+    values = F.embedding(rp_bucket[length - rows : length, :length], table.weight)
     return values.permute(2, 0, 1).unsqueeze(0)
 
 

@@ -4,6 +4,7 @@ All tables are deterministic int64 index tensors; the model stores them as buffe
 (``token_rp_bucket`` (P, P), ``image_rp_bucket`` (G²+1, G²+1)) so that they appear in the
 state dict under their official names.
 """
+
 import functools
 import math
 
