@@ -11,6 +11,7 @@ import logging
 import sys
 from typing import Optional, Sequence
 
+from unival.hub.generation import add_generation_arguments, given_generation_flags
 from unival.serving.models import (
     ModelSpecError,
     check_device,
@@ -19,8 +20,6 @@ from unival.serving.models import (
     parse_task_generation,
 )
 from unival.serving.server import ServeConfig, go_offline, serve
-
-GENERATION_FLAGS = ("beam", "max_len_a", "max_len_b", "min_len", "no_repeat_ngram_size", "lenpen")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -77,22 +76,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-examples", action="store_true", help="no toy-world example files on the page"
     )
-    gen = parser.add_argument_group(
-        "generation (defaults: each task's released evaluation settings)"
-    )
+    gen = add_generation_arguments(parser)
     gen.add_argument(
         "--task-generation",
         action="append",
         default=[],
         metavar="TASK:OPTION=VALUE",
-        help="one task's option over the flags below, e.g. caption_audio:max_len_b=20; repeatable",
+        help="one task's option over the flags above, e.g. caption_audio:max_len_b=20; repeatable",
     )
-    gen.add_argument("--beam", type=int)
-    gen.add_argument("--max-len-a", type=float)
-    gen.add_argument("--max-len-b", type=int)
-    gen.add_argument("--min-len", type=int)
-    gen.add_argument("--no-repeat-ngram-size", type=int)
-    gen.add_argument("--lenpen", type=float)
     return parser
 
 
@@ -128,9 +119,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         logging.basicConfig(
             level=logging.INFO, format="%(levelname)s | %(name)s | %(message)s", stream=sys.stderr
         )
-    generation = {
-        name: getattr(args, name) for name in GENERATION_FLAGS if getattr(args, name) is not None
-    }
+    generation = given_generation_flags(args)
     return serve(
         ServeConfig(
             models=models,

@@ -105,8 +105,9 @@ GENERATION_FLAGS = (
 )
 
 
-def add_generation_arguments(parser: argparse.ArgumentParser) -> None:
-    """The generation flags; one not given keeps the task's value of ``GENERATION_DEFAULTS``."""
+def add_generation_arguments(parser: argparse.ArgumentParser) -> argparse._ArgumentGroup:
+    """The generation flags; one not given keeps the task's value of ``GENERATION_DEFAULTS``.
+    Returns their argument group (a command may add its own generation options to it)."""
     gen = parser.add_argument_group(
         "generation",
         "a flag not given takes the checkpoint task's value in unival.hub.generation."
@@ -124,6 +125,7 @@ def add_generation_arguments(parser: argparse.ArgumentParser) -> None:
         help="compare hypotheses by unnormalised score (--no-unnormalized: normalised)",
     )
     gen.add_argument("--temperature", type=float)
+    return gen
 
 
 def given_generation_flags(args: argparse.Namespace) -> Dict[str, Any]:
