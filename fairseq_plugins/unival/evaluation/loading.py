@@ -19,7 +19,6 @@ from typing import Dict, Mapping
 
 import torch
 
-import unival  # noqa: F401  (registers the task, model and criterion)
 from unival.hub.checkpoint import select_state_dict
 from unival.models.missing_weights import MissingWeightsError
 

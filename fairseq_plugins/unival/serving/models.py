@@ -128,7 +128,7 @@ def _option_value(raw: str):
         try:
             return kind(raw)
         except ValueError:
-            pass
+            continue  # not this kind of number: try the next, else keep the text
     return raw
 
 
