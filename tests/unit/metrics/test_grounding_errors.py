@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from unival.metrics.grounding_errors import (
+    best_constant_box,
     bin_scale,
     centre_quadrant,
     constant_box_accuracy,
@@ -166,3 +167,14 @@ def test_prior_entropy_marginal_and_conditional():
     # x0 = 0 -> x1 always 5; x0 = 2 -> x1 is 7 or 9: half of the rows carry one coin flip
     assert h["x1|x0"] == pytest.approx(0.5 * math.log(2))
     assert h["y1|y0"] == pytest.approx(0.0)
+
+
+def test_best_constant_box_picks_the_box_hitting_most_references():
+    gts = [TARGET, [1, 0, 11, 10], [50, 50, 60, 60], [0, 0, 10, 30]]
+    # TARGET hits 2 (itself, the 0.82 shift); [50, 50, 60, 60] hits 1; [0, 0, 10, 30] hits
+    # itself and nothing else (100 / 300 with TARGET, 90 / 310 with the shifted box)
+    candidates = [[50, 50, 60, 60], [0, 0, 10, 30], TARGET]
+    box, acc = best_constant_box(candidates, gts)
+    assert box == [0.0, 0.0, 10.0, 10.0] and acc == 0.5
+    # touching boxes (no positive overlap) never hit
+    assert best_constant_box([[10, 0, 20, 10]], [TARGET]) == ([10.0, 0.0, 20.0, 10.0], 0.0)
