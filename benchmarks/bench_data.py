@@ -10,9 +10,10 @@ untimed warm-up pass (it pays the first-call costs: PIL's decoder and plugin set
 page cache of the freshly written images, the first tensor ops), then ``--passes`` timed
 passes over the same batches in the same order (epoch 1 each time); it prints the median
 samples/s with min and max. Each pass starts its DataLoader workers, as every fairseq epoch
-does. ``--threads`` sets torch's intra-op threads of this process: with 0 workers the
-transforms run here, and on a busy 2-core machine a 2-thread OpenMP pool stalls on its
-barriers.
+does. ``--threads`` (default 1) sets torch's intra-op threads of this process: with 0 workers
+the transforms run here, and on a busy 2-core machine a 2-thread OpenMP pool stalls on its
+barriers (one pass measured 6x slower than the next); DataLoader workers always use one
+thread. ``--threads 2`` is fairseq-train's main process in the demo (OMP_NUM_THREADS=2).
 """
 
 import argparse
@@ -83,7 +84,7 @@ def main(argv=None) -> int:
     parser.add_argument("--num-train", type=int, default=100, help="toy images (3 rows each)")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--passes", type=int, default=5, help="timed passes (after 1 warm-up)")
-    parser.add_argument("--threads", type=int, default=2, help="torch threads of this process")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads of this process")
     parser.add_argument("--seed", type=int, default=0, help="toy world seed")
     args = parser.parse_args(argv)
 
