@@ -80,6 +80,16 @@ def paint_squares(
     return image, boxes
 
 
+def two_squares(rng: random.Random) -> Tuple[List[str], str, Dict[str, Box]]:
+    """Two squares of different random colours in a 32 px image, one in the top half and one
+    in the bottom half: (colours, base64 image, boxes)."""
+    colours = rng.sample(list(COLOURS), 2)
+    while True:
+        image, boxes = paint_squares(rng, colours, size=32, grid=2)
+        if boxes[colours[0]][1] // 16 != boxes[colours[1]][1] // 16:
+            return colours, image_field(image), boxes
+
+
 def image_field(image: Image.Image) -> str:
     return encode_image_base64(image)
 
@@ -166,3 +176,28 @@ def validate(fitted: Fitted) -> Dict[str, float]:
             if isinstance(value, (int, float, torch.Tensor)):
                 totals[key] = totals.get(key, 0.0) + float(value)
     return totals
+
+
+#: The captioning recipes' loss (run_scripts/lib/recipe.sh, CRITERION=encouraging).
+ENCOURAGING_LOSS = (
+    "--criterion=adjust_label_smoothed_encouraging_loss",
+    "--label-smoothing=0.1",
+    "--drop-worst-ratio=0.05",
+    "--drop-worst-after=6000",
+    "--drop-best-ratio=0.05",
+    "--drop-best-after=6000",
+    "--log-end=0.75",
+)
+
+
+def generated_captions(fitted: Fitted) -> List[Tuple[str, str]]:
+    """(generated text, first reference) of every ``valid`` row, decoded with the task's
+    validation generator (``--eval-args``)."""
+    task, model = fitted.task, fitted.model
+    model.eval()
+    pairs = []
+    with torch.no_grad():
+        for sample in batches_of(task, "valid"):
+            hyps = task.generate_texts(task.validation_generator(model), [model], sample)
+            pairs += [(hyp, refs[0]) for hyp, refs in zip(hyps, sample["references"])]
+    return pairs

@@ -10,7 +10,7 @@ decoder prefix and the answer steps restricted to the candidate trie (the recipe
 
 import random
 
-from canfit_helpers import COLOURS, fit, image_field, paint_squares, validate, write_tsv
+from canfit_helpers import COLOURS, fit, two_squares, validate, write_tsv
 
 from unival.tokenizer import build_dictionary_from_texts, load_gpt2_bpe
 
@@ -28,11 +28,7 @@ def write_vqa_rows(root, images: int = 8, seed: int = 0):
     rng = random.Random(seed)
     rows = []
     for i in range(images):
-        colours = rng.sample(list(COLOURS), 2)
-        image, boxes = paint_squares(rng, colours, size=32, grid=2)
-        while boxes[colours[0]][1] // 16 == boxes[colours[1]][1] // 16:  # one top, one bottom
-            image, boxes = paint_squares(rng, colours, size=32, grid=2)
-        b64 = image_field(image)
+        colours, b64, boxes = two_squares(rng)
         asked = colours[0] if i % 2 else rng.choice([c for c in COLOURS if c not in colours])
         answer = "yes" if asked in colours else "no"
         rows.append([str(2 * i), str(i), "what color is the top square?",
