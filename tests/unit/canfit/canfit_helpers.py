@@ -201,3 +201,15 @@ def generated_captions(fitted: Fitted) -> List[Tuple[str, str]]:
             hyps = task.generate_texts(task.validation_generator(model), [model], sample)
             pairs += [(hyp, refs[0]) for hyp, refs in zip(hyps, sample["references"])]
     return pairs
+
+
+def one_caption_per_clip(path: Path) -> Tuple[Path, List[List[str]]]:
+    """The toy world's training caption TSV (one row per reference) reduced to the first
+    reference of each clip, written beside it as ``<name>_first.tsv``: (path, rows)."""
+    rows, seen = [], set()
+    for line in path.read_text().splitlines():
+        row = line.split("\t")
+        if row[1] not in seen:
+            seen.add(row[1])
+            rows.append(row)
+    return write_tsv(path.with_name(path.stem + "_first.tsv"), rows), rows
