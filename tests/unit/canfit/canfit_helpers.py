@@ -20,6 +20,8 @@ from fairseq.trainer import Trainer
 from PIL import Image, ImageDraw
 
 from unival.data.io.image import encode_image_base64
+from unival.toy_world.build import ToyWorldConfig, build_toy_world_with_media
+from unival.toy_world.media import ToyMediaConfig
 
 PLUGIN_DIR = Path(__file__).resolve().parents[3] / "fairseq_plugins" / "unival"
 COLOURS = {
@@ -213,3 +215,31 @@ def one_caption_per_clip(path: Path) -> Tuple[Path, List[List[str]]]:
             seen.add(row[1])
             rows.append(row)
     return write_tsv(path.with_name(path.stem + "_first.tsv"), rows), rows
+
+
+def toy_media_world(root: Path, clips: int) -> Path:
+    """The toy world with ``clips`` training videos (4 frames of 32 px) and sounds under
+    ``root`` (TSVs, videos/, audios/, dict.txt, answer lists); a single image scene."""
+    media = ToyMediaConfig(
+        seed=0, num_train=clips, num_valid=1, num_test=1, video_size=32, num_frames=4
+    )
+    build_toy_world_with_media(
+        root, ToyWorldConfig(seed=0, num_train=1, num_valid=1, num_test=1), media
+    )
+    return root
+
+
+def recite_toy_captions(
+    root: Path, task: str, task_flags: Sequence[str], model_flags: Sequence[str] = MODEL_FLAGS
+) -> Tuple[List[List[str]], List[Tuple[str, str]]]:
+    """Fit ``task`` (video_caption / audio_caption) on the first caption of each of 16 toy-world
+    clips with the recipe's loss and beam search; (training rows, (generated, reference) pairs)."""
+    toy_media_world(root, clips=16)
+    train, rows = one_caption_per_clip(root / f"{task}_train.tsv")
+    flags = [f"--task={task}", "--selected-cols=0,4,2", f"--image-dir={root}", *task_flags]
+    flags += [
+        "--eval-cider",
+        '--eval-args={"beam":5,"unnormalized":true,"temperature":1.0,"stop_on_max_len":true}',
+    ]
+    fitted = fit(train, flags, 150, 1.5e-3, ENCOURAGING_LOSS, model_flags)
+    return rows, generated_captions(fitted)

@@ -7,18 +7,13 @@ from the frames. Scoring is the task's validation: trie-constrained beam search 
 question prefix, as the recipe's ``--val-inference-type beamsearch``.
 """
 
-from canfit_helpers import ENCOURAGING_LOSS, fit, validate
-
-from unival.toy_world.build import ToyWorldConfig, build_toy_world_with_media
-from unival.toy_world.media import ToyMediaConfig
+from canfit_helpers import ENCOURAGING_LOSS, fit, toy_media_world, validate
 
 UPDATES = 120
-MEDIA = ToyMediaConfig(seed=0, num_train=4, num_valid=1, num_test=1, video_size=32, num_frames=4)
-IMAGES = ToyWorldConfig(seed=0, num_train=1, num_valid=1, num_test=1)
 
 
 def test_video_vqa_gen_fits_the_questions_of_four_clips(tmp_path):
-    build_toy_world_with_media(tmp_path, IMAGES, MEDIA)
+    toy_media_world(tmp_path, clips=4)
     train = tmp_path / "video_qa_train.tsv"
     rows = [line.split("\t") for line in train.read_text().splitlines()]
     answers = {}
