@@ -75,7 +75,8 @@ def render_commands(settings: MultitaskSettings, out: Path) -> List[Tuple[str, s
     """``[(label, command)]`` of every training and evaluation of the multitask and media
     stages, as the run scripts render them with ``DRY_RUN=1``. Fine-tuning caps count from 0
     here (a real run adds the base's training time, which fairseq carries over)."""
-    world, out = out / "toy_world", Path(out)
+    out = Path(out)
+    world = out / "toy_world"
     base = out / "multitask" / "base" / "checkpoints" / "checkpoint_last.pt"
     jobs: List[Tuple[str, str, Dict[str, str]]] = [
         ("base", "pretraining/stage1.sh", pretrain_env(settings, world, base.parent))

@@ -25,7 +25,7 @@ from typing import Dict, List, Sequence, Union
 
 import numpy as np
 
-from unival.metrics.grounding import IOU_EPS, box_iou, grounding_hits
+from unival.metrics.grounding import box_iou, grounding_hits
 
 COORDS = ("x0", "y0", "x1", "y1")
 PLACES = ("target", "other", "none")
@@ -233,16 +233,11 @@ def best_constant_box(candidates: Boxes, gt: Boxes, thresh: float = 0.5):
     candidates (e.g. every distinct training box, scored on the training boxes)."""
     c, g = as_array(candidates), as_array(gt)
     best, best_hits = None, -1
-    for start in range(0, len(c), 256):  # (256, N) IoU blocks keep memory small
-        block = c[start : start + 256, None, :]
-        w = np.minimum(block[..., 2], g[:, 2]) - np.maximum(block[..., 0], g[:, 0])
-        h = np.minimum(block[..., 3], g[:, 3]) - np.maximum(block[..., 1], g[:, 1])
-        inter = np.clip(w, 0, None) * np.clip(h, 0, None)
-        area_c = (block[..., 2] - block[..., 0]) * (block[..., 3] - block[..., 1])
-        area_g = (g[:, 2] - g[:, 0]) * (g[:, 3] - g[:, 1])
-        iou = inter / (area_c + area_g - inter + IOU_EPS)
-        hits = ((iou >= thresh) & (w > 0) & (h > 0)).sum(axis=1)
-        i = int(np.argmax(hits))
-        if hits[i] > best_hits:
-            best, best_hits = c[start + i].tolist(), int(hits[i])
+    for start in range(0, len(c), 256):  # 256 candidates x N references per call
+        block = c[start : start + 256]
+        pairs = (np.repeat(block, len(g), axis=0), np.tile(g, (len(block), 1)))
+        hits = grounding_hits(*pairs, thresh).view(len(block), len(g)).sum(dim=1)
+        i = int(hits.argmax())  # the first of equal maxima
+        if int(hits[i]) > best_hits:
+            best, best_hits = block[i].tolist(), int(hits[i])
     return best, best_hits / len(g)
