@@ -13,6 +13,11 @@ import torch
 from torch import Tensor, nn
 
 from unival.data.modality import Modality
+from unival.models.adapters.repeated_media import (
+    batch_norm_statistics_as_if_repeated,
+    distinct_media,
+)
+from unival.models.perf import fast_paths_enabled
 
 
 @dataclass
@@ -46,14 +51,34 @@ class PatchAdapter:
     backbone_name: str
     proj_name: str
     positions_name: str
+    #: whether repeated inputs in a batch may share one backbone pass (:func:`distinct_media`);
+    #: False where the backbone draws per-sample randomness that no flag shows (SpecAugment)
+    shares_repeated_media: bool = False
 
     def is_built(self, encoder: nn.Module) -> bool:
         """Whether the encoder has this modality's modules."""
         return getattr(encoder, self.backbone_name, None) is not None
 
     def features(self, encoder: nn.Module, media: Tensor) -> Tensor:
-        """Backbone output (B, C, *grid)."""
-        return getattr(encoder, self.backbone_name)(media)
+        """Backbone output (B, C, *grid).
+
+        A batch often holds the same picture several times (pretraining pairs each image-text
+        row with a negative of the same image; VQA asks several questions about one image).
+        On the fast path the backbone then runs once per distinct picture and the features
+        are indexed back, which autograd turns into summed gradients: the same result as
+        running every copy (see :func:`distinct_media`).
+        """
+        backbone = getattr(encoder, self.backbone_name)
+        if self.shares_repeated_media and fast_paths_enabled():
+            distinct = distinct_media(media, backbone)
+            if distinct is not None:
+                unique, inverse = distinct
+                with batch_norm_statistics_as_if_repeated(
+                    backbone, media.size(0) // unique.size(0)
+                ):
+                    feats = backbone(unique)
+                return feats[inverse]
+        return backbone(media)
 
     def grid_ids(self, grid: Tuple[int, ...], grid_size: int) -> Tensor:
         """Position ids (N,) of the flattened backbone grid ``grid``."""

@@ -16,6 +16,7 @@ class ImageAdapter(PatchAdapter):
     backbone_name = "embed_images"
     proj_name = "image_proj"
     positions_name = "embed_image_positions"
+    shares_repeated_media = True
 
     def grid_ids(self, grid: Tuple[int, ...], grid_size: int) -> Tensor:
         height, width = grid

@@ -20,6 +20,7 @@ class VideoAdapter(PatchAdapter):
     backbone_name = "embed_videos"
     proj_name = "video_proj"
     positions_name = "embed_video_positions"
+    shares_repeated_media = True
 
     def grid_ids(self, grid: Tuple[int, ...], grid_size: int) -> Tensor:
         frames, height, width = grid

@@ -1,0 +1,92 @@
+"""Run a media backbone once per distinct picture of a batch, with the same result.
+
+A batch often holds one picture several times: pretraining pairs each image-text row with a
+negative example of the same image, VQA asks several questions about one image. Running the
+backbone on the distinct rows and indexing the features back gives the same features, and
+autograd sums the copies' gradients, as it does on the full batch. In training two things
+differ and are handled here: batch-norm statistics (unchanged only when every distinct row
+occurs equally often; the running variance's ``n / (n - 1)`` correction is fixed up after the
+pass) and per-sample randomness (stochastic depth, dropout: then every copy runs).
+"""
+
+import contextlib
+from typing import Iterator, Optional, Tuple
+
+import torch
+from torch import Tensor, nn
+from torch.nn.modules.batchnorm import _BatchNorm
+
+
+def _is_stochastic(backbone: nn.Module) -> bool:
+    """Whether a training-mode forward draws random numbers per sample (stochastic depth,
+    dropout): copies of one picture would then be computed differently."""
+    if not backbone.training:
+        return False
+    return any(
+        getattr(module, "drop_prob", 0.0) > 0.0 or (isinstance(module, nn.Dropout) and module.p > 0)
+        for module in backbone.modules()
+    )
+
+
+def distinct_media(media: Tensor, backbone: nn.Module) -> Optional[Tuple[Tensor, Tensor]]:
+    """``(unique (U, ...), inverse (B,))`` with ``unique[inverse] == media`` when computing the
+    U distinct rows instead of all B gives the same features, else None.
+
+    Same in eval mode always. In training the backbone's batch-norm statistics are over the
+    batch, so they are unchanged only when every distinct row occurs equally often (then mean
+    and biased variance of the batch equal those of the distinct rows; see
+    :func:`batch_norm_statistics_as_if_repeated` for the running variance), and no layer may
+    draw per-sample randomness.
+    """
+    if media.size(0) < 2 or media.requires_grad:
+        return None
+    unique, inverse, counts = torch.unique(
+        media.flatten(1), dim=0, return_inverse=True, return_counts=True
+    )
+    if unique.size(0) == media.size(0):
+        return None
+    if backbone.training and (bool((counts != counts[0]).any()) or _is_stochastic(backbone)):
+        return None
+    return unique.view(-1, *media.shape[1:]), inverse
+
+
+@contextlib.contextmanager
+def batch_norm_statistics_as_if_repeated(backbone: nn.Module, repeats: int) -> Iterator[None]:
+    """Within the block, a training-mode forward of U distinct rows updates every batch norm's
+    running variance as a forward of the ``repeats * U`` rows would.
+
+    Batch norm folds the unbiased variance ``s2 * n / (n - 1)`` of its n = rows x positions
+    inputs into the running variance; with U rows instead of ``repeats * U`` that factor is
+    larger. After the pass each running variance is moved to the value the full batch gives.
+    """
+    norms = [
+        m
+        for m in backbone.modules()
+        if isinstance(m, _BatchNorm) and m.training and m.track_running_stats
+    ]
+    if repeats == 1 or not norms:
+        yield
+        return
+    before = {m: m.running_var.clone() for m in norms}
+    counts = {}
+    hooks = [
+        m.register_forward_pre_hook(
+            lambda mod, args: counts.__setitem__(mod, args[0].numel() // args[0].size(1))
+        )
+        for m in norms
+    ]
+    try:
+        yield
+    finally:
+        for hook in hooks:
+            hook.remove()
+    with torch.no_grad():
+        for m, n in counts.items():
+            full = n * repeats
+            momentum = m.momentum if m.momentum is not None else 1.0 / float(m.num_batches_tracked)
+            # new = (1 - mom) * old + mom * s2 * n / (n - 1); swap the factor for full / (full - 1)
+            factor = (full / (full - 1)) / (n / (n - 1)) if n > 1 else 1.0
+            old = before[m] * (1.0 - momentum)
+            # .data: the batch-norm node saved running_var (its training backward never reads
+            # it), so an in-place update through autograd would fail the version check
+            m.running_var.data.copy_(old + (m.running_var - old) * factor)

@@ -1,0 +1,116 @@
+"""Repeated pictures in a batch share one backbone pass (``adapters.base.distinct_media``) and
+give the same logits and gradients as the plain path, which runs every copy."""
+
+import torch
+
+from unival.models import build_model
+from unival.models.adapters.base import distinct_media
+from unival.models.perf import plain_path
+
+NO_DROPOUT = dict(dropout=0.0, attention_dropout=0.0, activation_dropout=0.0)
+
+
+def _model(**overrides):
+    torch.manual_seed(0)
+    return build_model("unival_tiny", 60, video_encoder_name="none", **{**NO_DROPOUT, **overrides})
+
+
+def _batch(image_rows):
+    """Rows whose picture is ``pictures[image_rows[i]]``; every row has its own text."""
+    gen = torch.Generator().manual_seed(3)
+    pictures = torch.randn(max(image_rows) + 1, 3, 64, 64, generator=gen)
+    rows = len(image_rows)
+    src = torch.randint(4, 60, (rows, 6), generator=gen)
+    prev = torch.randint(4, 60, (rows, 5), generator=gen)
+    prev[:, 0] = 0
+    net_input = {
+        "src_tokens": src,
+        "src_lengths": torch.full((rows,), 6),
+        "patch_images": pictures[torch.tensor(image_rows)],
+        "patch_masks": torch.ones(rows, dtype=torch.bool),
+    }
+    return net_input, prev
+
+
+def _run(model, net_input, prev):
+    """(logits, {name: grad}, backbone batch sizes seen) of one forward/backward."""
+    sizes = []
+    hook = model.encoder.embed_images.register_forward_hook(
+        lambda module, args, out: sizes.append(args[0].size(0))
+    )
+    model.zero_grad(set_to_none=True)
+    logits, _ = model(**net_input, prev_output_tokens=prev)
+    if model.training:
+        torch.log_softmax(logits, -1).mean().backward()
+    hook.remove()
+    grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+    return logits.detach(), grads, sizes
+
+
+def _fast_and_plain(model, net_input, prev):
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    with plain_path():
+        plain = _run(model, net_input, prev)
+    plain_buffers = {k: v.clone() for k, v in model.state_dict().items()}
+    model.load_state_dict(state)
+    fast = _run(model, net_input, prev)
+    return fast, plain, plain_buffers
+
+
+def _assert_same(fast, plain):
+    torch.testing.assert_close(fast[0], plain[0], atol=1e-5, rtol=1e-5)
+    assert fast[1].keys() == plain[1].keys()
+    for name in plain[1]:
+        torch.testing.assert_close(fast[1][name], plain[1][name], atol=2e-5, rtol=1e-4, msg=name)
+
+
+def test_distinct_media_rebuilds_the_batch_from_its_distinct_rows():
+    backbone = torch.nn.Conv2d(3, 4, 3).eval()
+    pictures = torch.randn(3, 3, 8, 8)
+    media = pictures[torch.tensor([2, 0, 2, 1, 0])]
+    unique, inverse = distinct_media(media, backbone)
+    assert unique.shape == (3, 3, 8, 8)
+    assert torch.equal(unique[inverse], media)
+    assert distinct_media(pictures, backbone) is None  # nothing repeated: run as is
+
+
+def test_training_with_each_picture_twice_runs_the_backbone_once_per_picture():
+    """Pretraining's layout: each image-text row comes with a negative of the same image.
+    Equal multiplicities keep the batch-norm statistics, so logits and gradients match."""
+    model = _model().train()
+    net_input, prev = _batch([0, 0, 1, 1, 2, 2])
+    fast, plain, plain_buffers = _fast_and_plain(model, net_input, prev)
+    assert plain[2] == [6] and fast[2] == [3]
+    _assert_same(fast, plain)
+    for name, value in model.state_dict().items():
+        if name.endswith("running_mean"):
+            torch.testing.assert_close(value, plain_buffers[name], atol=1e-6, rtol=1e-5)
+        if name.endswith("running_var"):  # the unbiased n / (n - 1) factor: n halves
+            torch.testing.assert_close(value, plain_buffers[name], atol=1e-6, rtol=1e-5)
+
+
+def test_training_with_unequal_repeats_runs_every_copy():
+    """[a, a, b] weighs picture a twice in the batch statistics: sharing would change them."""
+    model = _model().train()
+    net_input, prev = _batch([0, 0, 1])
+    fast, plain, _ = _fast_and_plain(model, net_input, prev)
+    assert fast[2] == [3]
+    _assert_same(fast, plain)
+
+
+def test_training_with_stochastic_depth_runs_every_copy():
+    """Each copy must draw its own drop-path mask, as on the plain path."""
+    model = _model(resnet_layers="2,2,2", resnet_drop_path_rate=0.5).train()
+    net_input, prev = _batch([0, 0, 1, 1])
+    _, _, sizes = _run(model, net_input, prev)
+    assert sizes == [4]
+
+
+def test_evaluation_shares_unequal_repeats():
+    """Several questions about one image (VQA): running statistics, any multiplicity."""
+    model = _model().eval()
+    net_input, prev = _batch([0, 0, 0, 1, 2, 1])
+    with torch.no_grad():
+        fast, plain, _ = _fast_and_plain(model, net_input, prev)
+    assert plain[2] == [6] and fast[2] == [3]
+    torch.testing.assert_close(fast[0], plain[0], atol=1e-5, rtol=1e-5)
