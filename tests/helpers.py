@@ -1,6 +1,7 @@
 """Helpers shared by the end-to-end tests: run the installed console scripts for real."""
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -10,9 +11,30 @@ import pytest
 BIN = Path(sys.executable).parent  # the venv's console scripts (fairseq-train, unival, ...)
 
 
+def _threads_per_test_process() -> int:
+    """Torch/OpenMP threads for one test process: the usable cores shared among the
+    pytest-xdist workers (``PYTEST_XDIST_WORKER_COUNT``), at most 2, at least 1. Two workers on
+    two cores get one thread each, so they and the processes they start do not fight for cores.
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    return max(1, min(2, (cores or 1) // workers))
+
+
+TEST_THREADS = _threads_per_test_process()
+
+
+def free_port() -> int:
+    """A loopback TCP port the OS reports free now: for servers and process groups that tests
+    start side by side (parallel workers, another suite on the same machine)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def run_logged(cmd, cwd, log_path, timeout=300) -> str:
     """Run ``cmd`` with output in ``log_path``; fail the test with the log's tail on error."""
-    env = dict(os.environ, OMP_NUM_THREADS="2", PYTHONUNBUFFERED="1")
+    env = dict(os.environ, OMP_NUM_THREADS=str(TEST_THREADS), PYTHONUNBUFFERED="1")
     with open(log_path, "w") as log:
         result = subprocess.run(
             [str(c) for c in cmd],

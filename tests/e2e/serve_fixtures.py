@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import time
 import urllib.error
@@ -19,7 +18,7 @@ from pathlib import Path
 from typing import Dict, List
 
 import numpy as np
-from helpers import BIN
+from helpers import BIN, TEST_THREADS, free_port
 from PIL import Image
 
 from unival.data.io.audio import write_audio
@@ -50,12 +49,6 @@ class RunningServer:
 
     def log_tail(self) -> str:
         return self.log.read_text()[-3000:]
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def write_toy_models(root: Path) -> Dict[str, Path]:
@@ -107,7 +100,7 @@ def start_server(root: Path) -> RunningServer:
     cmd = [str(BIN / "unival"), "serve", "--port", str(port), *SERVER_FLAGS]
     for task, path in checkpoints.items():
         cmd += ["--model", f"{task}={path}"]
-    env = dict(os.environ, OMP_NUM_THREADS="2", PYTHONUNBUFFERED="1")
+    env = dict(os.environ, OMP_NUM_THREADS=str(TEST_THREADS), PYTHONUNBUFFERED="1")
     with open(log, "w") as handle:
         process = subprocess.Popen(cmd, stdout=handle, stderr=subprocess.STDOUT, env=env, cwd=root)
     server = RunningServer(f"http://127.0.0.1:{port}", checkpoints, process, log)

@@ -21,6 +21,7 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+from helpers import free_port
 from recipe_runs import (
     CAPTION_TRAIN,
     REPO_ROOT,
@@ -89,14 +90,14 @@ def test_two_ranks_train_with_an_unused_video_encoder(tmp_path):
     assert all(torch.isfinite(model[k]).all() for k in video)
 
 
-def _two_steps(rank: int, args, results) -> None:
+def _two_steps(rank: int, args, results, port: int) -> None:
     """One rank: the caption recipe's model, two image-only updates under each DDP wrapper."""
     from fairseq.distributed import LegacyDistributedDataParallel
 
     from unival.models.builder import placeholder_dictionary
     from unival.models.unival import UnivalModel
 
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT="29731")
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     dist.init_process_group("gloo", rank=rank, world_size=2)
     dictionary = placeholder_dictionary(40)
     task = SimpleNamespace(source_dictionary=dictionary, target_dictionary=dictionary)
@@ -147,7 +148,7 @@ def test_why_the_gpu_launch_uses_legacy_ddp(tmp_path):
     args = options.parse_args_and_arch(options.get_training_parser(), shlex.split(proc.stdout)[1:])
     assert args.video_encoder_name == "resnext50"  # built, and no image batch reaches it
     results = mp.Manager().dict()
-    mp.spawn(_two_steps, args=(args, results), nprocs=2)
+    mp.spawn(_two_steps, args=(args, results, free_port()), nprocs=2)
     assert (results[("legacy_ddp", 0)], results[("legacy_ddp", 1)]) == ("ok", "ok")
     for rank in (0, 1):
         assert "Expected to have finished reduction" in results[("pytorch_ddp", rank)], dict(

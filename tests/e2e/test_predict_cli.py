@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import TEST_THREADS
 from PIL import Image
 
 from unival.commands.predict import TASK_METHODS, expand_inputs
@@ -28,7 +29,7 @@ THROUGHPUT = re.compile(
 def run_predict(*args, timeout=300):
     if not UNIVAL.is_file():
         pytest.skip(f"{UNIVAL} missing: pip install --no-deps -e .")
-    env = dict(os.environ, OMP_NUM_THREADS="2")
+    env = dict(os.environ, OMP_NUM_THREADS=str(TEST_THREADS))
     proc = subprocess.run(
         [str(UNIVAL), "predict", *map(str, args)],
         capture_output=True,

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import TEST_THREADS
 from PIL import Image
 
 from unival.data.io.video import write_video
@@ -162,7 +163,7 @@ def test_pretraining_trains_on_image_and_video_sub_batches(tmp_path, repo_root):
         "--log-interval",
         "1",
     ]
-    env = dict(os.environ, OMP_NUM_THREADS="2", PYTHONUNBUFFERED="1")
+    env = dict(os.environ, OMP_NUM_THREADS=str(TEST_THREADS), PYTHONUNBUFFERED="1")
     proc = subprocess.run(
         [str(c) for c in cmd], cwd=repo_root, env=env, capture_output=True, text=True, timeout=300
     )

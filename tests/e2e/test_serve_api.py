@@ -7,7 +7,11 @@ import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from serve_fixtures import write_contrasting_images, write_toy_images
+
+# with test_serve_*.py: one worker starts the session's toy server (e2e/conftest.py) for both files
+pytestmark = pytest.mark.xdist_group("toy_server")
 
 
 def post(url: str, body: dict):

@@ -17,6 +17,9 @@ import pytest
 from PIL import Image
 from serve_fixtures import write_toy_images, write_toy_sound
 
+# with test_serve_*.py: one worker starts the session's toy server (e2e/conftest.py) for both files
+pytestmark = pytest.mark.xdist_group("toy_server")
+
 CHROMIUM_FLAGS = [
     "--no-sandbox",
     "--disable-gpu",
