@@ -35,8 +35,10 @@ test-fast: venv
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
 # Toy world -> multitask base -> image, video and audio experts -> report (about 23 minutes on 2 CPU cores; BENCHMARKS.md section 1).
+# DEVICE=cpu | gpu | auto (default: gpu when torch sees one; the GPU profile is bigger).
+DEVICE ?= auto
 demo: venv
-	$(PY) -m unival.demo --out outputs/demo
+	$(PY) -m unival.demo --out outputs/demo --device $(DEVICE)
 
 # Model merging on the toy world (about 20 minutes on 2 CPU cores; see BENCHMARKS.md).
 demo-merge: venv

@@ -1,16 +1,21 @@
-"""Workloads of ``bench_model.py``: one model build, one timed workload.
+"""Workloads of ``bench_model.py`` (and of refbench's ``project_bench.py``): one model build,
+one timed workload.
 
 A workload name is ``train_b{B}_{P}`` (fwd+bwd, label-smoothed CE, 20 source / 20 target
 tokens, B images of P px) or ``beam_b{B}_{P}`` (beam 5, 20 tokens forced with
 min_len = max_len = 20, B images of P px). Weights are random; embeddings are frozen as in
-the caption scripts.
+the caption scripts. ``demo_step`` is one update of ``make demo``'s base stage through
+fairseq's trainer, with real data loading (:func:`demo_trainer`, :func:`run_demo_steps`).
 """
 
 import re
+import shlex
 import statistics
+import subprocess
 import time
-from dataclasses import dataclass
-from typing import Callable, Dict, Optional
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, List, Optional
 
 import torch
 
@@ -24,6 +29,12 @@ GPU_PEAK_TFLOPS = {
     "H200": {"fp32": 67.0, "bf16": 989.0, "fp16": 989.0},
     "A100": {"fp32": 19.5, "bf16": 312.0, "fp16": 312.0},
 }
+#: The research code's caption stage-1 regularisation (run_scripts/caption/unival_caption_stage_1.sh
+#: of the original code): the model does the same work as the reference only with these on.
+STAGE1_DROPOUT = {"dropout": 0.1, "encoder_drop_path_rate": 0.1, "decoder_drop_path_rate": 0.1}
+#: Untimed calls before the timed ones, as the reference harness does: the first train steps
+#: still allocate (autograd buffers, allocator growth), one generation call is enough.
+WARMUP = {"train": 2, "beam": 1}
 _NAME = re.compile(r"^(train|beam)_b(\d+)_(\d+)$")
 
 
@@ -180,3 +191,135 @@ def summarise(times, work: Workload, flops: float, device: torch.device, dtype: 
         result["mfu"] = result["tflops_per_s"] / peak if peak else None
         result["peak_gpu_mem_gb"] = torch.cuda.max_memory_allocated(device) / 2**30
     return result
+
+
+# --------------------------------------------------------------- the demo's training update
+DEMO_STEP = "demo_step"
+#: Pretraining rows the toy world writes per training image (369 rows for 40 images).
+_ROWS_PER_IMAGE = 9
+#: Training images of the demo step's world: about 70 batches. The size is fixed unless a run
+#: needs more updates, because the data (and so the loss curve) changes with it.
+DEMO_WORLD_IMAGES = 64
+
+
+def demo_world(out: Path, updates: int, seed: int = 0) -> Path:
+    """A toy world at the demo's image size with at least ``updates`` base-stage batches in
+    one epoch (so no epoch ends, and no checkpoint is saved, while timing). Image-only: the
+    demo's world also has video/audio texts in ``dict.txt`` (a few more embedding rows)."""
+    from unival.demo.multitask import MultitaskSettings
+    from unival.toy_world.build import ToyWorldConfig, build_toy_world
+
+    s = MultitaskSettings()
+    images = max(DEMO_WORLD_IMAGES, updates * s.pretrain_batch_size // _ROWS_PER_IMAGE + 8)
+    config = ToyWorldConfig(
+        seed=seed, num_train=images, num_valid=2, num_test=2, image_size=s.image_size
+    )
+    build_toy_world(str(out), config)
+    return out
+
+
+def demo_train_argv(world: Path, save_dir: Path) -> List[str]:
+    """``fairseq-train``'s arguments of the demo's base stage, as its run script renders them
+    (``run_scripts/pretraining/stage1.sh`` with ``DRY_RUN=1`` and the demo's environment)."""
+    from unival.demo.context import RUN_SCRIPTS, demo_environment
+    from unival.demo.multitask import MultitaskSettings
+    from unival.demo.recipes import pretrain_env
+
+    env = {
+        **demo_environment(),
+        **pretrain_env(MultitaskSettings(), world, save_dir),
+        "DRY_RUN": "1",
+    }
+    script = RUN_SCRIPTS / "pretraining" / "stage1.sh"
+    proc = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{script} DRY_RUN failed: {proc.stderr[-2000:]}")
+    return shlex.split(proc.stdout.strip().splitlines()[-1])[1:]  # without the program
+
+
+@dataclass
+class DemoTrainer:
+    cfg: object  # fairseq's DictConfig
+    trainer: object  # fairseq.trainer.Trainer
+    epoch_itr: object  # fairseq's EpochBatchIterator
+    argv: List[str] = field(default_factory=list)
+
+
+def demo_trainer(world: Path, save_dir: Path) -> DemoTrainer:
+    """Task, model, criterion, optimizer and train iterator set up as ``fairseq_cli.train.main``
+    does (same seeding, ``checkpoint_utils.load_checkpoint`` with an empty save dir)."""
+    import numpy as np
+    from fairseq import checkpoint_utils, options, tasks, utils
+    from fairseq.dataclass.utils import convert_namespace_to_omegaconf
+    from fairseq.logging import metrics
+    from fairseq.trainer import Trainer
+
+    argv = demo_train_argv(world, save_dir)
+    args = options.parse_args_and_arch(options.get_training_parser(), argv)
+    cfg = convert_namespace_to_omegaconf(args)
+    metrics.reset()
+    np.random.seed(cfg.common.seed)
+    utils.set_torch_seed(cfg.common.seed)
+    checkpoint_utils.verify_checkpoint_directory(cfg.checkpoint.save_dir)
+    task = tasks.setup_task(cfg.task)
+    model = task.build_model(cfg.model)
+    criterion = task.build_criterion(cfg.criterion)
+    trainer = Trainer(cfg, task, model, criterion)
+    _, epoch_itr = checkpoint_utils.load_checkpoint(cfg.checkpoint, trainer)
+    return DemoTrainer(cfg, trainer, epoch_itr, argv)
+
+
+@dataclass
+class DemoRun:
+    times: List[float]  # wall seconds of each timed update (batch wait included)
+    cpu: List[float]  # this process's CPU seconds of each timed update (not the loader's)
+    losses: List[float]  # the criterion's loss (base 2) of every update, warm-ups included
+
+
+def run_demo_steps(demo: DemoTrainer, warmup: int, repeats: int, on_update=None) -> DemoRun:
+    """``warmup`` + ``repeats`` updates of ``fairseq_cli.train.train``'s loop: next batch from
+    the grouped iterator (DataLoader workers as configured), ``trainer.train_step``, the
+    log-interval bookkeeping and the stop/save check. ``on_update()`` runs after each."""
+    from fairseq.data import iterators
+    from fairseq.logging import metrics, progress_bar
+    from fairseq_cli.train import get_training_stats, validate_and_save
+
+    cfg, trainer, epoch_itr = demo.cfg, demo.trainer, demo.epoch_itr
+    itr = epoch_itr.next_epoch_itr(
+        fix_batches_to_gpus=cfg.distributed_training.fix_batches_to_gpus,
+        shuffle=(epoch_itr.next_epoch_idx > cfg.dataset.curriculum),
+    )
+    itr = iterators.GroupedIterator(
+        itr, cfg.optimization.update_freq[0], cfg.optimization.skip_remainder_batch
+    )
+    progress = progress_bar.progress_bar(
+        itr, log_format=cfg.common.log_format, log_interval=cfg.common.log_interval,
+        epoch=epoch_itr.epoch, default_log_format="simple",
+    )  # fmt: skip
+    trainer.begin_epoch(epoch_itr.epoch)
+    batches = iter(progress)
+    run = DemoRun([], [], [])
+    with metrics.aggregate("train"):
+        for i in range(warmup + repeats):
+            wall, cpu = time.perf_counter(), time.process_time()
+            with torch.autograd.profiler.record_function("data"):
+                samples = next(batches, None)
+            if samples is None:
+                raise RuntimeError(f"the toy world ran out of batches after {i} updates")
+            # a fresh aggregator sees this update's loss only, unrounded (the log rounds to 3)
+            with metrics.aggregate("train_inner"), metrics.aggregate() as this_update:
+                trainer.train_step(samples)
+            with torch.autograd.profiler.record_function("bookkeeping"):
+                updates = trainer.get_num_updates()
+                if updates % cfg.common.log_interval == 0:
+                    stats = get_training_stats(metrics.get_smoothed_values("train_inner"))
+                    progress.log(stats, tag="train_inner", step=updates)
+                    metrics.reset_meters("train_inner")
+                validate_and_save(cfg, trainer, trainer.task, epoch_itr, ["valid"], False)
+            if i >= warmup:
+                run.times.append(time.perf_counter() - wall)
+                run.cpu.append(time.process_time() - cpu)
+            run.losses.append(float(this_update["loss"].avg))
+            if on_update is not None:
+                on_update()
+    return run

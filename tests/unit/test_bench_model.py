@@ -1,38 +1,104 @@
-"""benchmarks/bench_model.py runs (quick mode) and reports consistent figures."""
+"""benchmarks/bench_model.py: the quick run, its defaults (stage-1 dropout, warm-ups, the path
+recorded) and the demo_step workload (the demo's base-stage update through fairseq's trainer)."""
 
 import json
+import math
 import os
 import subprocess
 import sys
 
+import pytest
+import torch
 
-def test_quick_benchmark_prints_and_writes_each_workload(repo_root, tmp_path):
+BENCHMARKS = os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks")
+
+
+def run_bench(repo_root, tmp_path, *flags):
+    """Run bench_model.py with ``flags`` (1 thread); returns (stdout, the --json results)."""
     out = tmp_path / "bench.json"
-    env = dict(os.environ, OMP_NUM_THREADS="1")
     proc = subprocess.run(
-        [
-            sys.executable,
-            str(repo_root / "benchmarks" / "bench_model.py"),
-            "--quick",
-            "--workloads",
-            "train_b2_64,beam_b1_64",
-            "--threads",
-            "1",
-            "--json",
-            str(out),
-        ],
+        [sys.executable, str(repo_root / "benchmarks" / "bench_model.py"), "--threads", "1"]
+        + list(flags)
+        + ["--json", str(out)],
         capture_output=True,
         text=True,
-        env=env,
+        env=dict(os.environ, OMP_NUM_THREADS="1"),
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    rows = [line.split()[0] for line in proc.stdout.splitlines()[2:]]
+    return proc.stdout, json.loads(out.read_text())
+
+
+def test_quick_benchmark_prints_and_writes_each_workload(repo_root, tmp_path):
+    stdout, results = run_bench(
+        repo_root, tmp_path, "--quick", "--workloads", "train_b2_64,beam_b1_64"
+    )
+    rows = [line.split()[0] for line in stdout.splitlines()[2:]]
     assert rows == ["train_b2_64", "beam_b1_64"]
-    results = json.loads(out.read_text())
-    for result, tokens in zip(results, (2 * 40, 1 * 20)):
+    for result, tokens, warmup in zip(results, (2 * 40, 1 * 20), (2, 1)):
         assert result["arch"] == "unival_tiny" and result["device"] == "cpu"
         assert result["min_s"] <= result["median_s"] <= result["max_s"]
         assert abs(result["tokens_per_s"] - tokens / result["median_s"]) < 1e-6
         assert 0.1 < result["peak_rss_gb"] < 8  # measured in the worker process
-        assert result["plain"] is False
+        assert result["plain"] is False and result["dropout"] is True
+        assert (result["warmup"], result["repeats"]) == (warmup, 1)
+
+
+def test_plain_flag_is_recorded(repo_root, tmp_path):
+    _, results = run_bench(repo_root, tmp_path, "--quick", "--workloads", "beam_b1_64", "--plain")
+    assert results[0]["plain"] is True
+
+
+def test_default_build_has_the_research_stage1_regularisation():
+    """The research caption stage 1 trains with dropout 0.1 and drop-path 0.1 (rising to 0.1
+    at the last layer); --no-dropout builds without either."""
+    sys.path.insert(0, BENCHMARKS)
+    try:
+        import bench_model
+        from bench_workloads import build
+    finally:
+        sys.path.remove(BENCHMARKS)
+    for flags, rate in (([], 0.1), (["--no-dropout"], 0.0)):
+        args = bench_model.parse_args(["--quick"] + flags)
+        model = build(
+            args.arch, 300, torch.device("cpu"), False, **bench_model.model_overrides(args)
+        )
+        for layers in (model.encoder.layers, model.decoder.layers):
+            assert layers[0].drop_path.drop_prob == 0.0
+            assert layers[-1].drop_path.drop_prob == pytest.approx(rate)
+            assert {layer.dropout_module.p for layer in layers} == {rate}
+
+
+def test_demo_step_runs_the_demo_base_recipe(repo_root, tmp_path):
+    from unival.demo.multitask import MultitaskSettings
+
+    stdout, results = run_bench(
+        repo_root, tmp_path, "--workloads", "demo_step", "--warmup", "1", "--repeats", "2",
+        "--losses", "3",
+    )  # fmt: skip
+    (result,) = results
+    assert "demo_step" in stdout and "upd/s" in stdout
+    settings = MultitaskSettings()
+    assert result["arch"] == "unival_tiny"
+    assert result["batch"] == settings.pretrain_batch_size
+    assert result["image_size"] == settings.image_size
+    assert result["num_workers"] == settings.num_workers
+    assert "--optimizer=adam" in result["argv"] and "--task=unify_task" in result["argv"]
+    assert (result["warmup"], result["repeats"]) == (1, 2)
+    assert result["min_s"] <= result["median_s"] <= result["max_s"]
+    assert result["updates_per_s"] == pytest.approx(1 / result["median_s"])
+    assert len(result["losses"]) == 3 and all(math.isfinite(x) for x in result["losses"])
+
+
+def test_demo_step_losses_repeat_at_the_same_seed(tmp_path):
+    """Two set-ups on one world give the same loss curve (what a speed-up is checked with)."""
+    sys.path.insert(0, BENCHMARKS)
+    try:
+        from bench_workloads import demo_trainer, demo_world, run_demo_steps
+    finally:
+        sys.path.remove(BENCHMARKS)
+    world = demo_world(tmp_path / "world", 2)
+    curves = [
+        run_demo_steps(demo_trainer(world, tmp_path / f"save{i}"), 0, 2).losses for i in (0, 1)
+    ]
+    assert len(curves[0]) == 2 and curves[0] == curves[1]

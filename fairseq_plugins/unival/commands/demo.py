@@ -12,6 +12,7 @@ from typing import Optional, Sequence
 
 from unival.demo.context import demo_parser, log_demo_progress
 from unival.demo.pipeline import DEFAULT_STAGES, STAGE_NAMES, run_demo
+from unival.demo.profiles import DEVICES, render_commands, resolve_device, settings_for
 
 DESCRIPTION = (
     "Toy world -> multitask unival_tiny base -> image, video and audio experts -> probes "
@@ -32,14 +33,32 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"comma list of stages to run, from {', '.join(STAGE_NAMES)} "
         f"(default: {DEFAULT_STAGES})",
     )
+    parser.add_argument(
+        "--device",
+        default="auto",
+        choices=DEVICES,
+        help="cpu: the 2-core recipe; gpu (or cuda): the bigger GPU profile; auto (default): "
+        "gpu when torch sees a CUDA device",
+    )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print every training and evaluation command of the multitask and media stages "
+        "(the run scripts' DRY_RUN=1) and exit",
+    )
     return parser
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     log_demo_progress("demo")
+    device = resolve_device(args.device)
+    if args.dry_run:
+        for label, command in render_commands(settings_for(device, args.smoke), Path(args.out)):
+            print(f"# {label}\n{command}")
+        return 0
     names = [n for n in args.stages.split(",") if n]
-    run_demo(Path(args.out), names, seed=args.seed, smoke=args.smoke)
+    run_demo(Path(args.out), names, seed=args.seed, smoke=args.smoke, device=device)
     return 0
 
 

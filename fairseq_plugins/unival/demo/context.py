@@ -66,6 +66,8 @@ class DemoContext:
     experts: Optional[Dict[str, Path]] = (
         None  # the multitask stage's expert checkpoints (task -> .pt)
     )
+    device: str = "cpu"  # the run scripts' DEVICE for every training and evaluation
+    image_size: int = 64  # the toy world's image size (the probes evaluate at it)
 
     def run(
         self, cmd: List[str], log_path: Path, extra_env: Optional[Dict[str, str]] = None

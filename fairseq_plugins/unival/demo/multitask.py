@@ -91,6 +91,8 @@ class MultitaskSettings:
             "audio_caption": Budget(350, 1.5, 1e-3),
         }
     )
+    device: str = "cpu"  # the run scripts' DEVICE (cpu or gpu)
+    precision: str = ""  # the run scripts' PRECISION; empty: their default for the device
     caption_beam: int = 3
     eval_batch_size: int = 25
     num_workers: int = 1
@@ -205,7 +207,7 @@ def eval_env(
         "CHECKPOINT": str(checkpoint),
         "RESULTS_DIR": str(results),
         "TEST_DATA": str(task.test_tsv(world)),
-        "DEVICE": "cpu",
+        "DEVICE": s.device,
         "BATCH_SIZE": str(s.eval_batch_size),
         "PATCH_IMAGE_SIZE": str(s.image_size),
         **task.eval_env,
@@ -313,6 +315,7 @@ class MultitaskStage:
         base = save_dir / "checkpoint_last.pt"
         runner.seconds["base"] = round(time.monotonic() - started, 1)
         ctx.world, ctx.base = world, base  # the media stage starts from them
+        ctx.device, ctx.image_size = s.device, s.image_size  # the probes evaluate the same way
 
         results, ctx.experts = {}, {}
         for task in IMAGE_TASKS:

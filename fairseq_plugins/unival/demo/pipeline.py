@@ -18,8 +18,9 @@ from typing import Dict, List, Sequence
 from unival.demo.caption import METRICS, SYSTEMS, CaptionStage
 from unival.demo.context import DemoContext, demo_environment, require_checkout
 from unival.demo.media import MediaStage
-from unival.demo.multitask import SMOKE, MultitaskStage
+from unival.demo.multitask import MultitaskStage
 from unival.demo.probes import ProbesStage
+from unival.demo.profiles import settings_for
 
 logger = logging.getLogger("unival.demo")
 
@@ -48,23 +49,27 @@ def check_stage_order(names: Sequence[str]) -> None:
             )
 
 
-def run_demo(out: Path, names: Sequence[str], seed: int = 0, smoke: bool = False) -> Dict:
-    """Run the stages ``names`` into ``out``; returns the report (also written as ``report.json``)
-    and prints the summary tables."""
+def run_demo(
+    out: Path, names: Sequence[str], seed: int = 0, smoke: bool = False, device: str = "cpu"
+) -> Dict:
+    """Run the stages ``names`` into ``out`` on ``device`` (cpu, or gpu: the GPU profile of
+    :mod:`unival.demo.profiles`); returns the report (also written as ``report.json``) and
+    prints the summary tables."""
     check_stage_order(names)
     require_checkout()
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    ctx = DemoContext(out=out, seed=seed, env=demo_environment())
+    ctx = DemoContext(out=out, seed=seed, env=demo_environment(), device=device)
+    settings = settings_for(device, smoke)
 
     started = time.monotonic()
     stages: List = []
     for name in names:
-        if smoke and name in ("multitask", "media"):
-            stages.append(STAGE_CLASSES[name](SMOKE))
+        if name in ("multitask", "media"):
+            stages.append(STAGE_CLASSES[name](settings))
         else:
             stages.append(STAGE_CLASSES[name]())
-    report: Dict = {}
+    report: Dict = {"device": device}
     for stage in stages:
         report[stage.name] = stage.run(ctx)
         (out / "report.json").write_text(

@@ -112,9 +112,9 @@ class ProbesStage:
                 "CHECKPOINT": str(checkpoint),
                 "RESULTS_DIR": str(results),
                 "TEST_DATA": files["tsv"],
-                "DEVICE": "cpu",
+                "DEVICE": ctx.device,
                 "BATCH_SIZE": "25",
-                "PATCH_IMAGE_SIZE": "64",
+                "PATCH_IMAGE_SIZE": str(ctx.image_size),
                 "EMA_EVAL": "0",
                 "EXTRA_ARGS": "--metric=pope",
             }
@@ -131,7 +131,9 @@ class ProbesStage:
         build_probe_suite(suite, num_scenes=COMPLEX_SCENES, seed=ctx.seed)
         scenes = json.loads((suite / "probe_scenes.json").read_text())
         out = {}
-        for kind, (task, name, env) in complex_eval_envs(ctx.world, experts, suite, work).items():
+        for kind, (task, name, env) in complex_eval_envs(
+            ctx.world, experts, suite, work, ctx.device, ctx.image_size
+        ).items():
             logger.info("probes: complex instructions, %s with the %s expert", kind, task)
             ctx.run(["bash", str(RUN_SCRIPTS / task / "eval.sh")], work / "eval.log", env)
             predictions = json.loads((Path(env["RESULTS_DIR"]) / "predictions.json").read_text())
@@ -171,16 +173,21 @@ class ProbesStage:
 
 
 def complex_eval_envs(
-    world: Path, experts: Dict[str, Path], suite: Path, work: Path
+    world: Path,
+    experts: Dict[str, Path],
+    suite: Path,
+    work: Path,
+    device: str = "cpu",
+    image_size: int = 64,
 ) -> Dict[str, tuple]:
     """``{kind: (run-script task, probe file stem, eval.sh environment)}`` of the probe in
     ``suite``: the RefCOCO expert on probe_refcoco.tsv, the VQA expert on probe_vqa.tsv with
     the probe's candidate answers; results in ``work/complex_<kind>``."""
     common = {
         "UNIVAL_DATA": str(world),
-        "DEVICE": "cpu",
+        "DEVICE": device,
         "BATCH_SIZE": "25",
-        "PATCH_IMAGE_SIZE": "64",
+        "PATCH_IMAGE_SIZE": str(image_size),
     }
     runs = {
         "grounding": ("refcoco", "probe_refcoco", {}),

@@ -18,9 +18,10 @@ NO_VIDEO_ENCODER = "--video-encoder-name=none"
 
 def common_train_env(settings) -> Dict[str, str]:
     """The toy recipe shared by every training: unival_tiny from its own small backbones, no
-    dropout / drop-path / label smoothing, trainable embeddings, CPU, 64 px."""
-    return {
-        "DEVICE": "cpu",
+    dropout / drop-path / label smoothing, trainable embeddings, at ``settings.image_size``, on
+    ``settings.device`` (the run scripts' DEVICE; cpu for settings without one)."""
+    env = {
+        "DEVICE": getattr(settings, "device", "cpu"),
         "ARCH": "unival_tiny",
         "IMAGE_ENCODER": "",
         "RESNET_TYPE": "",  # keep unival_tiny's own small backbone
@@ -40,6 +41,10 @@ def common_train_env(settings) -> Dict[str, str]:
         "LOG_INTERVAL": str(settings.log_interval),
         "SEED": "1",
     }
+    precision = getattr(settings, "precision", "")
+    if precision:  # empty: the run scripts' default (fp32 on cpu, fp16 on gpu)
+        env["PRECISION"] = precision
+    return env
 
 
 def schedule_args(updates: int, stop_hours: float) -> List[str]:

@@ -1,0 +1,113 @@
+"""Which settings the demo runs with: the 2-core CPU recipe, or the bigger GPU profile.
+
+``--device auto`` (the default) picks the GPU profile when torch sees a CUDA device. The GPU
+profile keeps the toy world's 64 px scenes and ``unival_tiny`` but trains on more data, with
+larger batches and many more updates in bf16, and is meant to finish in about 15 minutes on
+one H100/H200-class GPU. :func:`render_commands` prints every training and evaluation command
+a profile would run (the run scripts' ``DRY_RUN=1``) without running anything.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import replace
+from pathlib import Path
+from typing import Dict, List, Tuple
+
+from unival.demo.context import RUN_SCRIPTS, demo_environment
+from unival.demo.multitask import SMOKE, Budget, MultitaskSettings, eval_env, finetune_env
+from unival.demo.recipes import pretrain_env
+from unival.demo.tasks import AUDIO_TASK, IMAGE_TASKS, VIDEO_TASKS
+
+DEVICES = ("auto", "cpu", "gpu", "cuda")
+
+GPU = MultitaskSettings(
+    device="gpu",
+    precision="bf16",
+    num_train=4000,
+    num_valid=100,
+    num_test=300,
+    media_num_train=2000,
+    media_num_valid=40,
+    media_num_test=150,
+    batch_size=64,
+    pretrain_batch_size=32,  # rows (two examples each)
+    pretrain=Budget(8000, 4.5),
+    experts={
+        "caption": Budget(1500, 1.0),
+        "vqa": Budget(1500, 1.0),
+        "refcoco": Budget(2000, 1.25),
+        "snli_ve": Budget(1000, 0.75),
+        "video_caption": Budget(1000, 1.0, 5e-4),
+        "video_qa": Budget(1000, 0.75, 5e-4),
+        "audio_caption": Budget(1000, 0.75, 1e-3),
+    },
+    eval_batch_size=100,
+    num_workers=4,
+    log_interval=100,
+)
+
+
+def resolve_device(name: str) -> str:
+    """``auto`` -> ``gpu`` when torch sees a CUDA device, else ``cpu``; ``cuda`` means ``gpu``."""
+    if name not in DEVICES:
+        raise SystemExit(f"--device must be one of {', '.join(DEVICES)} (got {name!r})")
+    if name == "auto":
+        import torch
+
+        return "gpu" if torch.cuda.is_available() else "cpu"
+    return "gpu" if name == "cuda" else name
+
+
+def settings_for(device: str, smoke: bool = False) -> MultitaskSettings:
+    """The multitask/media settings for ``device`` (cpu or gpu); ``smoke``: the toy-of-toy size
+    on that device."""
+    if smoke:
+        return _on_device(SMOKE, device)
+    return GPU if device == "gpu" else MultitaskSettings()
+
+
+def _on_device(settings: MultitaskSettings, device: str) -> MultitaskSettings:
+    return replace(settings, device=device, precision="bf16" if device == "gpu" else "")
+
+
+def render_commands(settings: MultitaskSettings, out: Path) -> List[Tuple[str, str]]:
+    """``[(label, command)]`` of every training and evaluation of the multitask and media
+    stages, as the run scripts render them with ``DRY_RUN=1``. Fine-tuning caps count from 0
+    here (a real run adds the base's training time, which fairseq carries over)."""
+    out = Path(out)
+    world = out / "toy_world"
+    base = out / "multitask" / "base" / "checkpoints" / "checkpoint_last.pt"
+    jobs: List[Tuple[str, str, Dict[str, str]]] = [
+        ("base", "pretraining/stage1.sh", pretrain_env(settings, world, base.parent))
+    ]
+    experts = [(t, "multitask", t.name, base) for t in IMAGE_TASKS]
+    experts += [(t, "media", t.name, base) for t in VIDEO_TASKS]
+    experts += [(AUDIO_TASK, "media", "audio_caption", base)]
+    experts += [(AUDIO_TASK, "media", "audio_caption_scratch", None)]
+    for task, stage, label, init in experts:
+        folder = out / stage / label
+        hours = settings.experts[task.name].minutes / 60
+        train_tsv = folder / f"{task.prefix}_train_shuffled.tsv"
+        env = finetune_env(task, settings, world, train_tsv, init, folder / "checkpoints", hours)
+        checkpoint = folder / "checkpoints" / "checkpoint_last.pt"
+        jobs.append((label, f"{task.script}/train.sh", env))
+        jobs.append(
+            (
+                f"{label} eval",
+                f"{task.script}/eval.sh",
+                eval_env(task, settings, world, checkpoint, folder / "eval"),
+            )
+        )
+    commands = []
+    for label, script, env in jobs:
+        proc = subprocess.run(
+            ["bash", str(RUN_SCRIPTS / script)],
+            env={**demo_environment(), **env, "DRY_RUN": "1"},
+            capture_output=True,
+            text=True,
+        )
+        if proc.returncode != 0:
+            raise RuntimeError(f"{script} ({label}) did not render: {proc.stderr.strip()}")
+        commands.append((label, proc.stdout.strip()))
+    return commands

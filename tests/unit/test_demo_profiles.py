@@ -1,0 +1,110 @@
+"""The demo's device profiles: every command of the GPU profile, rendered with DRY_RUN=1.
+
+No GPU is needed: the run scripts print the fairseq-train / unival eval commands they would
+run, and these tests read the device, precision, batch and schedule flags off them.
+"""
+
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from unival.demo.multitask import MultitaskSettings
+from unival.demo.profiles import GPU, render_commands, resolve_device, settings_for
+from unival.demo.tasks import AUDIO_TASK
+
+LABELS = [
+    "base",
+    "caption",
+    "vqa",
+    "refcoco",
+    "snli_ve",
+    "video_caption",
+    "video_qa",
+    "audio_caption",
+    "audio_caption_scratch",
+]
+
+
+def _flags(command: str) -> dict:
+    """``--name=value`` / ``--name`` flags of a rendered command -> {name: value or True}."""
+    flags = {}
+    for word in shlex.split(command):
+        if word.startswith("--"):
+            name, _, value = word[2:].partition("=")
+            flags[name] = value or True
+    return flags
+
+
+@pytest.fixture(scope="module")
+def gpu_commands(tmp_path_factory):
+    return dict(render_commands(GPU, tmp_path_factory.mktemp("gpu")))
+
+
+def test_the_gpu_profile_renders_every_training_and_evaluation(gpu_commands):
+    expected = ["base"] + [label for name in LABELS[1:] for label in (name, f"{name} eval")]
+    assert sorted(gpu_commands) == sorted(expected)
+
+
+def test_gpu_trainings_run_on_the_gpu_in_bf16_with_the_profile_batches(gpu_commands):
+    for label in LABELS:
+        flags = _flags(gpu_commands[label])
+        assert gpu_commands[label].startswith("fairseq-train"), label
+        assert "cpu" not in flags, label
+        assert flags.get("bf16") is True, label
+        budget = GPU.pretrain if label == "base" else GPU.experts[label.replace("_scratch", "")]
+        assert int(flags["max-update"]) == budget.updates, label
+        batch = GPU.pretrain_batch_size if label == "base" else GPU.batch_size
+        if label.startswith("audio"):  # the audio task keeps its own batch (longer inputs)
+            batch = int(AUDIO_TASK.env["BATCH_SIZE"])
+        assert int(flags["batch-size"]) == batch, label
+
+
+def test_gpu_evaluations_do_not_ask_for_the_cpu(gpu_commands):
+    for label in LABELS[1:]:
+        flags = _flags(gpu_commands[f"{label} eval"])
+        assert "cpu" not in flags, label
+        assert int(flags["batch-size"]) == GPU.eval_batch_size, label
+
+
+def test_the_cpu_recipe_still_trains_on_the_cpu_in_fp32(tmp_path):
+    commands = dict(render_commands(MultitaskSettings(), tmp_path))
+    for label in ("base", "refcoco", "audio_caption_scratch"):
+        flags = _flags(commands[label])
+        assert flags.get("cpu") is True, label
+        assert "bf16" not in flags and "fp16" not in flags, label
+    assert _flags(commands["refcoco eval"]).get("cpu") is True
+
+
+def test_device_names():
+    assert resolve_device("cuda") == "gpu"
+    assert resolve_device("cpu") == "cpu"
+    with pytest.raises(SystemExit, match="--device must be one of"):
+        resolve_device("tpu")
+    assert settings_for("gpu") is GPU
+    smoke = settings_for("gpu", smoke=True)
+    assert (smoke.device, smoke.precision, smoke.pretrain.updates) == ("gpu", "bf16", 3)
+
+
+def test_the_demo_command_prints_the_gpu_commands_without_running_them(tmp_path):
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "unival.demo",
+            "--device",
+            "gpu",
+            "--dry-run",
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.count("\nfairseq-train ") + proc.stdout.startswith("fairseq-train") == 9
+    assert "# refcoco eval\nunival eval " in proc.stdout
+    assert not any(Path(tmp_path).iterdir())  # nothing written, nothing trained
