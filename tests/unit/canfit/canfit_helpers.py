@@ -230,7 +230,11 @@ def toy_media_world(root: Path, clips: int) -> Path:
 
 
 def recite_toy_captions(
-    root: Path, task: str, task_flags: Sequence[str], model_flags: Sequence[str] = MODEL_FLAGS
+    root: Path,
+    task: str,
+    task_flags: Sequence[str],
+    model_flags: Sequence[str] = MODEL_FLAGS,
+    updates: int = 150,
 ) -> Tuple[List[List[str]], List[Tuple[str, str]]]:
     """Fit ``task`` (video_caption / audio_caption) on the first caption of each of 16 toy-world
     clips with the recipe's loss and beam search; (training rows, (generated, reference) pairs)."""
@@ -241,5 +245,5 @@ def recite_toy_captions(
         "--eval-cider",
         '--eval-args={"beam":5,"unnormalized":true,"temperature":1.0,"stop_on_max_len":true}',
     ]
-    fitted = fit(train, flags, 150, 1.5e-3, ENCOURAGING_LOSS, model_flags)
+    fitted = fit(train, flags, updates, 1.5e-3, ENCOURAGING_LOSS, model_flags)
     return rows, generated_captions(fitted)
