@@ -14,7 +14,11 @@ from canfit_helpers import COLOURS, fit, image_field, paint_squares, validate, w
 from unival.data.refcoco_dataset import grounding_prompt
 from unival.tokenizer import build_dictionary_from_texts, load_gpt2_bpe
 
-UPDATES = 150
+#: At the harness's 3e-3 the fit was chaotic: runs that differ only in float rounding (thread
+#: count, the backbone pass shared by an image's four rows) either fitted or stalled at a loss of
+#: 1.27. At 1e-3 it fits on the fast and the plain path and at 1 and 2 threads.
+UPDATES = 200
+LR = 1e-3
 
 
 def write_grounding_rows(root, images: int = 4, seed: int = 0):
@@ -46,6 +50,7 @@ def test_refcoco_fits_sixteen_groundings(tmp_path):
             '--eval-args={"beam":5,"min_len":4,"max_len_a":0,"max_len_b":4}',
         ],
         UPDATES,
+        lr=LR,
     )
     stats = validate(fitted)
     accuracy = stats["_grd_hits@0.5"] / stats["_grd_n"]
