@@ -12,7 +12,7 @@ venv: $(STAMP)
 
 # The install recipe: CPU torch from local disk,
 # then fairseq-fixed built without isolation so it does not pull a CUDA torch.
-$(STAMP): setup.py
+$(STAMP): setup.py Makefile  # a new test or install dependency re-runs the install
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q torch==2.13.0 numpy cython wheel setuptools
 	$(PIP) install -q cffi hydra-core==1.3.2 omegaconf==2.3.0 regex 'sacrebleu>=1.4.12' tqdm \

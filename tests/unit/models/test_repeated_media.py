@@ -74,6 +74,16 @@ def test_distinct_media_rebuilds_the_batch_from_its_distinct_rows():
     assert distinct_media(pictures, backbone) is None  # nothing repeated: run as is
 
 
+def test_a_training_backbone_with_dropout_shares_nothing():
+    """Dropout (any of torch's kinds) draws per-sample masks: every copy must run."""
+    media = torch.randn(2, 3, 8, 8)[torch.tensor([0, 1, 0, 1])]
+    for dropout in (torch.nn.Dropout(0.5), torch.nn.Dropout2d(0.5)):
+        backbone = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), dropout).train()
+        assert distinct_media(media, backbone) is None
+        dropout.p = 0.0
+        assert distinct_media(media, backbone) is not None
+
+
 def test_training_with_each_picture_twice_runs_the_backbone_once_per_picture():
     """Pretraining's layout: each image-text row comes with a negative of the same image.
     Equal multiplicities keep the batch-norm statistics, so logits and gradients match."""

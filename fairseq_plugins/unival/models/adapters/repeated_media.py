@@ -23,7 +23,8 @@ def _is_stochastic(backbone: nn.Module) -> bool:
     if not backbone.training:
         return False
     return any(
-        getattr(module, "drop_prob", 0.0) > 0.0 or (isinstance(module, nn.Dropout) and module.p > 0)
+        getattr(module, "drop_prob", 0.0) > 0.0
+        or (isinstance(module, nn.modules.dropout._DropoutNd) and module.p > 0)
         for module in backbone.modules()
     )
 
