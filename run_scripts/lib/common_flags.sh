@@ -17,7 +17,7 @@
 #   IMAGE_ENCODER RESNET_TYPE (set to an empty string to keep the architecture's own choice)
 #   WEIGHT_DECAY CLIP_NORM VALIDATE_INTERVAL(epochs) VALIDATE_INTERVAL_UPDATES SAVE_INTERVAL(epochs) LOG_INTERVAL
 #   FIXED_VALIDATION_SEED (7; empty: none)
-#   NUM_WORKERS SEED
+#   NUM_WORKERS SEED DATA_BUFFER_SIZE
 #   SKIP_BAD_SAMPLES (default 1: training skips and counts unreadable rows, "nskipped" in the
 #   log lines, and stops when more than MAX_BAD_SAMPLE_FRACTION of the rows read are bad,
 #   default 0.01; SKIP_BAD_SAMPLES=0 stops at the first bad row)
@@ -102,8 +102,13 @@ if [[ $DEVICE == cpu ]]; then UNIVAL_DEVICE_FLAGS+=(--cpu); fi
 
 # --ignore-unused-valid-subsets: fairseq-train lists the --data "directory" looking for stray
 # valid*.idx files, which fails on UnIVAL's comma list of TSV files.
+# --data-buffer-size=0: fairseq's default (10) fills batches in a daemon thread; when training
+# stops mid-epoch (--max-update, --stop-time-hours) while that thread is inside a torch call,
+# the interpreter's exit kills it there and the process aborts ("terminate called without an
+# active exception", exit 134) after the checkpoint is saved. DataLoader workers prefetch anyway.
 UNIVAL_LOG_FLAGS=(
     --ignore-unused-valid-subsets
+    --data-buffer-size="${DATA_BUFFER_SIZE:-0}"
     --log-format=simple
     --log-interval="${LOG_INTERVAL:-10}"
     --num-workers="${NUM_WORKERS:-0}"

@@ -157,3 +157,15 @@ def test_precision_knob(values, expected, machine):  # noqa: F811
     assert (args.fp16, args.bf16, args.cpu) == expected
     if args.fp16:
         assert args.fp16_scale_window == 128  # the pretraining recipes' value
+
+
+@pytest.mark.parametrize("script", ["caption/train.sh", "video_qa/train.sh"])
+def test_batches_are_not_filled_by_a_background_thread(script, machine):  # noqa: F811
+    """fairseq's buffer thread aborts the process when training stops mid-epoch while it is
+    inside a torch call (exit 134 after the checkpoint is saved): off unless asked for."""
+    _, args = parse_command(rendered_argv(RUN_SCRIPTS / script, machine))
+    assert args.data_buffer_size == 0
+    _, args = parse_command(
+        rendered_argv(RUN_SCRIPTS / script, {**machine, "DATA_BUFFER_SIZE": "4"})
+    )
+    assert args.data_buffer_size == 4
