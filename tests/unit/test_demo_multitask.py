@@ -4,6 +4,7 @@ commands they hand to the run scripts (rendered with ``DRY_RUN=1``)."""
 import json
 import shlex
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -246,3 +247,13 @@ def test_complex_probe_evaluates_the_grounding_and_vqa_experts_on_the_probe_file
         "0.375",
         "2",
     ]
+
+
+def test_the_training_seed_reaches_fairseq(world):
+    s = replace(MultitaskSettings(), train_seed=7)
+    env = finetune_env(AUDIO_TASK, s, world, world / "t.tsv", None, world / "c", 0.1)
+    assert _flags(_render("audio_caption/train.sh", env))["--seed"] == "7"
+    default = finetune_env(
+        AUDIO_TASK, MultitaskSettings(), world, world / "t.tsv", None, world / "c", 0.1
+    )
+    assert _flags(_render("audio_caption/train.sh", default))["--seed"] == "1"

@@ -93,6 +93,7 @@ class MultitaskSettings:
     )
     device: str = "cpu"  # the run scripts' DEVICE (cpu or gpu)
     precision: str = ""  # the run scripts' PRECISION; empty: their default for the device
+    train_seed: int = 1  # fairseq's --seed: initial weights and the draws of every training
     caption_beam: int = 3
     eval_batch_size: int = 25
     num_workers: int = 1

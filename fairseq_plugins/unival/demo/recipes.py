@@ -19,7 +19,8 @@ NO_VIDEO_ENCODER = "--video-encoder-name=none"
 def common_train_env(settings) -> Dict[str, str]:
     """The toy recipe shared by every training: unival_tiny from its own small backbones, no
     dropout / drop-path / label smoothing, trainable embeddings, at ``settings.image_size``, on
-    ``settings.device`` (the run scripts' DEVICE; cpu for settings without one)."""
+    ``settings.device`` (the run scripts' DEVICE; cpu for settings without one), with
+    ``settings.train_seed`` (fairseq's --seed; 1 for settings without one)."""
     env = {
         "DEVICE": getattr(settings, "device", "cpu"),
         "ARCH": "unival_tiny",
@@ -39,7 +40,7 @@ def common_train_env(settings) -> Dict[str, str]:
         "PATCH_IMAGE_SIZE": str(settings.image_size),
         "NUM_WORKERS": str(settings.num_workers),
         "LOG_INTERVAL": str(settings.log_interval),
-        "SEED": "1",
+        "SEED": str(getattr(settings, "train_seed", 1)),
     }
     precision = getattr(settings, "precision", "")
     if precision:  # empty: the run scripts' default (fp32 on cpu, fp16 on gpu)
