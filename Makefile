@@ -28,8 +28,10 @@ browser:
 	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium) \
 	    || echo "chromium could not be installed: the browser test skips (fails under CI=true)"
 
+# the can-fit runs (2 threads each) go last and alone: beside another worker they run 2-5x slower
 test: venv browser
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not canfit" $(PYTEST_ARGS)
+	$(PY) -m pytest -m canfit -n 0 $(PYTEST_ARGS)
 
 test-fast: venv
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)

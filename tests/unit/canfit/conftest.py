@@ -23,12 +23,10 @@ def fit_threads():
     torch.set_num_threads(before)
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist turns the mark into the node id's group suffix
 def pytest_collection_modifyitems(config, items):
-    """Two can-fit runs at FIT_THREADS each oversubscribe a 2-core machine (120-336 s each in
-    one suite run, about 50-60 s alone). One group keeps them on one worker, one at a time;
-    the other worker's single thread still slows them (128-276 s each), so this group is the
-    suite's longest path."""
+    """Marks every test here ``canfit``. Two can-fit runs at FIT_THREADS each oversubscribe a
+    2-core machine (120-336 s each in one suite run, about 50-60 s alone), and so does one
+    beside another test worker: ``make test`` runs them last, in one process, alone."""
     for item in items:
         if HERE in Path(str(item.path)).resolve().parents:
-            item.add_marker(pytest.mark.xdist_group("canfit"))
+            item.add_marker(pytest.mark.canfit)
