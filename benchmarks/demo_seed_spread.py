@@ -40,9 +40,7 @@ from unival.merging.parser import build_parser as build_merge_parser  # noqa: E4
 from unival.merging.plot import read_csv  # noqa: E402
 from unival.merging.runners import RUNNERS as MERGE_RUNNERS  # noqa: E402
 
-ARMS = (("base", "multitask base (no audio seen)"), ("scratch", "scratch"))
-
-
+ARMS = ("base", "scratch")  # audio: from the multitask base (no audio seen), from scratch
 MERGED = EXPERTS[:2]  # caption (A, lambda 1) and VQA (B, lambda 0)
 
 
@@ -58,7 +56,7 @@ def run_seed(demo_dir: Path, out: Path, seed: int) -> dict:
     """Both audio arms at one training seed: ``{arm: {"score", "updates"}}``."""
     runner, _, base = seed_runner(demo_dir, out, seed)
     runs = {}
-    for arm, _ in ARMS:
+    for arm in ARMS:
         init = base / "checkpoint_last.pt" if arm == "base" else None
         label = f"audio_{arm}_seed{seed}"
         checkpoint = runner.finetune(AUDIO_TASK, init, label)

@@ -1,4 +1,5 @@
-"""benchmarks/demo_seed_spread.py: the table of the audio-transfer seed spread."""
+"""benchmarks/demo_seed_spread.py: the seed-spread tables of the audio and merging findings,
+and its refusals."""
 
 import importlib.util
 from pathlib import Path

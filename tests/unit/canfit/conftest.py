@@ -1,5 +1,5 @@
-"""The can-fit runs train at a fixed number of torch threads, whatever the worker count, one
-after another on one pytest-xdist worker."""
+"""The can-fit runs train at a fixed number of torch threads, whatever the worker count, and
+carry the ``canfit`` marker, which ``make test`` runs last, alone, in one process."""
 
 from pathlib import Path
 
