@@ -112,6 +112,13 @@ def test_pretraining_is_stage1_from_scratch_with_the_budget(world):
     assert flags["--task"] == "unify_task" and flags["--arch"] == "unival_tiny"
     assert flags["--max-update"] == str(s.pretrain.updates) and "--restore-file" not in flags
     assert float(flags["--stop-time-hours"]) == pytest.approx(s.pretrain.minutes / 60, abs=1e-4)
+    assert "--augment-ops" not in flags  # unify_task's default: the recipe's ten ops
+
+
+def test_the_base_can_train_with_chosen_augment_ops(world):
+    s = replace(MultitaskSettings(), pretrain_augment_ops="Identity,Rotate")
+    flags = _flags(_render("pretraining/stage1.sh", pretrain_env(s, world, world / "base")))
+    assert flags["--augment-ops"] == "Identity,Rotate"
 
 
 @pytest.mark.parametrize("name", sorted(TASKS))

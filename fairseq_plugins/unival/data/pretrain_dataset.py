@@ -25,7 +25,7 @@ import math
 import os
 import random
 from dataclasses import dataclass
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -73,6 +73,7 @@ class MediaSettings:
     patch_frame_size: int = 224
     num_frames: int = 8
     image_dir: Optional[str] = None
+    augment_ops: Tuple[str, ...] = bt.AUGMENT_OPS  # RandomAugment's ops; () = none
 
 
 class PretrainDataset(UnivalDataset):
@@ -221,8 +222,8 @@ class PretrainDataset(UnivalDataset):
         return decode_image(field, self.media.image_dir, read_from_path=True)
 
     def _image(self, field: str, rng: np.random.Generator) -> torch.Tensor:
-        """Train: random shorter-side resize, centre crop P, RandomAugment(2, 7); else resize to
-        P x P."""
+        """Train: random shorter-side resize, centre crop P, RandomAugment(2, 7) over the
+        configured ops (none configured: skipped); else resize to P x P."""
         img = self._open(field)
         size = self.media.patch_image_size
         if not self.is_train:
@@ -230,7 +231,8 @@ class PretrainDataset(UnivalDataset):
         sizes = list(range(size, max(size, self.media.random_resize_max) + 1))
         img, _ = bt.random_resize(img, None, sizes, self.media.random_resize_cap, rng)
         img, _ = bt.center_crop(img, None, size)
-        img, _ = bt.random_augment(img, None, rng)
+        if self.media.augment_ops:
+            img, _ = bt.random_augment(img, None, rng, ops=self.media.augment_ops)
         return normalize(pil_to_tensor(img))
 
     def _video(self, field: str, rng: np.random.Generator) -> torch.Tensor:

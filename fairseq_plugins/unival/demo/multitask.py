@@ -76,6 +76,9 @@ class MultitaskSettings:
     pretrain_batch_size: int = 8  # rows per pretraining batch (two examples each)
     warmup_ratio: float = 0.06
     pretrain_lr: float = 5e-4
+    # RandomAugment's ops on the base's caption/QA images (unify_task --augment-ops); empty:
+    # the recipe's ten
+    pretrain_augment_ops: str = ""
     pretrain: Budget = Budget(1300, 6.0)
     expert_lr: float = 2e-4  # fine-tuning learning rate unless the budget names one
     experts: Dict[str, Budget] = field(
@@ -301,7 +304,19 @@ class MultitaskStage:
         runner.seconds["toy_world"] = round(time.monotonic() - started, 1)
 
         started = time.monotonic()
-        save_dir = work / "base" / "checkpoints"
+        base = self.train_base(ctx, runner)
+        runner.seconds["base"] = round(time.monotonic() - started, 1)
+        ctx.world, ctx.base = world, base  # the media stage starts from them
+        ctx.device, ctx.image_size = s.device, s.image_size  # the probes evaluate the same way
+
+        results, ctx.experts = self.train_experts(runner, base, IMAGE_TASKS)
+        self.results = results
+        self.base_updates = checkpoint_state(base)[0]
+        return {"tasks": results, "base_updates": self.base_updates, "seconds": runner.seconds}
+
+    def train_base(self, ctx: DemoContext, runner: "StageRunner") -> Path:
+        """Pretrain the base with ``stage1.sh`` into ``<work>/base``; its last checkpoint."""
+        s, save_dir = self.settings, runner.work / "base" / "checkpoints"
         logger.info(
             "multitask: pretraining the base (unify_task, %d updates, cap %.1f min; log %s)",
             s.pretrain.updates,
@@ -311,18 +326,18 @@ class MultitaskStage:
         ctx.run(
             ["bash", str(RUN_SCRIPTS / "pretraining" / "stage1.sh")],
             runner.train_log,
-            pretrain_env(s, world, save_dir),
+            pretrain_env(s, runner.world, save_dir),
         )
-        base = save_dir / "checkpoint_last.pt"
-        runner.seconds["base"] = round(time.monotonic() - started, 1)
-        ctx.world, ctx.base = world, base  # the media stage starts from them
-        ctx.device, ctx.image_size = s.device, s.image_size  # the probes evaluate the same way
+        return save_dir / "checkpoint_last.pt"
 
-        results, ctx.experts = {}, {}
-        for task in IMAGE_TASKS:
-            expert = runner.finetune(task, base, task.name)
-            ctx.experts[task.name] = expert
-            results[task.name] = runner.evaluate(task, expert, task.name)
+    @staticmethod
+    def train_experts(runner: "StageRunner", base: Path, tasks) -> tuple:
+        """Fine-tune and score one expert per task from ``base``: (results, checkpoints),
+        each keyed by task name."""
+        results, experts = {}, {}
+        for task in tasks:
+            experts[task.name] = runner.finetune(task, base, task.name)
+            results[task.name] = runner.evaluate(task, experts[task.name], task.name)
             logger.info(
                 "multitask: %s %s %.3f (baseline %.3f)",
                 task.name,
@@ -330,9 +345,7 @@ class MultitaskStage:
                 results[task.name]["score"],
                 results[task.name]["baseline_score"],
             )
-        self.results = results
-        self.base_updates = checkpoint_state(base)[0]
-        return {"tasks": results, "base_updates": self.base_updates, "seconds": runner.seconds}
+        return results, experts
 
     def describe(self) -> str:
         lines = format_task_table(

@@ -70,6 +70,9 @@ def pretrain_env(settings, world: Path, save_dir: Path) -> Dict[str, str]:
         f"--random-resize-max={settings.image_size}",
         "--no-epoch-checkpoints",
     ]
+    augment_ops = getattr(settings, "pretrain_augment_ops", "")
+    if augment_ops:  # empty: the recipe's ten RandomAugment ops
+        extra.append(f"--augment-ops={augment_ops}")
     return {
         **common_train_env(settings),
         "UNIVAL_DATA": str(world),

@@ -25,6 +25,7 @@ from typing import List, Optional
 from fairseq.tasks import register_task
 
 from unival import optim  # noqa: F401  (registers polynomial_decay_warmup_ratio, which the pretraining recipes use)
+from unival.data.io.box_transforms import AUGMENT_OPS, parse_augment_ops
 from unival.data.pretrain_dataset import AuxiliaryStream, MediaSettings, PretrainDataset
 from unival.data.pretrain_objectives import NegativeSamples, PretrainExamples
 from unival.data.tsv import TSVFile
@@ -103,6 +104,14 @@ class UnifyTaskConfig(UnivalTaskConfig):
     pretrain_seed: int = field(
         default=7, metadata={"help": "seed of the per-item augmentation and sampling"}
     )
+    augment_ops: str = field(
+        default=",".join(AUGMENT_OPS),
+        metadata={
+            "help": "RandomAugment's ops for caption and QA images, comma-separated ('none': "
+            "no RandomAugment); default: the recipe's ten. Drop Equalize and AutoContrast "
+            "where an answer names a colour they change (they turn the toy world's blue teal)"
+        },
+    )
 
 
 @register_task("unify_task", dataclass=UnifyTaskConfig)
@@ -117,6 +126,7 @@ class UnifyTask(UnivalTask):
                     "detection objectives "
                     "are not part of the UnIVAL recipe and are not implemented"
                 )
+        self.augment_ops = parse_augment_ops(cfg.augment_ops)
         super().__init__(cfg, tokenizer)
         self._negatives = None
 
@@ -185,6 +195,7 @@ class UnifyTask(UnivalTask):
             patch_frame_size=cfg.patch_frame_size,
             num_frames=cfg.num_frames,
             image_dir=cfg.image_dir,
+            augment_ops=self.augment_ops,
         )
         return PretrainDataset(
             split,

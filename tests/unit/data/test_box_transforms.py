@@ -143,3 +143,27 @@ def test_unknown_op_is_an_error():
     img, box = drawn(10, 10, (1, 1, 5, 5))
     with pytest.raises(ValueError, match="unknown augmentation op"):
         bt.apply_augment_op(img, box, "Solarize", 5)
+
+
+def test_augment_ops_are_parsed_and_checked():
+    assert bt.parse_augment_ops("Rotate, ShearX") == ("Rotate", "ShearX")
+    assert bt.parse_augment_ops("none") == () and bt.parse_augment_ops("") == ()
+    assert bt.parse_augment_ops(",".join(bt.AUGMENT_OPS)) == bt.AUGMENT_OPS
+    with pytest.raises(
+        ValueError, match=r"--augment-ops: unknown op\(s\) Solarize \(known: Identity"
+    ):
+        bt.parse_augment_ops("Rotate,Solarize")
+
+
+def test_equalize_changes_a_toy_colour_that_brightness_keeps():
+    # why the toy demo drops Equalize: the toy world's blue on its light-grey background
+    img = Image.new("RGB", (32, 32), (235, 235, 235))
+    img.paste((40, 80, 220), (4, 4, 20, 20))
+    img.paste((220, 40, 40), (22, 22, 30, 30))
+    blue = lambda im: im.getpixel((10, 10))  # noqa: E731
+    equalized, _ = bt.apply_augment_op(img, None, "Equalize", 7)
+    brighter, _ = bt.apply_augment_op(img, None, "Brightness", 7)
+    r, g, b = blue(equalized)
+    assert b - g < 20  # blue (40, 80, 220) became teal-grey: blue no longer dominates green
+    r, g, b = blue(brighter)
+    assert b > 2 * g and b > 2 * r  # still blue

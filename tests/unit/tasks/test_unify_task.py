@@ -327,3 +327,26 @@ def test_negative_answers_follow_the_rule():
     assert best_answer("0.6|!+no&&1.0|!+yes") == ("yes", 1.0)
     with pytest.raises(ValueError):
         parse_answers("yes")
+
+
+def caption_images(task, epochs):
+    dataset = task.dataset("train")
+    images = []
+    for epoch in epochs:
+        dataset.set_epoch(epoch)
+        images.append(dataset[0]["image"][0]["patch_image"])
+    return images
+
+
+def test_augment_ops_choose_randomaugments_ops(world):
+    # shorter side 40 -> 32 always (random_resize_max = P): only RandomAugment varies an image
+    plain = make_task(world, random_resize_max=32, augment_ops="none")
+    plain.load_dataset("train")
+    images = caption_images(plain, range(1, 9))
+    assert all(torch.equal(images[0], other) for other in images[1:])
+    recipe = make_task(world, random_resize_max=32)  # the recipe's ten ops
+    recipe.load_dataset("train")
+    images = caption_images(recipe, range(1, 9))
+    assert not all(torch.equal(images[0], other) for other in images[1:])
+    with pytest.raises(ValueError, match="--augment-ops: unknown op"):
+        make_task(world, augment_ops="Identity,Solarise")

@@ -37,6 +37,21 @@ AUGMENT_OPS = (
 MAX_LEVEL = 10.0
 
 
+def parse_augment_ops(text: str) -> Tuple[str, ...]:
+    """``"Identity,Rotate"`` -> ("Identity", "Rotate"); ``"none"`` or "" -> () (no
+    RandomAugment). Unknown names raise ValueError listing the known ones."""
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    if names in ((), ("none",)):
+        return ()
+    unknown = [n for n in names if n not in AUGMENT_OPS]
+    if unknown:
+        raise ValueError(
+            f"--augment-ops: unknown op(s) {', '.join(unknown)} "
+            f"(known: {', '.join(AUGMENT_OPS)}, or none)"
+        )
+    return names
+
+
 def _boxes(boxes) -> torch.Tensor:
     if boxes is None:
         return torch.zeros(0, 4)
