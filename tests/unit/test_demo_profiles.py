@@ -108,3 +108,17 @@ def test_the_demo_command_prints_the_gpu_commands_without_running_them(tmp_path)
     assert proc.stdout.count("\nfairseq-train ") + proc.stdout.startswith("fairseq-train") == 9
     assert "# refcoco eval\nunival eval " in proc.stdout
     assert not any(Path(tmp_path).iterdir())  # nothing written, nothing trained
+
+
+def test_video_qa_continues_from_the_video_caption_expert_unless_told_otherwise(tmp_path):
+    from dataclasses import replace
+
+    commands = dict(render_commands(MultitaskSettings(), tmp_path))
+    caption_expert = tmp_path / "media" / "video_caption" / "checkpoints" / "checkpoint_last.pt"
+    base = tmp_path / "multitask" / "base" / "checkpoints" / "checkpoint_last.pt"
+    assert _flags(commands["video_qa"])["restore-file"] == str(caption_expert)
+    assert _flags(commands["video_caption"])["restore-file"] == str(base)
+    from_base = dict(render_commands(replace(MultitaskSettings(), video_qa_from="base"), tmp_path))
+    assert _flags(from_base["video_qa"])["restore-file"] == str(base)
+    with pytest.raises(SystemExit, match="video_qa_from must be one of"):
+        render_commands(replace(MultitaskSettings(), video_qa_from="audio"), tmp_path)

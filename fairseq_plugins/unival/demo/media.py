@@ -1,17 +1,39 @@
 """``make demo``'s media stage: video captioning, video QA and audio captioning fine-tuned from
-the multitask base (which has seen no video or audio); audio captioning is trained a second
-time from scratch with the same budget, which shows whether the image-text pretraining
-transfers to audio (the paper's finding).
+the multitask base (which has seen no video or audio); video QA by default continues from the
+video-captioning expert instead, so that it starts with a trained video encoder. Audio
+captioning is trained a second time from scratch with the same budget, which shows whether the
+image-text pretraining transfers to audio (the paper's finding).
 """
 
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 from typing import Dict, Optional
 
 from unival.demo.context import DemoContext
 from unival.demo.multitask import MultitaskSettings, StageRunner
-from unival.demo.tasks import AUDIO_TASK, VIDEO_TASKS, baseline_lines, format_task_table
+from unival.demo.tasks import (
+    AUDIO_TASK,
+    VIDEO_TASKS,
+    DemoTask,
+    baseline_lines,
+    format_task_table,
+)
+
+VIDEO_QA_STARTS = ("base", "video_caption")
+
+
+def video_init(task: DemoTask, settings: MultitaskSettings, base: Path, work: Path) -> Path:
+    """The checkpoint a video expert starts from: the base, except video QA when
+    ``settings.video_qa_from`` is "video_caption": the video-captioning expert under ``work``
+    (the media stage's folder), trained first."""
+    start = getattr(settings, "video_qa_from", "base")
+    if start not in VIDEO_QA_STARTS:
+        raise SystemExit(f"video_qa_from must be one of {VIDEO_QA_STARTS} (got {start!r})")
+    if task.name == "video_qa" and start == "video_caption":
+        return work / "video_caption" / "checkpoints" / "checkpoint_last.pt"
+    return base
 
 
 class MediaStage:
@@ -36,9 +58,13 @@ class MediaStage:
         work.mkdir(parents=True)
         runner = StageRunner(ctx, self.settings, ctx.world, work)
         results = {}
-        for task in VIDEO_TASKS:
-            model = runner.finetune(task, base, task.name)
+        for task in VIDEO_TASKS:  # video captioning first: video QA may start from it
+            init = video_init(task, self.settings, base, work)
+            model = runner.finetune(task, init, task.name)
             results[task.name] = runner.evaluate(task, model, task.name)
+            results[task.name]["init"] = (
+                "multitask base" if init == base else "video caption expert"
+            )
         for label, init in (("audio_caption", base), ("audio_caption_scratch", None)):
             model = runner.finetune(AUDIO_TASK, init, label)
             results[label] = runner.evaluate(AUDIO_TASK, model, label)
@@ -52,8 +78,11 @@ class MediaStage:
         }
 
     def describe(self) -> str:
+        video_qa = self.results["video_qa"]["init"]
         lines = format_task_table(
-            "media (from the multitask base; audio also from scratch)", self.results
+            f"media (from the multitask base; video QA from the {video_qa}; audio also from "
+            "scratch)",
+            self.results,
         )
         a, b = self.results["audio_caption"], self.results["audio_caption_scratch"]
         lines.append(

@@ -94,6 +94,10 @@ class MultitaskSettings:
             "audio_caption": Budget(350, 1.5, 1e-3),
         }
     )
+    # video QA starts from the video-captioning expert ("video_caption"), whose video encoder
+    # has learned colours and shapes, or from the base ("base"), which has seen no video: at
+    # 150 updates 0.48 against 0.31 (BENCHMARKS.md section 1)
+    video_qa_from: str = "video_caption"
     device: str = "cpu"  # the run scripts' DEVICE (cpu or gpu)
     precision: str = ""  # the run scripts' PRECISION; empty: their default for the device
     train_seed: int = 1  # fairseq's --seed: initial weights and the draws of every training

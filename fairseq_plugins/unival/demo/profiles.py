@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Dict, List, Tuple
 
 from unival.demo.context import RUN_SCRIPTS, demo_environment
+from unival.demo.media import video_init
 from unival.demo.multitask import SMOKE, Budget, MultitaskSettings, eval_env, finetune_env
 from unival.demo.recipes import pretrain_env
 from unival.demo.tasks import AUDIO_TASK, IMAGE_TASKS, VIDEO_TASKS
@@ -82,7 +83,9 @@ def render_commands(settings: MultitaskSettings, out: Path) -> List[Tuple[str, s
         ("base", "pretraining/stage1.sh", pretrain_env(settings, world, base.parent))
     ]
     experts = [(t, "multitask", t.name, base) for t in IMAGE_TASKS]
-    experts += [(t, "media", t.name, base) for t in VIDEO_TASKS]
+    experts += [
+        (t, "media", t.name, video_init(t, settings, base, out / "media")) for t in VIDEO_TASKS
+    ]
     experts += [(AUDIO_TASK, "media", "audio_caption", base)]
     experts += [(AUDIO_TASK, "media", "audio_caption_scratch", None)]
     for task, stage, label, init in experts:
