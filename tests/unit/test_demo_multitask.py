@@ -12,6 +12,7 @@ import pytest
 from unival.commands.demo import main as demo_main
 from unival.demo.context import RUN_SCRIPTS, demo_environment
 from unival.demo.multitask import SMOKE, MultitaskSettings, eval_env, finetune_env, pretrain_env
+from unival.demo.recipes import write_grounding_stream
 from unival.demo.tasks import (
     AUDIO_TASK,
     IMAGE_TASKS,
@@ -119,6 +120,24 @@ def test_the_base_can_train_with_chosen_augment_ops(world):
     s = replace(MultitaskSettings(), pretrain_augment_ops="Identity,Rotate")
     flags = _flags(_render("pretraining/stage1.sh", pretrain_env(s, world, world / "base")))
     assert flags["--augment-ops"] == "Identity,Rotate"
+
+
+def test_a_grounding_heavy_base_reads_the_grounding_rows_as_a_second_stream(world):
+    rows = [
+        "0\timages/0.png\ta red circle\t\t\tred circle\ttoy_caption\tcaption",
+        "1\timages/1.png\tthe blue square\t\t3,4,20,21\tblue square\ttoy_refcoco\tvisual_grounding",
+        "2\timages/2.png\t\tis there a circle?\t1.0|!+no\t\ttoy_vqa\tqa",
+    ]
+    (world / "pretrain_train.tsv").write_text("\n".join(rows) + "\n")
+    stream = write_grounding_stream(world)
+    assert stream.read_text().splitlines() == [rows[1]]
+    s = replace(MultitaskSettings(), pretrain_ground_every=2)
+    flags = _flags(_render("pretraining/stage1.sh", pretrain_env(s, world, world / "base")))
+    assert flags["--image-text-ground-data"] == str(stream)
+    assert flags["--image-text-ground-cnt"] == "2"
+    plain_env = pretrain_env(MultitaskSettings(), world, world / "base")
+    plain = _flags(_render("pretraining/stage1.sh", plain_env))
+    assert "--image-text-ground-data" not in plain
 
 
 @pytest.mark.parametrize("name", sorted(TASKS))

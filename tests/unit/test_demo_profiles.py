@@ -83,7 +83,7 @@ def test_device_names():
     assert resolve_device("cpu") == "cpu"
     with pytest.raises(SystemExit, match="--device must be one of"):
         resolve_device("tpu")
-    assert settings_for("gpu") is GPU
+    assert settings_for("gpu") == GPU and settings_for("gpu") is not GPU  # stages may scale it
     smoke = settings_for("gpu", smoke=True)
     assert (smoke.device, smoke.precision, smoke.pretrain.updates) == ("gpu", "bf16", 3)
 
@@ -122,3 +122,24 @@ def test_video_qa_continues_from_the_video_caption_expert_unless_told_otherwise(
     assert _flags(from_base["video_qa"])["restore-file"] == str(base)
     with pytest.raises(SystemExit, match="video_qa_from must be one of"):
         render_commands(replace(MultitaskSettings(), video_qa_from="audio"), tmp_path)
+
+
+def test_updates_scale_multiplies_every_schedule_and_keeps_the_caps(tmp_path, capsys):
+    from unival.commands.demo import main as demo_main
+
+    argv = ["--device", "cpu", "--dry-run", "--out", str(tmp_path)]
+    assert demo_main(argv + ["--updates-scale", "2"]) == 0
+    scaled = capsys.readouterr().out.split("\n# ")
+    assert demo_main(argv) == 0
+    plain = capsys.readouterr().out.split("\n# ")
+    assert len(scaled) == len(plain) == 17  # the base, 8 experts and their evaluations
+    trainings = 0
+    for a, b in zip(plain, scaled):
+        fa, fb = _flags(a), _flags(b)
+        if "max-update" in fa:
+            trainings += 1
+            assert int(fb["max-update"]) == 2 * int(fa["max-update"])
+            assert fb["stop-time-hours"] == fa["stop-time-hours"]
+    assert trainings == 9
+    with pytest.raises(SystemExit, match="must be > 0"):
+        demo_main(argv + ["--updates-scale", "0"])

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
+from unival.demo.calibrate import scale_budgets
 from unival.demo.context import demo_parser, log_demo_progress
 from unival.demo.pipeline import DEFAULT_STAGES, STAGE_NAMES, run_demo
 from unival.demo.profiles import DEVICES, render_commands, resolve_device, settings_for
@@ -41,6 +42,14 @@ def build_parser() -> argparse.ArgumentParser:
         "gpu when torch sees a CUDA device",
     )
     parser.add_argument(
+        "--updates-scale",
+        type=float,
+        default=None,
+        metavar="F",
+        help="multiply every CPU training's updates by F (the wall-clock caps stay); default: "
+        "fit them to this machine with a short speed probe (the report records the scale)",
+    )
+    parser.add_argument(
         "--dry-run",
         action="store_true",
         help="print every training and evaluation command of the multitask and media stages "
@@ -53,12 +62,24 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     log_demo_progress("demo")
     device = resolve_device(args.device)
+    if args.updates_scale is not None and not args.updates_scale > 0:
+        raise SystemExit(f"--updates-scale must be > 0 (got {args.updates_scale})")
     if args.dry_run:
-        for label, command in render_commands(settings_for(device, args.smoke), Path(args.out)):
+        settings = settings_for(device, args.smoke)
+        if args.updates_scale is not None:
+            scale_budgets(settings, args.updates_scale)
+        for label, command in render_commands(settings, Path(args.out)):
             print(f"# {label}\n{command}")
         return 0
     names = [n for n in args.stages.split(",") if n]
-    run_demo(Path(args.out), names, seed=args.seed, smoke=args.smoke, device=device)
+    run_demo(
+        Path(args.out),
+        names,
+        seed=args.seed,
+        smoke=args.smoke,
+        device=device,
+        updates_scale=args.updates_scale,
+    )
     return 0
 
 

@@ -24,13 +24,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Optional
 
+from unival.demo.calibrate import calibrate
 from unival.demo.context import RUN_SCRIPTS, TOY_WORLD_SCRIPT, DemoContext, shuffle_rows
 from unival.demo.recipes import (
     NO_VIDEO_ENCODER,
     checkpoint_state,
     common_train_env,
+    eval_env,
     pretrain_env,
     schedule_args,
+    write_grounding_stream,
 )
 from unival.demo.tasks import (
     IMAGE_TASKS,
@@ -79,7 +82,11 @@ class MultitaskSettings:
     # RandomAugment's ops on the base's caption/QA images (unify_task --augment-ops); empty:
     # the recipe's ten
     pretrain_augment_ops: str = ""
+    # one extra grounding row (from the main file's) every this many main rows; 0: none
+    pretrain_ground_every: int = 0
     pretrain: Budget = Budget(1300, 6.0)
+    # scale every budget's updates to this machine's speed (unival.demo.calibrate); caps stay
+    calibrate: bool = True
     expert_lr: float = 2e-4  # fine-tuning learning rate unless the budget names one
     experts: Dict[str, Budget] = field(
         default_factory=lambda: {
@@ -206,25 +213,6 @@ def finetune_env(
     return env
 
 
-def eval_env(
-    task: DemoTask, s: MultitaskSettings, world: Path, checkpoint: Path, results: Path
-) -> Dict[str, str]:
-    """``run_scripts/<task>/eval.sh`` on the toy world's test split."""
-    env = {
-        "UNIVAL_DATA": str(world),
-        "CHECKPOINT": str(checkpoint),
-        "RESULTS_DIR": str(results),
-        "TEST_DATA": str(task.test_tsv(world)),
-        "DEVICE": s.device,
-        "BATCH_SIZE": str(s.eval_batch_size),
-        "PATCH_IMAGE_SIZE": str(s.image_size),
-        **task.eval_env,
-    }
-    if task.name in ("caption", "video_caption", "audio_caption"):
-        env["BEAM"] = str(s.caption_beam)
-    return env
-
-
 class StageRunner:
     """Shared steps of the two stages: fine-tune from a checkpoint, evaluate, score."""
 
@@ -306,6 +294,11 @@ class MultitaskStage:
         started = time.monotonic()
         build_world(ctx, s, world, runner.train_log)
         runner.seconds["toy_world"] = round(time.monotonic() - started, 1)
+        calibration = None
+        if s.calibrate:
+            started = time.monotonic()
+            calibration = calibrate(ctx, s, world, work)
+            runner.seconds["speed_probe"] = round(time.monotonic() - started, 1)
 
         started = time.monotonic()
         base = self.train_base(ctx, runner)
@@ -316,7 +309,12 @@ class MultitaskStage:
         results, ctx.experts = self.train_experts(runner, base, IMAGE_TASKS)
         self.results = results
         self.base_updates = checkpoint_state(base)[0]
-        return {"tasks": results, "base_updates": self.base_updates, "seconds": runner.seconds}
+        return {
+            "tasks": results,
+            "base_updates": self.base_updates,
+            "calibration": calibration,
+            "seconds": runner.seconds,
+        }
 
     def train_base(self, ctx: DemoContext, runner: "StageRunner") -> Path:
         """Pretrain the base with ``stage1.sh`` into ``<work>/base``; its last checkpoint."""
@@ -327,6 +325,8 @@ class MultitaskStage:
             s.pretrain.minutes,
             runner.train_log,
         )
+        if s.pretrain_ground_every:
+            write_grounding_stream(runner.world)
         ctx.run(
             ["bash", str(RUN_SCRIPTS / "pretraining" / "stage1.sh")],
             runner.train_log,
@@ -369,6 +369,7 @@ SMOKE = MultitaskSettings(
     batch_size=4,
     pretrain_batch_size=4,
     pretrain=Budget(3, 2.0),
+    calibrate=False,
     caption_beam=2,
     eval_batch_size=8,
     num_workers=0,

@@ -13,8 +13,9 @@ import json
 import logging
 import time
 from pathlib import Path
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
+from unival.demo.calibrate import scale_budgets
 from unival.demo.caption import METRICS, SYSTEMS, CaptionStage
 from unival.demo.context import DemoContext, demo_environment, require_checkout
 from unival.demo.media import MediaStage
@@ -50,17 +51,26 @@ def check_stage_order(names: Sequence[str]) -> None:
 
 
 def run_demo(
-    out: Path, names: Sequence[str], seed: int = 0, smoke: bool = False, device: str = "cpu"
+    out: Path,
+    names: Sequence[str],
+    seed: int = 0,
+    smoke: bool = False,
+    device: str = "cpu",
+    updates_scale: Optional[float] = None,
 ) -> Dict:
     """Run the stages ``names`` into ``out`` on ``device`` (cpu, or gpu: the GPU profile of
     :mod:`unival.demo.profiles`); returns the report (also written as ``report.json``) and
-    prints the summary tables."""
+    prints the summary tables. ``updates_scale``: every budget's updates x this factor instead
+    of the CPU recipe's speed probe (:mod:`unival.demo.calibrate`)."""
     check_stage_order(names)
     require_checkout()
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     ctx = DemoContext(out=out, seed=seed, env=demo_environment(), device=device)
     settings = settings_for(device, smoke)
+    if updates_scale is not None:
+        settings.calibrate = False
+        scale_budgets(settings, updates_scale)
 
     started = time.monotonic()
     stages: List = []

@@ -34,6 +34,7 @@ GPU = MultitaskSettings(
     batch_size=64,
     pretrain_batch_size=32,  # rows (two examples each)
     pretrain=Budget(8000, 4.5),
+    calibrate=False,  # sized for one H100/H200-class GPU
     experts={
         "caption": Budget(1500, 1.0),
         "vqa": Budget(1500, 1.0),
@@ -65,7 +66,7 @@ def settings_for(device: str, smoke: bool = False) -> MultitaskSettings:
     on that device."""
     if smoke:
         return _on_device(SMOKE, device)
-    return GPU if device == "gpu" else MultitaskSettings()
+    return replace(GPU) if device == "gpu" else MultitaskSettings()  # a copy: stages scale it
 
 
 def _on_device(settings: MultitaskSettings, device: str) -> MultitaskSettings:

@@ -1,7 +1,7 @@
 """The toy training recipe every demo shares: environment for the run scripts at toy size
 on CPU (:func:`common_train_env`), the multitask base (:func:`pretrain_env`), a fixed update
-schedule with a wall-clock cap (:func:`schedule_args`), and what a checkpoint records
-(:func:`checkpoint_state`).
+schedule with a wall-clock cap (:func:`schedule_args`), the evaluation (:func:`eval_env`) and
+what a checkpoint records (:func:`checkpoint_state`).
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def pretrain_env(settings, world: Path, save_dir: Path) -> Dict[str, str]:
     augment_ops = getattr(settings, "pretrain_augment_ops", "")
     if augment_ops:  # empty: the recipe's ten RandomAugment ops
         extra.append(f"--augment-ops={augment_ops}")
-    return {
+    env = {
         **common_train_env(settings),
         "UNIVAL_DATA": str(world),
         "DATA_DIR": str(world),
@@ -91,6 +91,46 @@ def pretrain_env(settings, world: Path, save_dir: Path) -> Dict[str, str]:
         "BATCH_SIZE": str(settings.pretrain_batch_size),
         "EXTRA_ARGS": shlex.join(extra),
     }
+    ground_every = getattr(settings, "pretrain_ground_every", 0)
+    if ground_every:  # 0: only the main file's own grounding rows
+        env.update(GROUND_DATA=str(grounding_stream(world)), GROUND_CNT=str(ground_every))
+    return env
+
+
+def grounding_stream(world: Path) -> Path:
+    """The extra grounding stream of a grounding-heavy base (:func:`write_grounding_stream`)."""
+    return world / "pretrain_ground_train.tsv"
+
+
+def write_grounding_stream(world: Path) -> Path:
+    """Copy the ``visual_grounding`` rows of the world's pretraining TSV (its last column is
+    the row type) into :func:`grounding_stream`, which ``unify_task`` then reads as its
+    grounding stream, one row every ``pretrain_ground_every`` main rows."""
+    out = grounding_stream(world)
+    with open(world / "pretrain_train.tsv", encoding="utf-8") as src:
+        rows = [line for line in src if line.rstrip("\n").rsplit("\t", 1)[-1] == "visual_grounding"]
+    if not rows:
+        raise RuntimeError(f"{world / 'pretrain_train.tsv'} has no visual_grounding rows")
+    out.write_text("".join(rows), encoding="utf-8")
+    return out
+
+
+def eval_env(task, s, world: Path, checkpoint: Path, results: Path) -> Dict[str, str]:
+    """``run_scripts/<task>/eval.sh`` of a :class:`~unival.demo.tasks.DemoTask` on the toy
+    world's test split, with the settings' device, batch, image size and caption beam."""
+    env = {
+        "UNIVAL_DATA": str(world),
+        "CHECKPOINT": str(checkpoint),
+        "RESULTS_DIR": str(results),
+        "TEST_DATA": str(task.test_tsv(world)),
+        "DEVICE": s.device,
+        "BATCH_SIZE": str(s.eval_batch_size),
+        "PATCH_IMAGE_SIZE": str(s.image_size),
+        **task.eval_env,
+    }
+    if task.name in ("caption", "video_caption", "audio_caption"):
+        env["BEAM"] = str(s.caption_beam)
+    return env
 
 
 def checkpoint_state(checkpoint: Path) -> Tuple[int, float]:

@@ -1,0 +1,99 @@
+"""Fit the CPU demo's update budgets to the speed of the machine it runs on.
+
+Every training of the demo has a schedule (a number of updates; the learning rate decays to 0
+over them) and a wall-clock cap. The CPU budgets are sized so that the base's schedule just
+fills its cap at :func:`reference_ups` updates/s. On a faster machine the schedules would end
+early and leave the rest of the 25 minutes unused; so before the base trains, a short probe of
+the base's own command measures this machine's updates/s, and every budget (base and experts)
+gets ``margin x measured / reference`` times its updates, clamped to ``[1, max_scale]``. The
+caps do not change, so neither does the demo's wall time; on a slower machine the scale stays
+1 and the caps stop the trainings as before.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+import statistics
+from dataclasses import replace
+from pathlib import Path
+from typing import List
+
+from unival.demo.context import RUN_SCRIPTS, DemoContext
+from unival.demo.recipes import pretrain_env
+
+logger = logging.getLogger("unival.demo")
+
+PROBE_UPDATES = 120
+PROBE_LOG_INTERVAL = 20
+_UPS = re.compile(r"\| train_inner \|.*?\bups=([0-9.]+)")
+
+
+def reference_ups(settings) -> float:
+    """The base's updates/s at which its schedule exactly fills its wall-clock cap."""
+    return settings.pretrain.updates / (60.0 * settings.pretrain.minutes)
+
+
+def interval_ups(log_text: str) -> List[float]:
+    """The ``ups=`` of every fairseq ``train_inner`` line of a training log, in order."""
+    return [float(m.group(1)) for m in _UPS.finditer(log_text)]
+
+
+def budget_scale(ups: float, reference: float, margin: float = 0.9, max_scale: float = 3.0):
+    """``margin x ups / reference`` clamped to ``[1, max_scale]``: the factor for every budget's
+    updates. ``margin`` < 1 leaves room for the experts, whose speed differs from the base's."""
+    return min(max_scale, max(1.0, margin * ups / reference))
+
+
+def scale_budgets(settings, scale: float) -> None:
+    """Multiply the updates of the base's and every expert's budget by ``scale``, in place (the
+    multitask and media stages share one settings object); caps and learning rates stay."""
+
+    def one(budget):
+        return replace(budget, updates=max(1, round(scale * budget.updates)))
+
+    settings.pretrain = one(settings.pretrain)
+    settings.experts = {name: one(budget) for name, budget in settings.experts.items()}
+
+
+def probe_speed(ctx: DemoContext, settings, world: Path, work: Path) -> float:
+    """Median updates/s of :data:`PROBE_UPDATES` updates of the base's training command (the
+    first logged interval, which holds start-up, left out); the probe's files are removed."""
+    folder = work / "speed_probe"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    log = folder / "train.log"
+    probe = replace(
+        settings,
+        pretrain=replace(settings.pretrain, updates=PROBE_UPDATES),
+        log_interval=PROBE_LOG_INTERVAL,
+    )
+    ctx.run(
+        ["bash", str(RUN_SCRIPTS / "pretraining" / "stage1.sh")],
+        log,
+        pretrain_env(probe, world, folder / "checkpoints"),
+    )
+    speeds = interval_ups(log.read_text(encoding="utf-8", errors="replace"))[1:]
+    if not speeds:
+        raise RuntimeError(f"the speed probe logged no train_inner line with ups=; see {log}")
+    shutil.rmtree(folder, ignore_errors=True)
+    return statistics.median(speeds)
+
+
+def calibrate(ctx: DemoContext, settings, world: Path, work: Path) -> dict:
+    """Probe this machine and scale ``settings``' budgets (:func:`scale_budgets`); returns
+    ``{"probe_ups", "reference_ups", "scale"}`` for the report."""
+    reference = reference_ups(settings)
+    ups = probe_speed(ctx, settings, world, work)
+    scale = budget_scale(ups, reference)
+    scale_budgets(settings, scale)
+    logger.info(
+        "speed probe: %.2f updates/s for the base (budgets sized for %.2f): every budget's "
+        "updates x %.2f (base %d updates)",
+        ups,
+        reference,
+        scale,
+        settings.pretrain.updates,
+    )
+    return {"probe_ups": round(ups, 3), "reference_ups": round(reference, 3), "scale": scale}

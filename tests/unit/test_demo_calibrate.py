@@ -1,0 +1,57 @@
+"""The CPU demo's budgets fitted to the machine's speed (``unival.demo.calibrate``)."""
+
+from dataclasses import replace
+
+import pytest
+
+from unival.demo.calibrate import budget_scale, interval_ups, reference_ups, scale_budgets
+from unival.demo.multitask import Budget, MultitaskSettings
+
+# two lines of a real fairseq-train log (make demo's base) and one that is not train_inner
+LOG = (
+    "2026-12-04 12:11:50 | INFO | train_inner | epoch 001:     50 / 1720 loss=8.173, "
+    "nll_loss=8.173, ntokens=75.42, nsentences=16, wps=575.4, ups=7.6, wpb=75.4, bsz=16, "
+    "num_updates=50, lr=0.000320513, gnorm=4.073, clip=18, train_wall=7, wall=9\n"
+    "2026-12-04 12:11:56 | INFO | train_inner | epoch 001:    100 / 1720 loss=4.631, "
+    "wps=534.7, ups=7.19, wpb=74.3, num_updates=100, train_wall=7, wall=16\n"
+    "2026-12-04 12:12:00 | INFO | train | epoch 001 | loss 4.2 | wps 530 | ups 6.9 | wall 20\n"
+)
+
+
+def test_interval_ups_reads_each_train_inner_line_and_nothing_else():
+    assert interval_ups(LOG) == [7.6, 7.19]
+
+
+def test_reference_is_the_speed_at_which_the_base_fills_its_cap():
+    s = replace(MultitaskSettings(), pretrain=Budget(1200, 5.0))
+    assert reference_ups(s) == pytest.approx(4.0)
+
+
+@pytest.mark.parametrize(
+    "ups, expected",
+    [(8.0, 1.8), (2.0, 1.0), (4.0, 1.0), (40.0, 3.0)],  # faster, slower, equal, far faster
+)
+def test_budget_scale_is_clamped_between_one_and_the_maximum(ups, expected):
+    assert budget_scale(ups, reference=4.0, margin=0.9) == pytest.approx(expected)
+
+
+def test_scale_budgets_changes_updates_in_place_and_keeps_caps_and_rates():
+    s = MultitaskSettings()
+    shared = s  # the multitask and media stages hold the same object
+    before = dict(s.experts)
+    scale_budgets(s, 1.5)
+    assert shared.pretrain == Budget(1950, 6.0)
+    for name, budget in before.items():
+        assert shared.experts[name].updates == round(1.5 * budget.updates)
+        assert (shared.experts[name].minutes, shared.experts[name].lr) == (
+            budget.minutes,
+            budget.lr,
+        )
+
+
+def test_only_the_cpu_recipe_calibrates():
+    from unival.demo.multitask import SMOKE
+    from unival.demo.profiles import GPU
+
+    assert MultitaskSettings().calibrate
+    assert not SMOKE.calibrate and not GPU.calibrate
