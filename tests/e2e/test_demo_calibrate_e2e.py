@@ -1,5 +1,5 @@
 """The demo's speed probe runs the base's real training command on a small toy world and
-scales the shared settings' budgets by what it measured."""
+scales the base's schedule in the shared settings by what it measured."""
 
 import subprocess
 import sys
@@ -25,7 +25,7 @@ def world(tmp_path_factory):
     return out
 
 
-def test_probe_measures_the_base_and_scales_every_budget(world, tmp_path, monkeypatch):
+def test_probe_measures_the_base_and_scales_its_schedule(world, tmp_path, monkeypatch):
     monkeypatch.setattr(cal, "PROBE_UPDATES", 24)
     monkeypatch.setattr(cal, "PROBE_LOG_INTERVAL", 6)
     env = {**demo_environment(), "OMP_NUM_THREADS": str(TEST_THREADS)}
@@ -38,6 +38,6 @@ def test_probe_measures_the_base_and_scales_every_budget(world, tmp_path, monkey
     assert result["reference_ups"] == pytest.approx(30 / 1200, abs=1e-3)
     # three logged intervals after the first: a real speed, far above the tiny reference
     assert result["probe_ups"] > 0.1 and result["scale"] == 3.0
-    assert settings.pretrain.updates == 90
-    assert all(settings.experts[n].updates == 3 * b.updates for n, b in experts.items())
+    assert settings.pretrain == replace(SMOKE.pretrain, updates=90, minutes=20.0)
+    assert settings.experts == experts
     assert not (tmp_path / "speed_probe").exists()

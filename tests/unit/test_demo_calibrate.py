@@ -4,7 +4,7 @@ from dataclasses import replace
 
 import pytest
 
-from unival.demo.calibrate import budget_scale, interval_ups, reference_ups, scale_budgets
+from unival.demo.calibrate import budget_scale, interval_ups, reference_ups
 from unival.demo.multitask import Budget, MultitaskSettings
 
 # two lines of a real fairseq-train log (make demo's base) and one that is not train_inner
@@ -35,18 +35,12 @@ def test_budget_scale_is_clamped_between_one_and_the_maximum(ups, expected):
     assert budget_scale(ups, reference=4.0, margin=0.9) == pytest.approx(expected)
 
 
-def test_scale_budgets_changes_updates_in_place_and_keeps_caps_and_rates():
-    s = MultitaskSettings()
-    shared = s  # the multitask and media stages hold the same object
-    before = dict(s.experts)
-    scale_budgets(s, 1.5)
-    assert shared.pretrain == Budget(1950, 6.0)
-    for name, budget in before.items():
-        assert shared.experts[name].updates == round(1.5 * budget.updates)
-        assert (shared.experts[name].minutes, shared.experts[name].lr) == (
-            budget.minutes,
-            budget.lr,
-        )
+def test_a_chosen_base_schedule_replaces_the_probe_and_leaves_the_experts():
+    from unival.demo.profiles import settings_for
+
+    plain, chosen = settings_for("cpu"), settings_for("cpu", base_updates=2000)
+    assert chosen.pretrain == Budget(2000, plain.pretrain.minutes) and not chosen.calibrate
+    assert chosen.experts == plain.experts and plain.calibrate
 
 
 def test_only_the_cpu_recipe_calibrates():

@@ -124,22 +124,18 @@ def test_video_qa_continues_from_the_video_caption_expert_unless_told_otherwise(
         render_commands(replace(MultitaskSettings(), video_qa_from="audio"), tmp_path)
 
 
-def test_updates_scale_multiplies_every_schedule_and_keeps_the_caps(tmp_path, capsys):
+def test_base_updates_sets_the_base_schedule_only(tmp_path, capsys):
     from unival.commands.demo import main as demo_main
 
     argv = ["--device", "cpu", "--dry-run", "--out", str(tmp_path)]
-    assert demo_main(argv + ["--updates-scale", "2"]) == 0
-    scaled = capsys.readouterr().out.split("\n# ")
+    assert demo_main(argv + ["--base-updates", "2600"]) == 0
+    chosen = capsys.readouterr().out.split("\n# ")
     assert demo_main(argv) == 0
     plain = capsys.readouterr().out.split("\n# ")
-    assert len(scaled) == len(plain) == 17  # the base, 8 experts and their evaluations
-    trainings = 0
-    for a, b in zip(plain, scaled):
-        fa, fb = _flags(a), _flags(b)
-        if "max-update" in fa:
-            trainings += 1
-            assert int(fb["max-update"]) == 2 * int(fa["max-update"])
-            assert fb["stop-time-hours"] == fa["stop-time-hours"]
-    assert trainings == 9
-    with pytest.raises(SystemExit, match="must be > 0"):
-        demo_main(argv + ["--updates-scale", "0"])
+    assert len(chosen) == len(plain) == 17  # the base, 8 experts and their evaluations
+    assert chosen[0].startswith("# base") and _flags(chosen[0])["max-update"] == "2600"
+    assert _flags(plain[0])["max-update"] == str(MultitaskSettings().pretrain.updates)
+    assert _flags(chosen[0])["stop-time-hours"] == _flags(plain[0])["stop-time-hours"]
+    assert chosen[1:] == plain[1:]
+    with pytest.raises(SystemExit, match="must be >= 1"):
+        demo_main(argv + ["--base-updates", "0"])

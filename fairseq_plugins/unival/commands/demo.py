@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-from unival.demo.calibrate import scale_budgets
 from unival.demo.context import demo_parser, log_demo_progress
 from unival.demo.pipeline import DEFAULT_STAGES, STAGE_NAMES, run_demo
 from unival.demo.profiles import DEVICES, render_commands, resolve_device, settings_for
@@ -42,12 +41,12 @@ def build_parser() -> argparse.ArgumentParser:
         "gpu when torch sees a CUDA device",
     )
     parser.add_argument(
-        "--updates-scale",
-        type=float,
+        "--base-updates",
+        type=int,
         default=None,
-        metavar="F",
-        help="multiply every CPU training's updates by F (the wall-clock caps stay); default: "
-        "fit them to this machine with a short speed probe (the report records the scale)",
+        metavar="N",
+        help="the base's schedule in updates (its wall-clock cap stays); default on the CPU: "
+        "fitted to this machine by a short speed probe (the report records it)",
     )
     parser.add_argument(
         "--dry-run",
@@ -62,12 +61,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     log_demo_progress("demo")
     device = resolve_device(args.device)
-    if args.updates_scale is not None and not args.updates_scale > 0:
-        raise SystemExit(f"--updates-scale must be > 0 (got {args.updates_scale})")
+    if args.base_updates is not None and args.base_updates < 1:
+        raise SystemExit(f"--base-updates must be >= 1 (got {args.base_updates})")
     if args.dry_run:
-        settings = settings_for(device, args.smoke)
-        if args.updates_scale is not None:
-            scale_budgets(settings, args.updates_scale)
+        settings = settings_for(device, args.smoke, base_updates=args.base_updates)
         for label, command in render_commands(settings, Path(args.out)):
             print(f"# {label}\n{command}")
         return 0
@@ -78,7 +75,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         seed=args.seed,
         smoke=args.smoke,
         device=device,
-        updates_scale=args.updates_scale,
+        base_updates=args.base_updates,
     )
     return 0
 

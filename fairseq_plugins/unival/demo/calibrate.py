@@ -1,13 +1,13 @@
-"""Fit the CPU demo's update budgets to the speed of the machine it runs on.
+"""Fit the CPU demo's base schedule to the speed of the machine it runs on.
 
 Every training of the demo has a schedule (a number of updates; the learning rate decays to 0
-over them) and a wall-clock cap. The CPU budgets are sized so that the base's schedule just
-fills its cap at :func:`reference_ups` updates/s. On a faster machine the schedules would end
-early and leave the rest of the 25 minutes unused; so before the base trains, a short probe of
-the base's own command measures this machine's updates/s, and every budget (base and experts)
-gets ``margin x measured / reference`` times its updates, clamped to ``[1, max_scale]``. The
-caps do not change, so neither does the demo's wall time; on a slower machine the scale stays
-1 and the caps stop the trainings as before.
+over them) and a wall-clock cap. The base's schedule just fills its 6-minute cap at
+:func:`reference_ups` updates/s; on a faster CPU it would end early and leave minutes of the
+demo's budget unused (the experts' schedules already about fill their caps on a fast CPU:
+BENCHMARKS.md section 1). So before the base trains, a short probe of the base's own command
+measures this machine's updates/s, and the base gets ``margin x measured / reference`` times
+its updates, clamped to ``[1, max_scale]``. The cap does not change, so neither does the
+demo's wall time; on a slower machine the scale stays 1 and the cap stops the base as before.
 """
 
 from __future__ import annotations
@@ -40,21 +40,11 @@ def interval_ups(log_text: str) -> List[float]:
     return [float(m.group(1)) for m in _UPS.finditer(log_text)]
 
 
-def budget_scale(ups: float, reference: float, margin: float = 0.9, max_scale: float = 3.0):
-    """``margin x ups / reference`` clamped to ``[1, max_scale]``: the factor for every budget's
-    updates. ``margin`` < 1 leaves room for the experts, whose speed differs from the base's."""
+def budget_scale(ups: float, reference: float, margin: float = 0.85, max_scale: float = 3.0):
+    """``margin x ups / reference`` clamped to ``[1, max_scale]``: the factor for the base's
+    updates. ``margin`` < 1: the whole run is a little slower than the probe's steady state
+    (start-up, a new epoch's first batches, the checkpoint)."""
     return min(max_scale, max(1.0, margin * ups / reference))
-
-
-def scale_budgets(settings, scale: float) -> None:
-    """Multiply the updates of the base's and every expert's budget by ``scale``, in place (the
-    multitask and media stages share one settings object); caps and learning rates stay."""
-
-    def one(budget):
-        return replace(budget, updates=max(1, round(scale * budget.updates)))
-
-    settings.pretrain = one(settings.pretrain)
-    settings.experts = {name: one(budget) for name, budget in settings.experts.items()}
 
 
 def probe_speed(ctx: DemoContext, settings, world: Path, work: Path) -> float:
@@ -82,15 +72,16 @@ def probe_speed(ctx: DemoContext, settings, world: Path, work: Path) -> float:
 
 
 def calibrate(ctx: DemoContext, settings, world: Path, work: Path) -> dict:
-    """Probe this machine and scale ``settings``' budgets (:func:`scale_budgets`); returns
+    """Probe this machine and scale the base's schedule in ``settings`` (in place); returns
     ``{"probe_ups", "reference_ups", "scale"}`` for the report."""
     reference = reference_ups(settings)
     ups = probe_speed(ctx, settings, world, work)
     scale = budget_scale(ups, reference)
-    scale_budgets(settings, scale)
+    updates = round(scale * settings.pretrain.updates)
+    settings.pretrain = replace(settings.pretrain, updates=updates)
     logger.info(
-        "speed probe: %.2f updates/s for the base (budgets sized for %.2f): every budget's "
-        "updates x %.2f (base %d updates)",
+        "speed probe: %.2f updates/s for the base (its schedule fills its cap at %.2f): "
+        "base schedule x %.2f = %d updates",
         ups,
         reference,
         scale,

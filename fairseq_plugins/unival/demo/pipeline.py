@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
-from unival.demo.calibrate import scale_budgets
 from unival.demo.caption import METRICS, SYSTEMS, CaptionStage
 from unival.demo.context import DemoContext, demo_environment, require_checkout
 from unival.demo.media import MediaStage
@@ -56,21 +55,18 @@ def run_demo(
     seed: int = 0,
     smoke: bool = False,
     device: str = "cpu",
-    updates_scale: Optional[float] = None,
+    base_updates: Optional[int] = None,
 ) -> Dict:
     """Run the stages ``names`` into ``out`` on ``device`` (cpu, or gpu: the GPU profile of
     :mod:`unival.demo.profiles`); returns the report (also written as ``report.json``) and
-    prints the summary tables. ``updates_scale``: every budget's updates x this factor instead
-    of the CPU recipe's speed probe (:mod:`unival.demo.calibrate`)."""
+    prints the summary tables. ``base_updates``: the base's schedule, instead of the CPU
+    recipe's speed probe (:mod:`unival.demo.calibrate`)."""
     check_stage_order(names)
     require_checkout()
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     ctx = DemoContext(out=out, seed=seed, env=demo_environment(), device=device)
-    settings = settings_for(device, smoke)
-    if updates_scale is not None:
-        settings.calibrate = False
-        scale_budgets(settings, updates_scale)
+    settings = settings_for(device, smoke, base_updates=base_updates)
 
     started = time.monotonic()
     stages: List = []

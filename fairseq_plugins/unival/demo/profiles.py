@@ -12,7 +12,7 @@ from __future__ import annotations
 import subprocess
 from dataclasses import replace
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from unival.demo.context import RUN_SCRIPTS, demo_environment
 from unival.demo.media import video_init
@@ -61,12 +61,19 @@ def resolve_device(name: str) -> str:
     return "gpu" if name == "cuda" else name
 
 
-def settings_for(device: str, smoke: bool = False) -> MultitaskSettings:
-    """The multitask/media settings for ``device`` (cpu or gpu); ``smoke``: the toy-of-toy size
-    on that device."""
+def settings_for(
+    device: str, smoke: bool = False, base_updates: Optional[int] = None
+) -> MultitaskSettings:
+    """A copy of the multitask/media settings for ``device`` (cpu or gpu); ``smoke``: the
+    toy-of-toy size on that device; ``base_updates``: the base's schedule, not calibrated."""
     if smoke:
-        return _on_device(SMOKE, device)
-    return replace(GPU) if device == "gpu" else MultitaskSettings()  # a copy: stages scale it
+        settings = _on_device(SMOKE, device)
+    else:
+        settings = replace(GPU) if device == "gpu" else MultitaskSettings()
+    if base_updates is not None:
+        settings.pretrain = replace(settings.pretrain, updates=base_updates)
+        settings.calibrate = False
+    return settings
 
 
 def _on_device(settings: MultitaskSettings, device: str) -> MultitaskSettings:
