@@ -50,9 +50,13 @@ VARIANTS: Dict[str, tuple] = {
     ),
     "no_augment": ("the base without RandomAugment", {"pretrain_augment_ops": "none"}),
     "base_lr_1e-3": ("the base at lr 1e-3 (demo: 5e-4)", {"pretrain_lr": 1e-3}),
-    "ground_every_2": (
-        "the base reads one extra grounding row every 2 main rows",
-        {"pretrain_ground_every": 2},
+    "no_ground_stream": (
+        "the base without the extra grounding stream (demo: one row every 2 main rows)",
+        {"pretrain_ground_every": 0},
+    ),
+    "no_ground_stream_1820": (
+        "no extra grounding stream, 1,820 base updates (about the demo's base compute)",
+        {"pretrain_ground_every": 0, "pretrain": Budget(1820, 6.0)},
     ),
     "expert_lr_5e-4": ("the image experts at lr 5e-4 (demo: 2e-4)", {"expert_lr": 5e-4}),
 }
