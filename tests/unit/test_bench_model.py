@@ -84,6 +84,7 @@ def test_demo_step_runs_the_demo_base_recipe(repo_root, tmp_path):
     assert result["image_size"] == settings.image_size
     assert result["num_workers"] == settings.num_workers
     assert "--optimizer=adam" in result["argv"] and "--task=unify_task" in result["argv"]
+    assert any(a.startswith("--image-text-ground-data=") for a in result["argv"])  # as the demo
     assert (result["warmup"], result["repeats"]) == (1, 2)
     assert result["min_s"] <= result["median_s"] <= result["max_s"]
     assert result["updates_per_s"] == pytest.approx(1 / result["median_s"])
