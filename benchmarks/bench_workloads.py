@@ -223,11 +223,10 @@ def demo_train_argv(world: Path, save_dir: Path) -> List[str]:
     (``run_scripts/pretraining/stage1.sh`` with ``DRY_RUN=1`` and the demo's environment)."""
     from unival.demo.context import RUN_SCRIPTS, demo_environment
     from unival.demo.multitask import MultitaskSettings
-    from unival.demo.recipes import pretrain_env, write_grounding_stream
+    from unival.demo.recipes import prepare_pretraining, pretrain_env
 
     settings = MultitaskSettings()
-    if settings.pretrain_ground_every:  # the base's extra grounding stream, as make demo has
-        write_grounding_stream(world)
+    prepare_pretraining(settings, world)  # the base's extra grounding stream, as make demo has
     env = {
         **demo_environment(),
         **pretrain_env(settings, world, save_dir),

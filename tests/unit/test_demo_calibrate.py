@@ -1,4 +1,4 @@
-"""The CPU demo's budgets fitted to the machine's speed (``unival.demo.calibrate``)."""
+"""The CPU demo's base schedule fitted to the machine's speed (``unival.demo.calibrate``)."""
 
 from dataclasses import replace
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import List
 
 from unival.demo.context import RUN_SCRIPTS, DemoContext
-from unival.demo.recipes import pretrain_env, write_grounding_stream
+from unival.demo.recipes import prepare_pretraining, pretrain_env
 
 logger = logging.getLogger("unival.demo")
 
@@ -59,8 +59,7 @@ def probe_speed(ctx: DemoContext, settings, world: Path, work: Path) -> float:
         pretrain=replace(settings.pretrain, updates=PROBE_UPDATES),
         log_interval=PROBE_LOG_INTERVAL,
     )
-    if getattr(settings, "pretrain_ground_every", 0):
-        write_grounding_stream(world)
+    prepare_pretraining(settings, world)
     ctx.run(
         ["bash", str(RUN_SCRIPTS / "pretraining" / "stage1.sh")],
         log,

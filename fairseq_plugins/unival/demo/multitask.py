@@ -31,9 +31,9 @@ from unival.demo.recipes import (
     checkpoint_state,
     common_train_env,
     eval_env,
+    prepare_pretraining,
     pretrain_env,
     schedule_args,
-    write_grounding_stream,
 )
 from unival.demo.tasks import (
     IMAGE_TASKS,
@@ -86,7 +86,7 @@ class MultitaskSettings:
     # equal updates it lifted the caption expert from 3.10 to 5.66 CIDEr-D (BENCHMARKS.md 1)
     pretrain_ground_every: int = 2
     pretrain: Budget = Budget(1300, 6.0)
-    # scale every budget's updates to this machine's speed (unival.demo.calibrate); caps stay
+    # fit the base's schedule to this machine's speed (unival.demo.calibrate); its cap stays
     calibrate: bool = True
     expert_lr: float = 2e-4  # fine-tuning learning rate unless the budget names one
     experts: Dict[str, Budget] = field(
@@ -326,8 +326,7 @@ class MultitaskStage:
             s.pretrain.minutes,
             runner.train_log,
         )
-        if s.pretrain_ground_every:
-            write_grounding_stream(runner.world)
+        prepare_pretraining(s, runner.world)
         ctx.run(
             ["bash", str(RUN_SCRIPTS / "pretraining" / "stage1.sh")],
             runner.train_log,

@@ -1,5 +1,6 @@
 """The toy training recipe every demo shares: environment for the run scripts at toy size
-on CPU (:func:`common_train_env`), the multitask base (:func:`pretrain_env`), a fixed update
+on CPU (:func:`common_train_env`), the multitask base (:func:`pretrain_env`,
+:func:`prepare_pretraining`), a fixed update
 schedule with a wall-clock cap (:func:`schedule_args`), the evaluation (:func:`eval_env`) and
 what a checkpoint records (:func:`checkpoint_state`).
 """
@@ -95,6 +96,13 @@ def pretrain_env(settings, world: Path, save_dir: Path) -> Dict[str, str]:
     if ground_every:  # 0: only the main file's own grounding rows
         env.update(GROUND_DATA=str(grounding_stream(world)), GROUND_CNT=str(ground_every))
     return env
+
+
+def prepare_pretraining(settings, world: Path) -> None:
+    """Write what :func:`pretrain_env`'s command reads beyond the toy world's own files: the
+    extra grounding stream when ``settings.pretrain_ground_every`` asks for one."""
+    if getattr(settings, "pretrain_ground_every", 0):
+        write_grounding_stream(world)
 
 
 def grounding_stream(world: Path) -> Path:
