@@ -10,11 +10,13 @@ Importing this module applies every fix once (idempotent):
    they are restored as the builtins they used to alias, only where absent.
 3. **Dataset indices.** fairseq hands datasets numpy integers: :func:`as_index`.
 4. **Valid-subset check.** ``fairseq-train`` accepts comma-separated TSV lists as data.
+5. **bf16 off TPUs.** ``--bf16`` no longer turns on fairseq's TPU mode where torch_xla is absent.
 """
 
 from __future__ import annotations
 
 import builtins
+import importlib.util
 import logging
 import os
 import types
@@ -129,11 +131,40 @@ def patch_valid_subset_check() -> None:
     data_utils.raise_if_valid_subsets_unintentionally_ignored = check_only_directories
 
 
+# --------------------------------------------------------------------------------------
+# 5. --bf16 on a GPU or CPU
+# --------------------------------------------------------------------------------------
+def patch_bf16_without_tpu() -> None:
+    """Keep ``fairseq-train --bf16`` on the GPU or CPU it was asked to run on (idempotent).
+
+    fairseq's option parsing sets ``--tpu`` whenever ``--bf16`` is given (in 2021 bf16 training
+    meant a TPU); its trainer then asks torch_xla for the device and fails. The plugin is
+    imported during that parsing, too early to change it, so ``distributed_utils.call_main``,
+    which ``fairseq-train`` calls next with the parsed config, turns the TPU mode off again
+    when torch_xla is not installed (with it, an explicit ``--tpu`` run is left alone).
+    """
+    from fairseq.distributed import utils as distributed_utils
+
+    original = distributed_utils.call_main
+    if getattr(original, "_unival_patched", False):
+        return
+
+    def call_main(cfg, main, **kwargs):
+        common = cfg.common
+        if common.bf16 and common.tpu and importlib.util.find_spec("torch_xla") is None:
+            common.tpu = False
+        return original(cfg, main, **kwargs)
+
+    call_main._unival_patched = True
+    distributed_utils.call_main = call_main
+
+
 def apply_all() -> None:
     """Apply every fix (called at import; safe to call again)."""
     restore_numpy_aliases()
     patch_fairseq_checkpoint_loading()
     patch_valid_subset_check()
+    patch_bf16_without_tpu()
 
 
 apply_all()

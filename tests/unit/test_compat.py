@@ -221,3 +221,17 @@ def test_valid_subset_check_accepts_tsv_lists_but_still_guards_directories(tmp_p
     (data_dir / "valid1.en").write_text("x\n")
     with pytest.raises(ValueError, match="valid1"):
         data_utils.raise_if_valid_subsets_unintentionally_ignored(_train_cfg(data_dir, tmp_path))
+
+
+def test_bf16_does_not_send_fairseq_train_to_a_tpu():
+    """fairseq's parser sets tpu=True with --bf16; without torch_xla call_main turns it off."""
+    from fairseq.dataclass.configs import FairseqConfig
+    from fairseq.distributed import utils as distributed_utils
+
+    seen = []
+    for bf16 in (True, False):
+        cfg = OmegaConf.structured(FairseqConfig())
+        cfg.common.bf16, cfg.common.tpu = bf16, True
+        distributed_utils.call_main(cfg, lambda c: seen.append(c.common.tpu))
+    # an explicit --tpu without bf16 is not ours to change (fairseq then asks torch_xla)
+    assert seen == [False, True]

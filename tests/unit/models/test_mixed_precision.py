@@ -43,6 +43,21 @@ def test_bf16_autocast_step_on_cpu():
     )  # weights stay fp32 under autocast
 
 
+def test_bf16_recipe_run_on_cpu(tmp_path):
+    """caption/train.sh with PRECISION=bf16 trains on the CPU it was given: fairseq's parser
+    also sets its TPU mode for --bf16, which the plugin turns off (unival.compat)."""
+    sys.path.insert(0, str(REPO_ROOT / "tests" / "e2e"))
+    from recipe_runs import CAPTION_TRAIN, inner_losses, run_recipe, tiny_recipe_env
+    from recipe_runs import write_caption_data
+
+    data = write_caption_data(tmp_path, rows=4)
+    env = tiny_recipe_env(data, tmp_path / "run", PRECISION="bf16", MAX_UPDATE="2")
+    log = run_recipe(CAPTION_TRAIN, env, tmp_path / "train.log", "--no-save")
+    losses = inner_losses(log)
+    assert sorted(losses) == [1, 2] and all(0 < float(v) < 20 for v in losses.values()), log
+    assert "--bf16" in log and "torch_xla" not in log
+
+
 @pytest.mark.gpu
 @pytest.mark.parametrize("precision", ["fp16", "bf16"])
 def test_short_gpu_run(precision, tmp_path):
