@@ -139,3 +139,22 @@ def test_base_updates_sets_the_base_schedule_only(tmp_path, capsys):
     assert chosen[1:] == plain[1:]
     with pytest.raises(SystemExit, match="must be >= 1"):
         demo_main(argv + ["--base-updates", "0"])
+
+
+def test_time_scale_shortens_every_schedule_and_cap_of_the_profile(tmp_path, capsys):
+    from unival.commands.demo import main as demo_main
+
+    argv = ["--device", "gpu", "--dry-run", "--out", str(tmp_path)]
+    assert demo_main(argv + ["--time-scale", "0.25"]) == 0
+    short = dict(c.split("\n", 1) for c in capsys.readouterr().out.lstrip("# ").split("\n# "))
+    trainings = {"base": GPU.pretrain, **{t: GPU.experts[t] for t in GPU.experts}}
+    trainings["audio_caption_scratch"] = GPU.experts["audio_caption"]
+    for label, budget in trainings.items():
+        flags = _flags(short[label])
+        assert flags["max-update"] == str(round(budget.updates * 0.25)), label
+        hours = float(flags["stop-time-hours"])
+        assert hours == pytest.approx(budget.minutes * 0.25 / 60, abs=1e-5), label
+    assert settings_for("gpu").pretrain == GPU.pretrain  # the profile itself is untouched
+    assert settings_for("cpu", time_scale=0.001).experts["caption"].updates == 1
+    with pytest.raises(SystemExit, match="--time-scale must be in"):
+        demo_main(argv + ["--time-scale", "0"])

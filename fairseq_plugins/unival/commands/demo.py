@@ -49,6 +49,14 @@ def build_parser() -> argparse.ArgumentParser:
         "fitted to this machine by a short speed probe (the report records it)",
     )
     parser.add_argument(
+        "--time-scale",
+        type=float,
+        default=1.0,
+        metavar="F",
+        help="every training's updates and wall-clock cap times F (default 1): e.g. 0.5 runs "
+        "the same recipe in about half the training time, with lower scores",
+    )
+    parser.add_argument(
         "--dry-run",
         action="store_true",
         help="print every training and evaluation command of the multitask and media stages "
@@ -63,8 +71,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     device = resolve_device(args.device)
     if args.base_updates is not None and args.base_updates < 1:
         raise SystemExit(f"--base-updates must be >= 1 (got {args.base_updates})")
+    if not 0 < args.time_scale <= 10:
+        raise SystemExit(f"--time-scale must be in (0, 10] (got {args.time_scale})")
     if args.dry_run:
-        settings = settings_for(device, args.smoke, base_updates=args.base_updates)
+        settings = settings_for(device, args.smoke, args.base_updates, args.time_scale)
         for label, command in render_commands(settings, Path(args.out)):
             print(f"# {label}\n{command}")
         return 0
@@ -76,6 +86,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         smoke=args.smoke,
         device=device,
         base_updates=args.base_updates,
+        time_scale=args.time_scale,
     )
     return 0
 

@@ -62,18 +62,38 @@ def resolve_device(name: str) -> str:
 
 
 def settings_for(
-    device: str, smoke: bool = False, base_updates: Optional[int] = None
+    device: str,
+    smoke: bool = False,
+    base_updates: Optional[int] = None,
+    time_scale: float = 1.0,
 ) -> MultitaskSettings:
     """A copy of the multitask/media settings for ``device`` (cpu or gpu); ``smoke``: the
-    toy-of-toy size on that device; ``base_updates``: the base's schedule, not calibrated."""
+    toy-of-toy size on that device; ``time_scale``: every training's updates and wall-clock
+    cap times this factor; ``base_updates``: the base's schedule (after the scaling), not
+    calibrated."""
     if smoke:
         settings = _on_device(SMOKE, device)
     else:
         settings = replace(GPU) if device == "gpu" else MultitaskSettings()
+    if time_scale != 1.0:
+        settings = scale_budgets(settings, time_scale)
     if base_updates is not None:
         settings.pretrain = replace(settings.pretrain, updates=base_updates)
         settings.calibrate = False
     return settings
+
+
+def scale_budgets(settings: MultitaskSettings, factor: float) -> MultitaskSettings:
+    """A copy whose base and experts have ``factor`` times their updates (at least 1) and
+    minutes: the same recipe in a shorter (or longer) run, each schedule still decaying to 0."""
+
+    def scaled(budget: Budget) -> Budget:
+        return replace(
+            budget, updates=max(1, round(budget.updates * factor)), minutes=budget.minutes * factor
+        )
+
+    experts = {name: scaled(budget) for name, budget in settings.experts.items()}
+    return replace(settings, pretrain=scaled(settings.pretrain), experts=experts)
 
 
 def _on_device(settings: MultitaskSettings, device: str) -> MultitaskSettings:
