@@ -47,8 +47,13 @@ def test_bf16_recipe_run_on_cpu(tmp_path):
     """caption/train.sh with PRECISION=bf16 trains on the CPU it was given: fairseq's parser
     also sets its TPU mode for --bf16, which the plugin turns off (unival.compat)."""
     sys.path.insert(0, str(REPO_ROOT / "tests" / "e2e"))
-    from recipe_runs import CAPTION_TRAIN, inner_losses, run_recipe, tiny_recipe_env
-    from recipe_runs import write_caption_data
+    from recipe_runs import (
+        CAPTION_TRAIN,
+        inner_losses,
+        run_recipe,
+        tiny_recipe_env,
+        write_caption_data,
+    )
 
     data = write_caption_data(tmp_path, rows=4)
     env = tiny_recipe_env(data, tmp_path / "run", PRECISION="bf16", MAX_UPDATE="2")
