@@ -5,6 +5,7 @@ import torch
 
 from unival.models import build_model
 from unival.models.adapters.base import distinct_media
+from unival.models.adapters.repeated_media import equal_rows
 from unival.models.perf import plain_path
 
 NO_DROPOUT = dict(dropout=0.0, attention_dropout=0.0, activation_dropout=0.0)
@@ -124,3 +125,21 @@ def test_evaluation_shares_unequal_repeats():
         fast, plain, _ = _fast_and_plain(model, net_input, prev)
     assert plain[2] == [6] and fast[2] == [3]
     torch.testing.assert_close(fast[0], plain[0], atol=1e-5, rtol=1e-5)
+
+
+def test_equal_rows_groups_as_the_exact_row_sort_does():
+    gen = torch.Generator().manual_seed(0)
+    distinct = torch.randn(5, 3 * 16 * 16, generator=gen)
+    picks = torch.tensor([3, 0, 3, 1, 4, 0, 3])  # row 2 never occurs
+    first, inverse, counts = equal_rows(distinct[picks])
+    assert torch.equal(distinct[picks][first][inverse], distinct[picks])
+    assert sorted(counts.tolist()) == [1, 1, 2, 3]
+    assert torch.equal(first.sort().values, torch.tensor([0, 1, 3, 4]))  # first occurrences
+
+
+def test_rows_that_share_a_weighted_sum_but_differ_stay_apart():
+    # with two columns the weights are (1, 2): both rows sum to 2, yet they differ
+    rows = torch.tensor([[2.0, 0.0], [0.0, 1.0], [2.0, 0.0]])
+    first, inverse, counts = equal_rows(rows)
+    assert torch.equal(rows[first][inverse], rows)
+    assert sorted(counts.tolist()) == [1, 2]
