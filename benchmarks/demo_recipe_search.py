@@ -10,6 +10,10 @@ caps: ``--capped``). The toy world is written once (``OUT/toy_world``) and share
     python benchmarks/demo_recipe_search.py --out outputs/recipe_search \
         --variants demo,no_colour_augment --scale 0.8 [--tasks vqa,snli_ve] [--json res.json]
 
+``--base CHECKPOINT`` skips the base and fine-tunes every variant's experts from that one
+(e.g. ``make demo``'s ``outputs/demo/multitask/base/checkpoints/checkpoint_last.pt``, whose
+toy world is the seed-0 one written here): a comparison of expert-side variants only.
+
 Prints a markdown table (for BENCHMARKS.md) and writes ``OUT/results.json`` after every variant.
 """
 
@@ -21,7 +25,7 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fairseq_plugins"))
 
@@ -59,6 +63,10 @@ VARIANTS: Dict[str, tuple] = {
         {"pretrain_ground_every": 0, "pretrain": Budget(1820, 6.0)},
     ),
     "expert_lr_5e-4": ("the image experts at lr 5e-4 (demo: 2e-4)", {"expert_lr": 5e-4}),
+    "vqa_from_base": (
+        "VQA fine-tuned from the base (demo: from the caption expert)",
+        {"vqa_from": "base"},
+    ),
 }
 UNCAPPED_MINUTES = 24 * 60.0
 
@@ -93,13 +101,17 @@ def same_world(a: MultitaskSettings, b: MultitaskSettings) -> bool:
     return all(getattr(a, k) == getattr(b, k) for k in keys)
 
 
-def run_variant(ctx: DemoContext, world: Path, name: str, settings, tasks) -> dict:
-    """Base + one expert per task under ``settings``: scores, updates and seconds."""
+def run_variant(
+    ctx: DemoContext, world: Path, name: str, settings, tasks, base: Optional[Path] = None
+) -> dict:
+    """Base (unless ``base`` is given) + one expert per task under ``settings``: scores,
+    updates and seconds."""
     runner = StageRunner(ctx, settings, world, ctx.out / name)
     runner.work.mkdir(parents=True, exist_ok=True)
     stage = MultitaskStage(settings)
     started = time.monotonic()
-    base = stage.train_base(ctx, runner)
+    if base is None:
+        base = stage.train_base(ctx, runner)
     base_seconds = round(time.monotonic() - started, 1)
     results, _ = stage.train_experts(runner, base, tasks)
     return {
@@ -148,7 +160,12 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--seed", type=int, default=0, help="the toy world's seed (the demo's: 0)")
     parser.add_argument("--json", help="also write the results here")
+    parser.add_argument(
+        "--base", type=Path, help="fine-tune every variant from this base instead of training one"
+    )
     args = parser.parse_args(argv)
+    if args.base is not None and not args.base.is_file():
+        raise SystemExit(f"--base: {args.base} does not exist (run make demo first)")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s | %(message)s", datefmt="%H:%M:%S")
 
     names = [n.strip() for n in args.variants.split(",") if n.strip()]
@@ -174,7 +191,7 @@ def main(argv=None) -> int:
     results: Dict[str, dict] = {}
     for name in names:
         logger.info("variant %s: %s", name, VARIANTS[name][0])
-        results[name] = run_variant(ctx, world, name, settings[name], tasks)
+        results[name] = run_variant(ctx, world, name, settings[name], tasks, args.base)
         report = {"scale": scale or None, "results": results}
         dump_json(out / "results.json", report)
         if args.json:

@@ -158,3 +158,23 @@ def test_time_scale_shortens_every_schedule_and_cap_of_the_profile(tmp_path, cap
     assert settings_for("cpu", time_scale=0.001).experts["caption"].updates == 1
     with pytest.raises(SystemExit, match="--time-scale must be in"):
         demo_main(argv + ["--time-scale", "0"])
+
+
+def test_vqa_continues_from_the_caption_expert_unless_told_otherwise(tmp_path):
+    from dataclasses import replace
+
+    from unival.demo.recipes import image_expert_init
+
+    commands = dict(render_commands(MultitaskSettings(), tmp_path))
+    multitask = tmp_path / "multitask"
+    base = multitask / "base" / "checkpoints" / "checkpoint_last.pt"
+    caption_expert = multitask / "caption" / "checkpoints" / "checkpoint_last.pt"
+    assert _flags(commands["vqa"])["restore-file"] == str(caption_expert)
+    for other in ("caption", "refcoco", "snli_ve"):
+        assert _flags(commands[other])["restore-file"] == str(base), other
+    from_base = dict(render_commands(replace(MultitaskSettings(), vqa_from="base"), tmp_path))
+    assert _flags(from_base["vqa"])["restore-file"] == str(base)
+    with pytest.raises(SystemExit, match="vqa_from must be one of"):
+        render_commands(replace(MultitaskSettings(), vqa_from="snli_ve"), tmp_path)
+    with pytest.raises(SystemExit, match="train it first"):
+        image_expert_init("vqa", MultitaskSettings(), base, trained={})

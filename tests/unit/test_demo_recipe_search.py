@@ -22,7 +22,7 @@ def test_scale_fixes_every_budgets_updates_and_lifts_the_caps(search):
     demo = MultitaskSettings()
     s = search.variant_settings("demo", scale=0.8)
     assert s.pretrain.updates == round(0.8 * demo.pretrain.updates) == 1040
-    assert s.experts["vqa"].updates == 200 and s.experts["refcoco"].updates == 160
+    assert s.experts["vqa"].updates == 400 and s.experts["refcoco"].updates == 160
     assert s.experts["video_qa"].lr == demo.experts["video_qa"].lr  # only updates and caps move
     assert min(b.minutes for b in [s.pretrain, *s.experts.values()]) >= 24 * 60
 
@@ -55,3 +55,12 @@ def test_refuses_unknown_tasks_and_needs_a_budget_mode(search, tmp_path, capsys)
     with pytest.raises(SystemExit) as stop:
         search.main(["--out", str(tmp_path)])
     assert stop.value.code == 2 and "--scale" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="--base: .*missing.pt does not exist"):
+        search.main(
+            ["--out", str(tmp_path), "--scale", "1", "--base", str(tmp_path / "missing.pt")]
+        )
+
+
+def test_the_vqa_start_variant_fine_tunes_vqa_from_the_base(search):
+    assert search.variant_settings("vqa_from_base").vqa_from == "base"
+    assert search.variant_settings("demo").vqa_from == "caption"

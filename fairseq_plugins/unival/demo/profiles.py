@@ -17,10 +17,11 @@ from typing import Dict, List, Optional, Tuple
 from unival.demo.context import RUN_SCRIPTS, demo_environment
 from unival.demo.media import video_init
 from unival.demo.multitask import SMOKE, Budget, MultitaskSettings, eval_env, finetune_env
-from unival.demo.recipes import pretrain_env
+from unival.demo.recipes import image_expert_init, pretrain_env
 from unival.demo.tasks import AUDIO_TASK, IMAGE_TASKS, VIDEO_TASKS
 
 DEVICES = ("auto", "cpu", "gpu", "cuda")
+CHECKPOINT = "checkpoint_last.pt"
 
 GPU = MultitaskSettings(
     device="gpu",
@@ -106,11 +107,15 @@ def render_commands(settings: MultitaskSettings, out: Path) -> List[Tuple[str, s
     here (a real run adds the base's training time, which fairseq carries over)."""
     out = Path(out)
     world = out / "toy_world"
-    base = out / "multitask" / "base" / "checkpoints" / "checkpoint_last.pt"
+    base = out / "multitask" / "base" / "checkpoints" / CHECKPOINT
     jobs: List[Tuple[str, str, Dict[str, str]]] = [
         ("base", "pretraining/stage1.sh", pretrain_env(settings, world, base.parent))
     ]
-    experts = [(t, "multitask", t.name, base) for t in IMAGE_TASKS]
+    trained = {t.name: out / "multitask" / t.name / "checkpoints" / CHECKPOINT for t in IMAGE_TASKS}
+    experts = [
+        (t, "multitask", t.name, image_expert_init(t.name, settings, base, trained))
+        for t in IMAGE_TASKS
+    ]
     experts += [
         (t, "media", t.name, video_init(t, settings, base, out / "media")) for t in VIDEO_TASKS
     ]
@@ -121,7 +126,7 @@ def render_commands(settings: MultitaskSettings, out: Path) -> List[Tuple[str, s
         hours = settings.experts[task.name].minutes / 60
         train_tsv = folder / f"{task.prefix}_train_shuffled.tsv"
         env = finetune_env(task, settings, world, train_tsv, init, folder / "checkpoints", hours)
-        checkpoint = folder / "checkpoints" / "checkpoint_last.pt"
+        checkpoint = folder / "checkpoints" / CHECKPOINT
         jobs.append((label, f"{task.script}/train.sh", env))
         jobs.append(
             (

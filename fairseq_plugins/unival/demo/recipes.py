@@ -1,8 +1,9 @@
 """The toy training recipe every demo shares: environment for the run scripts at toy size
 on CPU (:func:`common_train_env`), the multitask base (:func:`pretrain_env`,
 :func:`prepare_pretraining`), a fixed update
-schedule with a wall-clock cap (:func:`schedule_args`), the evaluation (:func:`eval_env`) and
-what a checkpoint records (:func:`checkpoint_state`).
+schedule with a wall-clock cap (:func:`schedule_args`), where an image expert starts
+(:func:`image_expert_init`), the evaluation (:func:`eval_env`) and what a checkpoint records
+(:func:`checkpoint_state`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,22 @@ from typing import Dict, List, Tuple
 # (the refcoco recipe and unify_task without video data already do), so all four checkpoints
 # have the same keys.
 NO_VIDEO_ENCODER = "--video-encoder-name=none"
+#: where the VQA expert starts: the base, or the caption expert (trained before it)
+VQA_STARTS = ("base", "caption")
+
+
+def image_expert_init(task_name: str, settings, base: Path, trained: Dict[str, Path]) -> Path:
+    """The checkpoint the image expert ``task_name`` starts from: the base, except VQA when
+    ``settings.vqa_from`` is "caption": the caption expert of ``trained`` (task name ->
+    checkpoint of the experts trained so far)."""
+    start = getattr(settings, "vqa_from", "base")
+    if start not in VQA_STARTS:
+        raise SystemExit(f"vqa_from must be one of {VQA_STARTS} (got {start!r})")
+    if task_name != "vqa" or start == "base":
+        return base
+    if "caption" not in trained:
+        raise SystemExit("vqa_from='caption' starts VQA from the caption expert: train it first")
+    return trained["caption"]
 
 
 def common_train_env(settings) -> Dict[str, str]:
