@@ -37,6 +37,7 @@ from unival.demo.multitask import (  # noqa: E402
     StageRunner,
     build_world,
 )
+from unival.demo.profiles import scale_budgets  # noqa: E402
 from unival.demo.recipes import checkpoint_state  # noqa: E402
 from unival.demo.tasks import IMAGE_TASKS  # noqa: E402
 
@@ -72,18 +73,17 @@ UNCAPPED_MINUTES = 24 * 60.0
 
 
 def scaled(settings: MultitaskSettings, scale: float) -> MultitaskSettings:
-    """``settings`` with every budget at ``round(scale x updates)`` updates and no practical
-    wall-clock cap (a day)."""
+    """``settings`` with every budget at ``round(scale x updates)`` updates
+    (:func:`~unival.demo.profiles.scale_budgets`) and no practical wall-clock cap (a day)."""
+    settings = scale_budgets(settings, scale)
 
-    def one(budget: Budget) -> Budget:
-        return replace(
-            budget, updates=max(1, round(scale * budget.updates)), minutes=UNCAPPED_MINUTES
-        )
+    def uncapped(budget: Budget) -> Budget:
+        return replace(budget, minutes=UNCAPPED_MINUTES)
 
     return replace(
         settings,
-        pretrain=one(settings.pretrain),
-        experts={name: one(b) for name, b in settings.experts.items()},
+        pretrain=uncapped(settings.pretrain),
+        experts={name: uncapped(b) for name, b in settings.experts.items()},
     )
 
 

@@ -1,4 +1,4 @@
-"""The GPU checks of BENCHMARKS.md §6b, in one run on one CUDA GPU.
+"""The GPU checks of BENCHMARKS.md §6h, in one run on one CUDA GPU.
 
     python benchmarks/gpu_checks.py --out OUT                      # everything, ~9 minutes
     python benchmarks/gpu_checks.py --out OUT --steps train,beam   # a subset
@@ -258,8 +258,9 @@ def step_precision(run: Run) -> dict:
         proc = run.call(["bash", str(script), "--no-save", "--disable-validation"], 150, env)
         check = loss_check(proc.stdout)
         check.update(exit=proc.returncode, seconds=round(time.monotonic() - started, 1))
-        check["ok"] = proc.returncode == 0 and check["all_finite"]
-        check["ok"] = check["ok"] and check["last_update"] == updates
+        check["ok"] = (
+            proc.returncode == 0 and check["all_finite"] and check["last_update"] == updates
+        )
         results[precision] = check
     return results
 

@@ -1,5 +1,7 @@
-"""Helpers shared by the end-to-end tests: run the installed console scripts for real."""
+"""Helpers shared by the tests: run the installed console scripts for real, load a
+``benchmarks/`` script as a module."""
 
+import importlib.util
 import os
 import socket
 import subprocess
@@ -9,6 +11,15 @@ from pathlib import Path
 import pytest
 
 BIN = Path(sys.executable).parent  # the venv's console scripts (fairseq-train, unival, ...)
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def load_benchmark(name: str):
+    """The script ``benchmarks/<name>.py`` as a module (the folder is not a package)."""
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _threads_per_test_process() -> int:

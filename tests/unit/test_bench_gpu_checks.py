@@ -1,18 +1,12 @@
 """benchmarks/gpu_checks.py: how a recipe run's log is judged, and the step list."""
 
-import importlib.util
-
 import pytest
+from helpers import load_benchmark
 
 
 @pytest.fixture(scope="module")
-def checks(repo_root):
-    module_spec = importlib.util.spec_from_file_location(
-        "gpu_checks", repo_root / "benchmarks" / "gpu_checks.py"
-    )
-    module = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(module)
-    return module
+def checks():
+    return load_benchmark("gpu_checks")
 
 
 def _inner(loss, updates):

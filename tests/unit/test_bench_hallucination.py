@@ -1,23 +1,18 @@
 """benchmarks/bench_hallucination.py: the SCST training file and the commands it runs."""
 
-import importlib.util
 import shlex
 import subprocess
 from argparse import Namespace
 
 import pytest
+from helpers import load_benchmark
 
 from unival.demo.context import RUN_SCRIPTS, demo_environment
 
 
 @pytest.fixture(scope="module")
-def bench(repo_root):
-    module_spec = importlib.util.spec_from_file_location(
-        "bench_hallucination", repo_root / "benchmarks" / "bench_hallucination.py"
-    )
-    module = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(module)
-    return module
+def bench():
+    return load_benchmark("bench_hallucination")
 
 
 def test_per_image_rows_join_an_images_captions_under_its_id(bench, tmp_path):

@@ -1,21 +1,14 @@
 """benchmarks/demo_recipe_search.py: variants at fixed updates, the table, and refusals."""
 
-import importlib.util
-from pathlib import Path
-
 import pytest
+from helpers import load_benchmark
 
 from unival.demo.multitask import MultitaskSettings
-
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "demo_recipe_search.py"
 
 
 @pytest.fixture(scope="module")
 def search():
-    spec = importlib.util.spec_from_file_location("demo_recipe_search", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("demo_recipe_search")
 
 
 def test_scale_fixes_every_budgets_updates_and_lifts_the_caps(search):

@@ -1,20 +1,13 @@
 """benchmarks/demo_seed_spread.py: the seed-spread tables of the audio and merging findings,
 and its refusals."""
 
-import importlib.util
-from pathlib import Path
-
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "demo_seed_spread.py"
+from helpers import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def spread_module():
-    spec = importlib.util.spec_from_file_location("demo_seed_spread", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("demo_seed_spread")
 
 
 def test_table_lists_every_seed_with_mean_and_sample_sd(spread_module):

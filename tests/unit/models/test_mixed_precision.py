@@ -43,9 +43,8 @@ def test_bf16_autocast_step_on_cpu():
     )  # weights stay fp32 under autocast
 
 
-def test_bf16_recipe_run_on_cpu(tmp_path):
-    """caption/train.sh with PRECISION=bf16 trains on the CPU it was given: fairseq's parser
-    also sets its TPU mode for --bf16, which the plugin turns off (unival.compat)."""
+def _caption_run(tmp_path, rows: int, **values: str) -> tuple:
+    """A real tiny caption/train.sh run (tests/e2e/recipe_runs.py): ({update: logged loss}, log)."""
     sys.path.insert(0, str(REPO_ROOT / "tests" / "e2e"))
     from recipe_runs import (
         CAPTION_TRAIN,
@@ -55,10 +54,16 @@ def test_bf16_recipe_run_on_cpu(tmp_path):
         write_caption_data,
     )
 
-    data = write_caption_data(tmp_path, rows=4)
-    env = tiny_recipe_env(data, tmp_path / "run", PRECISION="bf16", MAX_UPDATE="2")
+    data = write_caption_data(tmp_path, rows=rows)
+    env = tiny_recipe_env(data, tmp_path / "run", **values)
     log = run_recipe(CAPTION_TRAIN, env, tmp_path / "train.log", "--no-save")
-    losses = inner_losses(log)
+    return inner_losses(log), log
+
+
+def test_bf16_recipe_run_on_cpu(tmp_path):
+    """caption/train.sh with PRECISION=bf16 trains on the CPU it was given: fairseq's parser
+    also sets its TPU mode for --bf16, which the plugin turns off (unival.compat)."""
+    losses, log = _caption_run(tmp_path, 4, PRECISION="bf16", MAX_UPDATE="2")
     assert sorted(losses) == [1, 2] and all(0 < float(v) < 20 for v in losses.values()), log
     assert "--bf16" in log and "torch_xla" not in log
 
@@ -68,21 +73,9 @@ def test_bf16_recipe_run_on_cpu(tmp_path):
 def test_short_gpu_run(precision, tmp_path):
     """caption/train.sh on one GPU with PRECISION=fp16|bf16: 4 updates, finite losses,
     no overflow stop."""
-    sys.path.insert(0, str(REPO_ROOT / "tests" / "e2e"))
-    from recipe_runs import (
-        CAPTION_TRAIN,
-        inner_losses,
-        run_recipe,
-        tiny_recipe_env,
-        write_caption_data,
+    losses, log = _caption_run(
+        tmp_path, 8, DEVICE="gpu", PRECISION=precision, MAX_EPOCH="2", BATCH_SIZE="4"
     )
-
-    data = write_caption_data(tmp_path, rows=8)
-    env = tiny_recipe_env(
-        data, tmp_path / "run", DEVICE="gpu", PRECISION=precision, MAX_EPOCH="2", BATCH_SIZE="4"
-    )
-    log = run_recipe(CAPTION_TRAIN, env, tmp_path / "train.log")
-    losses = inner_losses(log)
     assert sorted(losses) == [1, 2, 3, 4] and all(float(v) < 20 for v in losses.values()), log[
         -3000:
     ]
