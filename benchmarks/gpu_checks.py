@@ -11,9 +11,10 @@ Steps (each in its own process with a time limit, so one failure does not stop t
 - ``train``: ``bench_model.py`` bf16 train steps of ``unival_base`` at 480 px (the research
   stage-1 dropout/drop-path), counted FLOPs, TFLOP/s and MFU against the datasheet peak;
 - ``beam``: ``bench_model.py`` beam-5 captioning of batches of 384 px images in bf16: images/s;
-- ``precision``: ``run_scripts/caption/train.sh`` (``unival_base`` from scratch, 480 px, its
-  own batch) for 50 updates on toy-world captions with ``PRECISION=bf16`` and ``fp16``: every
-  logged loss must be finite and the run must reach update 50;
+- ``precision``: ``run_scripts/caption/train.sh`` (``unival_base`` from scratch, 480 px,
+  micro-batches of 16, two per update) for 50 updates on toy-world captions with
+  ``PRECISION=bf16`` and ``fp16``, the two runs side by side: every logged loss must be finite
+  and each run must reach update 50;
 - ``demo``: ``python -m unival.demo --device gpu --time-scale F`` (``make demo``'s GPU profile,
   every training's updates and cap times F), multitask and media stages.
 
@@ -32,6 +33,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -46,6 +48,7 @@ SIZES = {
         "bench_args": ["--dtype", "bf16", "--threads", "8"],
         "updates": 50,
         "precisions": ("bf16", "fp16"),
+        "global_batch": "32",  # 2 micro-batches of the script's 16 per update
         "caption_env": {"DEVICE": "gpu", "NUM_WORKERS": "4"},
         "demo_args": ["--device", "gpu"],
     },
@@ -55,7 +58,8 @@ SIZES = {
         "beam": "beam_b2_64",
         "bench_args": ["--quick"],
         "updates": 4,
-        "precisions": ("bf16",),
+        "precisions": ("bf16", "fp32"),
+        "global_batch": "8",
         "caption_env": {
             "DEVICE": "cpu",
             "ARCH": "unival_tiny",
@@ -65,7 +69,7 @@ SIZES = {
             "IMAGE_ENCODER": "",
             "RESNET_TYPE": "",
         },
-        "demo_args": ["--device", "cpu", "--smoke"],
+        "demo_args": ["--device", "cpu", "--smoke", "--parallel-experts", "3"],
     },
 }
 #: ``train_inner`` line of fairseq's simple log: loss and update count
@@ -235,15 +239,18 @@ def loss_check(output: str) -> dict:
 
 
 def step_precision(run: Run) -> dict:
+    """``caption/train.sh`` once per precision, the runs side by side (their speed is not
+    measured, only that every loss is finite up to the last update)."""
     world = toy_captions(run)
-    results = {}
     updates = run.size["updates"]
-    for precision in run.size["precisions"]:
+
+    def train(precision: str) -> dict:
         save = run.work / f"caption_{precision}"
         shutil.rmtree(save, ignore_errors=True)
         env = {
             **run.size["caption_env"],
             "PRECISION": precision,
+            "GLOBAL_BATCH": run.size["global_batch"],
             "TRAIN_DATA": str(world / "caption_train.tsv"),
             "VALID_DATA": str(world / "caption_valid.tsv"),
             "DICT_PATH": str(world / "dict.txt"),
@@ -261,8 +268,11 @@ def step_precision(run: Run) -> dict:
         check["ok"] = (
             proc.returncode == 0 and check["all_finite"] and check["last_update"] == updates
         )
-        results[precision] = check
-    return results
+        return check
+
+    precisions = run.size["precisions"]
+    with ThreadPoolExecutor(max_workers=len(precisions)) as pool:
+        return dict(zip(precisions, pool.map(train, precisions)))
 
 
 def step_demo(run: Run) -> dict:
@@ -276,7 +286,15 @@ def step_demo(run: Run) -> dict:
     report = work / "report.json"
     if report.exists():
         shutil.copy(report, run.out / "demo_report.json")
-    return {"exit": proc.returncode, "report": report.exists()}
+    logs = run.out / "demo_logs"  # what each training and evaluation printed, if it stopped early
+    for path in work.glob("*/*.log"):
+        (logs / path.parent.name).mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, logs / path.parent.name / path.name)
+    scores = {  # every expert evaluated, also in a stage the deadline stopped
+        f"{path.parents[2].name}/{path.parents[1].name}": json.loads(path.read_text())
+        for path in sorted(work.glob("*/*/eval/scores.json"))
+    }
+    return {"exit": proc.returncode, "report": report.exists(), "scores": scores}
 
 
 def main(argv=None) -> int:

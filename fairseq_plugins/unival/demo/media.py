@@ -57,18 +57,27 @@ class MediaStage:
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
         runner = StageRunner(ctx, self.settings, ctx.world, work)
+        inits = {task.name: video_init(task, self.settings, base, work) for task in VIDEO_TASKS}
+        inits.update(audio_caption=base, audio_caption_scratch=None)
+        tasks = {task.name: task for task in VIDEO_TASKS}
+        tasks.update(audio_caption=AUDIO_TASK, audio_caption_scratch=AUDIO_TASK)
         results = {}
-        for task in VIDEO_TASKS:  # video captioning first: video QA may start from it
-            init = video_init(task, self.settings, base, work)
-            model = runner.finetune(task, init, task.name)
-            results[task.name] = runner.evaluate(task, model, task.name)
-            results[task.name]["init"] = (
-                "multitask base" if init == base else "video caption expert"
-            )
-        for label, init in (("audio_caption", base), ("audio_caption_scratch", None)):
-            model = runner.finetune(AUDIO_TASK, init, label)
-            results[label] = runner.evaluate(AUDIO_TASK, model, label)
-            results[label]["init"] = "multitask base (no audio seen)" if init else "scratch"
+
+        def train(label: str) -> None:
+            init = inits[label]
+            model = runner.finetune(tasks[label], init, label)
+            results[label] = runner.evaluate(tasks[label], model, label)
+            if label.startswith("audio"):
+                results[label]["init"] = "multitask base (no audio seen)" if init else "scratch"
+            else:
+                results[label]["init"] = (
+                    "multitask base" if init == base else "video caption expert"
+                )
+
+        # video QA may start from the video-captioning expert: it trains after it
+        starts = {"video_qa": "video_caption"} if inits["video_qa"] != base else {}
+        runner.run_experts(list(inits), starts, train)
+        results = {label: results[label] for label in inits}
         self.results = results
         transfer = results["audio_caption"]["score"] - results["audio_caption_scratch"]["score"]
         return {

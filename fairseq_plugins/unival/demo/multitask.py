@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shlex
 import shutil
 import sys
 import time
@@ -27,15 +26,14 @@ from typing import Dict, Optional
 from unival.demo.calibrate import calibrate
 from unival.demo.context import RUN_SCRIPTS, TOY_WORLD_SCRIPT, DemoContext, shuffle_rows
 from unival.demo.recipes import (
-    NO_VIDEO_ENCODER,
     checkpoint_state,
-    common_train_env,
     eval_env,
+    finetune_env,
     image_expert_init,
     prepare_pretraining,
     pretrain_env,
-    schedule_args,
 )
+from unival.demo.schedule import expert_chains, run_chains
 from unival.demo.tasks import (
     IMAGE_TASKS,
     DemoTask,
@@ -118,6 +116,8 @@ class MultitaskSettings:
     eval_batch_size: int = 25
     num_workers: int = 1
     log_interval: int = 50
+    # experts trained at the same time (unival.demo.schedule); 1: one after the other
+    parallel_experts: int = 1
 
     # what unival.demo.merge.steps.pretrain_env reads (the merge demo's base recipe)
     @property
@@ -165,60 +165,6 @@ def build_world(ctx: DemoContext, s: MultitaskSettings, world: Path, log: Path) 
     )
 
 
-def finetune_env(
-    task: DemoTask,
-    s: MultitaskSettings,
-    world: Path,
-    train_tsv: Path,
-    init: Optional[Path],
-    save_dir: Path,
-    stop_hours: float,
-) -> Dict[str, str]:
-    """``run_scripts/<task>/train.sh`` from ``init`` (None: from scratch), no validation: the
-    last checkpoint is the model (the learning rate has decayed to 0 by then)."""
-    budget = s.experts[task.name]
-    extra = schedule_args(budget.updates, stop_hours) + ["--disable-validation"]
-    env = {
-        **common_train_env(s),
-        **task.env,
-        "UNIVAL_DATA": str(world),
-        "TRAIN_DATA": str(train_tsv),
-        "VALID_DATA": str(task.valid_tsv(world)),
-        "DICT_PATH": str(world / "dict.txt"),
-        "INIT_CHECKPOINT": str(init) if init else "scratch",
-        "SAVE_DIR": str(save_dir),
-        "LR": str(budget.lr or s.expert_lr),
-    }
-    if task.media == "image" and task.name != "refcoco":  # the refcoco recipe drops it already
-        extra.append(NO_VIDEO_ENCODER)
-    if task.name == "vqa":
-        env["ANS2LABEL"] = str(world / "vqa_ans2label.pkl")
-    if task.media == "video":
-        env.update(
-            VIDEO_ENCODER="",
-            NUM_FRAMES=str(s.num_frames),
-            PATCH_FRAME_SIZE=str(s.video_size),
-            VIDEO_DIR=str(world),
-        )
-        if task.name == "video_qa":
-            env["ANS2LABEL"] = str(world / "video_qa_answers.txt")
-    if task.media == "audio":
-        env.update(
-            AUDIO_ENCODER=s.audio_encoder,
-            AUDIO_SAMPLE_RATE=str(s.audio_sample_rate),
-            MAX_AUDIO_LEN=str(s.max_audio_len),
-            MEL_BINS=str(s.mel_bins),
-            AUDIO_DIR=str(world),
-        )
-        extra.append(NO_VIDEO_ENCODER)
-    if task.media != "image" and init is not None:
-        # the base has seen no video or audio: its new encoder starts from random weights on
-        # purpose (whether image-text pretraining transfers is what the media stage measures)
-        env["UNIVAL_ALLOW_MISSING_WEIGHTS"] = "1"
-    env["EXTRA_ARGS"] = shlex.join(extra)
-    return env
-
-
 class StageRunner:
     """Shared steps of the two stages: fine-tune from a checkpoint, evaluate, score."""
 
@@ -226,6 +172,20 @@ class StageRunner:
         self.ctx, self.s, self.world, self.work = ctx, settings, world, work
         self.train_log = work / "train.log"
         self.seconds: Dict[str, float] = {}
+
+    def logs(self, label: str) -> tuple:
+        """(train log, eval log) of expert ``label``: the stage's shared logs, or the expert's
+        own when experts train side by side."""
+        if self.s.parallel_experts > 1:
+            return self.work / f"{label}.train.log", self.work / f"{label}.eval.log"
+        return self.train_log, self.work / "eval.log"
+
+    def run_experts(self, order, starts: Dict[str, Optional[str]], step) -> None:
+        """``step(label)`` for every expert of ``order``, after the expert it starts from
+        (``starts``), ``parallel_experts`` chains at a time (:mod:`unival.demo.schedule`)."""
+        chains = expert_chains(order, starts)
+        steps = [[lambda label=label: step(label) for label in chain] for chain in chains]
+        run_chains(steps, self.s.parallel_experts)
 
     def finetune(self, task: DemoTask, init: Optional[Path], label: str) -> Path:
         started = time.monotonic()
@@ -245,11 +205,11 @@ class StageRunner:
             task.name,
             budget.updates,
             budget.minutes,
-            self.train_log,
+            self.logs(label)[0],
         )
         self.ctx.run(
             ["bash", str(RUN_SCRIPTS / task.script / "train.sh")],
-            self.train_log,
+            self.logs(label)[0],
             finetune_env(
                 task, self.s, self.world, train_tsv, init, folder / "checkpoints", stop_hours
             ),
@@ -262,7 +222,7 @@ class StageRunner:
         results = self.work / label / "eval"
         self.ctx.run(
             ["bash", str(RUN_SCRIPTS / task.script / "eval.sh")],
-            self.work / "eval.log",
+            self.logs(label)[1],
             eval_env(task, self.s, self.world, checkpoint, results),
         )
         scores = json.loads((results / "scores.json").read_text())
@@ -341,21 +301,29 @@ class MultitaskStage:
 
     @staticmethod
     def train_experts(runner: "StageRunner", base: Path, tasks) -> tuple:
-        """Fine-tune and score one expert per task, in order, from ``base`` (VQA: see
-        :func:`image_expert_init`): (results, checkpoints), each keyed by task name."""
+        """Fine-tune and score one expert per task from ``base`` (VQA: see
+        :func:`image_expert_init`), ``parallel_experts`` at a time: (results, checkpoints),
+        each keyed by task name in the order of ``tasks``."""
         results, experts = {}, {}
-        for task in tasks:
-            init = image_expert_init(task.name, runner.s, base, experts)
-            experts[task.name] = runner.finetune(task, init, task.name)
-            results[task.name] = runner.evaluate(task, experts[task.name], task.name)
+        by_name = {task.name: task for task in tasks}
+
+        def train(name: str) -> None:
+            task = by_name[name]
+            init = image_expert_init(name, runner.s, base, experts)
+            experts[name] = runner.finetune(task, init, name)
+            results[name] = runner.evaluate(task, experts[name], name)
             logger.info(
                 "multitask: %s %s %.3f (baseline %.3f)",
-                task.name,
+                name,
                 task.metric,
-                results[task.name]["score"],
-                results[task.name]["baseline_score"],
+                results[name]["score"],
+                results[name]["baseline_score"],
             )
-        return results, experts
+
+        vqa_after_caption = runner.s.vqa_from == "caption" and "caption" in by_name
+        runner.run_experts(list(by_name), {"vqa": "caption"} if vqa_after_caption else {}, train)
+        order = [name for name in by_name if name in results]
+        return {n: results[n] for n in order}, {n: experts[n] for n in order}
 
     def describe(self) -> str:
         lines = format_task_table(

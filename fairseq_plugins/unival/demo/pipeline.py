@@ -57,18 +57,20 @@ def run_demo(
     device: str = "cpu",
     base_updates: Optional[int] = None,
     time_scale: float = 1.0,
+    parallel_experts: Optional[int] = None,
 ) -> Dict:
     """Run the stages ``names`` into ``out`` on ``device`` (cpu, or gpu: the GPU profile of
     :mod:`unival.demo.profiles`); returns the report (also written as ``report.json``) and
     prints the summary tables. ``base_updates``: the base's schedule, instead of the CPU
     recipe's speed probe (:mod:`unival.demo.calibrate`); ``time_scale``: every training's updates
-    and cap times this factor."""
+    and cap times this factor; ``parallel_experts``: experts trained at once (None: the
+    profile's)."""
     check_stage_order(names)
     require_checkout()
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     ctx = DemoContext(out=out, seed=seed, env=demo_environment(), device=device)
-    settings = settings_for(device, smoke, base_updates, time_scale)
+    settings = settings_for(device, smoke, base_updates, time_scale, parallel_experts)
 
     started = time.monotonic()
     stages: List = []
@@ -77,7 +79,11 @@ def run_demo(
             stages.append(STAGE_CLASSES[name](settings))
         else:
             stages.append(STAGE_CLASSES[name]())
-    report: Dict = {"device": device, "time_scale": time_scale}
+    report: Dict = {
+        "device": device,
+        "time_scale": time_scale,
+        "parallel_experts": settings.parallel_experts,
+    }
     for stage in stages:
         report[stage.name] = stage.run(ctx)
         (out / "report.json").write_text(

@@ -2,8 +2,9 @@
 
 ``--device auto`` (the default) picks the GPU profile when torch sees a CUDA device. The GPU
 profile keeps the toy world's 64 px scenes and ``unival_tiny`` but trains on more data, with
-larger batches and many more updates in bf16, and is meant to finish in about 15 minutes on
-one H100/H200-class GPU. :func:`render_commands` prints every training and evaluation command
+larger batches and many more updates in bf16, trains up to three independent experts at the
+same time (:mod:`unival.demo.schedule`), and is meant to finish in about 15 minutes on one
+H100/H200-class GPU. :func:`render_commands` prints every training and evaluation command
 a profile would run (the run scripts' ``DRY_RUN=1``) without running anything.
 """
 
@@ -16,8 +17,8 @@ from typing import Dict, List, Optional, Tuple
 
 from unival.demo.context import RUN_SCRIPTS, demo_environment
 from unival.demo.media import video_init
-from unival.demo.multitask import SMOKE, Budget, MultitaskSettings, eval_env, finetune_env
-from unival.demo.recipes import image_expert_init, pretrain_env
+from unival.demo.multitask import SMOKE, Budget, MultitaskSettings, eval_env
+from unival.demo.recipes import finetune_env, image_expert_init, pretrain_env
 from unival.demo.tasks import AUDIO_TASK, IMAGE_TASKS, VIDEO_TASKS
 
 DEVICES = ("auto", "cpu", "gpu", "cuda")
@@ -48,6 +49,7 @@ GPU = MultitaskSettings(
     eval_batch_size=100,
     num_workers=4,
     log_interval=100,
+    parallel_experts=3,  # a unival_tiny step leaves the GPU mostly idle
 )
 
 
@@ -67,11 +69,12 @@ def settings_for(
     smoke: bool = False,
     base_updates: Optional[int] = None,
     time_scale: float = 1.0,
+    parallel_experts: Optional[int] = None,
 ) -> MultitaskSettings:
     """A copy of the multitask/media settings for ``device`` (cpu or gpu); ``smoke``: the
     toy-of-toy size on that device; ``time_scale``: every training's updates and wall-clock
     cap times this factor; ``base_updates``: the base's schedule (after the scaling), not
-    calibrated."""
+    calibrated; ``parallel_experts``: experts trained at once (None: the profile's)."""
     if smoke:
         settings = _on_device(SMOKE, device)
     else:
@@ -81,6 +84,8 @@ def settings_for(
     if base_updates is not None:
         settings.pretrain = replace(settings.pretrain, updates=base_updates)
         settings.calibrate = False
+    if parallel_experts is not None:
+        settings.parallel_experts = parallel_experts
     return settings
 
 

@@ -2,7 +2,8 @@
 on CPU (:func:`common_train_env`), the multitask base (:func:`pretrain_env`,
 :func:`prepare_pretraining`), a fixed update
 schedule with a wall-clock cap (:func:`schedule_args`), where an image expert starts
-(:func:`image_expert_init`), the evaluation (:func:`eval_env`) and what a checkpoint records
+(:func:`image_expert_init`), an expert's fine-tuning (:func:`finetune_env`), the evaluation
+(:func:`eval_env`) and what a checkpoint records
 (:func:`checkpoint_state`).
 """
 
@@ -10,7 +11,10 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
+
+if TYPE_CHECKING:
+    from unival.demo.tasks import DemoTask
 
 # unival_tiny has a ResNeXt video encoder by default; the image-only base and experts drop it
 # (the refcoco recipe and unify_task without video data already do), so all four checkpoints
@@ -169,3 +173,57 @@ def checkpoint_state(checkpoint: Path) -> Tuple[int, float]:
     state = checkpoint_utils.load_checkpoint_to_cpu(str(checkpoint))
     seconds = (state.get("extra_state") or {}).get("previous_training_time", 0.0)
     return int(state["optimizer_history"][-1]["num_updates"]), float(seconds)
+
+
+def finetune_env(
+    task: DemoTask,
+    s,
+    world: Path,
+    train_tsv: Path,
+    init: Optional[Path],
+    save_dir: Path,
+    stop_hours: float,
+) -> Dict[str, str]:
+    """``run_scripts/<task>/train.sh`` from ``init`` (None: from scratch), no validation: the
+    last checkpoint is the model (the learning rate has decayed to 0 by then)."""
+    budget = s.experts[task.name]
+    extra = schedule_args(budget.updates, stop_hours) + ["--disable-validation"]
+    env = {
+        **common_train_env(s),
+        **task.env,
+        "UNIVAL_DATA": str(world),
+        "TRAIN_DATA": str(train_tsv),
+        "VALID_DATA": str(task.valid_tsv(world)),
+        "DICT_PATH": str(world / "dict.txt"),
+        "INIT_CHECKPOINT": str(init) if init else "scratch",
+        "SAVE_DIR": str(save_dir),
+        "LR": str(budget.lr or s.expert_lr),
+    }
+    if task.media == "image" and task.name != "refcoco":  # the refcoco recipe drops it already
+        extra.append(NO_VIDEO_ENCODER)
+    if task.name == "vqa":
+        env["ANS2LABEL"] = str(world / "vqa_ans2label.pkl")
+    if task.media == "video":
+        env.update(
+            VIDEO_ENCODER="",
+            NUM_FRAMES=str(s.num_frames),
+            PATCH_FRAME_SIZE=str(s.video_size),
+            VIDEO_DIR=str(world),
+        )
+        if task.name == "video_qa":
+            env["ANS2LABEL"] = str(world / "video_qa_answers.txt")
+    if task.media == "audio":
+        env.update(
+            AUDIO_ENCODER=s.audio_encoder,
+            AUDIO_SAMPLE_RATE=str(s.audio_sample_rate),
+            MAX_AUDIO_LEN=str(s.max_audio_len),
+            MEL_BINS=str(s.mel_bins),
+            AUDIO_DIR=str(world),
+        )
+        extra.append(NO_VIDEO_ENCODER)
+    if task.media != "image" and init is not None:
+        # the base has seen no video or audio: its new encoder starts from random weights on
+        # purpose (whether image-text pretraining transfers is what the media stage measures)
+        env["UNIVAL_ALLOW_MISSING_WEIGHTS"] = "1"
+    env["EXTRA_ARGS"] = shlex.join(extra)
+    return env
