@@ -25,12 +25,13 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from fairseq import metrics
-from fairseq.data import FairseqDataset, iterators
+from fairseq.data import FairseqDataset
 from fairseq.distributed import utils as distributed_utils
 from fairseq.optim.amp_optimizer import AMPOptimizer
 from fairseq.tasks import FairseqTask
 
 from unival.data.bad_rows import BadRowBudget
+from unival.data.fork_safe_iterator import ForkSafeEpochBatchIterator
 from unival.data.tsv import TSVFile
 from unival.generation import ConstraintRangeMask, UnivalSequenceGenerator, parse_constraint_range
 from unival.tasks.bpe_adapter import UnivalBPE
@@ -185,7 +186,7 @@ class UnivalTask(FairseqTask):
         if total_rows is not None:
             wanted = math.ceil(math.ceil(total_rows / num_shards) / max_sentences)
             batches += [[] for _ in range(wanted - len(batches))]
-        epoch_iter = iterators.EpochBatchIterator(
+        epoch_iter = ForkSafeEpochBatchIterator(
             dataset=dataset,
             collate_fn=dataset.collater,
             batch_sampler=batches,
