@@ -35,16 +35,21 @@ GPU = MultitaskSettings(
     media_num_test=150,
     batch_size=64,
     pretrain_batch_size=32,  # rows (two examples each)
-    pretrain=Budget(8000, 4.5),
-    calibrate=False,  # sized for one H100/H200-class GPU
+    # Schedules sized to what one H200 reached inside each cap with three experts side by
+    # side (BENCHMARKS.md section 1, "GPU profile": base 13.4 updates/s, image experts 570-770
+    # updates/min, video about 200, audio about 590), so that each learning rate decays to 0
+    # by the cap instead of being cut off half way; the video chain, the media stage's
+    # longest, gets 1.5 minutes per expert.
+    pretrain=Budget(3600, 4.5),
+    calibrate=False,
     experts={
-        "caption": Budget(1500, 1.0),
-        "vqa": Budget(1500, 1.0),
-        "refcoco": Budget(2000, 1.25),
-        "snli_ve": Budget(1000, 0.75),
-        "video_caption": Budget(1000, 1.0, 5e-4),
-        "video_qa": Budget(1000, 0.75, 5e-4),
-        "audio_caption": Budget(1000, 0.75, 1e-3),
+        "caption": Budget(750, 1.0),
+        "vqa": Budget(750, 1.0),
+        "refcoco": Budget(950, 1.25),
+        "snli_ve": Budget(420, 0.75),
+        "video_caption": Budget(290, 1.5, 5e-4),
+        "video_qa": Budget(280, 1.5, 5e-4),
+        "audio_caption": Budget(420, 0.75, 1e-3),
     },
     eval_batch_size=100,
     num_workers=4,
