@@ -2,7 +2,10 @@
 
     python benchmarks/gpu_checks.py --out OUT                      # everything, ~9 minutes
     python benchmarks/gpu_checks.py --out OUT --steps train,beam   # a subset
-    python benchmarks/gpu_checks.py --out OUT --demo-time-scale 1  # the full demo profile
+    # the full demo profile (about 14 minutes) in two calls of under 10 minutes:
+    python benchmarks/gpu_checks.py --out OUT --steps demo --demo-time-scale 1 \
+        --demo-stages multitask
+    python benchmarks/gpu_checks.py --out OUT --steps demo --demo-time-scale 1 --demo-stages media
 
 Steps (each in its own process with a time limit, so one failure does not stop the rest):
 
@@ -16,7 +19,8 @@ Steps (each in its own process with a time limit, so one failure does not stop t
   ``PRECISION=bf16`` and ``fp16``, the two runs side by side: every logged loss must be finite
   and each run must reach update 50;
 - ``demo``: ``python -m unival.demo --device gpu --time-scale F`` (``make demo``'s GPU profile,
-  every training's updates and cap times F), multitask and media stages.
+  every training's updates and cap times F), multitask and media stages (``--demo-stages``:
+  ``multitask`` in one call, ``media`` in the next, for runs longer than one device call).
 
 Writes ``OUT/gpu_checks.json`` (every figure), ``OUT/gpu_checks.log`` (the steps' output),
 ``OUT/demo_report.json`` and ``OUT/demo.log``; the demo's own files go to ``--work``.
@@ -83,6 +87,12 @@ def parse_args(argv=None):
     parser.add_argument("--steps", default=",".join(STEPS), help=f"comma list of {STEPS}")
     parser.add_argument(
         "--demo-time-scale", type=float, default=0.2, help="the demo's --time-scale (1: ~15 min)"
+    )
+    parser.add_argument(
+        "--demo-stages",
+        default="multitask,media",
+        help="the demo's --stages; 'media' alone continues an earlier 'multitask' call in --work "
+        "(the full profile, about 14 min, needs two device calls of at most 10 min)",
     )
     parser.add_argument(
         "--cpu-check",
@@ -277,9 +287,11 @@ def step_precision(run: Run) -> dict:
 
 def step_demo(run: Run) -> dict:
     work = run.work / "demo"
-    shutil.rmtree(work, ignore_errors=True)
+    stages = run.args.demo_stages
+    if "multitask" in stages.split(","):  # else: continue the earlier call's multitask stage
+        shutil.rmtree(work, ignore_errors=True)
     cmd = [sys.executable, "-m", "unival.demo", *run.size["demo_args"], "--out", str(work)]
-    cmd += ["--time-scale", str(run.args.demo_time_scale), "--stages", "multitask,media"]
+    cmd += ["--time-scale", str(run.args.demo_time_scale), "--stages", stages]
     paths = [str(REPO / "fairseq_plugins"), os.environ.get("PYTHONPATH", "")]
     env = {"PYTHONPATH": os.pathsep.join(p for p in paths if p)}
     proc = run.call(cmd, run.left() - 5, env, log_path=run.out / "demo.log")

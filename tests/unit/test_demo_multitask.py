@@ -283,3 +283,39 @@ def test_the_training_seed_reaches_fairseq(world):
         AUDIO_TASK, MultitaskSettings(), world, world / "t.tsv", None, world / "c", 0.1
     )
     assert _flags(_render("audio_caption/train.sh", default))["--seed"] == "1"
+
+
+def _earlier_run(out: Path, tasks=("caption", "vqa")) -> None:
+    """The files a finished ``--stages multitask`` run leaves in ``out`` (empty checkpoints)."""
+    (out / "toy_world").mkdir(parents=True)
+    (out / "toy_world" / "dict.txt").write_text("a 1\n")
+    base = out / "multitask" / "base" / "checkpoints"
+    base.mkdir(parents=True)
+    (base / "checkpoint_last.pt").write_bytes(b"")
+    section = {"tasks": {name: {"score": 0.5} for name in tasks}, "base_updates": 7}
+    (out / "report.json").write_text(json.dumps({"device": "gpu", "multitask": section}))
+
+
+def test_media_can_follow_an_earlier_multitask_run_into_the_same_folder(tmp_path):
+    from unival.demo.context import DemoContext
+    from unival.demo.pipeline import earlier_multitask
+
+    _earlier_run(tmp_path)
+    ctx = DemoContext(out=tmp_path, seed=0, env={})
+    section = earlier_multitask(tmp_path, ctx)
+    assert section["base_updates"] == 7
+    assert ctx.base == tmp_path / "multitask" / "base" / "checkpoints" / "checkpoint_last.pt"
+    assert ctx.world == tmp_path / "toy_world"
+    assert ctx.experts == {
+        name: tmp_path / "multitask" / name / "checkpoints" / "checkpoint_last.pt"
+        for name in ("caption", "vqa")
+    }
+
+
+def test_an_earlier_run_without_its_base_is_named_and_refused(tmp_path):
+    _earlier_run(tmp_path)
+    (tmp_path / "multitask" / "base" / "checkpoints" / "checkpoint_last.pt").unlink()
+    with pytest.raises(SystemExit, match="base/checkpoints/checkpoint_last.pt"):
+        demo_main(["--out", str(tmp_path), "--stages", "media"])
+    with pytest.raises(SystemExit, match="list multitask before media"):
+        demo_main(["--out", str(tmp_path), "--stages", "media,multitask"])

@@ -34,12 +34,15 @@ STAGE_CLASSES = {
 }
 
 
-def check_stage_order(names: Sequence[str]) -> None:
-    """Refuse unknown stages, and media / probes without the multitask stage before them."""
+def check_stage_order(names: Sequence[str], multitask_done: bool = False) -> None:
+    """Refuse unknown stages, and media / probes without the multitask stage before them (in
+    this run, or, with ``multitask_done``, in an earlier run into the same folder)."""
     unknown = [n for n in names if n not in STAGE_NAMES]
     if unknown:
         raise SystemExit(f"unknown stage(s) {unknown}; known: {', '.join(STAGE_NAMES)}")
     for later in ("media", "probes"):
+        if later in names and multitask_done and "multitask" not in names:
+            continue
         if later in names and (
             "multitask" not in names or names.index("multitask") > names.index(later)
         ):
@@ -47,6 +50,32 @@ def check_stage_order(names: Sequence[str]) -> None:
                 f"the {later} stage starts from the multitask stage's models: "
                 f"list multitask before {later} (--stages multitask,{later})"
             )
+
+
+def earlier_multitask(out: Path, ctx: DemoContext) -> Dict:
+    """The multitask stage a previous run wrote into ``out`` (its section of ``report.json``),
+    with ``ctx.world``, ``ctx.base`` and ``ctx.experts`` pointing at its files, so that
+    ``--stages media`` (or ``media,probes``) can follow ``--stages multitask`` as a second
+    command. Exits with a message naming what is missing."""
+    report_path = out / "report.json"
+    section = None
+    if report_path.is_file():
+        section = json.loads(report_path.read_text()).get("multitask")
+    base = out / "multitask" / "base" / "checkpoints" / "checkpoint_last.pt"
+    world = out / "toy_world"
+    missing = [str(p) for p in (base, world / "dict.txt") if not p.exists()]
+    if section is None or missing:
+        what = ", ".join(missing) if missing else f"a multitask section in {report_path}"
+        raise SystemExit(
+            f"the media and probes stages start from the multitask stage's models: run "
+            f"--stages multitask first (into {out}), or list it before them ({what} not found)"
+        )
+    ctx.world, ctx.base = world, base
+    ctx.experts = {
+        name: out / "multitask" / name / "checkpoints" / "checkpoint_last.pt"
+        for name in section.get("tasks", {})
+    }
+    return section
 
 
 def run_demo(
@@ -65,12 +94,18 @@ def run_demo(
     recipe's speed probe (:mod:`unival.demo.calibrate`); ``time_scale``: every training's updates
     and cap times this factor; ``parallel_experts``: experts trained at once (None: the
     profile's)."""
-    check_stage_order(names)
-    require_checkout()
+    names = list(names)
     out = Path(out).resolve()
-    out.mkdir(parents=True, exist_ok=True)
     ctx = DemoContext(out=out, seed=seed, env=demo_environment(), device=device)
     settings = settings_for(device, smoke, base_updates, time_scale, parallel_experts)
+    earlier = None
+    if "multitask" not in names and {"media", "probes"} & set(names):
+        check_stage_order(names, multitask_done=True)
+        earlier = earlier_multitask(out, ctx)
+        ctx.image_size = settings.image_size
+    check_stage_order(names, multitask_done=earlier is not None)
+    require_checkout()
+    out.mkdir(parents=True, exist_ok=True)
 
     started = time.monotonic()
     stages: List = []
@@ -84,6 +119,8 @@ def run_demo(
         "time_scale": time_scale,
         "parallel_experts": settings.parallel_experts,
     }
+    if earlier is not None:
+        report["multitask"] = earlier  # from the earlier run into this folder
     for stage in stages:
         report[stage.name] = stage.run(ctx)
         (out / "report.json").write_text(
