@@ -325,8 +325,7 @@ class MultitaskStage:
 
         vqa_after_caption = runner.s.vqa_from == "caption" and "caption" in by_name
         runner.run_experts(list(by_name), {"vqa": "caption"} if vqa_after_caption else {}, train)
-        order = [name for name in by_name if name in results]
-        return {n: results[n] for n in order}, {n: experts[n] for n in order}
+        return {n: results[n] for n in by_name}, {n: experts[n] for n in by_name}
 
     def describe(self) -> str:
         lines = format_task_table(

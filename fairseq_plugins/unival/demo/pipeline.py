@@ -20,7 +20,7 @@ from unival.demo.context import DemoContext, demo_environment, require_checkout
 from unival.demo.media import MediaStage
 from unival.demo.multitask import MultitaskStage
 from unival.demo.probes import ProbesStage
-from unival.demo.profiles import settings_for
+from unival.demo.profiles import CHECKPOINT, settings_for
 
 logger = logging.getLogger("unival.demo")
 
@@ -34,17 +34,17 @@ STAGE_CLASSES = {
 }
 
 
-def check_stage_order(names: Sequence[str], multitask_done: bool = False) -> None:
-    """Refuse unknown stages, and media / probes without the multitask stage before them (in
-    this run, or, with ``multitask_done``, in an earlier run into the same folder)."""
+def check_stage_order(names: Sequence[str]) -> None:
+    """Refuse unknown stages, and media / probes listed before the multitask stage (without it
+    they continue an earlier run's: :func:`earlier_multitask`)."""
     unknown = [n for n in names if n not in STAGE_NAMES]
     if unknown:
         raise SystemExit(f"unknown stage(s) {unknown}; known: {', '.join(STAGE_NAMES)}")
     for later in ("media", "probes"):
-        if later in names and multitask_done and "multitask" not in names:
-            continue
-        if later in names and (
-            "multitask" not in names or names.index("multitask") > names.index(later)
+        if (
+            later in names
+            and "multitask" in names
+            and names.index("multitask") > names.index(later)
         ):
             raise SystemExit(
                 f"the {later} stage starts from the multitask stage's models: "
@@ -61,7 +61,7 @@ def earlier_multitask(out: Path, ctx: DemoContext) -> Dict:
     section = None
     if report_path.is_file():
         section = json.loads(report_path.read_text()).get("multitask")
-    base = out / "multitask" / "base" / "checkpoints" / "checkpoint_last.pt"
+    base = out / "multitask" / "base" / "checkpoints" / CHECKPOINT
     world = out / "toy_world"
     missing = [str(p) for p in (base, world / "dict.txt") if not p.exists()]
     if section is None or missing:
@@ -72,7 +72,7 @@ def earlier_multitask(out: Path, ctx: DemoContext) -> Dict:
         )
     ctx.world, ctx.base = world, base
     ctx.experts = {
-        name: out / "multitask" / name / "checkpoints" / "checkpoint_last.pt"
+        name: out / "multitask" / name / "checkpoints" / CHECKPOINT
         for name in section.get("tasks", {})
     }
     return section
@@ -98,12 +98,11 @@ def run_demo(
     out = Path(out).resolve()
     ctx = DemoContext(out=out, seed=seed, env=demo_environment(), device=device)
     settings = settings_for(device, smoke, base_updates, time_scale, parallel_experts)
+    check_stage_order(names)
     earlier = None
     if "multitask" not in names and {"media", "probes"} & set(names):
-        check_stage_order(names, multitask_done=True)
         earlier = earlier_multitask(out, ctx)
         ctx.image_size = settings.image_size
-    check_stage_order(names, multitask_done=earlier is not None)
     require_checkout()
     out.mkdir(parents=True, exist_ok=True)
 
