@@ -62,6 +62,14 @@ def test_gpu_trainings_run_on_the_gpu_in_bf16_with_the_profile_batches(gpu_comma
         assert int(flags["batch-size"]) == batch, label
 
 
+def test_gpu_video_experts_get_their_own_loader_workers(gpu_commands):
+    assert GPU.video_num_workers != GPU.num_workers
+    for label in ("video_caption", "video_qa"):
+        assert int(_flags(gpu_commands[label])["num-workers"]) == GPU.video_num_workers, label
+    for label in ("base", "caption", "refcoco", "audio_caption"):
+        assert int(_flags(gpu_commands[label])["num-workers"]) == GPU.num_workers, label
+
+
 def test_gpu_evaluations_do_not_ask_for_the_cpu(gpu_commands):
     for label in LABELS[1:]:
         flags = _flags(gpu_commands[f"{label} eval"])

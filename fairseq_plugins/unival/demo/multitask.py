@@ -118,6 +118,9 @@ class MultitaskSettings:
     caption_beam: int = 3
     eval_batch_size: int = 25
     num_workers: int = 1
+    # loader workers of the video experts (0: num_workers): a video item costs several times
+    # an image item to decode, and the video chain trains mostly alone
+    video_num_workers: int = 0
     log_interval: int = 50
     # experts trained at the same time (unival.demo.schedule); 1: one after the other
     parallel_experts: int = 1

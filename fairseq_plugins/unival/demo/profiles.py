@@ -39,12 +39,13 @@ GPU = MultitaskSettings(
     # side (BENCHMARKS.md section 1, "GPU profile": base 13.4 updates/s, image experts 570-770
     # updates/min, video about 200, audio about 590), so that each learning rate decays to 0
     # by the cap instead of being cut off half way; the video chain, the media stage's
-    # longest, gets 1.5 minutes per expert.
-    pretrain=Budget(3600, 4.5),
+    # longest, gets 1.5 minutes per expert. The whole run, about 12 minutes plus start-up,
+    # fits the 15 minutes of one lent device session in two calls (multitask, then media).
+    pretrain=Budget(3100, 4.0),
     calibrate=False,
     experts={
-        "caption": Budget(750, 1.0),
-        "vqa": Budget(750, 1.0),
+        "caption": Budget(550, 0.75),
+        "vqa": Budget(550, 0.75),
         "refcoco": Budget(950, 1.25),
         "snli_ve": Budget(420, 0.75),
         "video_caption": Budget(290, 1.5, 5e-4),
@@ -53,6 +54,9 @@ GPU = MultitaskSettings(
     },
     eval_batch_size=100,
     num_workers=4,
+    # video items cost several image items to decode, and the video experts ran at a third
+    # of the image experts' rate with 4 workers
+    video_num_workers=8,
     log_interval=100,
     parallel_experts=3,  # a unival_tiny step leaves the GPU mostly idle
 )

@@ -210,6 +210,8 @@ def finetune_env(
             PATCH_FRAME_SIZE=str(s.video_size),
             VIDEO_DIR=str(world),
         )
+        if getattr(s, "video_num_workers", 0):
+            env["NUM_WORKERS"] = str(s.video_num_workers)
         if task.name == "video_qa":
             env["ANS2LABEL"] = str(world / "video_qa_answers.txt")
     if task.media == "audio":

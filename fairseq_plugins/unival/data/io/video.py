@@ -28,6 +28,10 @@ SAMPLINGS = ("rand", "middle", "uniform")
 METHODS = ("seek", "linear")
 # a seek (decoder flush + restart at a key frame) pays off only when it skips this many frames
 SEEK_MIN_SKIP = 8
+# FFmpeg's decoder threading ("AUTO", "FRAME", "SLICE"); None: one thread per decoder, the
+# default: loader workers already decode in parallel, and on short clips FFmpeg's threads
+# cost more than they save (benchmarks/bench_video_step.py: 2.5 against 4.3 ms per toy clip)
+FFMPEG_THREAD_TYPE = None
 
 
 # ---------------------------------------------------------------------------------------
@@ -107,10 +111,11 @@ def _open(path: str | os.PathLike):
 
 @contextlib.contextmanager
 def _opened(path: str | os.PathLike):
-    """``(container, video_stream)`` of ``path``, decoding with FFmpeg's own threading."""
+    """``(container, video_stream)`` of ``path``, decoding as ``FFMPEG_THREAD_TYPE`` says."""
     container, stream = _open(path)
     try:
-        stream.thread_type = "AUTO"
+        if FFMPEG_THREAD_TYPE is not None:
+            stream.thread_type = FFMPEG_THREAD_TYPE
         yield container, stream
     finally:
         container.close()
