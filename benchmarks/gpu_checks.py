@@ -2,7 +2,7 @@
 
     python benchmarks/gpu_checks.py --out OUT                      # everything, ~9 minutes
     python benchmarks/gpu_checks.py --out OUT --steps train,beam   # a subset
-    # the full demo profile (about 14 minutes) in two calls of under 10 minutes:
+    # the full demo profile (about 13 minutes) in two calls of under 10 minutes:
     python benchmarks/gpu_checks.py --out OUT --steps demo --demo-time-scale 1 \
         --demo-stages multitask
     python benchmarks/gpu_checks.py --out OUT --steps demo --demo-time-scale 1 --demo-stages media
@@ -92,7 +92,7 @@ def parse_args(argv=None):
         "--demo-stages",
         default="multitask,media",
         help="the demo's --stages; 'media' alone continues an earlier 'multitask' call in --work "
-        "(the full profile, about 14 min, needs two device calls of at most 10 min)",
+        "(the full profile, about 13 min, needs two device calls of at most 10 min)",
     )
     parser.add_argument(
         "--cpu-check",
