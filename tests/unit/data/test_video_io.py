@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from unival.data.io import video as video_io
 from unival.data.io.video import probe_num_frames, read_video_frames, sample_frame_indices
 from unival.data.io.video_transforms import (
     apply_op,
@@ -133,6 +134,29 @@ def test_seek_and_linear_agree_on_random_draws(tmp_path):
         a = read_video_frames(path, 5, "rand", rng=np.random.default_rng(seed), method="seek")
         b = read_video_frames(path, 5, "rand", rng=np.random.default_rng(seed), method="linear")
         assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("thread_type", [None, "AUTO", "FRAME", "SLICE"])
+def test_decoder_threading_is_the_setting_and_decodes_the_same_frames(
+    tmp_path, monkeypatch, thread_type
+):
+    path = tmp_path / "noise.mp4"
+    rng = np.random.default_rng(0)
+    with av.open(str(path), "w") as container:  # textured frames: a decoding slip shows
+        stream = container.add_stream("libx264", rate=8)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for _ in range(20):
+            array = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(array, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    reference = read_video_frames(path, 6, "uniform")
+    monkeypatch.setattr(video_io, "FFMPEG_THREAD_TYPE", thread_type)
+    with video_io._opened(path) as (_, stream):
+        expected = "SLICE" if thread_type is None else thread_type  # FFmpeg's own default
+        assert stream.thread_type.name == expected
+    assert torch.equal(read_video_frames(path, 6, "uniform"), reference)
 
 
 @pytest.mark.parametrize("suffix", [".mkv", ".h264"])  # no frame count / no timestamps
