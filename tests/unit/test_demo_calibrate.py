@@ -32,7 +32,12 @@ def test_reference_is_the_speed_at_which_the_base_fills_its_cap():
     [(8.0, 1.8), (2.0, 1.0), (4.0, 1.0), (40.0, 3.0)],  # faster, slower, equal, far faster
 )
 def test_budget_scale_is_clamped_between_one_and_the_maximum(ups, expected):
-    assert budget_scale(ups, reference=4.0, margin=0.9) == pytest.approx(expected)
+    assert budget_scale(ups, reference=4.0, margin=0.9, max_scale=3.0) == pytest.approx(expected)
+
+
+def test_a_fast_machine_gets_at_most_fifteen_percent_more_base_updates():
+    assert budget_scale(40.0, reference=4.0) == pytest.approx(1.15)
+    assert budget_scale(5.0, reference=4.0) == pytest.approx(0.85 * 5.0 / 4.0)  # under the cap
 
 
 def test_a_chosen_base_schedule_replaces_the_probe_and_leaves_the_experts():
