@@ -37,7 +37,9 @@ def test_probe_measures_the_base_and_scales_its_schedule(world, tmp_path, monkey
 
     assert result["reference_ups"] == pytest.approx(30 / 1200, abs=1e-3)
     # three logged intervals after the first: a real speed, far above the tiny reference
-    assert result["probe_ups"] > 0.1 and result["scale"] == 3.0
-    assert settings.pretrain == replace(SMOKE.pretrain, updates=90, minutes=20.0)
+    assert result["probe_ups"] > 0.1 and result["scale"] == cal.MAX_BASE_SCALE
+    assert settings.pretrain == replace(
+        SMOKE.pretrain, updates=round(30 * cal.MAX_BASE_SCALE), minutes=20.0
+    )
     assert settings.experts == experts
     assert not (tmp_path / "speed_probe").exists()

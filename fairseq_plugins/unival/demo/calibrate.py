@@ -8,7 +8,7 @@ BENCHMARKS.md section 1). So before the base trains, a short probe of the base's
 measures this machine's updates/s, and the base gets ``margin x measured / reference`` times
 its updates, clamped to ``[1, max_scale]``. The cap does not change, so neither does the
 demo's wall time; on a slower machine the scale stays 1 and the cap stops the base as before.
-The scale is held to :data:`MAX_BASE_SCALE`: a longer base made worse experts.
+The scale is held to :data:`MAX_BASE_SCALE`: longer bases did not make better experts.
 """
 
 from __future__ import annotations
@@ -27,9 +27,10 @@ from unival.demo.recipes import prepare_pretraining, pretrain_env
 logger = logging.getLogger("unival.demo")
 
 PROBE_UPDATES = 120
-# Bases of 1,300 and 1,466 updates gave caption experts of 5.63 / 5.40 CIDEr-D and VQA experts
-# of 0.670 / 0.675; bases of 1,729-1,747 updates 4.83-5.26 and 0.515-0.594 (same seed and
-# world, BENCHMARKS.md section 1), so a fast machine gets at most 15% more base updates
+# Longer bases did not make better experts: five bases of 1,300-1,747 updates (same seed and
+# world) gave caption experts of 4.83-5.63 CIDEr-D and VQA experts of 0.515-0.675 with no
+# trend beyond that spread (BENCHMARKS.md section 1), so a fast machine gets at most 15% more
+# base updates and finishes the base before its cap instead
 MAX_BASE_SCALE = 1.15
 PROBE_LOG_INTERVAL = 20
 _UPS = re.compile(r"\| train_inner \|.*?\bups=([0-9.]+)")
