@@ -153,16 +153,21 @@ def loader_figures(args) -> dict:
         build_video_split(tmp, "train", clips, config)
         paths = sorted(Path(tmp, "videos", "train").glob("*.mp4"))
         loader = VideoLoader(num_frames=4, size=32)
-        for threading in ("AUTO", None):
-            video_io.FFMPEG_THREAD_TYPE = threading
-            rng = np.random.default_rng(0)
-            times = []
-            for _ in range(3):
-                start = time.perf_counter()
-                for path in paths:
-                    loader.load(str(path), train=True, rng=rng)
-                times.append((time.perf_counter() - start) / len(paths))
-            figures[f"video_item_ms_threads_{threading or 'off'}"] = 1e3 * statistics.median(times)
+        default = video_io.FFMPEG_THREAD_TYPE
+        try:
+            for threading in ("AUTO", None):
+                video_io.FFMPEG_THREAD_TYPE = threading
+                rng = np.random.default_rng(0)
+                times = []
+                for _ in range(3):
+                    start = time.perf_counter()
+                    for path in paths:
+                        loader.load(str(path), train=True, rng=rng)
+                    times.append((time.perf_counter() - start) / len(paths))
+                ms = 1e3 * statistics.median(times)
+                figures[f"video_item_ms_threads_{threading or 'off'}"] = ms
+        finally:
+            video_io.FFMPEG_THREAD_TYPE = default
     return figures
 
 

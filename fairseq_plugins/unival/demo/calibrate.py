@@ -27,13 +27,13 @@ from unival.demo.recipes import prepare_pretraining, pretrain_env
 logger = logging.getLogger("unival.demo")
 
 PROBE_UPDATES = 120
+PROBE_LOG_INTERVAL = 20
+_UPS = re.compile(r"\| train_inner \|.*?\bups=([0-9.]+)")
 # Longer bases did not make better experts: five bases of 1,300-1,747 updates (same seed and
 # world) gave caption experts of 4.83-5.63 CIDEr-D and VQA experts of 0.515-0.675 with no
 # trend beyond that spread (BENCHMARKS.md section 1), so a fast machine gets at most 15% more
 # base updates and finishes the base before its cap instead
 MAX_BASE_SCALE = 1.15
-PROBE_LOG_INTERVAL = 20
-_UPS = re.compile(r"\| train_inner \|.*?\bups=([0-9.]+)")
 
 
 def reference_ups(settings) -> float:
