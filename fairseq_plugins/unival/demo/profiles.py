@@ -43,6 +43,10 @@ GPU = MultitaskSettings(
     # fits the 15 minutes of one lent device session in two calls (multitask, then media).
     pretrain=Budget(3100, 4.0),
     calibrate=False,
+    # the profile met every aim without them (BENCHMARKS.md section 1, "GPU profile"); they
+    # stay off until a GPU run with them is measured
+    absolute_positions=False,
+    sinusoidal_location_init=False,
     experts={
         "caption": Budget(550, 0.75),
         "vqa": Budget(550, 0.75),

@@ -70,6 +70,20 @@ def common_train_env(settings) -> Dict[str, str]:
     return env
 
 
+def location_args(settings) -> List[str]:
+    """Model flags that let the toy base learn where things are, for the base and every
+    training that starts from it (the same architecture throughout): absolute positions added
+    to the encoder's inputs (the reference's ``--entangle-position-embedding``) and sinusoidal
+    starting values for the bins and patch positions (``--sinusoidal-location-init``, read only
+    by a training from scratch). Off for settings without the fields."""
+    args = []
+    if getattr(settings, "absolute_positions", False):
+        args.append("--entangle-position-embedding")
+    if getattr(settings, "sinusoidal_location_init", False):
+        args.append("--sinusoidal-location-init")
+    return args
+
+
 def schedule_args(updates: int, stop_hours: float) -> List[str]:
     """A fixed number of updates (the learning rate decays to 0 over them) and a wall-clock cap."""
     return [
@@ -91,6 +105,7 @@ def pretrain_env(settings, world: Path, save_dir: Path) -> Dict[str, str]:
     extra = schedule_args(settings.pretrain_updates, settings.pretrain_minutes / 60) + [
         f"--random-resize-max={settings.image_size}",
         "--no-epoch-checkpoints",
+        *location_args(settings),
     ]
     augment_ops = getattr(settings, "pretrain_augment_ops", "")
     if augment_ops:  # empty: the recipe's ten RandomAugment ops
@@ -188,6 +203,7 @@ def finetune_env(
     last checkpoint is the model (the learning rate has decayed to 0 by then)."""
     budget = s.experts[task.name]
     extra = schedule_args(budget.updates, stop_hours) + ["--disable-validation"]
+    extra += location_args(s)
     env = {
         **common_train_env(s),
         **task.env,

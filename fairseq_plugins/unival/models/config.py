@@ -107,6 +107,14 @@ class UnivalConfig(FairseqDataclass):
     freeze_video_encoder: bool = _f(False, "freeze the video backbone")
     freeze_audio_encoder: bool = _f(False, "freeze the audio backbone")
 
+    # initialisation (from-scratch training; a loaded checkpoint replaces these weights)
+    sinusoidal_location_init: bool = _f(
+        False,
+        "draw the <bin_k> token embeddings and the image patch-position table as sinusoids of "
+        "the bin index / grid cell instead of random normals: neighbouring bins and cells "
+        "start alike, which lets grounding learn from scratch in far fewer updates",
+    )
+
     # memory
     checkpoint_activations: bool = _f(
         False, "recompute encoder/decoder layer activations in the backward pass (saves memory)"

@@ -13,6 +13,7 @@ from unival.models.adapters.construction import AUDIO_FRONTEND_MODULES
 from unival.models.config import UnivalConfig, resolve_config
 from unival.models.decoder import UnivalDecoder
 from unival.models.encoder import UnivalEncoder
+from unival.models.location_init import apply_sinusoidal_location_init
 from unival.models.missing_weights import DETERMINISTIC_BUFFERS, check_missing
 
 logger = logging.getLogger(__name__)
@@ -76,7 +77,10 @@ class UnivalModel(FairseqEncoderDecoderModel):
             decoder_embed = nn.Embedding(len(tgt_dict), cfg.decoder_embed_dim, tgt_dict.pad())
         encoder = UnivalEncoder(cfg, src_dict, encoder_embed)
         decoder = UnivalDecoder(cfg, tgt_dict, decoder_embed)
-        return cls(cfg, encoder, decoder)
+        model = cls(cfg, encoder, decoder)
+        if cfg.sinusoidal_location_init:
+            apply_sinusoidal_location_init(model)
+        return model
 
     def _apply_freezing(self, cfg: UnivalConfig) -> None:
         """``freeze_*`` flags (e.g. the "onlylinear" recipes): requires_grad False on the frozen
