@@ -63,6 +63,14 @@ VARIANTS: Dict[str, tuple] = {
         "no extra grounding stream, 1,820 base updates (about the demo's base compute)",
         {"pretrain_ground_every": 0, "pretrain": Budget(1820, 6.0)},
     ),
+    "no_location_init": (
+        "random <bin_k> rows and patch positions at the start (demo: sinusoidal)",
+        {"sinusoidal_location_init": False},
+    ),
+    "no_encoder_positions": (
+        "positions only as attention biases (demo: also added to the encoder's inputs)",
+        {"absolute_positions": False},
+    ),
     "expert_lr_5e-4": ("the image experts at lr 5e-4 (demo: 2e-4)", {"expert_lr": 5e-4}),
     "vqa_from_base": (
         "VQA fine-tuned from the base (demo: from the caption expert)",

@@ -86,6 +86,22 @@ def test_the_cpu_recipe_still_trains_on_the_cpu_in_fp32(tmp_path):
     assert _flags(commands["refcoco eval"]).get("cpu") is True
 
 
+def test_the_cpu_base_and_every_training_from_it_locate_and_the_gpu_profile_does_not(
+    tmp_path, gpu_commands
+):
+    """One architecture from the base to its experts: a fine-tuning without the encoder
+    positions would drop what the base learned to read."""
+    location = ("entangle-position-embedding", "sinusoidal-location-init")
+    commands = dict(render_commands(MultitaskSettings(), tmp_path))
+    for label in LABELS:
+        cpu, gpu = _flags(commands[label]), _flags(gpu_commands[label])
+        assert all(cpu.get(flag) is True for flag in location), label
+        assert not any(flag in gpu for flag in location), label
+    plain = MultitaskSettings(absolute_positions=False, sinusoidal_location_init=False)
+    for label, command in render_commands(plain, tmp_path / "plain"):
+        assert not any(flag in _flags(command) for flag in location), label
+
+
 def test_device_names():
     assert resolve_device("cuda") == "gpu"
     assert resolve_device("cpu") == "cpu"
