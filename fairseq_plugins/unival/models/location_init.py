@@ -19,6 +19,8 @@ import torch
 from fairseq.data import Dictionary
 from torch import Tensor, nn
 
+from unival.tokenizer import bin_symbol
+
 # wavelengths in bins: 8 bins is 4 px of a 512 px max_image_size, 512 half the 1,000 bins
 BIN_WAVELENGTHS = (8.0, 512.0)
 # wavelengths in grid cells: from two cells to beyond the 42-cell grid
@@ -38,11 +40,11 @@ def sinusoids(positions: Tensor, dim: int, wavelengths: Tuple[float, float]) -> 
 
 def bin_token_range(dictionary: Dictionary) -> Optional[Tuple[int, int]]:
     """``(first id, count)`` of the consecutive ``<bin_0>``, ``<bin_1>``, ... symbols, or None."""
-    first = dictionary.index("<bin_0>")
+    first = dictionary.index(bin_symbol(0))
     if first == dictionary.unk():
         return None
     count = 0
-    while first + count < len(dictionary) and dictionary[first + count] == f"<bin_{count}>":
+    while first + count < len(dictionary) and dictionary[first + count] == bin_symbol(count):
         count += 1
     return first, count
 
@@ -80,8 +82,10 @@ def init_grid_positions(table: nn.Embedding, grid: int) -> None:
 def apply_sinusoidal_location_init(model: nn.Module) -> None:
     """Give a freshly built UnIVAL model sinusoidal ``<bin_k>`` rows (token embeddings and
     output layer, each table once when tied) and image patch positions (the encoder's)."""
-    tables = [(model.encoder.embed_tokens.weight, model.encoder.dictionary)]
-    tables.append((model.decoder.embed_tokens.weight, model.decoder.dictionary))
+    tables = [
+        (model.encoder.embed_tokens.weight, model.encoder.dictionary),
+        (model.decoder.embed_tokens.weight, model.decoder.dictionary),
+    ]
     projection = getattr(model.decoder, "output_projection", None)
     if projection is not None:
         tables.append((projection.weight, model.decoder.dictionary))
