@@ -64,8 +64,12 @@ VARIANTS: Dict[str, tuple] = {
         {"pretrain_ground_every": 0, "pretrain": Budget(1820, 6.0)},
     ),
     "no_location_init": (
-        "random <bin_k> rows and patch positions at the start (demo: sinusoidal)",
-        {"sinusoidal_location_init": False},
+        "random <bin_k> rows at the start (demo: sinusoidal)",
+        {"sinusoidal_bins": False},
+    ),
+    "sinusoidal_patch_positions": (
+        "sinusoidal patch positions at the start too (demo: random)",
+        {"sinusoidal_patch_positions": True},
     ),
     "no_encoder_positions": (
         "positions only as attention biases (demo: also added to the encoder's inputs)",

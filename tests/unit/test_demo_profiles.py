@@ -90,16 +90,21 @@ def test_the_cpu_base_and_every_training_from_it_locate_and_the_gpu_profile_does
     tmp_path, gpu_commands
 ):
     """One architecture from the base to its experts: a fine-tuning without the encoder
-    positions would drop what the base learned to read."""
-    location = ("entangle-position-embedding", "sinusoidal-location-init")
+    positions would drop what the base learned to read. The CPU recipe starts the bins, not
+    the patch positions, as sinusoids; each switch maps to its own flag."""
+    used = ("entangle-position-embedding", "sinusoidal-bin-init")
+    unused = "sinusoidal-patch-position-init"
     commands = dict(render_commands(MultitaskSettings(), tmp_path))
     for label in LABELS:
         cpu, gpu = _flags(commands[label]), _flags(gpu_commands[label])
-        assert all(cpu.get(flag) is True for flag in location), label
-        assert not any(flag in gpu for flag in location), label
-    plain = MultitaskSettings(absolute_positions=False, sinusoidal_location_init=False)
+        assert all(cpu.get(flag) is True for flag in used) and unused not in cpu, label
+        assert not any(flag in gpu for flag in (*used, unused)), label
+    plain = MultitaskSettings(absolute_positions=False, sinusoidal_bins=False)
     for label, command in render_commands(plain, tmp_path / "plain"):
-        assert not any(flag in _flags(command) for flag in location), label
+        assert not any(flag in _flags(command) for flag in (*used, unused)), label
+    patches = MultitaskSettings(absolute_positions=False, sinusoidal_patch_positions=True)
+    flags = _flags(dict(render_commands(patches, tmp_path / "patches"))["base"])
+    assert flags.get(unused) is True and "entangle-position-embedding" not in flags
 
 
 def test_device_names():

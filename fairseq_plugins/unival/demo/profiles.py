@@ -46,7 +46,8 @@ GPU = MultitaskSettings(
     # the profile met every aim without them (BENCHMARKS.md section 1, "GPU profile"); they
     # stay off until a GPU run with them is measured
     absolute_positions=False,
-    sinusoidal_location_init=False,
+    sinusoidal_bins=False,
+    sinusoidal_patch_positions=False,
     experts={
         "caption": Budget(550, 0.75),
         "vqa": Budget(550, 0.75),

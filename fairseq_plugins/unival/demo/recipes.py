@@ -74,14 +74,15 @@ def location_args(settings) -> List[str]:
     """Model flags that let the toy base learn where things are, for the base and every
     training that starts from it (the same architecture throughout): absolute positions added
     to the encoder's inputs (the reference's ``--entangle-position-embedding``) and sinusoidal
-    starting values for the bins and patch positions (``--sinusoidal-location-init``, read only
-    by a training from scratch). Off for settings without the fields."""
-    args = []
-    if getattr(settings, "absolute_positions", False):
-        args.append("--entangle-position-embedding")
-    if getattr(settings, "sinusoidal_location_init", False):
-        args.append("--sinusoidal-location-init")
-    return args
+    starting values for the ``<bin_k>`` rows and the patch positions
+    (``--sinusoidal-bin-init``, ``--sinusoidal-patch-position-init``, read only by a training
+    from scratch). Off for settings without the fields."""
+    switches = (
+        ("absolute_positions", "--entangle-position-embedding"),
+        ("sinusoidal_bins", "--sinusoidal-bin-init"),
+        ("sinusoidal_patch_positions", "--sinusoidal-patch-position-init"),
+    )
+    return [flag for field_name, flag in switches if getattr(settings, field_name, False)]
 
 
 def schedule_args(updates: int, stop_hours: float) -> List[str]:

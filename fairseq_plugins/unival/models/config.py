@@ -108,11 +108,16 @@ class UnivalConfig(FairseqDataclass):
     freeze_audio_encoder: bool = _f(False, "freeze the audio backbone")
 
     # initialisation (from-scratch training; a loaded checkpoint replaces these weights)
-    sinusoidal_location_init: bool = _f(
+    sinusoidal_bin_init: bool = _f(
         False,
-        "draw the <bin_k> token embeddings and the image patch-position table as sinusoids of "
-        "the bin index / grid cell instead of random normals: neighbouring bins and cells "
-        "start alike, which lets grounding learn from scratch in far fewer updates",
+        "draw the <bin_k> token embeddings (and the tied output rows) as sinusoids of the bin "
+        "index instead of random normals: neighbouring bins start alike, which lets grounding "
+        "learn from scratch in far fewer updates",
+    )
+    sinusoidal_patch_position_init: bool = _f(
+        False,
+        "draw the encoder's image patch-position table as sinusoids of each cell's row and "
+        "column instead of random normals",
     )
 
     # memory

@@ -1,5 +1,6 @@
-"""Sinusoidal starting values for the weights that say *where*: ``<bin_k>`` tokens and the
-image patch-position table (``--sinusoidal-location-init``; from-scratch training only).
+"""Sinusoidal starting values for the weights that say *where*: the ``<bin_k>`` tokens
+(``--sinusoidal-bin-init``) and the image patch-position table
+(``--sinusoidal-patch-position-init``); read only by a training from scratch.
 
 A randomly drawn table gives bin 40 and bin 41, or two neighbouring patch cells, unrelated
 vectors: the model must learn every bin and cell on its own, which on the toy world's 64 px
@@ -79,9 +80,9 @@ def init_grid_positions(table: nn.Embedding, grid: int) -> None:
     _fill(table.weight, slice(1, grid * grid + 1), values)
 
 
-def apply_sinusoidal_location_init(model: nn.Module) -> None:
-    """Give a freshly built UnIVAL model sinusoidal ``<bin_k>`` rows (token embeddings and
-    output layer, each table once when tied) and image patch positions (the encoder's)."""
+def init_all_bin_rows(model: nn.Module) -> None:
+    """Give a freshly built UnIVAL model sinusoidal ``<bin_k>`` rows in its token embeddings
+    and output layer (each table once when they are tied)."""
     tables = [
         (model.encoder.embed_tokens.weight, model.encoder.dictionary),
         (model.decoder.embed_tokens.weight, model.decoder.dictionary),
@@ -95,4 +96,3 @@ def apply_sinusoidal_location_init(model: nn.Module) -> None:
         if bins is not None and id(weight) not in done:
             init_bin_rows(weight, *bins)
             done.add(id(weight))
-    init_grid_positions(model.encoder.embed_image_positions, model.encoder.grid_size)

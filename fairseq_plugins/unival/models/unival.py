@@ -13,7 +13,7 @@ from unival.models.adapters.construction import AUDIO_FRONTEND_MODULES
 from unival.models.config import UnivalConfig, resolve_config
 from unival.models.decoder import UnivalDecoder
 from unival.models.encoder import UnivalEncoder
-from unival.models.location_init import apply_sinusoidal_location_init
+from unival.models.location_init import init_all_bin_rows, init_grid_positions
 from unival.models.missing_weights import DETERMINISTIC_BUFFERS, check_missing
 
 logger = logging.getLogger(__name__)
@@ -78,8 +78,10 @@ class UnivalModel(FairseqEncoderDecoderModel):
         encoder = UnivalEncoder(cfg, src_dict, encoder_embed)
         decoder = UnivalDecoder(cfg, tgt_dict, decoder_embed)
         model = cls(cfg, encoder, decoder)
-        if cfg.sinusoidal_location_init:
-            apply_sinusoidal_location_init(model)
+        if cfg.sinusoidal_bin_init:
+            init_all_bin_rows(model)
+        if cfg.sinusoidal_patch_position_init:
+            init_grid_positions(model.encoder.embed_image_positions, model.encoder.grid_size)
         return model
 
     def _apply_freezing(self, cfg: UnivalConfig) -> None:

@@ -1,8 +1,10 @@
-"""``--sinusoidal-location-init``: neighbouring ``<bin_k>`` rows and patch cells start alike.
+"""``--sinusoidal-bin-init`` / ``--sinusoidal-patch-position-init``: neighbouring ``<bin_k>``
+rows / patch cells start alike.
 
-With the flag off the rows are independent normal draws (neighbours unrelated); with it on,
-bin k and bin k+1 (and two adjacent cells) are nearly parallel while far bins are not, the
-rows keep the table's scale, and the tied encoder / decoder / output tables stay one tensor.
+With a flag off its rows are independent normal draws (neighbours unrelated); with it on,
+bin k and bin k+1 (or two adjacent cells) are nearly parallel while far ones are not, the
+rows keep the table's scale, the tied encoder / decoder / output tables stay one tensor, and
+each flag leaves the other table as drawn.
 """
 
 import pytest
@@ -50,10 +52,20 @@ def test_sinusoids_are_sin_then_cos_of_geometric_wavelengths():
     assert torch.allclose(table, expected.double(), atol=1e-12)
 
 
-def test_bins_and_cells_start_alike_with_the_flag_and_unrelated_without():
+def cell_similarities(model) -> tuple:
+    """Mean cosine similarity of right / lower neighbour cells and of far corners."""
+    grid = model.encoder.grid_size
+    cells = model.encoder.embed_image_positions.weight[1:].detach().view(grid, grid, -1)
+    right = F.cosine_similarity(cells[:, :-1], cells[:, 1:], dim=-1).mean().item()
+    down = F.cosine_similarity(cells[:-1], cells[1:], dim=-1).mean().item()
+    far = F.cosine_similarity(cells[:4, :4], cells[-4:, -4:], dim=-1).mean().item()
+    return right, down, far
+
+
+def test_bins_start_alike_with_the_bin_flag_and_unrelated_without():
     dictionary = unival_dictionary()
     first, count = bin_token_range(dictionary)
-    plain, smooth = tiny(dictionary), tiny(dictionary, sinusoidal_location_init=True)
+    plain, smooth = tiny(dictionary), tiny(dictionary, sinusoidal_bin_init=True)
 
     plain_bins = plain.encoder.embed_tokens.weight[first : first + count].detach()
     bins = smooth.encoder.embed_tokens.weight[first : first + count].detach()
@@ -70,21 +82,27 @@ def test_bins_and_cells_start_alike_with_the_flag_and_unrelated_without():
     )
     # tied tables are still one tensor
     assert smooth.decoder.output_projection.weight is smooth.encoder.embed_tokens.weight
+    # the patch positions are left as drawn
+    assert torch.equal(
+        smooth.encoder.embed_image_positions.weight, plain.encoder.embed_image_positions.weight
+    )
 
-    grid = smooth.encoder.grid_size
-    cells = smooth.encoder.embed_image_positions.weight[1:].detach().view(grid, grid, -1)
-    plain_cells = plain.encoder.embed_image_positions.weight[1:].detach().view(grid, grid, -1)
-    right = F.cosine_similarity(cells[:, :-1], cells[:, 1:], dim=-1).mean().item()
-    down = F.cosine_similarity(cells[:-1], cells[1:], dim=-1).mean().item()
-    far = F.cosine_similarity(cells[:4, :4], cells[-4:, -4:], dim=-1).mean().item()
-    plain_right = F.cosine_similarity(plain_cells[:, :-1], plain_cells[:, 1:], dim=-1).mean()
+
+def test_cells_start_alike_with_the_patch_position_flag_and_unrelated_without():
+    dictionary = unival_dictionary()
+    plain = tiny(dictionary)
+    smooth = tiny(dictionary, sinusoidal_patch_position_init=True)
+    right, down, far = cell_similarities(smooth)
     assert right > 0.7 and down > 0.7 and far < 0.3
-    assert abs(plain_right.item()) < 0.05
+    plain_right, plain_down, _ = cell_similarities(plain)
+    assert abs(plain_right) < 0.05 and abs(plain_down) < 0.05
+    # the token table (bins included) is left as drawn
+    assert torch.equal(smooth.encoder.embed_tokens.weight, plain.encoder.embed_tokens.weight)
 
 
 def test_a_loaded_checkpoint_replaces_the_sinusoidal_rows():
     dictionary = unival_dictionary()
     trained = tiny(dictionary)
-    smooth = tiny(dictionary, sinusoidal_location_init=True)
+    smooth = tiny(dictionary, sinusoidal_bin_init=True, sinusoidal_patch_position_init=True)
     smooth.load_state_dict(trained.state_dict())
     assert torch.equal(smooth.encoder.embed_tokens.weight, trained.encoder.embed_tokens.weight)
