@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from unival.demo.multitask import MultitaskSettings
-from unival.demo.profiles import GPU, render_commands, resolve_device, settings_for
+from unival.demo.profiles import CHECKPOINT, GPU, render_commands, resolve_device, settings_for
 from unival.demo.tasks import AUDIO_TASK
 
 LABELS = [
@@ -189,7 +189,9 @@ def test_time_scale_shortens_every_schedule_and_cap_of_the_profile(tmp_path, cap
         demo_main(argv + ["--time-scale", "0"])
 
 
-def test_vqa_continues_from_the_caption_expert_unless_told_otherwise(tmp_path):
+def test_vqa_continues_the_caption_expert_and_snli_ve_the_vqa_expert_unless_told_otherwise(
+    tmp_path, gpu_commands
+):
     from dataclasses import replace
 
     from unival.demo.recipes import image_expert_init
@@ -197,13 +199,26 @@ def test_vqa_continues_from_the_caption_expert_unless_told_otherwise(tmp_path):
     commands = dict(render_commands(MultitaskSettings(), tmp_path))
     multitask = tmp_path / "multitask"
     base = multitask / "base" / "checkpoints" / "checkpoint_last.pt"
-    caption_expert = multitask / "caption" / "checkpoints" / "checkpoint_last.pt"
-    assert _flags(commands["vqa"])["restore-file"] == str(caption_expert)
-    for other in ("caption", "refcoco", "snli_ve"):
+    expert = {
+        name: str(multitask / name / "checkpoints" / "checkpoint_last.pt")
+        for name in ("caption", "vqa")
+    }
+    assert _flags(commands["vqa"])["restore-file"] == expert["caption"]
+    assert _flags(commands["snli_ve"])["restore-file"] == expert["vqa"]
+    for other in ("caption", "refcoco"):
         assert _flags(commands[other])["restore-file"] == str(base), other
-    from_base = dict(render_commands(replace(MultitaskSettings(), vqa_from="base"), tmp_path))
+    from_base = replace(MultitaskSettings(), vqa_from="base", snli_ve_from="base")
+    from_base = dict(render_commands(from_base, tmp_path))
     assert _flags(from_base["vqa"])["restore-file"] == str(base)
+    assert _flags(from_base["snli_ve"])["restore-file"] == str(base)
+    assert _flags(gpu_commands["snli_ve"])["restore-file"].endswith(
+        "base/checkpoints/" + CHECKPOINT
+    )
     with pytest.raises(SystemExit, match="vqa_from must be one of"):
         render_commands(replace(MultitaskSettings(), vqa_from="snli_ve"), tmp_path)
+    with pytest.raises(SystemExit, match="snli_ve_from must be one of"):
+        render_commands(replace(MultitaskSettings(), snli_ve_from="refcoco"), tmp_path)
     with pytest.raises(SystemExit, match="train it first"):
         image_expert_init("vqa", MultitaskSettings(), base, trained={})
+    with pytest.raises(SystemExit, match="train it first"):
+        image_expert_init("snli_ve", MultitaskSettings(), base, trained={"caption": base})

@@ -87,3 +87,40 @@ def test_a_failure_stops_its_chain_lets_the_others_finish_and_is_raised():
 def test_workers_must_be_positive():
     with pytest.raises(ValueError, match="workers must be >= 1"):
         run_chains([], workers=0)
+
+
+def test_an_expert_beside_another_gets_the_expert_threads_and_the_last_one_the_machine(tmp_path):
+    """StageRunner.thread_env while run_experts runs two chains on two workers: one OpenMP
+    thread each while both train, the environment's threads once one chain has finished."""
+    from unival.demo.context import DemoContext
+    from unival.demo.multitask import MultitaskSettings, StageRunner
+
+    settings = MultitaskSettings(parallel_experts=2, expert_threads=1)
+    runner = StageRunner(DemoContext(out=tmp_path, seed=0, env={}), settings, tmp_path, tmp_path)
+    seen, first_seen = {}, threading.Event()
+
+    def step(label):
+        seen[label] = runner.thread_env()
+        if label == "caption":
+            first_seen.set()
+            for _ in range(300):  # until the refcoco chain has finished
+                if runner.chains_left == 1:
+                    break
+                threading.Event().wait(0.01)
+        elif label == "refcoco":
+            first_seen.wait(timeout=3)
+
+    runner.run_experts(["caption", "vqa", "refcoco"], {"vqa": "caption"}, step)
+    one = {"OMP_NUM_THREADS": "1"}
+    assert seen == {"caption": one, "refcoco": one, "vqa": {}}
+    assert runner.chains_left == 0 and runner.thread_env() == {}
+    alone = StageRunner(
+        DemoContext(out=tmp_path, seed=0, env={}),
+        MultitaskSettings(parallel_experts=1, expert_threads=1),
+        tmp_path,
+        tmp_path,
+    )
+    alone.run_experts(
+        ["caption", "refcoco"], {}, lambda label: seen.update({label: alone.thread_env()})
+    )
+    assert seen["caption"] == seen["refcoco"] == {}

@@ -20,22 +20,39 @@ if TYPE_CHECKING:
 # (the refcoco recipe and unify_task without video data already do), so all four checkpoints
 # have the same keys.
 NO_VIDEO_ENCODER = "--video-encoder-name=none"
-#: where the VQA expert starts: the base, or the caption expert (trained before it)
-VQA_STARTS = ("base", "caption")
+#: where an image expert may start (``settings.<task>_from``): the base, or an expert trained
+#: before it; experts not listed start from the base
+EXPERT_STARTS: Dict[str, Tuple[str, ...]] = {
+    "vqa": ("base", "caption"),
+    "snli_ve": ("base", "vqa"),
+}
+
+
+def expert_start(task_name: str, settings) -> str:
+    """``"base"`` or the expert that image expert ``task_name`` continues
+    (``settings.vqa_from``, ``settings.snli_ve_from``; "base" for settings without them)."""
+    if task_name not in EXPERT_STARTS:
+        return "base"
+    start = getattr(settings, f"{task_name}_from", "base")
+    if start not in EXPERT_STARTS[task_name]:
+        raise SystemExit(
+            f"{task_name}_from must be one of {EXPERT_STARTS[task_name]} (got {start!r})"
+        )
+    return start
 
 
 def image_expert_init(task_name: str, settings, base: Path, trained: Dict[str, Path]) -> Path:
-    """The checkpoint the image expert ``task_name`` starts from: the base, except VQA when
-    ``settings.vqa_from`` is "caption": the caption expert of ``trained`` (task name ->
-    checkpoint of the experts trained so far)."""
-    start = getattr(settings, "vqa_from", "base")
-    if start not in VQA_STARTS:
-        raise SystemExit(f"vqa_from must be one of {VQA_STARTS} (got {start!r})")
-    if task_name != "vqa" or start == "base":
+    """The checkpoint the image expert ``task_name`` starts from (:func:`expert_start`): the
+    base, or that expert's checkpoint in ``trained`` (task name -> checkpoint of the experts
+    trained so far)."""
+    start = expert_start(task_name, settings)
+    if start == "base":
         return base
-    if "caption" not in trained:
-        raise SystemExit("vqa_from='caption' starts VQA from the caption expert: train it first")
-    return trained["caption"]
+    if start not in trained:
+        raise SystemExit(
+            f"{task_name}_from={start!r} starts {task_name} from the {start} expert: train it first"
+        )
+    return trained[start]
 
 
 def common_train_env(settings) -> Dict[str, str]:
