@@ -34,11 +34,11 @@ from unival.demo.multitask import (  # noqa: E402
     Budget,
     MultitaskSettings,
     MultitaskStage,
-    StageRunner,
     build_world,
 )
 from unival.demo.profiles import scale_budgets  # noqa: E402
 from unival.demo.recipes import checkpoint_state  # noqa: E402
+from unival.demo.runner import StageRunner  # noqa: E402
 from unival.demo.tasks import IMAGE_TASKS  # noqa: E402
 
 logger = logging.getLogger("demo_recipe_search")

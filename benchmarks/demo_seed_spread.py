@@ -33,8 +33,9 @@ from unival.demo.context import DemoContext, demo_environment, dump_json  # noqa
 from unival.demo.merge.pipeline import logs_to  # noqa: E402
 from unival.demo.merge.report import KEEP, curve, grid_summary  # noqa: E402
 from unival.demo.merge.steps import EXPERTS, eval_options, pair_sweep_argv  # noqa: E402
-from unival.demo.multitask import MultitaskSettings, StageRunner  # noqa: E402
+from unival.demo.multitask import MultitaskSettings  # noqa: E402
 from unival.demo.recipes import checkpoint_state  # noqa: E402
+from unival.demo.runner import StageRunner  # noqa: E402
 from unival.demo.tasks import AUDIO_TASK, IMAGE_TASKS  # noqa: E402
 from unival.merging.parser import build_parser as build_merge_parser  # noqa: E402
 from unival.merging.plot import read_csv  # noqa: E402

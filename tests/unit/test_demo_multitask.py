@@ -11,8 +11,8 @@ import pytest
 
 from unival.commands.demo import main as demo_main
 from unival.demo.context import RUN_SCRIPTS, demo_environment
-from unival.demo.multitask import SMOKE, MultitaskSettings, eval_env, pretrain_env
-from unival.demo.recipes import finetune_env, write_grounding_stream
+from unival.demo.multitask import SMOKE, MultitaskSettings
+from unival.demo.recipes import eval_env, finetune_env, pretrain_env, write_grounding_stream
 from unival.demo.tasks import (
     AUDIO_TASK,
     IMAGE_TASKS,

@@ -93,7 +93,8 @@ def test_an_expert_beside_another_gets_the_expert_threads_and_the_last_one_the_m
     """StageRunner.thread_env while run_experts runs two chains on two workers: one OpenMP
     thread each while both train, the environment's threads once one chain has finished."""
     from unival.demo.context import DemoContext
-    from unival.demo.multitask import MultitaskSettings, StageRunner
+    from unival.demo.multitask import MultitaskSettings
+    from unival.demo.runner import StageRunner
 
     settings = MultitaskSettings(parallel_experts=2, expert_threads=1)
     runner = StageRunner(DemoContext(out=tmp_path, seed=0, env={}), settings, tmp_path, tmp_path)

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Dict, Optional
 
 from unival.demo.context import DemoContext
-from unival.demo.multitask import MultitaskSettings, StageRunner
+from unival.demo.multitask import MultitaskSettings
+from unival.demo.runner import StageRunner
 from unival.demo.tasks import (
     AUDIO_TASK,
     VIDEO_TASKS,

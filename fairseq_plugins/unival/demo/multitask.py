@@ -4,8 +4,8 @@ Writes the toy world (images, videos, audio), pretrains ``unival_tiny`` from scr
 ``run_scripts/pretraining/stage1.sh`` (``unify_task`` over caption, QA and grounding rows),
 then fine-tunes one expert per image task from that base (caption, VQA, RefCOCO, SNLI-VE run
 scripts) and scores each on the test split with its ``eval.sh``, beside the task's blind
-baseline, the floor (2x the baseline) and the aim. :class:`StageRunner` is shared with the
-media stage (:mod:`unival.demo.media`).
+baseline, the floor (2x the baseline) and the aim, through the
+:class:`~unival.demo.runner.StageRunner` it shares with the media stage.
 
 Every training is the real ``fairseq-train`` command of the run script with a fixed number of
 updates (the learning rate decays to 0 over them) and a wall-clock cap, so a busy machine
@@ -14,34 +14,28 @@ still finishes; the last checkpoint is evaluated.
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Optional
 
 from unival.demo.calibrate import calibrate
-from unival.demo.context import RUN_SCRIPTS, TOY_WORLD_SCRIPT, DemoContext, shuffle_rows
+from unival.demo.context import RUN_SCRIPTS, TOY_WORLD_SCRIPT, DemoContext
 from unival.demo.recipes import (
     checkpoint_state,
-    eval_env,
     expert_start,
-    finetune_env,
     image_expert_init,
     prepare_pretraining,
     pretrain_env,
 )
-from unival.demo.schedule import expert_chains, run_chains
+from unival.demo.runner import StageRunner
 from unival.demo.tasks import (
     IMAGE_TASKS,
-    DemoTask,
     baseline_lines,
     format_task_table,
-    task_result,
 )
 
 logger = logging.getLogger("unival.demo")
@@ -198,107 +192,6 @@ def build_world(ctx: DemoContext, s: MultitaskSettings, world: Path, log: Path) 
         ],
         log,
     )
-
-
-class StageRunner:
-    """Shared steps of the two stages: fine-tune from a checkpoint, evaluate, score."""
-
-    def __init__(self, ctx: DemoContext, settings: MultitaskSettings, world: Path, work: Path):
-        self.ctx, self.s, self.world, self.work = ctx, settings, world, work
-        self.train_log = work / "train.log"
-        self.seconds: Dict[str, float] = {}
-        self.chains_left = 0  # chains of run_experts not finished yet
-        self._lock = threading.Lock()
-
-    def thread_env(self) -> Dict[str, str]:
-        """``OMP_NUM_THREADS`` of an expert's training and evaluation while another expert
-        trains beside it (``settings.expert_threads``); empty when 0 or when the expert has the
-        machine to itself (the last chain): the environment's threads."""
-        threads = getattr(self.s, "expert_threads", 0)
-        side_by_side = min(self.chains_left, self.s.parallel_experts) > 1
-        return {"OMP_NUM_THREADS": str(threads)} if threads and side_by_side else {}
-
-    def _chain_done(self) -> None:
-        with self._lock:
-            self.chains_left -= 1
-
-    def logs(self, label: str) -> tuple:
-        """(train log, eval log) of expert ``label``: the stage's shared logs, or the expert's
-        own when experts train side by side."""
-        if self.s.parallel_experts > 1:
-            return self.work / f"{label}.train.log", self.work / f"{label}.eval.log"
-        return self.train_log, self.work / "eval.log"
-
-    def run_experts(self, order, starts: Dict[str, Optional[str]], step) -> None:
-        """``step(label)`` for every expert of ``order``, after the expert it starts from
-        (``starts``), ``parallel_experts`` chains at a time (:mod:`unival.demo.schedule`)."""
-        chains = expert_chains(order, starts)
-        steps = [
-            [*(lambda label=label: step(label) for label in chain), self._chain_done]
-            for chain in chains
-        ]
-        self.chains_left = len(chains)
-        try:
-            run_chains(steps, self.s.parallel_experts)
-        finally:
-            self.chains_left = 0
-
-    def finetune(self, task: DemoTask, init: Optional[Path], label: str) -> Path:
-        started = time.monotonic()
-        budget = self.s.experts[task.name]
-        folder = self.work / label
-        shutil.rmtree(folder, ignore_errors=True)
-        folder.mkdir(parents=True)
-        train_tsv = (
-            folder / f"{task.prefix}_train_shuffled.tsv"
-        )  # the world lists an item's rows together
-        shuffle_rows(task.train_tsv(self.world), train_tsv, seed=self.ctx.seed)
-        base_seconds = checkpoint_state(init)[1] if init else 0.0
-        stop_hours = (base_seconds + 60 * budget.minutes) / 3600
-        logger.info(
-            "%s: fine-tuning %s (%d updates, cap %.2f min; log %s)",
-            label,
-            task.name,
-            budget.updates,
-            budget.minutes,
-            self.logs(label)[0],
-        )
-        self.ctx.run(
-            ["bash", str(RUN_SCRIPTS / task.script / "train.sh")],
-            self.logs(label)[0],
-            {
-                **finetune_env(
-                    task, self.s, self.world, train_tsv, init, folder / "checkpoints", stop_hours
-                ),
-                **self.thread_env(),
-            },
-        )
-        self.seconds[label] = round(time.monotonic() - started, 1)
-        return folder / "checkpoints" / "checkpoint_last.pt"
-
-    def evaluate(self, task: DemoTask, checkpoint: Path, label: str) -> dict:
-        started = time.monotonic()
-        results = self.work / label / "eval"
-        self.ctx.run(
-            ["bash", str(RUN_SCRIPTS / task.script / "eval.sh")],
-            self.logs(label)[1],
-            {**eval_env(task, self.s, self.world, checkpoint, results), **self.thread_env()},
-        )
-        scores = json.loads((results / "scores.json").read_text())
-        if task.score_key not in scores:
-            raise RuntimeError(
-                f"{results / 'scores.json'} has no {task.score_key!r} (keys: {sorted(scores)})"
-            )
-        baseline_name, baseline = task.baseline(self.world, task.test_tsv(self.world))
-        updates, _ = checkpoint_state(checkpoint)
-        self.seconds[f"{label}_eval"] = round(time.monotonic() - started, 1)
-        return task_result(
-            task,
-            scores[task.score_key],
-            baseline_name,
-            baseline,
-            {"updates": updates, "n": scores.get("n")},
-        )
 
 
 class MultitaskStage:

@@ -17,8 +17,8 @@ from typing import Dict, List, Optional, Tuple
 
 from unival.demo.context import RUN_SCRIPTS, demo_environment
 from unival.demo.media import video_init
-from unival.demo.multitask import SMOKE, Budget, MultitaskSettings, eval_env
-from unival.demo.recipes import finetune_env, image_expert_init, pretrain_env
+from unival.demo.multitask import SMOKE, Budget, MultitaskSettings
+from unival.demo.recipes import eval_env, finetune_env, image_expert_init, pretrain_env
 from unival.demo.tasks import AUDIO_TASK, IMAGE_TASKS, VIDEO_TASKS
 
 DEVICES = ("auto", "cpu", "gpu", "cuda")
