@@ -32,6 +32,7 @@ sys.path.insert(0, str(REPO / "fairseq_plugins"))
 
 from unival.data.schemas import SNLI_VE, VQA, read_rows  # noqa: E402
 from unival.data.snli_ve_dataset import label_answer  # noqa: E402
+from unival.demo.tasks import answer_of  # noqa: E402
 from unival.toy_world.captions import RELATIONS  # noqa: E402
 
 Tally = Dict[str, List[int]]  # kind -> [right, asked]
@@ -71,16 +72,11 @@ def tally(items: Iterable[Tuple[str, bool]]) -> Tally:
     return dict(sorted(counts.items()))
 
 
-def first_answer(refs: str) -> str:
-    """``"1.0|!+two"`` -> ``"two"`` (the toy world gives one answer of confidence 1)."""
-    return refs.split("&&")[0].split("|!+", 1)[-1]
-
-
 def vqa_kinds(predictions: Path, test_tsv: Path) -> Tally:
     answered = {str(p["question_id"]): p["answer"] for p in json.loads(predictions.read_text())}
     items = []
     for row in read_rows(test_tsv, VQA):
-        truth = first_answer(row["answers"])
+        truth = answer_of(row["answers"])
         if row["question_id"] not in answered:
             raise SystemExit(f"{predictions}: no prediction for question {row['question_id']}")
         items.append((vqa_kind(row["question"], truth), answered[row["question_id"]] == truth))

@@ -37,7 +37,7 @@ class StageRunner:
         """``OMP_NUM_THREADS`` of an expert's training and evaluation while another expert
         trains beside it (``settings.expert_threads``); empty when 0 or when the expert has the
         machine to itself (the last chain): the environment's threads."""
-        threads = getattr(self.s, "expert_threads", 0)
+        threads = self.s.expert_threads
         side_by_side = min(self.chains_left, self.s.parallel_experts) > 1
         return {"OMP_NUM_THREADS": str(threads)} if threads and side_by_side else {}
 
