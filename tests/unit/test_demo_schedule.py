@@ -1,11 +1,12 @@
 """Experts trained side by side (``unival.demo.schedule``): which experts wait for which, and
 that chains really run at the same time while each chain keeps its order."""
 
+import json
 import threading
 
 import pytest
 
-from unival.demo.schedule import expert_chains, run_chains
+from unival.demo.schedule import ExpertPool, expert_chains, run_chains
 
 IMAGE = ["caption", "vqa", "refcoco", "snli_ve"]
 MEDIA = ["video_caption", "video_qa", "audio_caption", "audio_caption_scratch"]
@@ -105,7 +106,7 @@ def test_an_expert_beside_another_gets_the_expert_threads_and_the_last_one_the_m
         if label == "caption":
             first_seen.set()
             for _ in range(300):  # until the refcoco chain has finished
-                if runner.chains_left == 1:
+                if runner.pool.unfinished == 1:
                     break
                 threading.Event().wait(0.01)
         elif label == "refcoco":
@@ -114,7 +115,7 @@ def test_an_expert_beside_another_gets_the_expert_threads_and_the_last_one_the_m
     runner.run_experts(["caption", "vqa", "refcoco"], {"vqa": "caption"}, step)
     one = {"OMP_NUM_THREADS": "1"}
     assert seen == {"caption": one, "refcoco": one, "vqa": {}}
-    assert runner.chains_left == 0 and runner.thread_env() == {}
+    assert runner.pool.unfinished == 0 and runner.thread_env() == {}
     alone = StageRunner(
         DemoContext(out=tmp_path, seed=0, env={}),
         MultitaskSettings(parallel_experts=1, expert_threads=1),
@@ -125,3 +126,110 @@ def test_an_expert_beside_another_gets_the_expert_threads_and_the_last_one_the_m
         ["caption", "refcoco"], {}, lambda label: seen.update({label: alone.thread_env()})
     )
     assert seen["caption"] == seen["refcoco"] == {}
+
+
+def test_chains_submitted_later_take_the_first_free_worker_and_count_as_unfinished():
+    """A second submission (the media stage's chains) waits behind the running chains and
+    starts on the first worker that frees, while the other first chain still runs."""
+    pool = ExpertPool(2)
+    events, lock = [], threading.Lock()
+    release_long = threading.Event()
+
+    def record(name):
+        with lock:
+            events.append(name)
+
+    def long_chain():
+        record("caption")
+        release_long.wait(timeout=3)
+        record("caption done")
+
+    try:
+        first = pool.submit([[long_chain], [lambda: record("refcoco")]])
+        later = pool.submit([[lambda: (record("video"), release_long.set())]])
+        pool.wait(first + later)
+    finally:
+        pool.shutdown()
+    # video ran on refcoco's worker while caption still held the other: it released caption
+    assert events.index("video") < events.index("caption done")
+    assert events.index("refcoco") < events.index("video")
+    assert pool.unfinished == 0 and not pool.side_by_side()
+
+
+def test_one_worker_runs_a_submission_in_the_caller_and_keeps_the_failure_for_wait():
+    pool = ExpertPool(1)
+    ran = []
+
+    def broken():
+        raise RuntimeError("vqa/train.sh failed")
+
+    futures = pool.submit([[broken, lambda: ran.append("after")], [lambda: ran.append("b")]])
+    assert ran == ["b"] and all(f.done() for f in futures)  # inline, the broken chain stopped
+    with pytest.raises(RuntimeError, match="vqa/train.sh failed"):
+        pool.wait(futures)
+    assert pool.unfinished == 0
+
+
+class _Stage:
+    def __init__(self, name, run):
+        self.name, self.run = name, run
+
+
+def test_the_media_stage_runs_beside_the_image_experts_once_they_are_queued(tmp_path):
+    """run_stages with two workers: the media stage starts when the multitask stage calls
+    ctx.experts_queued, before the multitask stage returns; with one worker they run in turn."""
+    from unival.demo.context import DemoContext
+    from unival.demo.pipeline import run_stages
+
+    ctx = DemoContext(out=tmp_path, seed=0, env={}, pool=ExpertPool(2))
+    media_running = threading.Event()
+
+    def multitask(ctx):
+        ctx.experts_queued()
+        assert media_running.wait(timeout=3), "the media stage did not start beside the experts"
+        return {"tasks": "image"}
+
+    def media(ctx):
+        media_running.set()
+        return {"tasks": "media"}
+
+    report = {"device": "cpu"}
+    stages = [_Stage("multitask", multitask), _Stage("media", media)]
+    run_stages(stages, ctx, report, tmp_path / "report.json")
+    expected = {"device": "cpu", "multitask": {"tasks": "image"}, "media": {"tasks": "media"}}
+    assert report == expected
+    assert json.loads((tmp_path / "report.json").read_text()) == expected
+    assert ctx.experts_queued is None
+
+    order = []
+    ctx.pool = ExpertPool(1)
+    stages = [
+        _Stage("multitask", lambda ctx: order.append(("multitask", ctx.experts_queued))),
+        _Stage("media", lambda ctx: order.append(("media", None))),
+    ]
+    run_stages(stages, ctx, {}, tmp_path / "report.json")
+    assert order == [("multitask", None), ("media", None)]
+
+
+def test_a_failing_media_stage_started_early_fails_the_run(tmp_path):
+    from unival.demo.context import DemoContext
+    from unival.demo.pipeline import run_stages
+
+    ctx = DemoContext(out=tmp_path, seed=0, env={}, pool=ExpertPool(2))
+
+    def media(ctx):
+        raise RuntimeError("video_caption/train.sh failed (exit 1)")
+
+    def multitask(ctx):
+        ctx.experts_queued()
+        return {}
+
+    report = {}
+    with pytest.raises(RuntimeError, match="video_caption/train.sh failed"):
+        run_stages(
+            [_Stage("multitask", multitask), _Stage("media", media)],
+            ctx,
+            report,
+            tmp_path / "report.json",
+        )
+    assert list(report) == ["multitask"]

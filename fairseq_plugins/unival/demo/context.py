@@ -17,9 +17,10 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, Optional
 
 from unival.data.schemas import CAPTION, TSVSchema, read_rows
+from unival.demo.schedule import ExpertPool
 
 
 def find_checkout() -> Path:
@@ -68,6 +69,11 @@ class DemoContext:
     )
     device: str = "cpu"  # the run scripts' DEVICE for every training and evaluation
     image_size: int = 64  # the toy world's image size (the probes evaluate at it)
+    # the experts' workers, shared by the stages (None: each stage makes its own)
+    pool: Optional["ExpertPool"] = None
+    # called once the multitask stage's experts are queued in the pool: the pipeline starts
+    # the media stage there, so that its experts take the first worker the image experts free
+    experts_queued: Optional[Callable[[], None]] = None
 
     def run(
         self, cmd: List[str], log_path: Path, extra_env: Optional[Dict[str, str]] = None

@@ -4,7 +4,9 @@ Stages: ``multitask`` pretrains a multitask ``unival_tiny`` base and fine-tunes 
 experts from it (:mod:`unival.demo.multitask`); ``media`` fine-tunes the video and audio
 experts from the same base (:mod:`unival.demo.media`); ``probes`` measures hallucination and
 complex instructions on those experts (:mod:`unival.demo.probes`); ``caption`` is the
-single-task captioning demo (:mod:`unival.demo.caption`).
+single-task captioning demo (:mod:`unival.demo.caption`). With more than one expert worker the
+media stage does not wait for the image experts: it starts once they are queued, and its
+experts take the workers the image experts free (:func:`run_stages`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
@@ -21,6 +24,7 @@ from unival.demo.media import MediaStage
 from unival.demo.multitask import MultitaskStage
 from unival.demo.probes import ProbesStage
 from unival.demo.profiles import CHECKPOINT, settings_for
+from unival.demo.schedule import ExpertPool
 
 logger = logging.getLogger("unival.demo")
 
@@ -120,16 +124,37 @@ def run_demo(
     }
     if earlier is not None:
         report["multitask"] = earlier  # from the earlier run into this folder
-    for stage in stages:
-        report[stage.name] = stage.run(ctx)
-        (out / "report.json").write_text(
-            json.dumps(report, indent=2) + "\n"
-        )  # partial: survives a later failure
+    ctx.pool = ExpertPool(settings.parallel_experts)
+    try:
+        run_stages(stages, ctx, report, out / "report.json")
+    finally:
+        ctx.pool.shutdown()
     report["seconds"] = round(time.monotonic() - started, 1)
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     print(format_report(report, stages))
     logger.info("report written to %s", out / "report.json")
     return report
+
+
+def run_stages(stages: Sequence, ctx: DemoContext, report: Dict, report_path: Path) -> None:
+    """``report[stage.name] = stage.run(ctx)`` for each stage in order, the report written after
+    each (a later failure leaves it). With the multitask and media stages and more than one worker
+    in the pool, the media stage runs in a second thread from the moment the image experts are
+    queued; its result is collected in its turn."""
+    names = [stage.name for stage in stages]
+    early: Dict[str, Future] = {}
+    background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="media-stage")
+    if ctx.pool.workers > 1 and "multitask" in names and "media" in names:
+        media = stages[names.index("media")]
+        ctx.experts_queued = lambda: early.setdefault("media", background.submit(media.run, ctx))
+    try:
+        for stage in stages:
+            future = early.get(stage.name)
+            report[stage.name] = future.result() if future is not None else stage.run(ctx)
+            report_path.write_text(json.dumps(report, indent=2) + "\n")
+    finally:
+        ctx.experts_queued = None
+        background.shutdown(wait=True)  # a failed multitask stage still lets the media one end
 
 
 def format_report(report: Dict, stages: Sequence) -> str:

@@ -1,7 +1,8 @@
 """Running a stage's experts: fine-tune from a checkpoint with the task's run script, evaluate
 with its ``eval.sh``, score against the blind baseline; experts that do not depend on each
 other train side by side (:mod:`unival.demo.schedule`), each with ``expert_threads`` OpenMP
-threads while another trains beside it. Shared by the multitask and media stages.
+threads while another trains beside it. Shared by the multitask and media stages, whose experts
+may share one pool of workers (``DemoContext.pool``).
 """
 
 from __future__ import annotations
@@ -9,14 +10,13 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-import threading
 import time
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Callable, Dict, Optional
 
 from unival.demo.context import RUN_SCRIPTS, DemoContext, shuffle_rows
 from unival.demo.recipes import checkpoint_state, eval_env, finetune_env
-from unival.demo.schedule import expert_chains, run_chains
+from unival.demo.schedule import ExpertPool, expert_chains
 from unival.demo.tasks import DemoTask, task_result
 
 logger = logging.getLogger("unival.demo")
@@ -30,20 +30,14 @@ class StageRunner:
         self.ctx, self.s, self.world, self.work = ctx, settings, world, work
         self.train_log = work / "train.log"
         self.seconds: Dict[str, float] = {}
-        self.chains_left = 0  # chains of run_experts not finished yet
-        self._lock = threading.Lock()
+        self.pool = ctx.pool or ExpertPool(settings.parallel_experts)
 
     def thread_env(self) -> Dict[str, str]:
         """``OMP_NUM_THREADS`` of an expert's training and evaluation while another expert
         trains beside it (``settings.expert_threads``); empty when 0 or when the expert has the
-        machine to itself (the last chain): the environment's threads."""
+        machine to itself (the pool's last chain): the environment's threads."""
         threads = self.s.expert_threads
-        side_by_side = min(self.chains_left, self.s.parallel_experts) > 1
-        return {"OMP_NUM_THREADS": str(threads)} if threads and side_by_side else {}
-
-    def _chain_done(self) -> None:
-        with self._lock:
-            self.chains_left -= 1
+        return {"OMP_NUM_THREADS": str(threads)} if threads and self.pool.side_by_side() else {}
 
     def logs(self, label: str) -> tuple:
         """(train log, eval log) of expert ``label``: the stage's shared logs, or the expert's
@@ -52,19 +46,24 @@ class StageRunner:
             return self.work / f"{label}.train.log", self.work / f"{label}.eval.log"
         return self.train_log, self.work / "eval.log"
 
-    def run_experts(self, order, starts: Dict[str, Optional[str]], step) -> None:
+    def run_experts(
+        self,
+        order,
+        starts: Dict[str, Optional[str]],
+        step,
+        queued: Optional[Callable[[], None]] = None,
+    ) -> None:
         """``step(label)`` for every expert of ``order``, after the expert it starts from
-        (``starts``), ``parallel_experts`` chains at a time (:mod:`unival.demo.schedule`)."""
-        chains = expert_chains(order, starts)
-        steps = [
-            [*(lambda label=label: step(label) for label in chain), self._chain_done]
-            for chain in chains
+        (``starts``), as chains of the pool (:mod:`unival.demo.schedule`); ``queued()`` once
+        they are queued. Returns when all have finished."""
+        chains = [
+            [lambda label=label: step(label) for label in chain]
+            for chain in expert_chains(order, starts)
         ]
-        self.chains_left = len(chains)
-        try:
-            run_chains(steps, self.s.parallel_experts)
-        finally:
-            self.chains_left = 0
+        futures = self.pool.submit(chains)
+        if queued is not None:
+            queued()
+        self.pool.wait(futures)
 
     def finetune(self, task: DemoTask, init: Optional[Path], label: str) -> Path:
         started = time.monotonic()
