@@ -233,3 +233,22 @@ def test_a_failing_media_stage_started_early_fails_the_run(tmp_path):
             tmp_path / "report.json",
         )
     assert list(report) == ["multitask"]
+
+
+def test_when_both_stages_fail_the_first_is_raised_and_the_second_is_logged(tmp_path, caplog):
+    from unival.demo.context import DemoContext
+    from unival.demo.pipeline import run_stages
+
+    ctx = DemoContext(out=tmp_path, seed=0, env={}, pool=ExpertPool(2))
+
+    def media(ctx):
+        raise RuntimeError("audio_caption/train.sh failed (exit 1)")
+
+    def multitask(ctx):
+        ctx.experts_queued()
+        raise RuntimeError("vqa/train.sh failed (exit 1)")
+
+    stages = [_Stage("multitask", multitask), _Stage("media", media)]
+    with pytest.raises(RuntimeError, match="vqa/train.sh"):
+        run_stages(stages, ctx, {}, tmp_path / "report.json")
+    assert "the media stage failed too: audio_caption/train.sh failed" in caplog.text

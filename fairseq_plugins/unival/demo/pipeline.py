@@ -147,14 +147,21 @@ def run_stages(stages: Sequence, ctx: DemoContext, report: Dict, report_path: Pa
     if ctx.pool.workers > 1 and "multitask" in names and "media" in names:
         media = stages[names.index("media")]
         ctx.experts_queued = lambda: early.setdefault("media", background.submit(media.run, ctx))
+    raised = None
     try:
         for stage in stages:
             future = early.get(stage.name)
             report[stage.name] = future.result() if future is not None else stage.run(ctx)
             report_path.write_text(json.dumps(report, indent=2) + "\n")
+    except BaseException as error:
+        raised = error
+        raise
     finally:
         ctx.experts_queued = None
         background.shutdown(wait=True)  # a failed multitask stage still lets the media one end
+        for name, future in early.items():  # a second failure is named, not dropped
+            if future.exception() is not None and future.exception() is not raised:
+                logger.error("the %s stage failed too: %s", name, future.exception())
 
 
 def format_report(report: Dict, stages: Sequence) -> str:
