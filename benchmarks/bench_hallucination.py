@@ -12,7 +12,8 @@ Starts from the caption expert of a ``make demo`` run (``--demo-dir``: its ``toy
   so that naming nothing no longer escapes the penalty.
 
 ``--arms 0,2,2+1`` lists the SCST arms as penalty[+bonus]. The defaults (300 updates, lr 1e-4,
-5 sampled top-5 captions per image) are the recipe that held over three seeds (BENCHMARKS.md
+5 sampled top-5 captions per image) held over three seeds on two demo caption experts with few
+hallucinations; on one with many, the CHAIR arm collapsed at one seed of three (BENCHMARKS.md
 section 7).
 
 Every arm is evaluated on the toy test images by ``run_scripts/caption/eval.sh`` with
