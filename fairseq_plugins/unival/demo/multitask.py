@@ -102,8 +102,8 @@ class MultitaskSettings:
             # between 1,200 and 1,600 (BENCHMARKS.md section 1)
             "vqa": Budget(1600, 8.0),
             # trains beside the caption -> VQA -> SNLI-VE chain, and the video experts follow
-            # it on its worker: 1,400 updates (0.680 / 0.670 at 1,800 on two toy worlds, 0.641
-            # at 1,200; BENCHMARKS.md section 1)
+            # it on its worker: 1,400 updates (0.675 / 0.617 on two toy worlds, against 0.680 /
+            # 0.670 at 1,800; BENCHMARKS.md section 1)
             "refcoco": Budget(1400, 6.5, 5e-4),
             # from the VQA expert (snli_ve_from) at half the fine-tuning rate, which keeps what
             # the VQA expert learned: 0.813 / 0.820 against 0.747 / 0.797 at 2e-4 from two VQA
@@ -113,7 +113,8 @@ class MultitaskSettings:
             # the video and audio encoders start from their initial weights: higher learning rates
             # (1e-3 made video captioning worse, 5e-4 made audio captioning learn half as fast)
             # 400 updates keep the whole run under 25 minutes beside the longer SNLI-VE and
-            # audio experts (4.971 / 3.563 at 500 on two toy worlds, floors 1.783 / 1.659)
+            # audio experts (4.349 / 3.933 on two toy worlds, 4.971 / 3.563 at 500; floors
+            # 1.783 / 1.659)
             "video_caption": Budget(400, 3.0, 5e-4),
             # video QA continues the video-captioning expert (trained encoder): the fine-tuning
             # rate, twice the updates (0.56-0.66 against 0.52-0.57 for 250 at 5e-4 from the same

@@ -160,8 +160,9 @@ def run_stages(stages: Sequence, ctx: DemoContext, report: Dict, report_path: Pa
         ctx.experts_queued = None
         background.shutdown(wait=True)  # a failed multitask stage still lets the media one end
         for name, future in early.items():  # a second failure is named, not dropped
-            if future.exception() is not None and future.exception() is not raised:
-                logger.error("the %s stage failed too: %s", name, future.exception())
+            error = future.exception()
+            if error is not None and error is not raised:
+                logger.error("the %s stage failed too: %s", name, error)
 
 
 def format_report(report: Dict, stages: Sequence) -> str:
