@@ -54,6 +54,9 @@ class PatchAdapter:
     #: whether repeated inputs in a batch may share one backbone pass (:func:`distinct_media`);
     #: False where the backbone draws per-sample randomness that no flag shows (SpecAugment)
     shares_repeated_media: bool = False
+    #: layout the backbone's convolutions run fastest in on the CPU (oneDNN), or None; the
+    #: input alone is laid out so, and every layer after it keeps that layout
+    cpu_memory_format: Optional[torch.memory_format] = None
 
     def is_built(self, encoder: nn.Module) -> bool:
         """Whether the encoder has this modality's modules."""
@@ -76,9 +79,23 @@ class PatchAdapter:
                 with batch_norm_statistics_as_if_repeated(
                     backbone, media.size(0) // unique.size(0)
                 ):
-                    feats = backbone(unique)
+                    feats = backbone(self.laid_out(unique))
                 return feats[inverse]
-        return backbone(media)
+        return backbone(self.laid_out(media))
+
+    def laid_out(self, media: Tensor) -> Tensor:
+        """``media`` in :attr:`cpu_memory_format` on the fast path on the CPU, else unchanged.
+
+        Same values, other strides: oneDNN's convolutions, batch norm and pooling then skip
+        their per-call layout conversions (measured: the image ResNet's forward + backward at
+        64-480 px 1.07-1.23x faster, its inference 1.09-1.10x; the demo's video ResNeXt
+        1.15x). Not on CUDA, where it was not measured.
+        """
+        if self.cpu_memory_format is None or media.device.type != "cpu":
+            return media
+        if not fast_paths_enabled():
+            return media
+        return media.contiguous(memory_format=self.cpu_memory_format)
 
     def grid_ids(self, grid: Tuple[int, ...], grid_size: int) -> Tensor:
         """Position ids (N,) of the flattened backbone grid ``grid``."""

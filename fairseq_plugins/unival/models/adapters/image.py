@@ -2,6 +2,7 @@
 
 from typing import Tuple
 
+import torch
 from torch import Tensor
 
 from unival.data.modality import Modality
@@ -17,6 +18,7 @@ class ImageAdapter(PatchAdapter):
     proj_name = "image_proj"
     positions_name = "embed_image_positions"
     shares_repeated_media = True
+    cpu_memory_format = torch.channels_last
 
     def grid_ids(self, grid: Tuple[int, ...], grid_size: int) -> Tensor:
         height, width = grid

@@ -6,6 +6,7 @@ position embedding), as in the original model.
 
 from typing import Tuple
 
+import torch
 from torch import Tensor
 
 from unival.data.modality import Modality
@@ -21,6 +22,7 @@ class VideoAdapter(PatchAdapter):
     proj_name = "video_proj"
     positions_name = "embed_video_positions"
     shares_repeated_media = True
+    cpu_memory_format = torch.channels_last_3d
 
     def grid_ids(self, grid: Tuple[int, ...], grid_size: int) -> Tensor:
         frames, height, width = grid
