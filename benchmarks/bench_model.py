@@ -83,7 +83,9 @@ def parse_args(argv=None):
         help="dropout and drop-path 0 (default: the research stage-1 0.1 / 0.1)",
     )
     parser.add_argument(
-        "--channels-last", action="store_true", help="image backbone in channels-last memory format"
+        "--channels-last",
+        action="store_true",
+        help="image backbone weights channels-last too (the CPU fast path lays its input out so)",
     )
     parser.add_argument("--checkpoint-activations", action="store_true")
     parser.add_argument("--flops", action="store_true", help="count FLOPs (one extra call)")

@@ -19,6 +19,7 @@ from torch import Tensor, nn
 from unival.models.layers import UnivalDecoderLayer, drop_path_rates
 from unival.models.layers.attention import IncrementalState
 from unival.models.layers.grouped_rows import reorder_rows, unique_rows
+from unival.models.layers.linear import Linear
 from unival.models.layers.position_bias import (
     absolute_position_bias,
     token_relative_bias,
@@ -88,7 +89,7 @@ class UnivalDecoder(FairseqIncrementalDecoder):
         self.layer_norm = LayerNorm(dim) if cfg.decoder_normalize_before else None
 
         if output_projection is None:
-            output_projection = nn.Linear(dim, len(dictionary), bias=False)
+            output_projection = Linear(dim, len(dictionary), bias=False)
             if cfg.share_decoder_input_output_embed:
                 output_projection.weight = embed_tokens.weight
             else:
@@ -281,7 +282,8 @@ class UnivalDecoder(FairseqIncrementalDecoder):
 
         Fast path: the features are flattened to (B * T, C) first. The decoder's features
         are a transposed view, and torch's matmul would otherwise broadcast the (V, C)
-        weight to a batched matmul (about 4x slower for a 59k vocabulary on CPU).
+        weight to a batched matmul (about 4x slower for a 59k vocabulary on CPU). The built
+        projection is a :class:`~unival.models.layers.linear.Linear` (oneDNN in CPU inference).
         """
         if not fast_paths_enabled():
             return self.output_projection(features)

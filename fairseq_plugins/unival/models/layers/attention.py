@@ -14,6 +14,7 @@ from fairseq.incremental_decoding_utils import with_incremental_state
 from torch import Tensor, nn
 
 from unival.models.layers.attention_fast import fast_forward, reorder_static_cache
+from unival.models.layers.linear import Linear
 from unival.models.perf import fast_paths_enabled
 
 IncrementalState = Dict[str, Dict[str, Optional[Tensor]]]
@@ -55,10 +56,10 @@ class BiasedMultiheadAttention(nn.Module):
         self.dropout = dropout
         self.encoder_decoder_attention = encoder_decoder_attention
         self.c_attn = nn.Parameter(torch.ones(num_heads)) if scale_heads else None
-        self.k_proj = nn.Linear(kdim or embed_dim, embed_dim)
-        self.v_proj = nn.Linear(vdim or embed_dim, embed_dim)
-        self.q_proj = nn.Linear(embed_dim, embed_dim)
-        self.out_proj = nn.Linear(embed_dim, embed_dim)
+        self.k_proj = Linear(kdim or embed_dim, embed_dim)
+        self.v_proj = Linear(vdim or embed_dim, embed_dim)
+        self.q_proj = Linear(embed_dim, embed_dim)
+        self.out_proj = Linear(embed_dim, embed_dim)
 
     def _split_heads(self, x: Tensor, bsz: int) -> Tensor:
         """(L, B, C) -> (B, H, L, d_h)."""

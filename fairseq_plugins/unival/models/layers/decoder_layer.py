@@ -9,6 +9,7 @@ from torch import Tensor, nn
 
 from unival.models.layers.attention import BiasedMultiheadAttention, IncrementalState
 from unival.models.layers.drop_path import DropPath
+from unival.models.layers.linear import Linear
 
 
 class UnivalDecoderLayer(nn.Module):
@@ -52,8 +53,8 @@ class UnivalDecoderLayer(nn.Module):
         self.encoder_attn_layer_norm = LayerNorm(dim)
         self.ffn_layernorm = LayerNorm(ffn_dim) if cfg.scale_fc else None
         self.w_resid = nn.Parameter(torch.ones(dim)) if cfg.scale_resids else None
-        self.fc1 = nn.Linear(dim, ffn_dim)
-        self.fc2 = nn.Linear(ffn_dim, dim)
+        self.fc1 = Linear(dim, ffn_dim)
+        self.fc2 = Linear(ffn_dim, dim)
         self.final_layer_norm = LayerNorm(dim)
         self.drop_path = DropPath(drop_path_rate)
 

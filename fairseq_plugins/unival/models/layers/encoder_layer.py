@@ -9,6 +9,7 @@ from torch import Tensor, nn
 
 from unival.models.layers.attention import BiasedMultiheadAttention
 from unival.models.layers.drop_path import DropPath
+from unival.models.layers.linear import Linear
 
 
 class UnivalEncoderLayer(nn.Module):
@@ -37,8 +38,8 @@ class UnivalEncoderLayer(nn.Module):
             module_name=type(self).__name__,
         )
         self.normalize_before = cfg.encoder_normalize_before
-        self.fc1 = nn.Linear(dim, ffn_dim)
-        self.fc2 = nn.Linear(ffn_dim, dim)
+        self.fc1 = Linear(dim, ffn_dim)
+        self.fc2 = Linear(ffn_dim, dim)
         self.attn_ln = LayerNorm(dim) if cfg.scale_attn else None
         self.ffn_layernorm = LayerNorm(ffn_dim) if cfg.scale_fc else None
         self.w_resid = nn.Parameter(torch.ones(dim)) if cfg.scale_resids else None
