@@ -1,5 +1,6 @@
 """CPU inference of the model's linear layers runs through oneDNN (``layers.linear``) with the
-results of ``F.linear``; anything that needs gradients, autocast or the plain path does not."""
+results of ``F.linear``; anything that needs gradients, autocast, the plain path or oneDNN
+switched off does not."""
 
 import pytest
 import torch
@@ -54,6 +55,8 @@ def test_training_autocast_and_the_plain_path_keep_f_linear(onednn_calls):
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
         assert layer(x).dtype == torch.bfloat16
     with torch.no_grad(), plain_path():
+        layer(x)
+    with torch.no_grad(), torch.backends.mkldnn.flags(enabled=False):
         layer(x)
     with torch.no_grad():
         assert linear(x.bfloat16(), layer.weight.bfloat16()).dtype == torch.bfloat16

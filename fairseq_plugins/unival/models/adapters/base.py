@@ -79,21 +79,25 @@ class PatchAdapter:
                 with batch_norm_statistics_as_if_repeated(
                     backbone, media.size(0) // unique.size(0)
                 ):
-                    feats = backbone(self.laid_out(unique))
+                    feats = backbone(self.laid_out(unique, backbone))
                 return feats[inverse]
-        return backbone(self.laid_out(media))
+        return backbone(self.laid_out(media, backbone))
 
-    def laid_out(self, media: Tensor) -> Tensor:
-        """``media`` in :attr:`cpu_memory_format` on the fast path on the CPU, else unchanged.
+    def laid_out(self, media: Tensor, backbone: nn.Module) -> Tensor:
+        """``media`` in :attr:`cpu_memory_format` for CPU inference on the fast path, else
+        unchanged.
 
         Same values, other strides: oneDNN's convolutions, batch norm and pooling then skip
-        their per-call layout conversions (measured: the image ResNet's forward + backward at
-        64-480 px 1.07-1.23x faster, its inference 1.09-1.10x; the demo's video ResNeXt
-        1.15x). Not on CUDA, where it was not measured.
+        their per-call layout conversions (measured: the image ResNet's inference at 480 px
+        1.09-1.10x faster). Training keeps the layout it is given although its forward +
+        backward gained too (1.07-1.23x at 64-480 px, the demo's video ResNeXt 1.15x): the
+        other rounding sent the demo's base to a different model whose VQA expert missed the
+        demo's goal (BENCHMARKS.md §1), so a training layout change waits for a demo recipe
+        that does not depend on rounding. Not on CUDA, where it was not measured.
         """
         if self.cpu_memory_format is None or media.device.type != "cpu":
             return media
-        if not fast_paths_enabled():
+        if backbone.training or not fast_paths_enabled():
             return media
         return media.contiguous(memory_format=self.cpu_memory_format)
 

@@ -30,7 +30,8 @@ def _needs_grad(*tensors) -> bool:
 def linear(x: Tensor, weight: Tensor, bias: Tensor = None) -> Tensor:
     """``F.linear``: x (..., K), weight (N, K), bias (N,) or None -> (..., N).
 
-    On the fast path, fp32 on the CPU without autograd or autocast, through oneDNN.
+    On the fast path, fp32 on the CPU without autograd or autocast, through oneDNN (unless
+    ``torch.backends.mkldnn.enabled`` was switched off).
     """
     if (
         _ONEDNN_LINEAR
@@ -38,6 +39,7 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor = None) -> Tensor:
         and x.dtype == torch.float32
         and weight.dtype == torch.float32
         and fast_paths_enabled()
+        and torch.backends.mkldnn.enabled
         and not torch.is_autocast_enabled("cpu")
         and not _needs_grad(x, weight, bias)
     ):
