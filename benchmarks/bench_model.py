@@ -85,7 +85,7 @@ def parse_args(argv=None):
     parser.add_argument(
         "--channels-last",
         action="store_true",
-        help="image backbone weights channels-last too (the CPU fast path lays its input out so)",
+        help="image backbone weights and input channels-last (CPU inference lays out the input)",
     )
     parser.add_argument("--checkpoint-activations", action="store_true")
     parser.add_argument("--flops", action="store_true", help="count FLOPs (one extra call)")
