@@ -19,7 +19,7 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture
 def onednn_calls(monkeypatch):
-    """The number of calls that reached oneDNN's linear (the real op still runs)."""
+    """The input shapes of the calls that reached oneDNN's linear (the real op still runs)."""
     calls = []
     real = linear_module._onednn_linear
 
