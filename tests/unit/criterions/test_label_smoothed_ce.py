@@ -17,6 +17,7 @@ from unival.criterions.label_smoothed_ce import (
     AdjustLabelSmoothedCrossEntropyCriterion,
     symmetric_kl,
 )
+from unival.models.perf import plain_path
 
 V = 8
 PAD, EOS = 1, 2
@@ -30,6 +31,7 @@ class FixedOutputModel(torch.nn.Module):
         return logits, {}
 
     def get_normalized_probs(self, net_output, log_probs, sample=None):
+        self.normalized_shape = tuple(net_output[0].shape)
         return F.log_softmax(net_output[0].float(), dim=-1)
 
     def get_targets(self, sample, net_output):
@@ -194,3 +196,50 @@ def test_symmetric_kl_by_hand():
     kl_qp = 0.9 * math.log(0.9 / 0.5) + 0.1 * math.log(0.1 / 0.5)
     kl_pq = 0.5 * math.log(0.5 / 0.9) + 0.5 * math.log(0.5 / 0.1)
     assert symmetric_kl(p, q).item() == pytest.approx((kl_qp + kl_pq) / 2, abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"label_smoothing": 0.1},
+        {"label_smoothing": 0.1, "constraint_range": "4,7"},
+        {"label_smoothing": 0.1, "ignore_prefix_size": 1, "ignore_eos": True},
+        {"report_accuracy": True, "drop_worst_ratio": 0.3},
+    ],
+)
+@pytest.mark.parametrize("with_masks_and_conf", [False, True])
+def test_fast_path_selects_rows_first_with_the_plain_paths_bits(options, with_masks_and_conf):
+    """The fast path normalises only the kept rows; loss, log and logit gradients are equal
+    to the plain path's bit for bit."""
+    gen = torch.Generator().manual_seed(3)
+    B, T = 4, 6
+    logits = torch.randn(B, T, V, generator=gen) * 3
+    target = torch.randint(4, V, (B, T), generator=gen)
+    target[0, 4:], target[2, 2:], target[3, 5] = PAD, PAD, EOS
+    extra = {}
+    if with_masks_and_conf:
+        masks = torch.rand(B, T, V, generator=gen) > 0.4
+        masks.scatter_(-1, target.unsqueeze(-1), True)
+        extra = {"constraint_masks": masks, "conf": torch.tensor([0.5, 1.0, 0.25, 2.0])}
+    results = {}
+    for plain in (True, False):
+        leaf = logits.clone().requires_grad_()
+        sample = {"net_input": {"logits": leaf}, "target": target, "ntokens": 1, "nsentences": B}
+        model = FixedOutputModel()
+        with plain_path(plain):
+            loss, size, log = make_criterion(**options)(model, {**sample, **extra}, update_num=5)
+            loss.backward()
+        results[plain] = (loss.detach(), size, log, leaf.grad, model.normalized_shape)
+    (p_loss, p_size, p_log, p_grad, p_shape), (f_loss, f_size, f_log, f_grad, f_shape) = (
+        results[True],
+        results[False],
+    )
+    assert torch.equal(f_loss, p_loss) and torch.equal(f_grad, p_grad)
+    assert f_size == p_size and torch.equal(f_log["nll_loss"], p_log["nll_loss"])
+    assert f_log.get("n_correct") == p_log.get("n_correct")
+    prefix = options.get("ignore_prefix_size", 0)
+    assert p_shape == (B, T - prefix, V)
+    kept = target[:, prefix:].ne(PAD) & (target[:, prefix:].ne(EOS) | ("ignore_eos" not in options))
+    assert f_shape == (int(kept.sum()), V)
+    assert p_grad[target.eq(PAD)].abs().sum() == 0 and p_grad.abs().sum() > 0
