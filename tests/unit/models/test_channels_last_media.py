@@ -1,6 +1,6 @@
-"""In CPU inference on the fast path the image and video backbones get their input
-channels-last (``PatchAdapter.laid_out``) with the plain path's logits; training keeps the
-layout it is given, so its rounding (and the demo's trained models) stay as they were."""
+"""On the CPU's fast path the image and video backbones get their input channels-last
+(``PatchAdapter.laid_out``), in inference and in training, with the plain path's logits,
+gradients and batch-norm statistics up to rounding."""
 
 import pytest
 import torch
@@ -77,11 +77,28 @@ def test_cpu_inference_lays_the_media_out_channels_last_with_the_plain_logits(
 
 
 @MEDIA
-def test_training_keeps_the_layout_it_is_given(kind, backbone_name, layout):
-    model = _model().train()
-    backbone = getattr(model.encoder, backbone_name)
+def test_training_lays_the_media_out_channels_last_with_the_plain_gradients(
+    kind, backbone_name, layout
+):
     net_input, prev = _net_input(kind)
-    logits, seen = _forward(model, backbone, net_input, prev)
-    logits.float().mean().backward()
-    assert seen == [[torch.contiguous_format]]
-    assert any(p.grad is not None for p in backbone.parameters())
+    runs = {}
+    for plain in (True, False):
+        model = _model().train()
+        backbone = getattr(model.encoder, backbone_name)
+        with plain_path(plain):
+            logits, seen = _forward(model, backbone, net_input, prev)
+            logits.float().pow(2).mean().backward()
+        runs[plain] = (logits.detach(), seen, dict(model.named_parameters()), model.state_dict())
+    (p_logits, p_seen, p_params, p_state), (f_logits, f_seen, f_params, f_state) = (
+        runs[True],
+        runs[False],
+    )
+    assert p_seen == [[torch.contiguous_format]] and f_seen == [[layout]]
+    torch.testing.assert_close(f_logits, p_logits, atol=1e-5, rtol=1e-5)
+    grads = [name for name, p in p_params.items() if p.grad is not None]
+    assert any(name.startswith(f"encoder.{backbone_name}.") for name in grads)
+    for name in grads:
+        torch.testing.assert_close(f_params[name].grad, p_params[name].grad, atol=1e-5, rtol=1e-4)
+    for name in p_state:
+        if "running_" in name:
+            torch.testing.assert_close(f_state[name], p_state[name], atol=1e-6, rtol=1e-5)

