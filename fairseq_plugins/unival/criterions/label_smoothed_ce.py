@@ -16,7 +16,7 @@ and R-Drop adds a symmetric KL between two passes of the same batch.
 import logging
 import math
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -28,6 +28,7 @@ from omegaconf import II
 
 from unival.generation.logit_masks import NUM_SPECIAL_TOKENS, parse_constraint_range
 from unival.models.perf import fast_paths_enabled
+from unival.models.unival import UnivalModel
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +97,16 @@ def label_smoothed_nll_loss(
     return loss, nll
 
 
+def separate_output_projection(model) -> Optional[Callable[[torch.Tensor], torch.Tensor]]:
+    """The decoder's output projection (N, C) -> (N, V) where the criterion may apply it to
+    the kept positions only: on the fast path, for an unwrapped UnivalModel. A model wrapped
+    for distributed training keeps the whole forward inside the wrapper, and other models
+    return their logits as they are."""
+    if fast_paths_enabled() and type(model) is UnivalModel:
+        return model.decoder.output_layer
+    return None
+
+
 def keep_lowest_loss(
     loss: torch.Tensor, drop_ratio: float, paired_halves: bool = False
 ) -> torch.Tensor:
@@ -157,8 +168,12 @@ class AdjustLabelSmoothedCrossEntropyCriterion(FairseqCriterion):
             return self._forward_list(model, sample, update_num)
         if self.cfg.use_rdrop:
             sample = duplicate_batch(sample)
-        net_output = model(**sample["net_input"])
-        lprobs, target, masks = self.lprobs_and_target(model, net_output, sample)
+        project = separate_output_projection(model)
+        if project is not None:
+            net_output = model(**sample["net_input"], features_only=True)
+        else:
+            net_output = model(**sample["net_input"])
+        lprobs, target, masks = self.lprobs_and_target(model, net_output, sample, project)
         loss, nll_loss, n_kept = self.compute_loss(lprobs, target, masks, update_num)
         sample_size = sample["target"].size(0) if self.cfg.sentence_avg else n_kept
         logging_output = {
@@ -194,15 +209,18 @@ class AdjustLabelSmoothedCrossEntropyCriterion(FairseqCriterion):
         logging_output.update({"loss": loss.data, "nll_loss": nll, "sample_size": 1})
         return loss, 1, logging_output
 
-    def lprobs_and_target(self, model, net_output, sample):
+    def lprobs_and_target(self, model, net_output, sample, project=None):
         """Masked, conf-weighted lprobs (N, V), target (N,) and constraint masks (N, V) or None,
-        pads removed.
+        pads removed. ``net_output[0]`` is the logits (B, T, V), or with ``project`` the
+        decoder's features (B, T, C) and ``project`` its output projection.
 
-        Fast path: the N kept positions are taken from the logits first, so the masking,
-        log-softmax and ``conf`` scaling run on N rows rather than all B * T (a third of
-        them in the demo's pretraining batches). Each of those operations works row by row,
-        and a dropped row's gradient is zero on the plain path too, so values and gradients
-        are the same bit for bit (``tests/unit/criterions/test_label_smoothed_ce.py``).
+        Fast path: the N kept positions are taken first, so the masking, log-softmax and
+        ``conf`` scaling run on N rows rather than all B * T (a third of them in the demo's
+        pretraining batches), and with ``project`` so does the output projection. Each of
+        those operations works row by row and a dropped row's gradient is zero on the plain
+        path too: values are equal bit for bit, and gradients too except the projection
+        weight's, whose sum over rows no longer adds the dropped rows' zeros
+        (``tests/unit/criterions/``).
         """
         logits = net_output[0]
         target = model.get_targets(sample, net_output)
@@ -217,6 +235,8 @@ class AdjustLabelSmoothedCrossEntropyCriterion(FairseqCriterion):
             keep &= target.ne(self.task.target_dictionary.eos())
         if fast_paths_enabled():
             logits, target = logits[keep], target[keep]
+            if project is not None:
+                logits = project(logits)
             masks = masks[keep] if masks is not None else None
             if conf is not None:
                 conf = conf[:, None].expand(keep.shape)[keep][:, None]  # (N, 1)
