@@ -11,6 +11,9 @@ Importing this module applies every fix once (idempotent):
 3. **Dataset indices.** fairseq hands datasets numpy integers: :func:`as_index`.
 4. **Valid-subset check.** ``fairseq-train`` accepts comma-separated TSV lists as data.
 5. **bf16 off TPUs.** ``--bf16`` no longer turns on fairseq's TPU mode where torch_xla is absent.
+6. **Fused Adam on the CPU.** ``--optimizer adam`` steps CPU fp32 parameters with torch's fused
+   kernel (:class:`unival.optim.fused_cpu_adam.FusedCpuAdam`), as fairseq already does on GPUs;
+   ``--use-old-adam`` keeps fairseq's loop.
 """
 
 from __future__ import annotations
@@ -159,12 +162,43 @@ def patch_bf16_without_tpu() -> None:
     distributed_utils.call_main = call_main
 
 
+# --------------------------------------------------------------------------------------
+# 6. fused Adam on the CPU
+# --------------------------------------------------------------------------------------
+def patch_adam_fused_on_cpu() -> None:
+    """Give ``FairseqAdam`` the fused CPU step where it built fairseq's looped Adam (idempotent).
+
+    fairseq picks its fused Adam only when CUDA is available; otherwise it builds
+    :class:`fairseq.optim.adam.Adam`. That instance becomes a
+    :class:`~unival.optim.fused_cpu_adam.FusedCpuAdam` (same state, same update; it falls
+    back to the loop for whatever its kernel does not cover), except with ``--use-old-adam``
+    or on a TPU.
+    """
+    from fairseq.optim import adam
+
+    from unival.optim.fused_cpu_adam import FusedCpuAdam
+
+    original = adam.FairseqAdam.__init__
+    if getattr(original, "_unival_patched", False):
+        return
+
+    def __init__(self, cfg, params):
+        original(self, cfg, params)
+        looped = type(self._optimizer) is adam.Adam
+        if looped and not getattr(cfg, "use_old_adam", False) and not getattr(cfg, "tpu", False):
+            self._optimizer.__class__ = FusedCpuAdam
+
+    __init__._unival_patched = True
+    adam.FairseqAdam.__init__ = __init__
+
+
 def apply_all() -> None:
     """Apply every fix (called at import; safe to call again)."""
     restore_numpy_aliases()
     patch_fairseq_checkpoint_loading()
     patch_valid_subset_check()
     patch_bf16_without_tpu()
+    patch_adam_fused_on_cpu()
 
 
 apply_all()
