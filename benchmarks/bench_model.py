@@ -76,7 +76,11 @@ def parse_args(argv=None):
         choices=sorted(AUTOCAST),
         help="autocast dtype (CPU: fp32 only is sensible here)",
     )
-    parser.add_argument("--plain", action="store_true", help="UNIVAL_PLAIN_PATH=1")
+    parser.add_argument(
+        "--plain",
+        action="store_true",
+        help="UNIVAL_PLAIN_PATH=1 (demo_step: also --use-old-adam, fairseq's looped Adam)",
+    )
     parser.add_argument(
         "--no-dropout",
         action="store_true",
@@ -85,7 +89,7 @@ def parse_args(argv=None):
     parser.add_argument(
         "--channels-last",
         action="store_true",
-        help="image backbone weights and input channels-last (CPU inference lays out the input)",
+        help="image backbone weights and input channels-last (the CPU fast path lays out inputs)",
     )
     parser.add_argument("--checkpoint-activations", action="store_true")
     parser.add_argument("--flops", action="store_true", help="count FLOPs (one extra call)")
@@ -131,7 +135,8 @@ def run_demo_worker(args, repeats: int, warmup: int) -> dict:
 
     with tempfile.TemporaryDirectory() as tmp:
         world = demo_world(Path(tmp) / "world", warmup + max(repeats, args.losses))
-        demo = demo_trainer(world, Path(tmp) / "save")
+        # the plain path also takes fairseq's looped Adam, as before the fused CPU step
+        demo = demo_trainer(world, Path(tmp) / "save", ["--use-old-adam"] if args.plain else [])
         run = run_demo_steps(demo, warmup, max(repeats, args.losses - warmup))
     times, median = run.times[:repeats], statistics.median(run.times[:repeats])
     return {

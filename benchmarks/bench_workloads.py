@@ -15,7 +15,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Sequence
 
 import torch
 
@@ -247,16 +247,17 @@ class DemoTrainer:
     argv: List[str] = field(default_factory=list)
 
 
-def demo_trainer(world: Path, save_dir: Path) -> DemoTrainer:
+def demo_trainer(world: Path, save_dir: Path, extra_argv: Sequence[str] = ()) -> DemoTrainer:
     """Task, model, criterion, optimizer and train iterator set up as ``fairseq_cli.train.main``
-    does (same seeding, ``checkpoint_utils.load_checkpoint`` with an empty save dir)."""
+    does (same seeding, ``checkpoint_utils.load_checkpoint`` with an empty save dir);
+    ``extra_argv`` is appended to the stage's ``fairseq-train`` arguments."""
     import numpy as np
     from fairseq import checkpoint_utils, options, tasks, utils
     from fairseq.dataclass.utils import convert_namespace_to_omegaconf
     from fairseq.logging import metrics
     from fairseq.trainer import Trainer
 
-    argv = demo_train_argv(world, save_dir)
+    argv = demo_train_argv(world, save_dir) + list(extra_argv)
     args = options.parse_args_and_arch(options.get_training_parser(), argv)
     cfg = convert_namespace_to_omegaconf(args)
     metrics.reset()

@@ -1,4 +1,4 @@
-"""fairseq's Adam with torch's fused CPU kernel for fp32 parameters on the fast path.
+"""fairseq's Adam with torch's fused CPU kernel for fp32 parameters.
 
 fairseq's ``--optimizer adam`` runs a Python loop of about ten tensor ops per parameter
 (:class:`fairseq.optim.adam.Adam`); on a GPU it switches to a fused kernel by itself, on the
@@ -11,8 +11,9 @@ The update is fairseq's, computed in another order: fairseq applies
 kernel ``p -= lr / bc1 * m / (sqrt(v) / sqrt(bc2) + eps')``, which is the same with
 ``eps' = eps / sqrt(bc2)`` (bc1, bc2: the bias corrections of the step). The optimizer state
 (``step`` as an int, ``exp_avg``, ``exp_avg_sq``) is fairseq's, so checkpoints move freely
-between the two. Anything else (the plain path, amsgrad, fp16/bf16 or sparse gradients,
-parameters off the CPU) takes fairseq's loop unchanged.
+between the two. Anything else (amsgrad, fp16/bf16 or sparse gradients, parameters off the
+CPU) takes fairseq's loop unchanged, and so does every step with ``--use-old-adam``, which
+keeps fairseq's own class (:func:`unival.compat.patch_adam_fused_on_cpu`).
 """
 
 import math
@@ -21,8 +22,6 @@ from typing import Dict, List
 
 import torch
 from fairseq.optim.adam import Adam
-
-from unival.models.perf import fast_paths_enabled
 
 
 class FusedCpuAdam(Adam):
@@ -38,8 +37,6 @@ class FusedCpuAdam(Adam):
         return loss
 
     def _fusable(self) -> bool:
-        if not fast_paths_enabled():
-            return False
         for group in self.param_groups:
             if group.get("amsgrad", False):
                 return False
