@@ -10,8 +10,8 @@ HERE = Path(__file__).resolve().parent
 
 #: The can-fit runs are seeded, but how many threads split a float sum changes its rounding,
 #: and a few hundred updates from scratch amplify that: their budgets were set at 2 threads
-#: (at 1, the SNLI-VE fit ends at 0.56 accuracy instead of >= 0.9), so every machine and
-#: every pytest-xdist worker trains them at 2.
+#: (at 1, the SNLI-VE fit of 2026-12-03 ended at 0.56 accuracy instead of >= 0.9), so every
+#: machine and every pytest-xdist worker trains them at 2.
 FIT_THREADS = 2
 
 

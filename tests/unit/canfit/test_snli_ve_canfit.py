@@ -15,6 +15,10 @@ from unival.data.text import pre_caption
 from unival.tokenizer import build_dictionary_from_texts, load_gpt2_bpe
 
 UPDATES = 120
+#: At 1.5e-3 the loss spiked late in the run (0.34 at update 96) and the fit ended at 14 or 16
+#: of 16 depending on rounding alone (fast or plain path, fused or looped Adam); at 1e-3 all
+#: four of those end at 16 of 16
+LR = 1e-3
 
 
 def presence(rng, colours, present: bool):
@@ -58,7 +62,7 @@ def test_snli_ve_fits_sixteen_hypotheses(tmp_path):
             "--prompt-type=prev_output",
         ],
         UPDATES,
-        lr=1.5e-3,
+        lr=LR,
         criterion_flags=(
             "--criterion=adjust_label_smoothed_cross_entropy",
             "--label-smoothing=0.0",
