@@ -1,6 +1,7 @@
 """benchmarks/bench_model.py: the quick run, its defaults (stage-1 dropout, warm-ups, the path
 recorded) and the demo_step workload (the demo's base-stage update through fairseq's trainer)."""
 
+import argparse
 import json
 import math
 import os
@@ -103,3 +104,24 @@ def test_demo_step_losses_repeat_at_the_same_seed(tmp_path):
         run_demo_steps(demo_trainer(world, tmp_path / f"save{i}"), 0, 2).losses for i in (0, 1)
     ]
     assert len(curves[0]) == 2 and curves[0] == curves[1]
+
+
+def test_demo_step_plain_path_takes_fairseqs_looped_adam(tmp_path):
+    """``--plain`` times the code before the speed-ups, fairseq's looped Adam included."""
+    from fairseq.optim.adam import Adam
+
+    from unival.optim.fused_cpu_adam import FusedCpuAdam
+
+    sys.path.insert(0, BENCHMARKS)
+    try:
+        from bench_model import run_demo_worker
+        from bench_workloads import demo_trainer, demo_world
+    finally:
+        sys.path.remove(BENCHMARKS)
+    for plain in (False, True):
+        result = run_demo_worker(argparse.Namespace(plain=plain, losses=1), repeats=1, warmup=0)
+        assert ("--use-old-adam" in result["argv"]) is plain
+    world = demo_world(tmp_path / "world", 2)
+    fast = demo_trainer(world, tmp_path / "fast").trainer.optimizer._optimizer
+    old = demo_trainer(world, tmp_path / "old", ["--use-old-adam"]).trainer.optimizer._optimizer
+    assert type(fast) is FusedCpuAdam and type(old) is Adam

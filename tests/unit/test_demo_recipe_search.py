@@ -15,7 +15,8 @@ def test_scale_fixes_every_budgets_updates_and_lifts_the_caps(search):
     demo = MultitaskSettings()
     s = search.variant_settings("demo", scale=0.8)
     assert s.pretrain.updates == round(0.8 * demo.pretrain.updates) == 1040
-    assert s.experts["vqa"].updates == 1280 and s.experts["refcoco"].updates == 1120
+    assert s.experts["vqa"].updates == round(0.8 * demo.experts["vqa"].updates) == 1600
+    assert s.experts["refcoco"].updates == 1120
     assert s.experts["video_qa"].lr == demo.experts["video_qa"].lr  # only updates and caps move
     assert min(b.minutes for b in [s.pretrain, *s.experts.values()]) >= 24 * 60
 
