@@ -106,22 +106,16 @@ def test_demo_step_losses_repeat_at_the_same_seed(tmp_path):
     assert len(curves[0]) == 2 and curves[0] == curves[1]
 
 
-def test_demo_step_plain_path_takes_fairseqs_looped_adam(tmp_path):
-    """``--plain`` times the code before the speed-ups, fairseq's looped Adam included."""
-    from fairseq.optim.adam import Adam
-
-    from unival.optim.fused_cpu_adam import FusedCpuAdam
-
-    sys.path.insert(0, BENCHMARKS)
+def test_demo_step_plain_path_takes_fairseqs_looped_adam():
+    """``--plain`` times the code before the speed-ups, fairseq's looped Adam included (which
+    ``--use-old-adam`` keeps: ``tests/unit/optim/test_fused_cpu_adam.py``)."""
+    sys.path.insert(0, BENCHMARKS)  # run_demo_worker imports bench_workloads when called
     try:
         from bench_model import run_demo_worker
-        from bench_workloads import demo_trainer, demo_world
+
+        for plain in (False, True):
+            args = argparse.Namespace(plain=plain, losses=1)
+            result = run_demo_worker(args, repeats=1, warmup=0)
+            assert ("--use-old-adam" in result["argv"]) is plain
     finally:
         sys.path.remove(BENCHMARKS)
-    for plain in (False, True):
-        result = run_demo_worker(argparse.Namespace(plain=plain, losses=1), repeats=1, warmup=0)
-        assert ("--use-old-adam" in result["argv"]) is plain
-    world = demo_world(tmp_path / "world", 2)
-    fast = demo_trainer(world, tmp_path / "fast").trainer.optimizer._optimizer
-    old = demo_trainer(world, tmp_path / "old", ["--use-old-adam"]).trainer.optimizer._optimizer
-    assert type(fast) is FusedCpuAdam and type(old) is Adam

@@ -233,7 +233,8 @@ class AdjustLabelSmoothedCrossEntropyCriterion(FairseqCriterion):
         keep = target.ne(self.padding_idx)
         if self.cfg.ignore_eos:
             keep &= target.ne(self.task.target_dictionary.eos())
-        if fast_paths_enabled():
+        rows_first = project is not None or fast_paths_enabled()
+        if rows_first:
             logits, target = logits[keep], target[keep]
             if project is not None:
                 logits = project(logits)
@@ -253,7 +254,7 @@ class AdjustLabelSmoothedCrossEntropyCriterion(FairseqCriterion):
         lprobs = model.get_normalized_probs((logits,) + tuple(net_output[1:]), log_probs=True)
         if conf is not None:
             lprobs = lprobs * conf.to(lprobs.dtype)
-        if fast_paths_enabled():
+        if rows_first:
             return lprobs, target, masks
         return lprobs[keep], target[keep], masks[keep] if masks is not None else None
 

@@ -4,6 +4,7 @@ gradients and batch-norm statistics up to rounding."""
 
 import pytest
 import torch
+from tiny_rows import text_rows
 
 from unival.data.modality import Modality
 from unival.models import build_model
@@ -28,14 +29,7 @@ def _model():
 
 def _net_input(kind):
     gen = torch.Generator().manual_seed(2)
-    src = torch.randint(4, 60, (ROWS, 6), generator=gen)
-    prev = torch.randint(4, 60, (ROWS, 5), generator=gen)
-    prev[:, 0] = 0
-    net_input = {
-        "src_tokens": src,
-        "src_lengths": torch.full((ROWS,), 6),
-        "patch_masks": torch.ones(ROWS, dtype=torch.bool),
-    }
+    net_input, prev = text_rows(ROWS, gen)
     if kind == "image":
         net_input["patch_images"] = torch.randn(ROWS, 3, 64, 64, generator=gen)
     else:

@@ -2,6 +2,7 @@
 give the same logits and gradients as the plain path, which runs every copy."""
 
 import torch
+from tiny_rows import text_rows
 
 from unival.models import build_model
 from unival.models.adapters.base import distinct_media
@@ -20,16 +21,8 @@ def _batch(image_rows):
     """Rows whose picture is ``pictures[image_rows[i]]``; every row has its own text."""
     gen = torch.Generator().manual_seed(3)
     pictures = torch.randn(max(image_rows) + 1, 3, 64, 64, generator=gen)
-    rows = len(image_rows)
-    src = torch.randint(4, 60, (rows, 6), generator=gen)
-    prev = torch.randint(4, 60, (rows, 5), generator=gen)
-    prev[:, 0] = 0
-    net_input = {
-        "src_tokens": src,
-        "src_lengths": torch.full((rows,), 6),
-        "patch_images": pictures[torch.tensor(image_rows)],
-        "patch_masks": torch.ones(rows, dtype=torch.bool),
-    }
+    net_input, prev = text_rows(len(image_rows), gen)
+    net_input["patch_images"] = pictures[torch.tensor(image_rows)]
     return net_input, prev
 
 
