@@ -86,15 +86,30 @@ def test_training_with_each_picture_twice_runs_the_backbone_once_per_picture():
     fast, plain, plain_buffers = _fast_and_plain(model, net_input, prev)
     assert plain[2] == [6] and fast[2] == [3]
     _assert_same(fast, plain)
+    _assert_same_running_statistics(model, plain_buffers)  # running_var: n / (n - 1), n halves
+
+
+def _assert_same_running_statistics(model, plain_buffers):
     for name, value in model.state_dict().items():
-        if name.endswith("running_mean"):
+        if name.endswith(("running_mean", "running_var")):
             torch.testing.assert_close(value, plain_buffers[name], atol=1e-6, rtol=1e-5)
-        if name.endswith("running_var"):  # the unbiased n / (n - 1) factor: n halves
-            torch.testing.assert_close(value, plain_buffers[name], atol=1e-6, rtol=1e-5)
+
+
+def test_training_with_counts_sharing_a_divisor_runs_count_over_divisor_copies():
+    """Pretraining's layout when a picture also serves a second image-text pair: counts 4, 2,
+    2 weigh the pictures 2:1:1, as 2, 1, 1 copies do; counts 6 and 3 as 2 and 1 copies."""
+    for layout, rows in (([0, 1, 0, 2, 0, 1, 2, 0], 4), ([0, 1, 0, 0, 1, 0, 0, 1, 0], 3)):
+        model = _model().train()
+        net_input, prev = _batch(layout)
+        fast, plain, plain_buffers = _fast_and_plain(model, net_input, prev)
+        assert plain[2] == [len(layout)] and fast[2] == [rows]
+        _assert_same(fast, plain)
+        _assert_same_running_statistics(model, plain_buffers)
 
 
 def test_training_with_unequal_repeats_runs_every_copy():
-    """[a, a, b] weighs picture a twice in the batch statistics: sharing would change them."""
+    """[a, a, b] weighs picture a twice in the batch statistics: fewer copies of a alone would
+    change them, and the counts 2 and 1 share no divisor."""
     model = _model().train()
     net_input, prev = _batch([0, 0, 1])
     fast, plain, _ = _fast_and_plain(model, net_input, prev)

@@ -67,19 +67,19 @@ class PatchAdapter:
 
         A batch often holds the same picture several times (pretraining pairs each image-text
         row with a negative of the same image; VQA asks several questions about one image).
-        On the fast path the backbone then runs once per distinct picture and the features
-        are indexed back, which autograd turns into summed gradients: the same result as
-        running every copy (see :func:`distinct_media`).
+        On the fast path the backbone then runs on fewer copies (once per distinct picture in
+        eval mode, count / g copies in training) and the features are indexed back, which
+        autograd turns into summed gradients: the same result as running every copy (see
+        :func:`distinct_media`).
         """
         backbone = getattr(encoder, self.backbone_name)
         if self.shares_repeated_media and fast_paths_enabled():
-            distinct = distinct_media(media, backbone)
-            if distinct is not None:
-                unique, inverse = distinct
-                with batch_norm_statistics_as_if_repeated(
-                    backbone, media.size(0) // unique.size(0)
-                ):
-                    feats = backbone(self.laid_out(unique))
+            fewer = distinct_media(media, backbone)
+            if fewer is not None:
+                rows, inverse = fewer
+                # in training R divides B (R = B / g); in eval mode no statistics are kept
+                with batch_norm_statistics_as_if_repeated(backbone, media.size(0) // rows.size(0)):
+                    feats = backbone(self.laid_out(rows))
                 return feats[inverse]
         return backbone(self.laid_out(media))
 

@@ -1,15 +1,19 @@
-"""Run a media backbone once per distinct picture of a batch, with the same result.
+"""Run a media backbone on fewer copies of each picture of a batch, with the same result.
 
 A batch often holds one picture several times: pretraining pairs each image-text row with a
 negative example of the same image, VQA asks several questions about one image. Running the
 backbone on the distinct rows and indexing the features back gives the same features, and
 autograd sums the copies' gradients, as it does on the full batch. In training two things
-differ and are handled here: batch-norm statistics (unchanged only when every distinct row
-occurs equally often; the running variance's ``n / (n - 1)`` correction is fixed up after the
-pass) and per-sample randomness (stochastic depth, dropout: then every copy runs).
+differ and are handled here: batch-norm statistics and per-sample randomness (stochastic
+depth, dropout: then every copy runs). The statistics weigh each picture by how often it
+occurs, so a training batch keeps ``count / g`` copies of each picture, g being the greatest
+common divisor of the counts: dividing every weight by g leaves the mean and the biased
+variance as they were, and the running variance's ``n / (n - 1)`` correction is fixed up
+after the pass.
 """
 
 import contextlib
+import math
 from typing import Iterator, Optional, Tuple
 
 import torch
@@ -51,23 +55,30 @@ def equal_rows(rows: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
 
 
 def distinct_media(media: Tensor, backbone: nn.Module) -> Optional[Tuple[Tensor, Tensor]]:
-    """``(unique (U, ...), inverse (B,))`` with ``unique[inverse] == media`` when computing the
-    U distinct rows instead of all B gives the same features, else None.
+    """``(rows (R, ...), inverse (B,))`` with ``rows[inverse] == media`` when computing the R
+    rows instead of all B gives the same features, else None.
 
-    Same in eval mode always. In training the backbone's batch-norm statistics are over the
-    batch, so they are unchanged only when every distinct row occurs equally often (then mean
-    and biased variance of the batch equal those of the distinct rows; see
-    :func:`batch_norm_statistics_as_if_repeated` for the running variance), and no layer may
-    draw per-sample randomness.
+    In eval mode ``rows`` are the distinct pictures. In training the backbone's batch-norm
+    statistics are over the batch and weigh each picture by its count; ``rows`` then holds
+    ``count / g`` copies of each picture, g the counts' greatest common divisor (R = B / g:
+    the distinct pictures when all counts are equal), which keeps the mean and the biased
+    variance (see :func:`batch_norm_statistics_as_if_repeated` for the running variance).
+    None when g is 1 or a layer draws per-sample randomness.
     """
     if media.size(0) < 2 or media.requires_grad:
         return None
     first, inverse, counts = equal_rows(media.flatten(1))
     if first.size(0) == media.size(0):
         return None
-    if backbone.training and (bool((counts != counts[0]).any()) or _is_stochastic(backbone)):
+    if not backbone.training:
+        return media[first], inverse
+    common = math.gcd(*counts.tolist())
+    if common == 1 or _is_stochastic(backbone):
         return None
-    return media[first], inverse
+    copies = torch.div(counts, common, rounding_mode="floor")
+    starts = copies.cumsum(0) - copies
+    # every copy of a picture gives the same features: each row reads its picture's first one
+    return media[first.repeat_interleave(copies)], starts[inverse]
 
 
 @contextlib.contextmanager
