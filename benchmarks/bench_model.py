@@ -19,8 +19,9 @@ timed beside this one, on the same machine, by refbench's ``side_by_side.sh``.
 
 ``demo_step`` is one update of ``make demo``'s base stage (``bench_workloads.run_demo_steps``):
 its own recipe (``unival_tiny``, 64 px, the stage's dropout, batch, criterion and Adam), real
-data loading from a small toy world, through fairseq's trainer; it prints updates/s and the
-losses of the first updates.
+data loading from a small toy world, through fairseq's trainer; it prints updates/s (timed
+updates over their total time, which is what the demo's wall clock sees: an update's cost
+varies with its batch) and the losses of the first updates.
 """
 
 import argparse
@@ -138,12 +139,15 @@ def run_demo_worker(args, repeats: int, warmup: int) -> dict:
         # the plain path also takes fairseq's looped Adam, as before the fused CPU step
         demo = demo_trainer(world, Path(tmp) / "save", ["--use-old-adam"] if args.plain else [])
         run = run_demo_steps(demo, warmup, max(repeats, args.losses - warmup))
-    times, median = run.times[:repeats], statistics.median(run.times[:repeats])
+    times = run.times[:repeats]
     return {
-        "median_s": median,
+        "median_s": statistics.median(times),
+        "mean_s": statistics.mean(times),
         "min_s": min(times),
         "max_s": max(times),
-        "updates_per_s": 1.0 / median,
+        # the demo's wall clock is the sum of its updates, and their cost varies with the
+        # batch (how many distinct pictures it holds): the rate is over the total time
+        "updates_per_s": len(times) / sum(times),
         "cpu_s": statistics.median(run.cpu[:repeats]),
         "losses": run.losses[: args.losses],
         "arch": demo.cfg.model._name,
@@ -269,7 +273,8 @@ def main(argv=None) -> int:
     drop = "dropout/drop-path 0" if args.no_dropout else "dropout 0.1, drop-path 0.1"
     print(
         f"# {args.arch} {args.device} {args.dtype} {path} path, {drop}, {args.threads} "
-        "threads; median of the timed calls after the warm-ups (demo_step: its own recipe)"
+        "threads; median of the timed calls after the warm-ups (demo_step: its own recipe, "
+        "updates/s over the total time)"
     )
     print(
         f"{'workload':<14} {'median_s':>8} {'min_s':>8} {'max_s':>8} {'rss_GB':>8} "
