@@ -70,6 +70,16 @@ def test_gpu_video_experts_get_their_own_loader_workers(gpu_commands):
         assert int(_flags(gpu_commands[label])["num-workers"]) == GPU.num_workers, label
 
 
+def test_cpu_profile_loads_images_in_process_and_videos_in_a_worker(tmp_path):
+    """On the CPU a loader worker shares the training's cores: image and audio batches load
+    in the training process, video clips (several times an image's decoding) in a worker."""
+    commands = dict(render_commands(MultitaskSettings(), tmp_path))
+    for label in ("base", "caption", "vqa", "refcoco", "snli_ve", "audio_caption"):
+        assert _flags(commands[label])["num-workers"] == "0", label
+    for label in ("video_caption", "video_qa"):
+        assert _flags(commands[label])["num-workers"] == "1", label
+
+
 def test_gpu_evaluations_do_not_ask_for_the_cpu(gpu_commands):
     for label in LABELS[1:]:
         flags = _flags(gpu_commands[f"{label} eval"])

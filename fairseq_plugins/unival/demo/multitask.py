@@ -144,10 +144,14 @@ class MultitaskSettings:
     train_seed: int = 1  # fairseq's --seed: initial weights and the draws of every training
     caption_beam: int = 3
     eval_batch_size: int = 25
-    num_workers: int = 1
+    # image and audio batches load in the training process: on 2 cores a loader worker has
+    # no core of its own, and handing its batches over (shared memory, about 1,500 page
+    # faults a base batch) cost more than the loading (base update 1.1x, image experts side
+    # by side 1.04-1.08x faster without; audio the same either way; BENCHMARKS.md section 6f)
+    num_workers: int = 0
     # loader workers of the video experts (0: num_workers): a video item costs several times
-    # an image item to decode, and the video chain trains mostly alone
-    video_num_workers: int = 0
+    # an image item to decode (a video QA update 1.12x faster with one worker)
+    video_num_workers: int = 1
     log_interval: int = 50
     # experts trained at the same time (unival.demo.schedule); 1: one after the other. Two
     # unival_tiny trainings of one OpenMP thread each make 1.47x the updates per second of one
