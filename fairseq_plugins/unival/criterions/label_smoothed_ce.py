@@ -216,11 +216,11 @@ class AdjustLabelSmoothedCrossEntropyCriterion(FairseqCriterion):
 
         Fast path: the N kept positions are taken first, so the masking, log-softmax and
         ``conf`` scaling run on N rows rather than all B * T (a third of them in the demo's
-        pretraining batches), and with ``project`` so does the output projection. Each of
-        those operations works row by row and a dropped row's gradient is zero on the plain
-        path too: values are equal bit for bit, and gradients too except the projection
-        weight's, whose sum over rows no longer adds the dropped rows' zeros
-        (``tests/unit/criterions/``).
+        pretraining batches), and with ``project`` so does the output projection; a ``conf`` of
+        ones (every row at full weight) is not applied. Each of those operations works row by
+        row and a dropped row's gradient is zero on the plain path too: values are equal bit
+        for bit, and gradients too except the projection weight's, whose sum over rows no
+        longer adds the dropped rows' zeros (``tests/unit/criterions/``).
         """
         logits = net_output[0]
         target = model.get_targets(sample, net_output)
@@ -239,6 +239,8 @@ class AdjustLabelSmoothedCrossEntropyCriterion(FairseqCriterion):
             if project is not None:
                 logits = project(logits)
             masks = masks[keep] if masks is not None else None
+            if conf is not None and bool(conf.eq(1).all()):
+                conf = None  # x * 1 is x, in value and in gradient: skip an (N, V) pass each way
             if conf is not None:
                 conf = conf[:, None].expand(keep.shape)[keep][:, None]  # (N, 1)
         elif conf is not None:

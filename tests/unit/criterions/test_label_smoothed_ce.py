@@ -208,17 +208,19 @@ def test_symmetric_kl_by_hand():
         {"report_accuracy": True, "drop_worst_ratio": 0.3},
     ],
 )
-@pytest.mark.parametrize("with_masks_and_conf", [False, True])
+@pytest.mark.parametrize("with_masks_and_conf", [False, True, "conf of ones"])
 def test_fast_path_selects_rows_first_with_the_plain_paths_bits(options, with_masks_and_conf):
-    """The fast path normalises only the kept rows; loss, log and logit gradients are equal
-    to the plain path's bit for bit."""
+    """The fast path normalises only the kept rows (and skips a conf of ones); loss, log and
+    logit gradients are equal to the plain path's bit for bit."""
     gen = torch.Generator().manual_seed(3)
     B, T = 4, 6
     logits = torch.randn(B, T, V, generator=gen) * 3
     target = torch.randint(4, V, (B, T), generator=gen)
     target[0, 4:], target[2, 2:], target[3, 5] = PAD, PAD, EOS
     extra = {}
-    if with_masks_and_conf:
+    if with_masks_and_conf == "conf of ones":
+        extra = {"conf": torch.ones(B)}
+    elif with_masks_and_conf:
         masks = torch.rand(B, T, V, generator=gen) > 0.4
         masks.scatter_(-1, target.unsqueeze(-1), True)
         extra = {"constraint_masks": masks, "conf": torch.tensor([0.5, 1.0, 0.25, 2.0])}
