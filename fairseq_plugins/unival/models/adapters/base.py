@@ -80,7 +80,9 @@ class PatchAdapter:
                 # in training R divides B (R = B / g); in eval mode no statistics are kept
                 with batch_norm_statistics_as_if_repeated(backbone, media.size(0) // rows.size(0)):
                     feats = backbone(self.laid_out(rows))
-                return feats[inverse]
+                # index_select, not indexing: the latter's backward adds a picture's copies by
+                # atomic adds on the CPU, in an order that changes from run to run
+                return feats.index_select(0, inverse)
         return backbone(self.laid_out(media))
 
     def laid_out(self, media: Tensor) -> Tensor:
