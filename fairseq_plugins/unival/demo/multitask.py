@@ -146,8 +146,8 @@ class MultitaskSettings:
     eval_batch_size: int = 25
     # image and audio batches load in the training process: on 2 cores a loader worker has
     # no core of its own, and handing its batches over (shared memory, about 1,500 page
-    # faults a base batch) cost more than the loading (base update 1.1x, image experts side
-    # by side 1.04-1.08x faster without; audio the same either way; BENCHMARKS.md section 6f)
+    # faults a base batch) cost more than the loading (base update 1.02-1.12x, image experts
+    # side by side 1.04-1.08x faster without; audio the same either way; BENCHMARKS.md 6f)
     num_workers: int = 0
     # loader workers of the video experts (0: num_workers): a video item costs several times
     # an image item to decode (a video QA update 1.12x faster with one worker)

@@ -75,7 +75,7 @@ def distinct_media(media: Tensor, backbone: nn.Module) -> Optional[Tuple[Tensor,
     common = math.gcd(*counts.tolist())
     if common == 1 or _is_stochastic(backbone):
         return None
-    copies = torch.div(counts, common, rounding_mode="floor")
+    copies = counts // common
     starts = copies.cumsum(0) - copies
     # every copy of a picture gives the same features: each row reads its picture's first one
     return media[first.repeat_interleave(copies)], starts[inverse]
