@@ -20,6 +20,7 @@ from unival.models.layers import UnivalDecoderLayer, drop_path_rates
 from unival.models.layers.attention import IncrementalState
 from unival.models.layers.grouped_rows import reorder_rows, unique_rows
 from unival.models.layers.linear import Linear
+from unival.models.layers.packed_rows import PackedRows
 from unival.models.layers.position_bias import (
     absolute_position_bias,
     token_relative_bias,
@@ -145,7 +146,10 @@ class UnivalDecoder(FairseqIncrementalDecoder):
         alignment_layer: Optional[int] = None,
         alignment_heads: Optional[int] = None,
     ) -> Tuple[Tensor, Dict[str, List[Optional[Tensor]]]]:
-        """Decoder features (B, T, C) after the final LayerNorm, and ``extra``."""
+        """Decoder features (B, T, C) after the final LayerNorm, and ``extra``.
+
+        Fast path in training: the layers run on the real (non-pad) positions only, and the
+        pad positions' features are zeros (their values never reach a real position)."""
         if encoder_out is None:
             raise ValueError("the UnIVAL decoder needs the encoder output")
         if alignment_layer is None:
@@ -199,6 +203,11 @@ class UnivalDecoder(FairseqIncrementalDecoder):
 
         attn: Optional[Tensor] = None
         inner_states: List[Optional[Tensor]] = [x]
+        packed = None
+        if self.training and fast_paths_enabled() and not incremental and pads.any():
+            # the layers run on the real positions only (see layers/packed_rows.py)
+            packed = PackedRows.from_padding(pads)
+            x = packed.pack_time_major(x)
         num_queries = query_positions.size(1)
         checkpoint = self.checkpoint_activations and self.training and torch.is_grad_enabled()
         for idx, layer in enumerate(self.layers):
@@ -217,13 +226,15 @@ class UnivalDecoder(FairseqIncrementalDecoder):
             )
             if key_rows is not None:
                 kwargs["key_rows"] = key_rows
+            if packed is not None:
+                kwargs["packed"] = packed
             if checkpoint and not incremental:
                 x, layer_attn = torch.utils.checkpoint.checkpoint(
                     layer, x, enc, enc_mask, None, use_reentrant=False, **kwargs
                 )
             else:
                 x, layer_attn = layer(x, enc, enc_mask, incremental_state, **kwargs)
-            inner_states.append(x)
+            inner_states.append(x if packed is None else packed.unpack(x).transpose(0, 1))
             if layer_attn is not None and idx == alignment_layer:
                 attn = layer_attn.float().to(x)
         if attn is not None:
@@ -232,7 +243,8 @@ class UnivalDecoder(FairseqIncrementalDecoder):
             attn = attn.mean(dim=0)
         if self.layer_norm is not None:
             x = self.layer_norm(x)
-        return x.transpose(0, 1), {"attn": [attn], "inner_states": inner_states}
+        x = packed.unpack(x) if packed is not None else x.transpose(0, 1)
+        return x, {"attn": [attn], "inner_states": inner_states}
 
     def _cached_memory(self, encoder_out, incremental_state, query_positions: Tensor):
         """Fast incremental path: (memory (S, U, C) or the full one, its mask, key_rows (N,)

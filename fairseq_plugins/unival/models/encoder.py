@@ -5,6 +5,10 @@ Output (fairseq convention, each value a list holding at most one tensor):
 ``position_embeddings`` [(B, T, C)] (normalised, used by the decoder's cross-attention
 bias), ``encoder_states`` (all layer inputs/outputs with ``return_all_hiddens``),
 ``encoder_embedding`` / ``src_tokens`` / ``src_lengths`` (empty).
+
+Fast path in training: the layers run on the real (non-pad) positions only
+(:mod:`unival.models.layers.packed_rows`), and the padded positions of ``encoder_out``
+are zeros.
 """
 
 import math
@@ -24,6 +28,7 @@ from unival.models.adapters.construction import (
     build_video_modules,
 )
 from unival.models.layers import UnivalEncoderLayer, drop_path_rates
+from unival.models.layers.packed_rows import PackedRows
 from unival.models.layers.position_bias import (
     absolute_position_bias,
     patch_relative_bias,
@@ -197,9 +202,15 @@ class UnivalEncoder(FairseqEncoder):
             patch_positions = self.image_pos_ln(patches.position_embeds)
             positions = torch.cat([patch_positions, positions.to(patch_positions.dtype)], dim=1)
         has_pads = bool(padding_mask.any())
-        if has_pads:
+        packed = None
+        if has_pads and self.training and fast_paths_enabled():
+            # the layers run on the real positions only (see layers/packed_rows.py)
+            packed = PackedRows.from_padding(padding_mask)
+            x = packed.pack(x)
+        elif has_pads:
             x = x * (1 - padding_mask.unsqueeze(-1).type_as(x))
-        x = x.transpose(0, 1)
+        if packed is None:
+            x = x.transpose(0, 1)
 
         abs_bias = absolute_position_bias(
             self.pos_q_linear,
@@ -209,7 +220,11 @@ class UnivalEncoder(FairseqEncoder):
             self.num_attention_heads,
             self.pos_scaling,
         )
-        states = [x] if return_all_hiddens else []
+
+        def time_major(x: Tensor) -> Tensor:
+            return x if packed is None else packed.unpack(x).transpose(0, 1)
+
+        states = [time_major(x)] if return_all_hiddens else []
         checkpoint = self.checkpoint_activations and self.training and torch.is_grad_enabled()
         for idx, layer in enumerate(self.layers):
             bias = abs_bias.clone()
@@ -224,15 +239,17 @@ class UnivalEncoder(FairseqEncoder):
                 )
             mask = padding_mask if has_pads else None
             if checkpoint:
-                x = torch.utils.checkpoint.checkpoint(layer, x, mask, bias, use_reentrant=False)
+                x = torch.utils.checkpoint.checkpoint(
+                    layer, x, mask, bias, packed, use_reentrant=False
+                )
             else:
-                x = layer(x, mask, bias)
+                x = layer(x, mask, bias, packed)
             if return_all_hiddens:
-                states.append(x)
+                states.append(time_major(x))
         if self.layer_norm is not None:
             x = self.layer_norm(x)
         return {
-            "encoder_out": [x],
+            "encoder_out": [time_major(x)],
             "encoder_padding_mask": [padding_mask],
             "encoder_embedding": [],
             "encoder_states": states,

@@ -9,49 +9,10 @@ channels-last image backbone.
 
 import pytest
 import torch
+from fast_path_cases import assert_grads_close, loss_and_grads, make_batch, make_model
 
-from unival.criterions import label_smoothed_nll_loss
 from unival.generation.sequence_generator import UnivalSequenceGenerator
-from unival.models import build_model
 from unival.models.perf import fast_paths_enabled, plain_path
-
-NO_DROPOUT = dict(dropout=0.0, attention_dropout=0.0, activation_dropout=0.0)
-
-
-def _batch(rows=3):
-    gen = torch.Generator().manual_seed(1)
-    src = torch.randint(4, 60, (rows, 7), generator=gen)
-    src[1, 5:] = 1  # padded text row
-    prev = torch.randint(4, 60, (rows, 6), generator=gen)
-    prev[:, 0] = 0
-    prev[2, 4:] = 1  # padded target row
-    return {
-        "src_tokens": src,
-        "src_lengths": (src != 1).sum(1),
-        "patch_images": torch.randn(rows, 3, 64, 64, generator=gen),
-        "patch_masks": torch.ones(rows, dtype=torch.bool),
-    }, prev
-
-
-def _model(seed=0, **overrides):
-    torch.manual_seed(seed)
-    return build_model("unival_tiny", 60, **{**NO_DROPOUT, **overrides})
-
-
-def _loss_and_grads(model, net_input, prev):
-    model.zero_grad(set_to_none=True)
-    logits, extra = model(**net_input, prev_output_tokens=prev)
-    lprobs = torch.log_softmax(logits, -1).view(-1, logits.size(-1))
-    loss, _ = label_smoothed_nll_loss(lprobs, prev.roll(-1, 1).reshape(-1), 0.1)
-    loss.sum().backward()
-    grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
-    return logits.detach(), extra["attn"][0].detach(), grads
-
-
-def _assert_grads_close(fast, plain):
-    assert fast.keys() == plain.keys() and len(fast) > 50
-    for name in plain:
-        torch.testing.assert_close(fast[name], plain[name], atol=2e-5, rtol=1e-4, msg=name)
 
 
 def test_the_fast_path_is_the_default_and_the_switch_selects_the_plain_one():
@@ -62,28 +23,28 @@ def test_the_fast_path_is_the_default_and_the_switch_selects_the_plain_one():
 
 
 def test_training_forward_and_gradients_equal_the_plain_path():
-    model = _model().train()
-    net_input, prev = _batch()
+    model = make_model().train()
+    net_input, prev = make_batch()
     with plain_path():
-        plain = _loss_and_grads(model, net_input, prev)
-    fast = _loss_and_grads(model, net_input, prev)
+        plain = loss_and_grads(model, net_input, prev)
+    fast = loss_and_grads(model, net_input, prev)
     torch.testing.assert_close(fast[0], plain[0], atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(fast[1], plain[1], atol=1e-6, rtol=1e-5)
-    _assert_grads_close(fast[2], plain[2])
+    assert_grads_close(fast[2], plain[2])
 
 
 def test_activation_checkpointing_keeps_outputs_and_gradients():
     """With dropout on: checkpointing must replay the same random masks."""
-    net_input, prev = _batch()
+    net_input, prev = make_batch()
     results = []
     for flag in (False, True):
-        model = _model(dropout=0.1, checkpoint_activations=flag).train()
+        model = make_model(dropout=0.1, checkpoint_activations=flag).train()
         assert model.encoder.checkpoint_activations is flag
         assert model.decoder.checkpoint_activations is flag
         torch.manual_seed(5)
-        results.append(_loss_and_grads(model, net_input, prev))
+        results.append(loss_and_grads(model, net_input, prev))
     torch.testing.assert_close(results[1][0], results[0][0], atol=1e-6, rtol=1e-6)
-    _assert_grads_close(results[1][2], results[0][2])
+    assert_grads_close(results[1][2], results[0][2])
 
 
 def _decode(model, net_input, prev, new_orders):
@@ -114,8 +75,8 @@ def _decode(model, net_input, prev, new_orders):
     ],
 )
 def test_incremental_decoding_with_beam_reorders_equals_the_plain_path(orders):
-    model = _model().eval()
-    net_input, prev = _batch()
+    model = make_model().eval()
+    net_input, prev = make_batch()
     with plain_path():
         plain = _decode(model, net_input, prev, orders)
     fast = _decode(model, net_input, prev, orders)
@@ -126,8 +87,8 @@ def test_incremental_decoding_with_beam_reorders_equals_the_plain_path(orders):
 
 @torch.no_grad()
 def test_beam_search_hypotheses_equal_the_plain_path():
-    model = _model().eval()
-    net_input, _ = _batch()
+    model = make_model().eval()
+    net_input, _ = make_batch()
     generator = UnivalSequenceGenerator(
         [model], model.decoder.dictionary, beam_size=4, max_len_a=0, max_len_b=7, min_len=2
     )
@@ -145,8 +106,8 @@ def test_beam_search_hypotheses_equal_the_plain_path():
 
 @torch.no_grad()
 def test_channels_last_image_backbone_gives_the_same_features():
-    model = _model().eval()
-    images = _batch()[0]["patch_images"]
+    model = make_model().eval()
+    images = make_batch()[0]["patch_images"]
     backbone = model.encoder.embed_images
     plain = backbone(images)
     backbone.to(memory_format=torch.channels_last)
@@ -158,8 +119,8 @@ def test_channels_last_image_backbone_gives_the_same_features():
 def test_bf16_autocast_fast_path_is_within_the_stated_tolerance():
     """bf16 (the GPU path; run here under CPU autocast): logits within 0.02 of fp32, and
     no further from fp32 than the plain path under the same autocast (+0.005)."""
-    model = _model().eval()
-    net_input, prev = _batch()
+    model = make_model().eval()
+    net_input, prev = make_batch()
     reference, _ = model(**net_input, prev_output_tokens=prev)
     with torch.autocast("cpu", dtype=torch.bfloat16):
         fast, _ = model(**net_input, prev_output_tokens=prev)

@@ -13,8 +13,13 @@ import torch.nn.functional as F
 from fairseq.incremental_decoding_utils import with_incremental_state
 from torch import Tensor, nn
 
-from unival.models.layers.attention_fast import fast_forward, reorder_static_cache
+from unival.models.layers.attention_fast import (
+    fast_forward,
+    packed_forward,
+    reorder_static_cache,
+)
 from unival.models.layers.linear import Linear
+from unival.models.layers.packed_rows import PackedRows
 from unival.models.perf import fast_paths_enabled
 
 IncrementalState = Dict[str, Dict[str, Optional[Tensor]]]
@@ -76,6 +81,7 @@ class BiasedMultiheadAttention(nn.Module):
         need_weights: bool = False,
         need_head_weights: bool = False,
         key_rows: Optional[Tensor] = None,
+        packed: Optional[PackedRows] = None,
     ) -> Tuple[Tensor, Optional[Tensor]]:
         """Attend ``query`` (T, B, C) to ``key`` (S, B, C) (key is also the value).
 
@@ -92,8 +98,25 @@ class BiasedMultiheadAttention(nn.Module):
 
         Fast path (:mod:`unival.models.perf`): see :mod:`.attention_fast`; ``key_rows``
         (B,) maps each query row to a row of ``key`` when cross-attention starts
-        incremental decoding with one memory row per sentence (beam search).
+        incremental decoding with one memory row per sentence (beam search). With
+        ``packed`` (training), ``query`` is (N, C), its rows' real positions, the output
+        (N, C) too, and ``key`` is the same rows (self-attention) or a padded memory.
         """
+        if packed is not None:
+            if incremental_state is not None:
+                raise ValueError("packed rows are for training, not incremental decoding")
+            self_attention = key is query
+            return packed_forward(
+                self,
+                query,
+                packed,
+                None if self_attention else key,
+                key_padding_mask,
+                attn_bias,
+                attn_mask,
+                need_weights or need_head_weights,
+                need_head_weights,
+            )
         if fast_paths_enabled():
             return fast_forward(
                 self,

@@ -8,7 +8,10 @@ Same result as the plain path (to float rounding), computed differently:
 * cross-attention in incremental decoding keeps its keys/values once per sentence
   (U rows) plus a row map (:mod:`.grouped_rows`): the B = U * g hypotheses of a beam are
   folded into the query axis, (U, H, g * T, d_h), so beam reordering copies nothing;
-* cached keys/values are contiguous.
+* cached keys/values are contiguous;
+* in training, the queries (and a self-attention's keys/values) can come packed, (N, C)
+  real positions only (:mod:`.packed_rows`): the projections run on the N rows, and only
+  the attention core sees the padded layout.
 """
 
 from typing import Dict, Optional, Tuple
@@ -18,6 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from unival.models.layers.grouped_rows import group_size, reorder_rows
+from unival.models.layers.packed_rows import PackedRows
 
 Cache = Dict[str, Optional[Tensor]]
 
@@ -162,6 +166,41 @@ def fast_forward(
         context = context * attn.c_attn[None, :, None, None]
     context = context.permute(2, 0, 1, 3).reshape(tgt_len, bsz, attn.embed_dim)
     out = attn.out_proj(context)
+    if probs is None:
+        return out, None
+    weights = probs.transpose(0, 1)  # (H, B, T, S)
+    return out, (weights if need_head_weights else weights.mean(dim=0))
+
+
+def packed_forward(
+    attn,
+    query: Tensor,
+    rows: PackedRows,
+    key: Optional[Tensor],
+    key_padding_mask: Optional[Tensor],
+    attn_bias: Optional[Tensor],
+    attn_mask: Optional[Tensor],
+    need_probs: bool,
+    need_head_weights: bool,
+):
+    """``BiasedMultiheadAttention.forward`` on packed queries ``query`` (N, C): ``key`` None
+    for self-attention over the same rows, else a padded memory (S, B, C). Returns (N, C)
+    and, if asked, the probabilities of the padded layout (pad query rows included)."""
+    heads = attn.num_heads
+    q = attn.q_proj(query) * attn.scaling
+    if key is None:
+        both = torch.cat([q, attn.k_proj(query), attn.v_proj(query)], dim=1)
+        q, k, v = rows.to_heads(both, heads, parts=3)
+    else:
+        (q,) = rows.to_heads(q, heads)
+        k = attn._split_heads(attn.k_proj(key), rows.batch)
+        v = attn._split_heads(attn.v_proj(key), rows.batch)
+    mask = additive_mask(attn_bias, attn_mask, key_padding_mask, q.size(2), k.size(2), q)
+    dropout = attn.dropout if attn.training else 0.0
+    context, probs = attend(q, k, v, mask, dropout, need_probs)
+    if attn.c_attn is not None:
+        context = context * attn.c_attn[None, :, None, None]
+    out = attn.out_proj(rows.from_heads(context))
     if probs is None:
         return out, None
     weights = probs.transpose(0, 1)  # (H, B, T, S)

@@ -10,6 +10,7 @@ from torch import Tensor, nn
 from unival.models.layers.attention import BiasedMultiheadAttention, IncrementalState
 from unival.models.layers.drop_path import DropPath
 from unival.models.layers.linear import Linear
+from unival.models.layers.packed_rows import PackedRows
 
 
 class UnivalDecoderLayer(nn.Module):
@@ -58,8 +59,8 @@ class UnivalDecoderLayer(nn.Module):
         self.final_layer_norm = LayerNorm(dim)
         self.drop_path = DropPath(drop_path_rate)
 
-    def _residual(self, x: Tensor, residual: Tensor) -> Tensor:
-        return residual + self.drop_path(self.dropout_module(x))
+    def _residual(self, x: Tensor, residual: Tensor, packed: Optional[PackedRows]) -> Tensor:
+        return residual + self.drop_path(self.dropout_module(x), packed)
 
     def forward(
         self,
@@ -73,11 +74,13 @@ class UnivalDecoderLayer(nn.Module):
         cross_attn_bias: Optional[Tensor] = None,
         need_head_weights: bool = False,
         key_rows: Optional[Tensor] = None,
+        packed: Optional[PackedRows] = None,
     ) -> Tuple[Tensor, Optional[Tensor]]:
         """x (T, B, C); encoder_out (S, B, C); masks (B, T) / (B, S) bool; biases
         (B or 1, H, T, T) / (B, H, T, S). Returns x and, with ``need_head_weights``,
         the cross-attention probabilities (H, B, T, S). ``key_rows``: see
-        ``BiasedMultiheadAttention.forward`` (fast incremental path)."""
+        ``BiasedMultiheadAttention.forward`` (fast incremental path). With ``packed``
+        (training), x is (N, C), the real positions only (:mod:`.packed_rows`)."""
         residual = x
         if self.normalize_before:
             x = self.self_attn_layer_norm(x)
@@ -88,10 +91,11 @@ class UnivalDecoderLayer(nn.Module):
             attn_bias=self_attn_bias,
             attn_mask=self_attn_mask,
             incremental_state=incremental_state,
+            packed=packed,
         )
         if self.self_attn_ln is not None:
             x = self.self_attn_ln(x)
-        x = self._residual(x, residual)
+        x = self._residual(x, residual, packed)
         if not self.normalize_before:
             x = self.self_attn_layer_norm(x)
 
@@ -105,11 +109,12 @@ class UnivalDecoderLayer(nn.Module):
             attn_bias=cross_attn_bias,
             incremental_state=incremental_state,
             need_head_weights=need_head_weights,
+            packed=packed,
             **({"key_rows": key_rows} if key_rows is not None else {}),
         )
         if self.cross_attn_ln is not None:
             x = self.cross_attn_ln(x)
-        x = self._residual(x, residual)
+        x = self._residual(x, residual, packed)
         if not self.normalize_before:
             x = self.encoder_attn_layer_norm(x)
 
@@ -122,7 +127,7 @@ class UnivalDecoderLayer(nn.Module):
         x = self.fc2(x)
         if self.w_resid is not None:
             residual = residual * self.w_resid
-        x = self._residual(x, residual)
+        x = self._residual(x, residual, packed)
         if not self.normalize_before:
             x = self.final_layer_norm(x)
         return x, attn

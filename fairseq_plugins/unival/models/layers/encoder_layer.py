@@ -10,6 +10,7 @@ from torch import Tensor, nn
 from unival.models.layers.attention import BiasedMultiheadAttention
 from unival.models.layers.drop_path import DropPath
 from unival.models.layers.linear import Linear
+from unival.models.layers.packed_rows import PackedRows
 
 
 class UnivalEncoderLayer(nn.Module):
@@ -47,16 +48,23 @@ class UnivalEncoderLayer(nn.Module):
         self.drop_path = DropPath(drop_path_rate)
 
     def forward(
-        self, x: Tensor, padding_mask: Optional[Tensor], attn_bias: Optional[Tensor]
+        self,
+        x: Tensor,
+        padding_mask: Optional[Tensor],
+        attn_bias: Optional[Tensor],
+        packed: Optional[PackedRows] = None,
     ) -> Tensor:
-        """x (T, B, C); padding_mask (B, T) bool or None; attn_bias (B, H, T, T)."""
+        """x (T, B, C); padding_mask (B, T) bool or None; attn_bias (B, H, T, T). With
+        ``packed`` (training), x is (N, C), the real positions only (:mod:`.packed_rows`)."""
         residual = x
         if self.normalize_before:
             x = self.self_attn_layer_norm(x)
-        x, _ = self.self_attn(x, x, key_padding_mask=padding_mask, attn_bias=attn_bias)
+        x, _ = self.self_attn(
+            x, x, key_padding_mask=padding_mask, attn_bias=attn_bias, packed=packed
+        )
         if self.attn_ln is not None:
             x = self.attn_ln(x)
-        x = residual + self.drop_path(self.dropout_module(x))
+        x = residual + self.drop_path(self.dropout_module(x), packed)
         if not self.normalize_before:
             x = self.self_attn_layer_norm(x)
 
@@ -69,7 +77,7 @@ class UnivalEncoderLayer(nn.Module):
         x = self.dropout_module(self.fc2(x))
         if self.w_resid is not None:
             residual = residual * self.w_resid
-        x = residual + self.drop_path(x)
+        x = residual + self.drop_path(x, packed)
         if not self.normalize_before:
             x = self.final_layer_norm(x)
         return x
