@@ -15,7 +15,7 @@ import logging
 import os
 from collections import Counter
 from importlib import resources
-from typing import Iterable, Sequence
+from typing import Dict, Iterable, Sequence, Tuple
 
 import torch
 from fairseq.data import Dictionary
@@ -27,6 +27,8 @@ MASK_SYMBOL = "<mask>"
 DEFAULT_NUM_CODES = 8192
 DEFAULT_NUM_BINS = 1000
 DEFAULT_MAX_IMAGE_SIZE = 512
+#: Texts whose ids :meth:`UnivalTokenizer.encode` remembers (first in, first out).
+TEXT_CACHE_SIZE = 50_000
 
 
 def default_bpe_files() -> tuple[str, str]:
@@ -97,6 +99,7 @@ class UnivalTokenizer:
     def __init__(self, dictionary: Dictionary, bpe: Encoder, num_codes: int, num_bins: int):
         self.dictionary = dictionary
         self.bpe = bpe
+        self._ids_of_text: Dict[str, Tuple[int, ...]] = {}
         self.num_codes = num_codes
         self.num_bins = num_bins
         self.mask = dictionary.index(MASK_SYMBOL)
@@ -125,6 +128,7 @@ class UnivalTokenizer:
     # pickling (DataLoader workers): fairseq's Encoder holds the `regex` module itself ---------
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
+        state["_ids_of_text"] = {}
         ranks = self.bpe.bpe_ranks
         state["bpe"] = (self.bpe.encoder, sorted(ranks, key=ranks.__getitem__), self.bpe.errors)
         return state
@@ -163,15 +167,25 @@ class UnivalTokenizer:
         ``max_length`` truncates the BPE tokens before BOS/EOS are added. GPT-2 ids absent
         from the dictionary become ``<unk>``.
         """
-        symbols = [str(i) for i in self.bpe.encode(text)]
+        ids = list(self._text_ids(text))
         if max_length is not None:
-            symbols = symbols[:max_length]
-        ids = [self.dictionary.index(s) for s in symbols]
+            ids = ids[:max_length]
         if add_bos:
             ids = [self.bos] + ids
         if add_eos:
             ids = ids + [self.eos]
         return torch.tensor(ids, dtype=torch.long)
+
+    def _text_ids(self, text: str) -> Tuple[int, ...]:
+        """Dictionary ids of ``text``'s BPE tokens, remembered for the last texts seen:
+        training encodes the same captions and prompts every epoch."""
+        ids = self._ids_of_text.get(text)
+        if ids is None:
+            ids = tuple(self.dictionary.index(str(i)) for i in self.bpe.encode(text))
+            if len(self._ids_of_text) >= TEXT_CACHE_SIZE:
+                self._ids_of_text.pop(next(iter(self._ids_of_text)))  # the oldest entry
+            self._ids_of_text[text] = ids
+        return ids
 
     def decode(self, tokens: Sequence[int] | torch.Tensor) -> str:
         """Drop bos/eos/pad, BPE-decode, strip. Non-BPE symbols (bins, codes) stay literal."""

@@ -144,3 +144,24 @@ def test_tokenizer_pickles_for_dataloader_workers(bart_tokenizer):
     assert clone.encode(text).tolist() == bart_tokenizer.encode(text).tolist()
     assert clone.decode(clone.encode(text)) == text.strip()
     assert len(clone) == 59457 and clone.bin_offset == 58457
+
+
+def test_repeated_texts_come_from_the_cache_bounded_and_unchanged(bart_tokenizer, monkeypatch):
+    import unival.tokenizer as tokenizer_module
+
+    tok = UnivalTokenizer(bart_tokenizer.dictionary, bart_tokenizer.bpe, 8192, 1000)
+    calls = []
+    encode = tok.bpe.encode
+    monkeypatch.setattr(
+        tok, "bpe", type("Spy", (), {"encode": lambda _, t: calls.append(t) or encode(t)})()
+    )
+    monkeypatch.setattr(tokenizer_module, "TEXT_CACHE_SIZE", 2)
+    text = " what does the image describe?"
+    first = tok.encode(text, add_bos=True, add_eos=True).tolist()
+    again = tok.encode(text, add_bos=True, add_eos=True).tolist()
+    assert first == again == [0, 99, 473, 5, 2274, 6190, 116, 2] and calls == [text]
+    assert tok.encode(text, max_length=2).tolist() == [99, 473]  # truncated, cache intact
+    assert tok.encode(text).tolist() == [99, 473, 5, 2274, 6190, 116]
+    tok.encode(" yes"), tok.encode(" no")  # the cache holds 2 texts: the first one goes
+    assert tok.encode(text).tolist() == [99, 473, 5, 2274, 6190, 116]
+    assert calls == [text, " yes", " no", text]
