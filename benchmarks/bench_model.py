@@ -80,7 +80,8 @@ def parse_args(argv=None):
     parser.add_argument(
         "--plain",
         action="store_true",
-        help="UNIVAL_PLAIN_PATH=1 (demo_step: also --use-old-adam, fairseq's looped Adam)",
+        help="UNIVAL_PLAIN_PATH=1 (demo_step: also --use-old-adam, fairseq's looped Adam, and "
+        "no tokenizer cache)",
     )
     parser.add_argument(
         "--no-dropout",
@@ -136,7 +137,12 @@ def run_demo_worker(args, repeats: int, warmup: int) -> dict:
 
     with tempfile.TemporaryDirectory() as tmp:
         world = demo_world(Path(tmp) / "world", warmup + max(repeats, args.losses))
-        # the plain path also takes fairseq's looped Adam, as before the fused CPU step
+        # the plain path also takes fairseq's looped Adam, as before the fused CPU step, and
+        # BPE-encodes every text anew, as before the tokenizer's cache
+        if args.plain:
+            import unival.tokenizer
+
+            unival.tokenizer.TEXT_CACHE_SIZE = 0
         demo = demo_trainer(world, Path(tmp) / "save", ["--use-old-adam"] if args.plain else [])
         run = run_demo_steps(demo, warmup, max(repeats, args.losses - warmup))
     times = run.times[:repeats]

@@ -27,7 +27,7 @@ MASK_SYMBOL = "<mask>"
 DEFAULT_NUM_CODES = 8192
 DEFAULT_NUM_BINS = 1000
 DEFAULT_MAX_IMAGE_SIZE = 512
-#: Texts whose ids :meth:`UnivalTokenizer.encode` remembers (first in, first out).
+#: Texts whose ids :meth:`UnivalTokenizer.encode` remembers (first in, first out; 0: none).
 TEXT_CACHE_SIZE = 50_000
 
 
@@ -182,6 +182,8 @@ class UnivalTokenizer:
         ids = self._ids_of_text.get(text)
         if ids is None:
             ids = tuple(self.dictionary.index(str(i)) for i in self.bpe.encode(text))
+            if TEXT_CACHE_SIZE <= 0:
+                return ids
             if len(self._ids_of_text) >= TEXT_CACHE_SIZE:
                 self._ids_of_text.pop(next(iter(self._ids_of_text)))  # the oldest entry
             self._ids_of_text[text] = ids

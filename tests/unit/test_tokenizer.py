@@ -165,3 +165,7 @@ def test_repeated_texts_come_from_the_cache_bounded_and_unchanged(bart_tokenizer
     tok.encode(" yes"), tok.encode(" no")  # the cache holds 2 texts: the first one goes
     assert tok.encode(text).tolist() == [99, 473, 5, 2274, 6190, 116]
     assert calls == [text, " yes", " no", text]
+    monkeypatch.setattr(tokenizer_module, "TEXT_CACHE_SIZE", 0)  # benchmarks' plain path
+    tok._ids_of_text.clear()
+    assert tok.encode(" yes").tolist() == tok.encode(" yes").tolist() == [4420]
+    assert calls[-2:] == [" yes", " yes"] and not tok._ids_of_text
