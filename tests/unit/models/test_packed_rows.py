@@ -89,3 +89,19 @@ def test_packed_training_with_stochastic_depth_equals_the_plain_path():
     torch.testing.assert_close(fast[0], plain[0], atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(fast[1], plain[1], atol=1e-6, rtol=1e-5)
     assert_grads_close(fast[2], plain[2])
+
+
+def test_packed_training_under_bf16_autocast_stays_near_the_plain_path():
+    """The packed rows keep the autocast dtypes (index_copy needs matching ones)."""
+    model = make_model().train()
+    net_input, prev = make_batch()
+    real = prev.ne(1)
+    logits = {}
+    for plain in (True, False):
+        with plain_path(plain), torch.autocast("cpu", dtype=torch.bfloat16):
+            out, _ = model(**net_input, prev_output_tokens=prev)
+        out[real].float().logsumexp(-1).sum().backward()  # the backward runs too
+        logits[plain] = out[real].float().detach()
+        model.zero_grad(set_to_none=True)
+    assert logits[False].dtype == torch.float32 and logits[False].abs().max() > 0.1
+    torch.testing.assert_close(logits[False], logits[True], atol=0.02, rtol=0.02)
