@@ -204,10 +204,15 @@ class UnivalDecoder(FairseqIncrementalDecoder):
         attn: Optional[Tensor] = None
         inner_states: List[Optional[Tensor]] = [x]
         packed = None
-        if self.training and fast_paths_enabled() and not incremental and pads.any():
+        if (
+            self.training
+            and fast_paths_enabled()
+            and not incremental
+            and self_padding_mask is not None
+        ):
             # the layers run on the real positions only (see layers/packed_rows.py)
             packed = PackedRows.from_padding(pads)
-            x = packed.pack_time_major(x)
+            x = packed.pack(x.transpose(0, 1))  # (B, T, C) again, contiguous: no copy
         num_queries = query_positions.size(1)
         checkpoint = self.checkpoint_activations and self.training and torch.is_grad_enabled()
         for idx, layer in enumerate(self.layers):

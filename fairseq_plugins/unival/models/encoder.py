@@ -207,9 +207,9 @@ class UnivalEncoder(FairseqEncoder):
             # the layers run on the real positions only (see layers/packed_rows.py)
             packed = PackedRows.from_padding(padding_mask)
             x = packed.pack(x)
-        elif has_pads:
-            x = x * (1 - padding_mask.unsqueeze(-1).type_as(x))
-        if packed is None:
+        else:
+            if has_pads:
+                x = x * (1 - padding_mask.unsqueeze(-1).type_as(x))
             x = x.transpose(0, 1)
 
         abs_bias = absolute_position_bias(

@@ -43,11 +43,6 @@ class PackedRows:
         """(B, T, C) -> (N, C)."""
         return x.reshape(self.batch * self.length, -1).index_select(0, self.index)
 
-    def pack_time_major(self, x: Tensor) -> Tensor:
-        """(T, B, C) -> (N, C), rows in the same (batch-major) order as :meth:`pack`."""
-        time_major = (self.index % self.length) * self.batch + self.batch_ids
-        return x.reshape(self.length * self.batch, -1).index_select(0, time_major)
-
     def unpack(self, x: Tensor) -> Tensor:
         """(N, C) -> (B, T, C), zeros at the pads."""
         full = x.new_zeros(self.batch * self.length, x.size(1)).index_copy(0, self.index, x)
