@@ -171,12 +171,13 @@ def patch_adam_fused_on_cpu() -> None:
     fairseq picks its fused Adam only when CUDA is available; otherwise it builds
     :class:`fairseq.optim.adam.Adam`. That instance becomes a
     :class:`~unival.optim.fused_cpu_adam.FusedCpuAdam` (same state, same update; it falls
-    back to the loop for whatever its kernel does not cover), except with ``--use-old-adam``
-    or on a TPU.
+    back to the loop for whatever its kernel does not cover), and the ``FairseqAdam`` around
+    it a :class:`~unival.optim.fused_cpu_adam.FusedCpuFairseqAdam`, which leaves the
+    gradients' scaling to that step, except with ``--use-old-adam`` or on a TPU.
     """
     from fairseq.optim import adam
 
-    from unival.optim.fused_cpu_adam import FusedCpuAdam
+    from unival.optim.fused_cpu_adam import FusedCpuAdam, FusedCpuFairseqAdam
 
     original = adam.FairseqAdam.__init__
     if getattr(original, "_unival_patched", False):
@@ -187,6 +188,7 @@ def patch_adam_fused_on_cpu() -> None:
         looped = type(self._optimizer) is adam.Adam
         if looped and not getattr(cfg, "use_old_adam", False) and not getattr(cfg, "tpu", False):
             self._optimizer.__class__ = FusedCpuAdam
+            self.__class__ = FusedCpuFairseqAdam
 
     __init__._unival_patched = True
     adam.FairseqAdam.__init__ = __init__
