@@ -45,8 +45,10 @@ def parse_args(argv=None):
     parser.add_argument("--json", help="write every run here")
     parser.add_argument("--worker", nargs=4, metavar=("TREE", "WORLD", "ARGV", "OUT"),
                         help=argparse.SUPPRESS)  # fmt: skip
+    parser.add_argument("--render", nargs=3, metavar=("TREE", "OUT", "UPDATES"),
+                        help=argparse.SUPPRESS)  # fmt: skip
     args = parser.parse_args(argv)
-    if not args.worker and not args.old:
+    if not (args.worker or args.render or args.old):
         parser.error("--old COMMIT is required")
     return args
 
@@ -68,22 +70,24 @@ def checkout(commit: str, into: Path) -> Path:
 
 def old_workload(tree: Path, out: Path, updates: int) -> Path:
     """Build the old commit's toy world in ``out/world`` and write its rendered arguments, with
-    the paths as placeholders, to ``out/argv.json``."""
-    code = f"""
-import json, sys
-from pathlib import Path
-import bench_workloads as bw
-world = bw.demo_world(Path({str(out / "world")!r}), {updates})
-argv = bw.demo_train_argv(world, Path({str(out / "save")!r}))
-swap = {{str(world): "{PLACEHOLDERS["world"]}", {str(out / "save")!r}: "{PLACEHOLDERS["save"]}",
-        {str(tree / "fairseq_plugins" / "unival")!r}: "{PLACEHOLDERS["user_dir"]}"}}
-for path, mark in swap.items():
-    argv = [a.replace(path, mark) for a in argv]
-json.dump(argv, open({str(out / "argv.json")!r}, "w"))
-"""
-    subprocess.run([sys.executable, "-c", code], env=tree_env(tree), check=True,
-                   capture_output=True, text=True)  # fmt: skip
+    the paths as placeholders, to ``out/argv.json`` (in a process that imports ``tree``)."""
+    render = [sys.executable, __file__, "--render", str(tree), str(out), str(updates)]
+    proc = subprocess.run(render, env=tree_env(tree), capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"{tree}: rendering its demo workload failed:\n{proc.stderr[-3000:]}")
     return out / "argv.json"
+
+
+def run_render(tree: Path, out: Path, updates: int) -> None:
+    sys.path.insert(0, str(tree / "benchmarks"))  # ahead of this script's own folder
+    import bench_workloads as bw
+
+    world = bw.demo_world(out / "world", updates)
+    argv = bw.demo_train_argv(world, out / "save")
+    paths = {"world": world, "save": out / "save", "user_dir": tree / "fairseq_plugins/unival"}
+    for key, mark in PLACEHOLDERS.items():
+        argv = [a.replace(str(paths[key]), mark) for a in argv]
+    (out / "argv.json").write_text(json.dumps(argv))
 
 
 def run_worker(tree: Path, world: Path, argv_file: Path, out: Path) -> None:
@@ -138,6 +142,9 @@ def main(argv=None) -> int:
 
         torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
         run_worker(*(Path(p) for p in args.worker))
+        return 0
+    if args.render:
+        run_render(Path(args.render[0]), Path(args.render[1]), int(args.render[2]))
         return 0
     sys.stdout.reconfigure(line_buffering=True)  # one line per run as it ends
     with tempfile.TemporaryDirectory() as tmp:
