@@ -19,8 +19,8 @@ The trainer scales the gradients twice before each step: by 1 / sample size
 (``multiply_grads``) and by the clipping coefficient (``clip_grad_norm``). fairseq's loop
 does each as a pass over every gradient. :class:`FusedCpuFairseqAdam` instead keeps the
 product of the two and hands it to the kernel, which divides each gradient by the step's
-scale as it reads it (its ``grad_scale``), as fairseq's fp16 optimizers do with a GPU's fused
-Adam. The gradient norm is still that of the scaled gradients, and after the step every
+scale as it reads it (its ``grad_scale``), much as fairseq's fp16 optimizers do with a GPU's
+fused Adam. The gradient norm is still that of the scaled gradients, and after the step every
 gradient holds its scaled value, as before. For the demo's 197 tensors that removes two
 passes and about 400 small tensor operations from each update.
 """
@@ -39,9 +39,8 @@ class FusedCpuAdam(Adam):
     """:class:`fairseq.optim.adam.Adam` whose CPU fp32 step runs one fused kernel per
     parameter group and step count."""
 
-    # fairseq's optimizer wrappers then pass ``scale`` to ``step`` instead of multiplying
-    supports_step_with_scale = True
-
+    # No ``supports_step_with_scale``: with it, fairseq's fp16/bf16 optimizers would pass their
+    # factor as ``scale`` and, without a loss scaler (bf16), never reset it between updates.
     def step(self, closure=None, scale: Scale = 1.0):
         """One Adam step on the gradients divided by ``scale``."""
         if not self._fusable():
@@ -140,7 +139,11 @@ class FusedCpuFairseqAdam(FairseqAdam):
 
     def step(self, closure=None, scale: Scale = 1.0, groups=None) -> None:
         factor, self._multiply_factor = self._multiply_factor, 1.0
-        super().step(closure, scale=scale if _is_one(factor) else scale / factor, groups=groups)
+        scale = scale if _is_one(factor) else scale / factor
+        if isinstance(self._optimizer, FusedCpuAdam):
+            self._optimizer.step(closure, scale=scale)
+        else:
+            super().step(closure, scale=scale, groups=groups)
 
     def zero_grad(self) -> None:
         super().zero_grad()

@@ -2,8 +2,10 @@
 (:class:`FusedCpuFairseqAdam`): the trainer's sequence of ``multiply_grads``,
 ``clip_grad_norm`` and ``step`` gives fairseq's norms, parameters and scaled gradients."""
 
+import pytest
 import torch
 from fairseq.optim import build_optimizer
+from fairseq.optim.fp16_optimizer import FP16Optimizer, MemoryEfficientFP16Optimizer
 from omegaconf import OmegaConf
 
 from unival.optim.fused_cpu_adam import FusedCpuAdam, FusedCpuFairseqAdam
@@ -24,21 +26,22 @@ def _grads(step: int):
     return grads
 
 
+def _optimizer_cfg(use_old_adam: bool, **options) -> dict:
+    return {
+        "_name": "adam",
+        "adam_betas": "(0.9, 0.999)",
+        "adam_eps": 1e-8,
+        "weight_decay": 0.01,
+        "use_old_adam": use_old_adam,
+        "fp16_adam_stats": False,
+        "tpu": False,
+        "lr": [5e-3],
+        **options,
+    }
+
+
 def _optimizer(params, use_old_adam: bool, **options):
-    cfg = OmegaConf.create(
-        {
-            "_name": "adam",
-            "adam_betas": "(0.9, 0.999)",
-            "adam_eps": 1e-8,
-            "weight_decay": 0.01,
-            "use_old_adam": use_old_adam,
-            "fp16_adam_stats": False,
-            "tpu": False,
-            "lr": [5e-3],
-            **options,
-        }
-    )
-    return build_optimizer(cfg, params)
+    return build_optimizer(OmegaConf.create(_optimizer_cfg(use_old_adam, **options)), params)
 
 
 def _train(use_old_adam: bool, clip_norms, scales, aggregate_norm_fn=None):
@@ -146,3 +149,55 @@ def test_step_with_scale_divides_the_gradients():
             torch.testing.assert_close(p, q, rtol=1e-6, atol=1e-7)
             if p.grad is not None:
                 torch.testing.assert_close(p.grad, q.grad)
+
+
+def _bf16_optimizer(wrapper, params, use_old_adam: bool):
+    """fairseq's bf16 optimizers (``--bf16``: fp32 master copies; ``--memory-efficient-bf16``:
+    the bf16 parameters themselves) around ``--optimizer adam``; no loss scaler in bf16."""
+    common = {
+        "bf16": True,
+        "memory_efficient_bf16": wrapper is MemoryEfficientFP16Optimizer,
+        "fp16_no_flatten_grads": False,
+        "fp16_init_scale": 128,
+        "fp16_scale_window": None,
+        "fp16_scale_tolerance": 0.0,
+        "threshold_loss_scale": None,
+        "min_loss_scale": 1e-4,
+        "model_parallel_size": 1,
+    }
+    cfg = OmegaConf.create(
+        {
+            "optimizer": _optimizer_cfg(use_old_adam),
+            "common": common,
+            "optimization": {"update_freq": [1], "lr": [5e-3]},
+            "distributed_training": {"distributed_world_size": 1},
+        }
+    )
+    return wrapper.build_optimizer(cfg, params)
+
+
+@pytest.mark.parametrize("wrapper", [FP16Optimizer, MemoryEfficientFP16Optimizer])
+def test_fairseqs_bf16_optimizers_around_it_match_fairseqs_adam(wrapper):
+    """A bf16 optimizer keeps its own factor and hands it to ``multiply_grads`` before the step;
+    without a loss scaler it is reset only there, so each update must start from 1 again."""
+    runs = []
+    for use_old_adam in (False, True):
+        params = [torch.nn.Parameter(p.detach().bfloat16()) for p in _params()]
+        opt = _bf16_optimizer(wrapper, params, use_old_adam)
+        norms = []
+        for step, (clip, scale) in enumerate(zip(CLIPS, SCALES)):
+            opt.zero_grad()
+            for p, g in zip(params, _grads(step)):
+                p.grad = None if g is None else g.bfloat16()
+            opt._needs_sync = True  # what its backward() sets
+            opt.multiply_grads(scale)
+            norms.append(opt.clip_grad_norm(clip))
+            opt.step()
+        runs.append((params, norms))
+    (fused, fused_norms), (looped, looped_norms) = runs
+    moved = [(p.float() - q).abs().max() for p, q in zip(looped, _params())]
+    assert all(m > 1e-3 for m in moved)
+    for step, (n, m) in enumerate(zip(fused_norms, looped_norms)):
+        torch.testing.assert_close(n, m, rtol=1e-5, atol=0, msg=f"norm of update {step}")
+    for key, (p, q) in enumerate(zip(fused, looped)):
+        torch.testing.assert_close(p, q, rtol=1e-2, atol=1e-2, msg=f"parameter {key}")
