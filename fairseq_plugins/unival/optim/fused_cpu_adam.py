@@ -44,9 +44,8 @@ class FusedCpuAdam(Adam):
     def step(self, closure=None, scale: Scale = 1.0):
         """One Adam step on the gradients divided by ``scale``."""
         if not self._fusable():
-            if _is_one(scale):
-                return super().step(closure)
-            _multiply(self._grads(), 1.0 / scale)
+            if not _is_one(scale):
+                _multiply(self._grads(), 1.0 / scale)
             return super().step(closure)
         loss = closure() if closure is not None else None
         grad_scale = None if _is_one(scale) else torch.as_tensor(scale, dtype=torch.float32)
