@@ -116,8 +116,8 @@ class FusedCpuFairseqAdam(FairseqAdam):
     _multiply_factor: Scale = 1.0
 
     def _defers(self) -> bool:
-        opt = self._optimizer
-        return isinstance(opt, FusedCpuAdam) and opt._fusable() and not _has_experts(self.params)
+        # the wrapped optimizer is a FusedCpuAdam (unival.compat swaps both classes together)
+        return self._optimizer._fusable() and not _has_experts(self.params)
 
     def multiply_grads(self, c: Scale) -> None:
         if self._defers():
@@ -127,7 +127,8 @@ class FusedCpuFairseqAdam(FairseqAdam):
             super().multiply_grads(c)
 
     def clip_grad_norm(self, max_norm, aggregate_norm_fn=None) -> torch.Tensor:
-        if _is_one(self._multiply_factor) and not self._defers():
+        if not self._defers():
+            self._apply_factor()
             return super().clip_grad_norm(max_norm, aggregate_norm_fn)
         # the norm of the scaled gradients (fairseq's fp16 optimizers compute it the same way)
         grad_norm = self._multiply_factor * _total_norm(self.params, aggregate_norm_fn)
@@ -138,11 +139,7 @@ class FusedCpuFairseqAdam(FairseqAdam):
 
     def step(self, closure=None, scale: Scale = 1.0, groups=None) -> None:
         factor, self._multiply_factor = self._multiply_factor, 1.0
-        scale = scale if _is_one(factor) else scale / factor
-        if isinstance(self._optimizer, FusedCpuAdam):
-            self._optimizer.step(closure, scale=scale)
-        else:
-            super().step(closure, scale=scale, groups=groups)
+        self._optimizer.step(closure, scale=scale if _is_one(factor) else scale / factor)
 
     def zero_grad(self) -> None:
         super().zero_grad()

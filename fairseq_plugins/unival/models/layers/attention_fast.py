@@ -162,14 +162,8 @@ def fast_forward(
     if g > 1:
         context = _unfold(context, g, tgt_len)
         probs = _unfold(probs, g, tgt_len) if probs is not None else None
-    if attn.c_attn is not None:
-        context = context * attn.c_attn[None, :, None, None]
-    context = context.permute(2, 0, 1, 3).reshape(tgt_len, bsz, attn.embed_dim)
-    out = attn.out_proj(context)
-    if probs is None:
-        return out, None
-    weights = probs.transpose(0, 1)  # (H, B, T, S)
-    return out, (weights if need_head_weights else weights.mean(dim=0))
+    context = _head_gain(attn, context).permute(2, 0, 1, 3).reshape(tgt_len, bsz, attn.embed_dim)
+    return attn.out_proj(context), _returned_weights(probs, need_head_weights)
 
 
 def packed_forward(
@@ -198,10 +192,18 @@ def packed_forward(
     mask = additive_mask(attn_bias, attn_mask, key_padding_mask, q.size(2), k.size(2), q)
     dropout = attn.dropout if attn.training else 0.0
     context, probs = attend(q, k, v, mask, dropout, need_probs)
-    if attn.c_attn is not None:
-        context = context * attn.c_attn[None, :, None, None]
-    out = attn.out_proj(rows.from_heads(context))
+    out = attn.out_proj(rows.from_heads(_head_gain(attn, context)))
+    return out, _returned_weights(probs, need_head_weights)
+
+
+def _head_gain(attn, context: Tensor) -> Tensor:
+    """context (B, H, T, d) times the per-head gain, when the layer has one (scale_heads)."""
+    return context if attn.c_attn is None else context * attn.c_attn[None, :, None, None]
+
+
+def _returned_weights(probs: Optional[Tensor], need_head_weights: bool) -> Optional[Tensor]:
+    """probs (B, H, T, S) -> per head (H, B, T, S), or their mean over heads (B, T, S)."""
     if probs is None:
-        return out, None
-    weights = probs.transpose(0, 1)  # (H, B, T, S)
-    return out, (weights if need_head_weights else weights.mean(dim=0))
+        return None
+    weights = probs.transpose(0, 1)
+    return weights if need_head_weights else weights.mean(dim=0)

@@ -13,6 +13,7 @@ Rows are taken batch-major: packed row i is position ``index[i] % T`` of sample
 """
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import List
 
 import torch
@@ -34,9 +35,9 @@ class PackedRows:
         index = (~padding_mask).reshape(-1).nonzero().squeeze(1)
         return cls(index, batch, length)
 
-    @property
+    @cached_property
     def batch_ids(self) -> Tensor:
-        """(N,) sample of each packed row."""
+        """(N,) sample of each packed row (computed once: every residual's drop-path reads it)."""
         return torch.div(self.index, self.length, rounding_mode="floor")
 
     def pack(self, x: Tensor) -> Tensor:
