@@ -179,7 +179,7 @@ def run_worker(args) -> dict:
         train_step_fn,
     )
 
-    from unival.models.perf import fast_paths_enabled, set_fast_paths
+    from unival.models.perf import fast_paths_enabled, freed_memory_kept, set_fast_paths
 
     if args.plain:
         set_fast_paths(False)
@@ -206,6 +206,7 @@ def run_worker(args) -> dict:
         device=args.device,
         dtype=args.dtype,
         plain=not fast_paths_enabled(),  # the path the model actually ran
+        heap_kept=freed_memory_kept(),  # glibc's heap keeps freed tensors (perf.keep_freed_memory)
         threads=args.threads,
         repeats=repeats,
         warmup=warmup,

@@ -1,8 +1,9 @@
 """UnIVAL as fairseq plugins: ``--user-dir fairseq_plugins/unival`` or ``import unival``.
 
 Importing the package applies the fairseq/torch compatibility fixes
-(:mod:`unival.compat`) and registers every model architecture, task and
-criterion with fairseq's registries.
+(:mod:`unival.compat`), keeps freed tensor memory mapped for reuse
+(:func:`unival.models.perf.keep_freed_memory`) and
+registers every model architecture, task and criterion with fairseq's registries.
 """
 
 import logging
@@ -15,7 +16,11 @@ from unival import (  # noqa: F401  (fairseq registrations)
     tasks,
 )
 from unival.hub import load  # noqa: F401
+from unival.models import perf
 from unival.models.builder import build_model  # noqa: F401
+
+if perf.keep_freed_memory_enabled():
+    perf.keep_freed_memory()
 
 __all__ = ["build_model", "load"]
 __version__ = "0.1.0"

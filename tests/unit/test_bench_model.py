@@ -5,6 +5,7 @@ import argparse
 import json
 import math
 import os
+import platform
 import subprocess
 import sys
 
@@ -42,12 +43,14 @@ def test_quick_benchmark_prints_and_writes_each_workload(repo_root, tmp_path):
         assert abs(result["tokens_per_s"] - tokens / result["median_s"]) < 1e-6
         assert 0.1 < result["peak_rss_gb"] < 8  # measured in the worker process
         assert result["plain"] is False and result["dropout"] is True
+        assert result["heap_kept"] is (platform.libc_ver()[0] == "glibc")
         assert (result["warmup"], result["repeats"]) == (warmup, 1)
 
 
 def test_plain_flag_is_recorded(repo_root, tmp_path):
     _, results = run_bench(repo_root, tmp_path, "--quick", "--workloads", "beam_b1_64", "--plain")
     assert results[0]["plain"] is True
+    assert results[0]["heap_kept"] is False  # the plain path keeps glibc's defaults
 
 
 def test_default_build_has_the_research_stage1_regularisation():

@@ -1,0 +1,70 @@
+"""``import unival`` keeps freed tensor memory in the heap (glibc), except on the plain path
+or when switched off, and a step that reuses that memory takes no new page faults."""
+
+import json
+import os
+import platform
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's mallopt")
+
+# A 64 MiB tensor (above glibc's largest automatic mmap threshold, 32 MiB) is allocated,
+# written and freed six times. Where its block lies (inside the brk heap, "[heap]" in
+# /proc/self/maps, or in a mapping of its own) and the minor faults of the last two
+# rounds are reported: the first rounds may still extend the heap.
+PROBE = r"""
+import json, resource, torch
+import unival
+from unival.models.perf import freed_memory_kept
+
+def in_heap(address):
+    for line in open("/proc/self/maps"):
+        if line.rstrip().endswith("[heap]"):
+            lo, hi = (int(x, 16) for x in line.split()[0].split("-"))
+            if lo <= address < hi:
+                return True
+    return False
+
+places, faults = [], []
+for _ in range(6):
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    t = torch.empty(16 * 1024 * 1024)
+    t.fill_(1.0)
+    places.append(in_heap(t.data_ptr()))
+    del t
+    faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+print(json.dumps({"kept": freed_memory_kept(), "in_heap": places, "faults": faults[4:]}))
+"""
+
+
+def probe(**env_overrides) -> dict:
+    switches = ("UNIVAL_PLAIN_PATH", "UNIVAL_KEEP_FREED_MEMORY")
+    env = {k: v for k, v in os.environ.items() if k not in switches}
+    env.update(env_overrides)
+    cmd = [sys.executable, "-c", PROBE]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True, timeout=120)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_import_keeps_freed_tensor_memory_in_the_heap():
+    result = probe()
+    assert result["kept"] is True
+    assert result["in_heap"] == [True] * 6
+    # 64 MiB is 16,384 pages; reusing the kept block touches none of them anew
+    assert max(result["faults"]) < 200, result
+
+
+def test_without_it_every_round_faults_its_pages_in_anew():
+    result = probe(UNIVAL_KEEP_FREED_MEMORY="0")
+    # fewer only where transparent huge pages back the mapping (2 MiB per fault)
+    assert min(result["faults"]) >= 32, result
+
+
+@pytest.mark.parametrize("env", [{"UNIVAL_PLAIN_PATH": "1"}, {"UNIVAL_KEEP_FREED_MEMORY": "0"}])
+def test_plain_path_or_opt_out_keeps_glibcs_defaults(env):
+    result = probe(**env)
+    assert result["kept"] is False
+    assert result["in_heap"] == [False] * 6
