@@ -1,9 +1,9 @@
 """UnIVAL as fairseq plugins: ``--user-dir fairseq_plugins/unival`` or ``import unival``.
 
 Importing the package applies the fairseq/torch compatibility fixes
-(:mod:`unival.compat`), keeps freed tensor memory mapped for reuse
-(:func:`unival.models.perf.keep_freed_memory`) and
-registers every model architecture, task and criterion with fairseq's registries.
+(:mod:`unival.compat`), keeps freed tensor memory mapped for reuse when
+``UNIVAL_KEEP_FREED_MEMORY=1`` asks for it (:func:`unival.models.perf.keep_freed_memory`)
+and registers every model architecture, task and criterion with fairseq's registries.
 """
 
 import logging

@@ -5,7 +5,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import subprocess
 import sys
 
@@ -43,7 +42,7 @@ def test_quick_benchmark_prints_and_writes_each_workload(repo_root, tmp_path):
         assert abs(result["tokens_per_s"] - tokens / result["median_s"]) < 1e-6
         assert 0.1 < result["peak_rss_gb"] < 8  # measured in the worker process
         assert result["plain"] is False and result["dropout"] is True
-        assert result["heap_kept"] is (platform.libc_ver()[0] == "glibc")
+        assert result["heap_kept"] is False  # only with UNIVAL_KEEP_FREED_MEMORY=1
         assert (result["warmup"], result["repeats"]) == (warmup, 1)
 
 

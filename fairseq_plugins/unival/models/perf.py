@@ -5,8 +5,9 @@ straightforward code the parity fixture was checked against. ``UNIVAL_PLAIN_PATH
 the environment selects the plain path everywhere (benchmarks' ``--plain``); tests use
 :func:`plain_path` to compare both in one process.
 
-One speed-up is process-wide rather than per call: :func:`keep_freed_memory`, which
-``import unival`` applies unless the plain path was selected in the environment.
+One speed-up is process-wide rather than per call and trades memory for time, so it is
+asked for: :func:`keep_freed_memory`, which ``import unival`` applies with
+``UNIVAL_KEEP_FREED_MEMORY=1`` in the environment (not on the plain path).
 """
 
 import contextlib
@@ -68,8 +69,9 @@ def keep_freed_memory(keep_bytes: int = KEEP_BYTES) -> bool:
     so each step faults its working memory in anew, one zero-filled 4 KiB page at a time:
     about 400,000 minor faults per ``unival_base`` train step at batch 4 and 480 px. With
     the thresholds raised, those blocks come from the heap and go back to it, and the next
-    step reuses them already mapped. The cost: after a large step the process stays near its
-    peak resident memory, since up to ``keep_bytes`` of free heap top is kept for reuse.
+    step reuses them already mapped. The cost: the heap fragments, so the peak resident
+    memory rises (0.1-0.3 GB on that 5 GB step, BENCHMARKS.md §6c), and after a large step
+    the process stays near its peak, since up to ``keep_bytes`` of free heap top is kept.
     """
     global _KEPT
     if platform.libc_ver()[0] != "glibc":
@@ -84,10 +86,9 @@ def keep_freed_memory(keep_bytes: int = KEEP_BYTES) -> bool:
 
 
 def keep_freed_memory_enabled() -> bool:
-    """True unless the plain path or ``UNIVAL_KEEP_FREED_MEMORY=0`` was asked for."""
-    if os.environ.get("UNIVAL_KEEP_FREED_MEMORY", "1").lower() in ("0", "false", "no"):
-        return False
-    return fast_paths_enabled()
+    """True when ``UNIVAL_KEEP_FREED_MEMORY=1`` asks for it, except on the plain path."""
+    asked = os.environ.get("UNIVAL_KEEP_FREED_MEMORY", "0").lower() in ("1", "true", "yes")
+    return asked and fast_paths_enabled()
 
 
 def freed_memory_kept() -> bool:
