@@ -45,6 +45,7 @@ VARIANTS = [
 ]
 QUICK = ["train_b2_64", "beam_b1_64", "beam_b2_64"]
 AUTOCAST = {"fp32": None, "bf16": "bfloat16", "fp16": "float16"}
+PROFILE_CALLS = 3
 
 
 def parse_args(argv=None):
@@ -96,6 +97,12 @@ def parse_args(argv=None):
     parser.add_argument("--checkpoint-activations", action="store_true")
     parser.add_argument("--flops", action="store_true", help="count FLOPs (one extra call)")
     parser.add_argument(
+        "--profile",
+        metavar="DIR",
+        help=f"train/beam workloads: torch.profiler over {PROFILE_CALLS} more calls; the op "
+        "table (by self GPU time on CUDA) goes to DIR, the top ops to the JSON",
+    )
+    parser.add_argument(
         "--losses", type=int, default=10, help="demo_step: losses of the first N updates"
     )
     parser.add_argument("--json", help="write all results to this file")
@@ -103,6 +110,8 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if args.arch is None:
         args.arch = "unival_tiny" if args.quick else "unival_base"
+    if args.profile and args.workloads and "demo_step" in args.workloads.split(","):
+        parser.error("--profile takes train and beam workloads, not demo_step")
     return args
 
 
@@ -126,6 +135,19 @@ def model_overrides(args) -> dict:
     if args.checkpoint_activations:
         overrides["checkpoint_activations"] = True
     return overrides
+
+
+def write_profile(args, fn, device) -> dict:
+    """The op table of ``PROFILE_CALLS`` more calls in ``--profile``'s folder; the top ops
+    for the JSON."""
+    from bench_workloads import profile_calls
+
+    table, ops = profile_calls(fn, PROFILE_CALLS, device)
+    folder = Path(args.profile)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{args.worker}{'-plain' if args.plain else ''}-{args.dtype}.txt"
+    path.write_text(table)
+    return {"profile": str(path), "profile_calls": PROFILE_CALLS, "top_ops": ops[:15]}
 
 
 def run_demo_worker(args, repeats: int, warmup: int) -> dict:
@@ -200,6 +222,8 @@ def run_worker(args) -> dict:
         times = time_calls(fn, repeats, warmup, device)
         result = summarise(times, work, flops, device, args.dtype)
         result.update(arch=args.arch, dropout=not args.no_dropout)
+        if args.profile:
+            result.update(write_profile(args, fn, device))
     result["peak_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     result.update(
         workload=args.worker,
@@ -219,7 +243,7 @@ def spawn(args, name: str) -> dict:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", name, "--arch", args.arch]
     cmd += ["--vocab", str(args.vocab), "--threads", str(args.threads), "--device", args.device]
     cmd += ["--dtype", args.dtype, "--losses", str(args.losses)]
-    for flag in ("repeats", "warmup"):
+    for flag in ("repeats", "warmup", "profile"):
         if getattr(args, flag) is not None:
             cmd += ["--" + flag, str(getattr(args, flag))]
     for flag in (

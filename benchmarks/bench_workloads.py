@@ -154,6 +154,32 @@ def count_flops(fn: Callable[[], None]) -> float:
     return float(counter.get_total_flops())
 
 
+def profile_calls(fn: Callable[[], None], calls: int, device: torch.device, rows: int = 40):
+    """torch.profiler over ``calls`` calls. Returns the op table (sorted by self GPU time on
+    CUDA, self CPU time on the CPU) and its top ``rows`` ops as dicts: op, calls and self
+    milliseconds per profiled call (``self_ms``; ``cpu_self_ms`` beside it on CUDA)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    cuda = device.type == "cuda"
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    with profile(activities=activities) as prof:
+        for _ in range(calls):
+            fn()
+        if cuda:
+            torch.cuda.synchronize(device)
+    key = "self_device_time_total" if cuda else "self_cpu_time_total"
+    averages = prof.key_averages()
+    top = sorted(averages, key=lambda e: -getattr(e, key))[:rows]
+    ops = []
+    for e in top:
+        op = {"op": e.key, "calls": e.count / calls, "self_ms": getattr(e, key) / calls / 1e3}
+        if cuda:
+            op["cpu_self_ms"] = e.self_cpu_time_total / calls / 1e3
+        ops.append(op)
+    table = averages.table(sort_by=key, row_limit=rows, max_name_column_width=60)
+    return table, ops
+
+
 def time_calls(fn: Callable[[], None], repeats: int, warmup: int, device: torch.device):
     """Seconds of ``repeats`` calls after ``warmup`` untimed ones."""
 

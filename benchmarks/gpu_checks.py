@@ -1,6 +1,7 @@
 """The GPU checks of BENCHMARKS.md §6h, in one run on one CUDA GPU.
 
-    python benchmarks/gpu_checks.py --out OUT                      # everything, ~9 minutes
+    python benchmarks/gpu_checks.py --out OUT                      # every step until --deadline-s
+    python benchmarks/gpu_checks.py --out OUT --steps machine,train,profile   # ~5 minutes
     python benchmarks/gpu_checks.py --out OUT --steps train,beam   # a subset
     # the full demo profile (about 13 minutes) in two calls of under 10 minutes:
     python benchmarks/gpu_checks.py --out OUT --steps demo --demo-time-scale 1 \
@@ -14,6 +15,9 @@ Steps (each in its own process with a time limit, so one failure does not stop t
 - ``train``: ``bench_model.py`` bf16 train steps of ``unival_base`` at 480 px (the research
   stage-1 dropout/drop-path), counted FLOPs, TFLOP/s and MFU against the datasheet peak;
 - ``beam``: ``bench_model.py`` beam-5 captioning of batches of 384 px images in bf16: images/s;
+- ``profile``: where a bf16 train step (32 images, 480 px) and a beam-5 call (64 images,
+  384 px) spend their GPU time, fast and plain path (``bench_model.py --profile``: the op
+  tables go to ``OUT/profiles/``, the top ops by self GPU time to the JSON);
 - ``precision``: ``run_scripts/caption/train.sh`` (``unival_base`` from scratch, 480 px,
   micro-batches of 16, two per update) for 50 updates on toy-world captions with
   ``PRECISION=bf16`` and ``fp16``, the two runs side by side: every logged loss must be finite
@@ -42,13 +46,14 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-STEPS = ("machine", "train", "beam", "precision", "demo")
+STEPS = ("machine", "train", "beam", "profile", "precision", "demo")
 #: what each step runs on the GPU, and at toy size with ``--cpu-check``
 SIZES = {
     "gpu": {
         "device": "cuda",
         "train": "train_b32_480,train_b64_480",
         "beam": "beam_b64_384,beam_b256_384",
+        "profile": "train_b32_480,beam_b64_384",
         "bench_args": ["--dtype", "bf16", "--threads", "8"],
         "updates": 50,
         "precisions": ("bf16", "fp16"),
@@ -60,6 +65,7 @@ SIZES = {
         "device": "cpu",
         "train": "train_b2_64",
         "beam": "beam_b2_64",
+        "profile": "train_b2_64,beam_b2_64",
         "bench_args": ["--quick"],
         "updates": 4,
         "precisions": ("bf16", "fp32"),
@@ -221,6 +227,15 @@ def step_beam(run: Run) -> list:
     for r in results:
         if "median_s" in r:
             r["images_per_s"] = round(int(r["workload"].split("_")[1][1:]) / r["median_s"], 1)
+    return results
+
+
+def step_profile(run: Run) -> list:
+    """Op tables of the fast and the plain path, one workload at a time."""
+    results = []
+    for plain in (False, True):
+        extra = ["--profile", str(run.out / "profiles"), "--repeats", "3"]
+        results += bench(run, run.size["profile"], 90, extra + (["--plain"] if plain else []))
     return results
 
 

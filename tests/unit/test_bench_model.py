@@ -46,10 +46,31 @@ def test_quick_benchmark_prints_and_writes_each_workload(repo_root, tmp_path):
         assert (result["warmup"], result["repeats"]) == (warmup, 1)
 
 
-def test_plain_flag_is_recorded(repo_root, tmp_path):
-    _, results = run_bench(repo_root, tmp_path, "--quick", "--workloads", "beam_b1_64", "--plain")
+def test_plain_flag_is_recorded_and_profile_written(repo_root, tmp_path):
+    flags = ["--quick", "--workloads", "beam_b1_64", "--plain", "--profile", str(tmp_path / "p")]
+    _, results = run_bench(repo_root, tmp_path, *flags)
     assert results[0]["plain"] is True
     assert results[0]["heap_kept"] is False  # the plain path keeps glibc's defaults
+    # --profile: the op table of 3 more calls, named by workload and path; the top ops by
+    # self time, largest first, per profiled call
+    table = (tmp_path / "p" / "beam_b1_64-plain-fp32.txt").read_text()
+    assert results[0]["profile"] == str(tmp_path / "p" / "beam_b1_64-plain-fp32.txt")
+    assert "aten::topk" in table and "Self CPU" in table  # the beam's candidate selection
+    ops = results[0]["top_ops"]
+    assert results[0]["profile_calls"] == 3 and len(ops) == 15
+    assert [op["self_ms"] for op in ops] == sorted((op["self_ms"] for op in ops), reverse=True)
+    assert ops[0]["self_ms"] > 0 and all(op["calls"] > 0 for op in ops)
+
+
+def test_profile_refuses_demo_step(capsys):
+    sys.path.insert(0, BENCHMARKS)
+    try:
+        import bench_model
+    finally:
+        sys.path.remove(BENCHMARKS)
+    with pytest.raises(SystemExit):
+        bench_model.parse_args(["--workloads", "demo_step", "--profile", "out"])
+    assert "--profile takes train and beam workloads" in capsys.readouterr().err
 
 
 def test_default_build_has_the_research_stage1_regularisation():
