@@ -60,16 +60,16 @@ _KEPT = False
 
 
 def keep_freed_memory(keep_bytes: int = KEEP_BYTES) -> bool:
-    """Raise glibc's mmap and trim thresholds to ``keep_bytes``; False where there is no
-    glibc (macOS, musl) or it refused.
+    """Raise glibc's mmap and trim thresholds to ``keep_bytes`` (below 2 GiB: a C int);
+    False where there is no glibc (macOS, musl) or it refused.
 
-    glibc's ``malloc`` serves every request above its mmap threshold (128 KiB at start,
-    rising to at most 32 MiB) with fresh pages from ``mmap`` and unmaps them on ``free``.
-    Nearly every activation and gradient of a train step or a beam search is such a request,
-    so each step faults its working memory in anew, one zero-filled 4 KiB page at a time:
-    about 400,000 minor faults per ``unival_base`` train step at batch 4 and 480 px. With
-    the thresholds raised, those blocks come from the heap and go back to it, and the next
-    step reuses them already mapped. The cost: the heap fragments, so the peak resident
+    glibc's ``malloc`` serves every request above its mmap threshold with fresh pages from
+    ``mmap`` and unmaps them on ``free``. The threshold starts at 128 KiB and follows the
+    freed blocks up, but stops at 32 MiB, so the largest activations and gradients of a big
+    step are faulted in anew every step, one zero-filled 4 KiB page at a time: about 400,000
+    minor faults per ``unival_base`` train step at batch 4 and 480 px (its blocks reach
+    59 MB). With the thresholds raised, those blocks come from the heap and go back to it,
+    and the next step reuses them already mapped. The cost: the heap fragments, so the peak resident
     memory rises (0.1-0.3 GB on that 5 GB step, BENCHMARKS.md §6c), and after a large step
     the process stays near its peak, since up to ``keep_bytes`` of free heap top is kept.
     """
