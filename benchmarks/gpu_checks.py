@@ -1,7 +1,7 @@
 """The GPU checks of BENCHMARKS.md §6h, in one run on one CUDA GPU.
 
     python benchmarks/gpu_checks.py --out OUT                      # every step until --deadline-s
-    python benchmarks/gpu_checks.py --out OUT --steps machine,train,profile   # ~5 minutes
+    python benchmarks/gpu_checks.py --out OUT --steps machine,train,profile   # MFU and op tables
     python benchmarks/gpu_checks.py --out OUT --steps train,beam   # a subset
     # the full demo profile (about 13 minutes) in two calls of under 10 minutes:
     python benchmarks/gpu_checks.py --out OUT --steps demo --demo-time-scale 1 \
