@@ -22,6 +22,7 @@ folder; the older commit must have ``benchmarks/bench_workloads.py`` with ``demo
 
 import argparse
 import json
+import logging
 import os
 import statistics
 import subprocess
@@ -112,6 +113,10 @@ def run_worker(tree: Path, world: Path, argv_file: Path, out: Path) -> None:
         return argv + extra
 
     bw.demo_train_argv = fixed_argv
+    # as fairseq-train has it, in either tree (an older tree's import leaves fairseq's DEBUG
+    # root handler in place, which logs two lines per decoded picture)
+    logging.basicConfig(format="%(asctime)s | %(levelname)s | %(name)s | %(message)s",
+                        level=logging.INFO, stream=sys.stdout, force=True)  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         demo = bw.demo_trainer(world, Path(tmp) / "save")
         run = bw.run_demo_steps(demo, 2, repeats)

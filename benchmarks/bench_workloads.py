@@ -8,10 +8,13 @@ the caption scripts. ``demo_step`` is one update of ``make demo``'s base stage t
 fairseq's trainer, with real data loading (:func:`demo_trainer`, :func:`run_demo_steps`).
 """
 
+import logging
+import os
 import re
 import shlex
 import statistics
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -273,16 +276,30 @@ class DemoTrainer:
     argv: List[str] = field(default_factory=list)
 
 
+def fairseq_train_logging() -> None:
+    """The root logger as ``fairseq-train`` sets it up before it imports fairseq (INFO, its
+    format, stdout), replacing whatever the imports so far left there."""
+    logging.basicConfig(
+        format="%(asctime)s | %(levelname)s | %(name)s | %(message)s",
+        datefmt="%Y-%m-%d %H:%M:%S",
+        level=os.environ.get("LOGLEVEL", "INFO").upper(),
+        stream=sys.stdout,
+        force=True,
+    )
+
+
 def demo_trainer(world: Path, save_dir: Path, extra_argv: Sequence[str] = ()) -> DemoTrainer:
     """Task, model, criterion, optimizer and train iterator set up as ``fairseq_cli.train.main``
-    does (same seeding, ``checkpoint_utils.load_checkpoint`` with an empty save dir);
-    ``extra_argv`` is appended to the stage's ``fairseq-train`` arguments."""
+    does (same seeding, ``checkpoint_utils.load_checkpoint`` with an empty save dir, its
+    logging: :func:`fairseq_train_logging`); ``extra_argv`` is appended to the stage's
+    ``fairseq-train`` arguments."""
     import numpy as np
     from fairseq import checkpoint_utils, options, tasks, utils
     from fairseq.dataclass.utils import convert_namespace_to_omegaconf
     from fairseq.logging import metrics
     from fairseq.trainer import Trainer
 
+    fairseq_train_logging()
     argv = demo_train_argv(world, save_dir) + list(extra_argv)
     args = options.parse_args_and_arch(options.get_training_parser(), argv)
     cfg = convert_namespace_to_omegaconf(args)

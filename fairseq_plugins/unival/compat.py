@@ -14,6 +14,11 @@ Importing this module applies every fix once (idempotent):
 6. **Fused Adam on the CPU.** ``--optimizer adam`` steps CPU fp32 parameters with torch's fused
    kernel (:class:`unival.optim.fused_cpu_adam.FusedCpuAdam`), as fairseq already does on GPUs;
    ``--use-old-adam`` keeps fairseq's loop.
+
+Before any of them, fairseq is imported here with the root logger kept as it was
+(:func:`import_fairseq_keeping_root_logger`): one of fairseq's model modules configures the
+root logger at DEBUG on import, which would print every library's debug lines (PIL's two per
+decoded image among them) in any program that imports ``unival`` before it sets up logging.
 """
 
 from __future__ import annotations
@@ -28,9 +33,45 @@ from typing import Any
 import numpy as np
 import torch
 
-from unival.safe_load.checkpoint import safe_torch_load
-
 logger = logging.getLogger(__name__)
+
+
+# --------------------------------------------------------------------------------------
+# 0. fairseq's import-time logging setup
+# --------------------------------------------------------------------------------------
+def import_fairseq_keeping_root_logger() -> None:
+    """Import fairseq's models and tasks without the root-logger setup they do on import.
+
+    ``fairseq.models.wav2vec.wav2vec2_classification`` calls
+    ``logging.basicConfig(level=logging.DEBUG)`` at import time, and two speech tasks call it
+    at INFO and log a tensorboardX hint: where logging was not set up yet, the root logger
+    would get a stderr handler at DEBUG, and the program's own ``basicConfig`` later would do
+    nothing. While they import, a stand-in handler on the root logger (passing warnings on to
+    stderr) makes those calls no-ops; it is removed afterwards. Where fairseq was imported
+    before (``fairseq-train`` sets up its logging first), there is nothing to do.
+    """
+    import sys
+
+    if "fairseq.models" in sys.modules and "fairseq.tasks" in sys.modules:
+        return
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    stand_in = logging.StreamHandler()
+    stand_in.setLevel(logging.WARNING)
+    root.addHandler(stand_in)
+    try:
+        import fairseq.models  # noqa: F401  (every model module)
+        import fairseq.tasks  # noqa: F401  (every task module)
+    finally:
+        for handler in root.handlers[:]:
+            if handler not in handlers:
+                root.removeHandler(handler)
+        root.setLevel(level)
+
+
+import_fairseq_keeping_root_logger()
+
+from unival.safe_load.checkpoint import safe_torch_load  # noqa: E402  (imports fairseq)
 
 
 # --------------------------------------------------------------------------------------

@@ -235,3 +235,33 @@ def test_bf16_does_not_send_fairseq_train_to_a_tpu():
         distributed_utils.call_main(cfg, lambda c: seen.append(c.common.tpu))
     # an explicit --tpu without bf16 is not ours to change (fairseq then asks torch_xla)
     assert seen == [False, True]
+
+
+_LOGGING_PROBE = """
+import logging, sys
+import unival
+root = logging.getLogger()
+print(logging.getLevelName(root.level), len(root.handlers))
+logging.basicConfig(level=logging.INFO, format="mine %(name)s %(message)s")
+logging.getLogger("probe").info("configured")
+from PIL import Image
+Image.new("RGB", (4, 4)).save(sys.argv[1])
+Image.open(sys.argv[1]).load()
+logging.getLogger("probe").debug("hidden")
+"""
+
+
+def test_importing_unival_leaves_the_root_logger_to_the_program(tmp_path):
+    """fairseq configures the root logger at DEBUG when its models are imported: without the
+    fix, the program's own basicConfig is ignored and PIL's debug lines reach stderr."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-c", _LOGGING_PROBE, str(tmp_path / "x.png")],
+        capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["WARNING", "0"]
+    lines = proc.stderr.splitlines()
+    assert lines == ["mine probe configured"], lines
