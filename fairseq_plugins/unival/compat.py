@@ -14,6 +14,8 @@ Importing this module applies every fix once (idempotent):
 6. **Fused Adam on the CPU.** ``--optimizer adam`` steps CPU fp32 parameters with torch's fused
    kernel (:class:`unival.optim.fused_cpu_adam.FusedCpuAdam`), as fairseq already does on GPUs;
    ``--use-old-adam`` keeps fairseq's loop.
+7. **Pinned batches only with an accelerator.** fairseq's epoch iterators always ask their
+   DataLoader for pinned memory; without a GPU torch ignores that and warns every epoch.
 
 Before any of them, fairseq is imported here with the root logger kept as it was
 (:func:`import_fairseq_keeping_root_logger`): one of fairseq's model modules configures the
@@ -77,15 +79,24 @@ from unival.safe_load.checkpoint import safe_torch_load  # noqa: E402  (imports 
 # --------------------------------------------------------------------------------------
 # 1. checkpoint loading
 # --------------------------------------------------------------------------------------
-class _TorchWithSafeLoad(types.ModuleType):
-    """Stands in for ``torch`` inside one fairseq module: ``load`` is the allow-listed one."""
+class _ModuleStandIn(types.ModuleType):
+    """Stands in for ``module`` as one fairseq module's global: the given attributes replace
+    the module's own, everything else is looked up in ``module``."""
 
-    def __init__(self) -> None:
-        super().__init__("torch")
-        self.load = safe_torch_load
+    def __init__(self, module: types.ModuleType, **replaced: Any) -> None:
+        super().__init__(module.__name__)
+        self._unival_target = module
+        self.__dict__.update(replaced)
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(torch, name)
+        return getattr(self._unival_target, name)
+
+
+class _TorchWithSafeLoad(_ModuleStandIn):
+    """``torch`` inside one fairseq module, with the allow-listed ``load``."""
+
+    def __init__(self) -> None:
+        super().__init__(torch, load=safe_torch_load)
 
 
 _PATCHED_FAIRSEQ_MODULES = ("fairseq.checkpoint_utils", "fairseq.distributed.utils")
@@ -235,6 +246,43 @@ def patch_adam_fused_on_cpu() -> None:
     adam.FairseqAdam.__init__ = __init__
 
 
+# --------------------------------------------------------------------------------------
+# 7. pinned batches only with an accelerator
+# --------------------------------------------------------------------------------------
+class PinnedWhereAcceleratedDataLoader(torch.utils.data.DataLoader):
+    """``DataLoader`` whose ``pin_memory=True`` stands only where torch has an accelerator
+    (pinned host memory speeds up copies to a GPU; without one torch ignores the request and
+    warns)."""
+
+    def __init__(self, *args: Any, pin_memory: bool = False, **kwargs: Any) -> None:
+        pin_memory = bool(pin_memory) and torch.accelerator.is_available()
+        super().__init__(*args, pin_memory=pin_memory, **kwargs)
+
+
+class _TorchWithPinningCheck(_ModuleStandIn):
+    """``torch`` inside ``fairseq.data.iterators``: ``torch.utils.data.DataLoader`` is
+    :class:`PinnedWhereAcceleratedDataLoader`."""
+
+    def __init__(self) -> None:
+        data = _ModuleStandIn(torch.utils.data, DataLoader=PinnedWhereAcceleratedDataLoader)
+        super().__init__(torch, utils=_ModuleStandIn(torch.utils, data=data))
+
+
+def patch_dataloader_pinning() -> None:
+    """fairseq's epoch iterators build ``torch.utils.data.DataLoader(..., pin_memory=True)``
+    (idempotent): there, the DataLoader pins only where torch sees an accelerator."""
+    from fairseq.data import iterators
+
+    if isinstance(getattr(iterators, "torch", None), _TorchWithPinningCheck):
+        return
+    if getattr(iterators, "torch", None) is not torch:
+        raise RuntimeError(
+            "fairseq.data.iterators no longer imports torch as a module global; "
+            "unival.compat's DataLoader pinning fix needs updating"
+        )
+    iterators.torch = _TorchWithPinningCheck()
+
+
 def apply_all() -> None:
     """Apply every fix (called at import; safe to call again)."""
     restore_numpy_aliases()
@@ -242,6 +290,7 @@ def apply_all() -> None:
     patch_valid_subset_check()
     patch_bf16_without_tpu()
     patch_adam_fused_on_cpu()
+    patch_dataloader_pinning()
 
 
 apply_all()

@@ -265,3 +265,24 @@ def test_importing_unival_leaves_the_root_logger_to_the_program(tmp_path):
     assert proc.stdout.split() == ["WARNING", "0"]
     lines = proc.stderr.splitlines()
     assert lines == ["mine probe configured"], lines
+
+
+def test_fairseq_epoch_iterator_pins_only_with_an_accelerator():
+    """fairseq asks every epoch's DataLoader for pinned memory; without an accelerator torch
+    ignores it and warns once per epoch, which filled the CPU training logs."""
+    import warnings
+
+    from fairseq.data import iterators
+
+    dataset = torch.utils.data.TensorDataset(torch.arange(6.0))
+    itr = iterators.EpochBatchIterator(
+        dataset=dataset, collate_fn=lambda rows: rows, batch_sampler=[[0, 1], [2, 3], [4, 5]]
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        batches = [list(itr.next_epoch_itr(shuffle=False)) for _ in range(2)]
+    assert [len(b) for b in batches] == [3, 3]
+    assert [float(row[0]) for row in batches[1][2]] == [4.0, 5.0]
+    assert not [w for w in caught if "pin_memory" in str(w.message)]
+    loader_iter = itr._get_iterator_for_epoch(1, shuffle=False)._itr  # the DataLoader's
+    assert loader_iter._pin_memory == torch.accelerator.is_available()
