@@ -299,10 +299,13 @@ def demo_trainer(world: Path, save_dir: Path, extra_argv: Sequence[str] = ()) ->
     from fairseq.logging import metrics
     from fairseq.trainer import Trainer
 
+    from unival import compat
+
     fairseq_train_logging()
     argv = demo_train_argv(world, save_dir) + list(extra_argv)
     args = options.parse_args_and_arch(options.get_training_parser(), argv)
     cfg = convert_namespace_to_omegaconf(args)
+    compat.keep_bf16_off_tpu(cfg)  # as fairseq-train's call_main does
     metrics.reset()
     np.random.seed(cfg.common.seed)
     utils.set_torch_seed(cfg.common.seed)

@@ -189,6 +189,14 @@ def patch_valid_subset_check() -> None:
 # --------------------------------------------------------------------------------------
 # 5. --bf16 on a GPU or CPU
 # --------------------------------------------------------------------------------------
+def keep_bf16_off_tpu(cfg) -> None:
+    """Turn off the TPU mode fairseq's parser set for ``--bf16`` where torch_xla is absent
+    (for code that sets up a trainer without ``call_main``, e.g. the benchmarks)."""
+    common = cfg.common
+    if common.bf16 and common.tpu and importlib.util.find_spec("torch_xla") is None:
+        common.tpu = False
+
+
 def patch_bf16_without_tpu() -> None:
     """Keep ``fairseq-train --bf16`` on the GPU or CPU it was asked to run on (idempotent).
 
@@ -205,9 +213,7 @@ def patch_bf16_without_tpu() -> None:
         return
 
     def call_main(cfg, main, **kwargs):
-        common = cfg.common
-        if common.bf16 and common.tpu and importlib.util.find_spec("torch_xla") is None:
-            common.tpu = False
+        keep_bf16_off_tpu(cfg)
         return original(cfg, main, **kwargs)
 
     call_main._unival_patched = True
