@@ -237,6 +237,19 @@ def test_bf16_does_not_send_fairseq_train_to_a_tpu():
     assert seen == [False, True]
 
 
+def test_bf16_off_tpu_for_trainers_set_up_without_call_main():
+    """The benchmarks build fairseq's Trainer in-process, past call_main: same check."""
+    from fairseq.dataclass.configs import FairseqConfig
+
+    modes = []
+    for bf16 in (True, False):
+        cfg = OmegaConf.structured(FairseqConfig())
+        cfg.common.bf16, cfg.common.tpu = bf16, True
+        compat.keep_bf16_off_tpu(cfg)
+        modes.append(cfg.common.tpu)
+    assert modes == [False, True]
+
+
 _LOGGING_PROBE = """
 import logging, sys
 import unival
