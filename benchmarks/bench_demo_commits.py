@@ -21,8 +21,8 @@ folder; the older commit must have ``benchmarks/bench_workloads.py`` with ``demo
 """
 
 import argparse
+import importlib.util
 import json
-import logging
 import os
 import statistics
 import subprocess
@@ -91,6 +91,16 @@ def run_render(tree: Path, out: Path, updates: int) -> None:
     (out / "argv.json").write_text(json.dumps(argv))
 
 
+def this_checkouts_workloads():
+    """This script's own ``bench_workloads`` module, loaded beside the tree's (which takes
+    the name ``bench_workloads``)."""
+    path = Path(__file__).resolve().parent / "bench_workloads.py"
+    spec = importlib.util.spec_from_file_location("this_checkouts_bench_workloads", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def run_worker(tree: Path, world: Path, argv_file: Path, out: Path) -> None:
     """In a process that imports ``tree``'s code: set up the trainer on the fixed arguments
     and time ``--repeats`` updates after 2 warm-ups with ``tree``'s own loop."""
@@ -113,10 +123,9 @@ def run_worker(tree: Path, world: Path, argv_file: Path, out: Path) -> None:
         return argv + extra
 
     bw.demo_train_argv = fixed_argv
-    # as fairseq-train has it, in either tree (an older tree's import leaves fairseq's DEBUG
-    # root handler in place, which logs two lines per decoded picture)
-    logging.basicConfig(format="%(asctime)s | %(levelname)s | %(name)s | %(message)s",
-                        level=logging.INFO, stream=sys.stdout, force=True)  # fmt: skip
+    # logging as fairseq-train has it, in either tree: an older tree's import leaves fairseq's
+    # DEBUG root handler in place (two lines per decoded picture), and may lack this function
+    this_checkouts_workloads().fairseq_train_logging()
     with tempfile.TemporaryDirectory() as tmp:
         demo = bw.demo_trainer(world, Path(tmp) / "save")
         run = bw.run_demo_steps(demo, 2, repeats)

@@ -29,6 +29,7 @@ import builtins
 import importlib.util
 import logging
 import os
+import sys
 import types
 from typing import Any
 
@@ -52,8 +53,6 @@ def import_fairseq_keeping_root_logger() -> None:
     stderr) makes those calls no-ops; it is removed afterwards. Where fairseq was imported
     before (``fairseq-train`` sets up its logging first), there is nothing to do.
     """
-    import sys
-
     if "fairseq.models" in sys.modules and "fairseq.tasks" in sys.modules:
         return
     root = logging.getLogger()
@@ -99,6 +98,21 @@ class _TorchWithSafeLoad(_ModuleStandIn):
         super().__init__(torch, load=safe_torch_load)
 
 
+def _swap_torch_global(module_name: str, stand_in: type, fix: str) -> bool:
+    """Give fairseq module ``module_name`` a ``stand_in()`` for its ``torch`` global; False
+    where it has one already. Raises where fairseq no longer holds torch as a global."""
+    module = importlib.import_module(module_name)
+    if isinstance(getattr(module, "torch", None), stand_in):
+        return False
+    if getattr(module, "torch", None) is not torch:
+        raise RuntimeError(
+            f"{module_name} no longer imports torch as a module global; "
+            f"unival.compat's {fix} fix needs updating"
+        )
+    module.torch = stand_in()
+    return True
+
+
 _PATCHED_FAIRSEQ_MODULES = ("fairseq.checkpoint_utils", "fairseq.distributed.utils")
 
 
@@ -109,19 +123,9 @@ def patch_fairseq_checkpoint_loading() -> None:
     ``load_model_ensemble_and_task``, ``--finetune-from-model``), ``load_ema_from_checkpoint``
     and the distributed broadcast of the loaded state to the other ranks.
     """
-    import importlib
-
     for module_name in _PATCHED_FAIRSEQ_MODULES:
-        module = importlib.import_module(module_name)
-        if isinstance(getattr(module, "torch", None), _TorchWithSafeLoad):
-            continue
-        if getattr(module, "torch", None) is not torch:
-            raise RuntimeError(
-                f"{module_name} no longer imports torch as a module global; "
-                f"unival.compat's checkpoint-loading fix needs updating"
-            )
-        module.torch = _TorchWithSafeLoad()
-        logger.debug("routed %s.torch.load through unival.safe_load.safe_torch_load", module_name)
+        if _swap_torch_global(module_name, _TorchWithSafeLoad, "checkpoint-loading"):
+            logger.debug("routed %s.torch.load through safe_torch_load", module_name)
 
 
 # --------------------------------------------------------------------------------------
@@ -277,16 +281,7 @@ class _TorchWithPinningCheck(_ModuleStandIn):
 def patch_dataloader_pinning() -> None:
     """fairseq's epoch iterators build ``torch.utils.data.DataLoader(..., pin_memory=True)``
     (idempotent): there, the DataLoader pins only where torch sees an accelerator."""
-    from fairseq.data import iterators
-
-    if isinstance(getattr(iterators, "torch", None), _TorchWithPinningCheck):
-        return
-    if getattr(iterators, "torch", None) is not torch:
-        raise RuntimeError(
-            "fairseq.data.iterators no longer imports torch as a module global; "
-            "unival.compat's DataLoader pinning fix needs updating"
-        )
-    iterators.torch = _TorchWithPinningCheck()
+    _swap_torch_global("fairseq.data.iterators", _TorchWithPinningCheck, "DataLoader pinning")
 
 
 def apply_all() -> None:
