@@ -124,6 +124,8 @@ def beam_fn(model, batch: Dict, autocast: Optional[torch.dtype]) -> Callable[[],
     from unival.generation.sequence_generator import UnivalSequenceGenerator
 
     model.eval()
+    if autocast is None:  # as the predictor and `unival eval` do on the CPU (fast path only)
+        model.pack_decoder_for_cpu_inference_()
     generator = UnivalSequenceGenerator(
         [model],
         model.decoder.dictionary,

@@ -81,6 +81,8 @@ class UnivalPredictor:
     ):
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.model = model.eval().to(self.device)
+        if self.device.type == "cpu" and hasattr(self.model, "pack_decoder_for_cpu_inference_"):
+            self.model.pack_decoder_for_cpu_inference_()  # faster decoding steps, same results
         self.tokenizer = tokenizer
         self.assets = assets
         self.task_name = task_name

@@ -13,6 +13,7 @@ from unival.models.adapters.construction import AUDIO_FRONTEND_MODULES
 from unival.models.config import UnivalConfig, resolve_config
 from unival.models.decoder import UnivalDecoder
 from unival.models.encoder import UnivalEncoder
+from unival.models.layers.linear import Linear
 from unival.models.location_init import init_all_bin_rows, init_grid_positions
 from unival.models.missing_weights import DETERMINISTIC_BUFFERS, check_missing
 
@@ -207,6 +208,34 @@ class UnivalModel(FairseqEncoderDecoderModel):
                 )
             state_dict = {k: v for k, v in state_dict.items() if k in own}
         return nn.Module.load_state_dict(self, state_dict, strict)
+
+    def pack_decoder_for_cpu_inference_(self, rows: int = 5) -> int:
+        """Keep the weights of the decoder layers' linear layers only in oneDNN's blocked
+        layout (``Linear.pack_for_cpu_inference_``): a decoding step's few rows read them
+        about twice as fast, with the same results bit for bit and no extra memory. The
+        model cannot be trained afterwards (``train()`` refuses, as after fairseq's
+        ``make_generation_fast_``). No-op (0) on the plain path, off the CPU or not in fp32;
+        returns the number of layers packed. The tied output projection stays as it is:
+        packing it would need a second copy of the embedding table."""
+        packed = sum(
+            module.pack_for_cpu_inference_(rows)
+            for module in self.decoder.layers.modules()
+            if isinstance(module, Linear)
+        )
+        if packed and "train" not in vars(self):
+            self.eval()
+            plain_train = self.train
+
+            def train(mode: bool = True):
+                if mode:
+                    raise RuntimeError(
+                        "this model's decoder weights are packed for CPU inference and cannot "
+                        "be trained; load the checkpoint again to train it"
+                    )
+                return plain_train(False)
+
+            self.train = train
+        return packed
 
 
 def _normal_rows(count: int, like: Tensor) -> Tensor:

@@ -17,6 +17,7 @@ import torch
 
 from unival.hub import load
 from unival.hub.generation import GENERATION_OPTIONS
+from unival.models.layers.linear import parameter_count
 from unival.serving.tasks import SERVED_TASKS, resolve_method
 
 logger = logging.getLogger(__name__)
@@ -191,7 +192,7 @@ def load_models(
         predictor, lock = loaded[path]
         info = {
             "arch": getattr(predictor.model.cfg, "_name", type(predictor.model).__name__),
-            "parameters": sum(p.numel() for p in predictor.model.parameters()),
+            "parameters": parameter_count(predictor.model),
             "weights": predictor.assets.weights,
             "device": str(predictor.device),
             "checkpoint_task": predictor.task_name,

@@ -12,6 +12,8 @@ from unival.hub import CheckpointMismatchError, load
 from unival.hub.checkpoint import build_unival_model, load_weights, model_config, read_checkpoint
 from unival.hub.names import resolve_arch, resolve_task
 from unival.models.builder import placeholder_dictionary
+from unival.models.layers.linear import _ONEDNN_LINEAR as ONEDNN_LINEAR
+from unival.models.layers.linear import Linear
 from unival.models.unival import DETERMINISTIC_BUFFERS
 from unival.safe_load import UntrustedCheckpointError
 
@@ -31,6 +33,18 @@ def test_released_layout_loads_strictly_with_the_files_weights(released_caption,
     assert (cfg.encoder_embed_dim, cfg.encoder_layers, cfg.image_encoder_name) == (128, 2, "resnet")
     assert caption_predictor.task_name == "caption"
     assert caption_predictor.assets.dict_path == str(released_caption.parent / "dict.txt")
+
+
+@pytest.mark.skipif(not ONEDNN_LINEAR, reason="this torch build has no oneDNN linear")
+def test_a_cpu_predictor_decodes_with_packed_decoder_weights(caption_predictor):
+    """The loaded model's decoder layers keep their weights in oneDNN's blocked layout (the
+    state dict still holds the file's values, checked above); it can no longer be trained."""
+    model = caption_predictor.model
+    linears = [m for m in model.decoder.layers.modules() if isinstance(m, Linear)]
+    assert linears and all(m.packed for m in linears)
+    assert not any(m.packed for m in model.encoder.modules() if isinstance(m, Linear))
+    with pytest.raises(RuntimeError, match="packed for CPU inference"):
+        model.train()
 
 
 def test_ema_weights_are_selected_and_fp32(released_caption):

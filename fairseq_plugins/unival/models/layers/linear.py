@@ -7,6 +7,10 @@ layer shape of ``unival_base``, with no extra memory. The results agree to float
 not bit for bit. oneDNN's op has no autograd kernel (a backward through it leaves the
 gradients empty, with only a warning), so anything that builds an autograd graph
 (training) keeps ``F.linear``.
+
+For inference only, :meth:`Linear.pack_for_cpu_inference_` goes one step further: the
+weight is kept in oneDNN's blocked layout (the plain copy freed), which oneDNN reads about
+twice as fast for a decoding step's 5 rows and gives the same results bit for bit.
 """
 
 import math
@@ -32,7 +36,8 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor = None) -> Tensor:
     """``F.linear``: x (..., K), weight (N, K), bias (N,) or None -> (..., N).
 
     On the fast path, fp32 on the CPU without autograd or autocast, through oneDNN (unless
-    ``torch.backends.mkldnn.enabled`` was switched off).
+    ``torch.backends.mkldnn.enabled`` was switched off). ``weight`` may be a packed one
+    (:func:`pack_weight`); where oneDNN cannot take the call it is unpacked for it.
     """
     if (
         _ONEDNN_LINEAR
@@ -45,7 +50,25 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor = None) -> Tensor:
         and not _needs_grad(x, weight, bias)
     ):
         return _onednn_linear(x, weight, bias, "none", [None], "")
-    return F.linear(x, weight, bias)
+    return F.linear(x, weight.to_dense() if weight.is_mkldnn else weight, bias)
+
+
+def pack_weight(weight: Tensor, rows: int) -> Tensor:
+    """weight (N, K) fp32 on the CPU -> the same values in oneDNN's blocked layout for inputs
+    of about ``rows`` rows (any number of rows works; ``to_dense()`` gives them back)."""
+    return torch.ops.mkldnn._reorder_linear_weight(weight.detach(), rows)
+
+
+def can_pack(weight: Tensor) -> bool:
+    """Whether :func:`pack_weight` applies here: oneDNN's linear, the fast path, fp32 CPU."""
+    return (
+        _ONEDNN_LINEAR
+        and fast_paths_enabled()
+        and torch.backends.mkldnn.enabled
+        and weight.device.type == "cpu"
+        and weight.dtype == torch.float32
+        and not weight.is_mkldnn
+    )
 
 
 if _ONEDNN_LINEAR:
@@ -60,5 +83,60 @@ if _ONEDNN_LINEAR:
 class Linear(nn.Linear):
     """``nn.Linear`` (same parameters and state-dict names) computed by :func:`linear`."""
 
+    _packed_rows = 0  # > 0 once the weight is packed
+
     def forward(self, x: Tensor) -> Tensor:
         return linear(x, self.weight, self.bias)
+
+    @property
+    def packed(self) -> bool:
+        return self.weight.is_mkldnn
+
+    def pack_for_cpu_inference_(self, rows: int) -> bool:
+        """Keep the weight only in oneDNN's blocked layout (:func:`pack_weight`), as a buffer
+        named ``weight``: no gradient, no optimizer step. The state dict still holds the
+        plain weight, and loading one packs it again. Casting or moving the layer unpacks
+        the weight, and it is packed again whenever it is back in fp32 on the CPU. False
+        where packing does not apply (see :func:`can_pack`)."""
+        if not can_pack(self.weight):
+            return False
+        packed = pack_weight(self.weight, rows)
+        del self.weight
+        self.register_buffer("weight", packed)
+        self._packed_rows = rows
+        return True
+
+    def _save_to_state_dict(self, destination, prefix, keep_vars):
+        if not self._packed_rows:
+            return super()._save_to_state_dict(destination, prefix, keep_vars)
+        weight = self.weight.to_dense() if self.packed else self.weight
+        weight = weight if keep_vars else weight.detach()
+        destination[prefix + "weight"] = weight  # first, where the parameter was
+        super()._save_to_state_dict(destination, prefix, keep_vars)
+        destination[prefix + "weight"] = weight
+
+    def _load_from_state_dict(self, state_dict, prefix, *args):
+        if not self.packed:
+            return super()._load_from_state_dict(state_dict, prefix, *args)
+        # nn.Module copies into the plain tensor (with its shape checks), then it is packed
+        self._buffers["weight"] = self.weight.to_dense()
+        try:
+            super()._load_from_state_dict(state_dict, prefix, *args)
+        finally:
+            self._buffers["weight"] = pack_weight(self._buffers["weight"], self._packed_rows)
+
+    def _apply(self, fn, recurse=True):
+        if not self._packed_rows:
+            return super()._apply(fn, recurse)
+        if self.packed:
+            self._buffers["weight"] = self.weight.to_dense()
+        super()._apply(fn, recurse)
+        if can_pack(self.weight):
+            self._buffers["weight"] = pack_weight(self.weight, self._packed_rows)
+        return self
+
+
+def parameter_count(model: nn.Module) -> int:
+    """The model's parameters, counting the packed weights of inference-only layers."""
+    packed = sum(m.weight.numel() for m in model.modules() if isinstance(m, Linear) and m.packed)
+    return sum(p.numel() for p in model.parameters()) + packed
