@@ -85,6 +85,18 @@ def keep_freed_memory(keep_bytes: int = KEEP_BYTES) -> bool:
     return ok
 
 
+def return_freed_memory() -> bool:
+    """Give the free pages inside glibc's heap back to the system (``malloc_trim(0)``);
+    False where there is no glibc. Freeing a tensor that sits below live ones leaves a hole
+    whose pages stay resident, and a replacement of another size cannot reuse it: after
+    repacking weights (``UnivalModel.pack_decoder_for_cpu_inference_``) the resident memory
+    rose by up to 0.14 GB in one of two runs without this."""
+    if platform.libc_ver()[0] != "glibc":
+        return False
+    ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+    return True
+
+
 def keep_freed_memory_enabled() -> bool:
     """True when ``UNIVAL_KEEP_FREED_MEMORY=1`` asks for it, except on the plain path."""
     asked = os.environ.get("UNIVAL_KEEP_FREED_MEMORY", "0").lower() in ("1", "true", "yes")

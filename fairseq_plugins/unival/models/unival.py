@@ -16,6 +16,7 @@ from unival.models.encoder import UnivalEncoder
 from unival.models.layers.linear import Linear
 from unival.models.location_init import init_all_bin_rows, init_grid_positions
 from unival.models.missing_weights import DETERMINISTIC_BUFFERS, check_missing
+from unival.models.perf import return_freed_memory
 
 logger = logging.getLogger(__name__)
 
@@ -217,11 +218,11 @@ class UnivalModel(FairseqEncoderDecoderModel):
         ``make_generation_fast_``). No-op (0) on the plain path, off the CPU or not in fp32;
         returns the number of layers packed. The tied output projection stays as it is:
         packing it would need a second copy of the embedding table."""
-        packed = sum(
-            module.pack_for_cpu_inference_(rows)
-            for module in self.decoder.layers.modules()
-            if isinstance(module, Linear)
-        )
+        packed = 0
+        for module in self.decoder.layers.modules():
+            if isinstance(module, Linear) and module.pack_for_cpu_inference_(rows):
+                packed += 1
+                return_freed_memory()  # the plain weight's pages, before the next layer's copy
         if packed and "train" not in vars(self):
             self.eval()
             plain_train = self.train

@@ -73,3 +73,30 @@ def test_default_opt_out_and_plain_path_keep_glibcs_defaults(env):
     # every round faults its pages in anew (fewer faults only where transparent huge pages
     # back the mapping, 2 MiB per fault)
     assert min(result["faults"]) >= 32, result
+
+
+# 2,048 tensors of 32 KiB (below glibc's mmap threshold, so inside the heap) and a small
+# live one above them; freeing the 2,048 leaves a 64 MiB hole whose pages stay resident
+# until return_freed_memory() hands them back.
+TRIM_PROBE = r"""
+import json, torch
+from unival.models.perf import return_freed_memory
+
+def resident_mib():
+    return int(open("/proc/self/statm").read().split()[1]) * 4096 / 2**20
+
+blocks = [torch.ones(8 * 1024) for _ in range(2048)]
+top = torch.ones(8 * 1024)
+del blocks
+before = resident_mib()
+trimmed = return_freed_memory()
+print(json.dumps({"trimmed": trimmed, "released_mib": before - resident_mib()}))
+"""
+
+
+def test_return_freed_memory_gives_a_freed_heap_hole_back():
+    cmd = [sys.executable, "-c", TRIM_PROBE]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=120)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["trimmed"] is True
+    assert result["released_mib"] > 48, result
