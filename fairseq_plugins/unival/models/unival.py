@@ -32,6 +32,8 @@ MEDIA_MODULES = (
     "audio_proj",
     "embed_audio_positions",
 )
+#: Decoder-layer projections of the encoder's output (not packed for decoding steps).
+_ENCODER_MEMORY_PROJECTIONS = ("encoder_attn.k_proj", "encoder_attn.v_proj")
 #: Token-embedding keys that grow together when the dictionary grows (BART -> UnIVAL).
 TOKEN_EMBEDDING_KEYS = (
     "encoder.embed_tokens.weight",
@@ -211,16 +213,21 @@ class UnivalModel(FairseqEncoderDecoderModel):
         return nn.Module.load_state_dict(self, state_dict, strict)
 
     def pack_decoder_for_cpu_inference_(self, rows: int = 5) -> int:
-        """Keep the weights of the decoder layers' linear layers only in oneDNN's blocked
-        layout (``Linear.pack_for_cpu_inference_``): a decoding step's few rows read them
-        about twice as fast, with the same results bit for bit and no extra memory. The
-        model cannot be trained afterwards (``train()`` refuses, as after fairseq's
-        ``make_generation_fast_``). No-op (0) on the plain path, off the CPU or not in fp32;
-        returns the number of layers packed. The tied output projection stays as it is:
-        packing it would need a second copy of the embedding table."""
+        """Keep the weights of the decoder layers' linear layers, but for the cross-attention's
+        keys and values, only in oneDNN's blocked layout (``Linear.pack_for_cpu_inference_``):
+        a decoding step's few rows read them up to twice as fast, with the results of the
+        unpacked oneDNN path (to float rounding) and no extra memory. The model cannot be
+        trained afterwards (``train()`` refuses, as after fairseq's ``make_generation_fast_``).
+        No-op (0) on the plain path, off the CPU or not in fp32; returns the number of layers
+        packed. The tied output projection stays as it is: packing it would need a second
+        copy of the embedding table."""
         packed = 0
-        for module in self.decoder.layers.modules():
-            if isinstance(module, Linear) and module.pack_for_cpu_inference_(rows):
+        for name, module in self.decoder.layers.named_modules():
+            # the cross-attention's keys and values are projected once per sentence, from
+            # the encoder's many rows, where the blocked layout gains nothing
+            if name.endswith(_ENCODER_MEMORY_PROJECTIONS) or not isinstance(module, Linear):
+                continue
+            if module.pack_for_cpu_inference_(rows):
                 packed += 1
                 return_freed_memory()  # the plain weight's pages, before the next layer's copy
         if packed and "train" not in vars(self):
