@@ -56,6 +56,8 @@ def drop_logmel_keys(state_dict: Dict[str, Tensor]) -> List[str]:
 class UnivalModel(FairseqEncoderDecoderModel):
     """UnIVAL encoder-decoder. ``model(**net_input)`` -> (logits (B, T, V), extra)."""
 
+    _inference_only = False  # set by pack_decoder_for_cpu_inference_
+
     def __init__(self, cfg: UnivalConfig, encoder: UnivalEncoder, decoder: UnivalDecoder):
         super().__init__(encoder, decoder)
         self.cfg = cfg
@@ -212,6 +214,15 @@ class UnivalModel(FairseqEncoderDecoderModel):
             state_dict = {k: v for k, v in state_dict.items() if k in own}
         return nn.Module.load_state_dict(self, state_dict, strict)
 
+    def train(self, mode: bool = True):
+        """``nn.Module.train``; refused once the decoder's weights are packed for inference."""
+        if mode and self._inference_only:
+            raise RuntimeError(
+                "this model's decoder weights are packed for CPU inference and cannot be "
+                "trained; load the checkpoint again to train it"
+            )
+        return super().train(mode)
+
     def pack_decoder_for_cpu_inference_(self, rows: int = 5) -> int:
         """Keep the weights of the decoder layers' linear layers, but for the cross-attention's
         keys and values, only in oneDNN's blocked layout (``Linear.pack_for_cpu_inference_``):
@@ -230,19 +241,9 @@ class UnivalModel(FairseqEncoderDecoderModel):
             if module.pack_for_cpu_inference_(rows):
                 packed += 1
                 return_freed_memory()  # the plain weight's pages, before the next layer's copy
-        if packed and "train" not in vars(self):
+        if packed:
+            self._inference_only = True
             self.eval()
-            plain_train = self.train
-
-            def train(mode: bool = True):
-                if mode:
-                    raise RuntimeError(
-                        "this model's decoder weights are packed for CPU inference and cannot "
-                        "be trained; load the checkpoint again to train it"
-                    )
-                return plain_train(False)
-
-            self.train = train
         return packed
 
 

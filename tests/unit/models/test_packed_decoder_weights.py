@@ -145,3 +145,26 @@ def test_the_plain_path_and_other_dtypes_leave_the_model_trainable():
         assert model.pack_decoder_for_cpu_inference_() == 0
     assert model.double().pack_decoder_for_cpu_inference_() == 0
     assert model.train().training
+
+
+@torch.no_grad()
+def test_a_packed_model_can_be_copied_and_pickled(models):
+    import io
+
+    _, packed, _ = models
+    x = torch.randn(5, 128)
+    for clone in (copy.deepcopy(packed), torch.load(_pickled(packed, io), weights_only=False)):
+        layer, original = clone.decoder.layers[0].fc1, packed.decoder.layers[0].fc1
+        assert layer.packed and layer.weight is not original.weight
+        torch.testing.assert_close(layer(x), original(x), rtol=1e-6, atol=1e-6)
+        with pytest.raises(RuntimeError, match="packed for CPU inference"):
+            clone.train()
+        assert clone.eval() is clone
+    assert packed.decoder.layers[0].fc1.packed  # the original stays packed
+
+
+def _pickled(model, io):
+    buffer = io.BytesIO()
+    torch.save(model, buffer)  # the whole module, as pickle does
+    buffer.seek(0)
+    return buffer

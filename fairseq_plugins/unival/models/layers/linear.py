@@ -125,6 +125,18 @@ class Linear(nn.Linear):
         finally:
             self._buffers["weight"] = pack_weight(self._buffers["weight"], self._packed_rows)
 
+    def __getstate__(self):
+        # copy.deepcopy and pickle cannot read a oneDNN tensor: they get the plain weight
+        state = self.__dict__.copy()
+        if self.packed:
+            state["_buffers"] = {**self._buffers, "weight": self.weight.to_dense()}
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if self._packed_rows and can_pack(self.weight):
+            self._buffers["weight"] = pack_weight(self.weight, self._packed_rows)
+
     def _apply(self, fn, recurse=True):
         if not self._packed_rows:
             return super()._apply(fn, recurse)
