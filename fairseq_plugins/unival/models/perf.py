@@ -97,6 +97,12 @@ def return_freed_memory() -> bool:
     return True
 
 
+def pack_output_projection_enabled() -> bool:
+    """True when ``UNIVAL_PACK_OUTPUT_PROJECTION=1`` asks CPU inference to pack the
+    vocabulary projection too (``UnivalModel.pack_decoder_for_cpu_inference_``)."""
+    return os.environ.get("UNIVAL_PACK_OUTPUT_PROJECTION", "0").lower() in ("1", "true", "yes")
+
+
 def keep_freed_memory_enabled() -> bool:
     """True when ``UNIVAL_KEEP_FREED_MEMORY=1`` asks for it, except on the plain path."""
     asked = os.environ.get("UNIVAL_KEEP_FREED_MEMORY", "0").lower() in ("1", "true", "yes")

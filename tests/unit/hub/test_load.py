@@ -48,6 +48,14 @@ def test_a_cpu_predictor_decodes_with_packed_decoder_weights(caption_predictor):
         model.train()
 
 
+@pytest.mark.skipif(not ONEDNN_LINEAR, reason="this torch build has no oneDNN linear")
+def test_the_output_projection_is_packed_only_when_asked(released_caption, monkeypatch):
+    monkeypatch.setenv("UNIVAL_PACK_OUTPUT_PROJECTION", "1")
+    assert load(released_caption, device="cpu").model.decoder.output_projection.packed
+    monkeypatch.setenv("UNIVAL_PACK_OUTPUT_PROJECTION", "0")
+    assert not load(released_caption, device="cpu").model.decoder.output_projection.packed
+
+
 def test_ema_weights_are_selected_and_fp32(released_caption):
     predictor = load(released_caption, ema=True, device="cpu")
     ema = _file_weights(released_caption, "ema")

@@ -168,3 +168,21 @@ def _pickled(model, io):
     torch.save(model, buffer)  # the whole module, as pickle does
     buffer.seek(0)
     return buffer
+
+
+@torch.no_grad()
+def test_the_tied_output_projection_is_packed_as_a_copy_when_asked(models):
+    model, _, count = models
+    packed = copy.deepcopy(model)
+    assert packed.pack_decoder_for_cpu_inference_(output_projection=True) == count + 1
+    projection, embeddings = packed.decoder.output_projection, packed.decoder.embed_tokens
+    assert projection.packed and projection.packed_copy_of_shared
+    assert isinstance(embeddings.weight, torch.nn.Parameter)  # the lookups keep the plain table
+    assert torch.equal(embeddings.weight, model.decoder.embed_tokens.weight)
+    assert parameter_count(packed) == parameter_count(model)
+    own, theirs = model.state_dict(), packed.state_dict()
+    assert list(own) == list(theirs) and all(torch.equal(own[k], theirs[k]) for k in own)
+    x = torch.randn(5, 128)
+    torch.testing.assert_close(
+        projection(x), model.decoder.output_projection(x), rtol=1e-6, atol=1e-6
+    )

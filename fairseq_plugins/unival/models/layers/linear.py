@@ -84,6 +84,7 @@ class Linear(nn.Linear):
     """``nn.Linear`` (same parameters and state-dict names) computed by :func:`linear`."""
 
     _packed_rows = 0  # > 0 once the weight is packed
+    packed_copy_of_shared = False  # the packed weight copies a parameter another module keeps
 
     def forward(self, x: Tensor) -> Tensor:
         return linear(x, self.weight, self.bias)
@@ -149,6 +150,11 @@ class Linear(nn.Linear):
 
 
 def parameter_count(model: nn.Module) -> int:
-    """The model's parameters, counting the packed weights of inference-only layers."""
-    packed = sum(m.weight.numel() for m in model.modules() if isinstance(m, Linear) and m.packed)
+    """The model's parameters, counting the packed weights of inference-only layers (once:
+    not a packed copy of a weight another module keeps as its parameter)."""
+    packed = sum(
+        m.weight.numel()
+        for m in model.modules()
+        if isinstance(m, Linear) and m.packed and not m.packed_copy_of_shared
+    )
     return sum(p.numel() for p in model.parameters()) + packed
