@@ -73,6 +73,7 @@ def test_casting_a_packed_layer_unpacks_it():
     packed.double()
     assert not packed.packed and packed.weight.dtype == torch.float64
     assert torch.equal(packed(x), F.linear(x, plain.weight.double(), plain.bias.double()))
+    assert parameter_count(packed) == parameter_count(plain)  # a buffer now, still counted
     packed.float()  # back on the CPU in fp32: packed again
     assert packed.packed
     torch.testing.assert_close(packed(x.float()), plain(x.float()), rtol=1e-6, atol=1e-6)
