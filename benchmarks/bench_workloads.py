@@ -122,11 +122,10 @@ def train_step_fn(model, batch: Dict, autocast: Optional[torch.dtype]) -> Callab
 def beam_fn(model, batch: Dict, autocast: Optional[torch.dtype]) -> Callable[[], None]:
     """Beam 5 with exactly TGT_LEN tokens per hypothesis."""
     from unival.generation.sequence_generator import UnivalSequenceGenerator
-    from unival.models.perf import pack_output_projection_enabled
 
     model.eval()
     if autocast is None:  # as the predictor and `unival eval` do on the CPU (fast path only)
-        model.pack_decoder_for_cpu_inference_(output_projection=pack_output_projection_enabled())
+        model.pack_decoder_for_cpu_inference_()
     generator = UnivalSequenceGenerator(
         [model],
         model.decoder.dictionary,

@@ -21,7 +21,6 @@ import torch
 
 from unival.hub.checkpoint import select_state_dict
 from unival.models.missing_weights import MissingWeightsError
-from unival.models.perf import pack_output_projection_enabled
 
 logger = logging.getLogger("unival.evaluate")
 
@@ -94,10 +93,7 @@ def load_models_and_task(args: argparse.Namespace):
         if use_cuda:
             model.cuda()
         elif hasattr(model, "pack_decoder_for_cpu_inference_"):
-            # faster decoding steps, same results
-            model.pack_decoder_for_cpu_inference_(
-                output_projection=pack_output_projection_enabled()
-            )
+            model.pack_decoder_for_cpu_inference_()  # faster decoding steps, same results
     return models, saved_cfg, task, use_cuda
 
 

@@ -34,7 +34,6 @@ from unival.hub.inputs import (
 )
 from unival.hub.names import METHOD_TASKS
 from unival.metrics.caption import strip_punctuation
-from unival.models.perf import pack_output_projection_enabled
 
 logger = logging.getLogger(__name__)
 
@@ -83,8 +82,7 @@ class UnivalPredictor:
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.model = model.eval().to(self.device)
         if self.device.type == "cpu" and hasattr(self.model, "pack_decoder_for_cpu_inference_"):
-            packing = {"output_projection": pack_output_projection_enabled()}
-            self.model.pack_decoder_for_cpu_inference_(**packing)  # faster decoding, same results
+            self.model.pack_decoder_for_cpu_inference_()  # faster decoding, same results
         self.tokenizer = tokenizer
         self.assets = assets
         self.task_name = task_name

@@ -13,6 +13,7 @@ asked for: :func:`keep_freed_memory`, which ``import unival`` applies with
 import contextlib
 import ctypes
 import ctypes.util
+import functools
 import logging
 import os
 import platform
@@ -74,10 +75,11 @@ def keep_freed_memory(keep_bytes: int = KEEP_BYTES) -> bool:
     the process stays near its peak, since up to ``keep_bytes`` of free heap top is kept.
     """
     global _KEPT
-    if platform.libc_ver()[0] != "glibc":
+    libc = _glibc()
+    if libc is None:
         logger.debug("not glibc; the allocator keeps its defaults")
         return False
-    mallopt = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt
+    mallopt = libc.mallopt
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     ok = bool(mallopt(M_MMAP_THRESHOLD, keep_bytes)) and bool(mallopt(M_TRIM_THRESHOLD, keep_bytes))
     _KEPT = _KEPT or ok
@@ -91,15 +93,25 @@ def return_freed_memory() -> bool:
     whose pages stay resident, and a replacement of another size cannot reuse it: after
     repacking weights (``UnivalModel.pack_decoder_for_cpu_inference_``) the resident memory
     rose by up to 0.14 GB in one of two runs without this."""
-    if platform.libc_ver()[0] != "glibc":
+    libc = _glibc()
+    if libc is None:
         return False
-    ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+    libc.malloc_trim(0)
     return True
+
+
+@functools.lru_cache(maxsize=None)
+def _glibc():
+    """The C library where it is glibc, else None (looked up once: find_library runs a
+    subprocess)."""
+    if platform.libc_ver()[0] != "glibc":
+        return None
+    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
 
 
 def pack_output_projection_enabled() -> bool:
     """True when ``UNIVAL_PACK_OUTPUT_PROJECTION=1`` asks CPU inference to pack the
-    vocabulary projection too (``UnivalModel.pack_decoder_for_cpu_inference_``)."""
+    vocabulary projection too (the default of ``UnivalModel.pack_decoder_for_cpu_inference_``)."""
     return os.environ.get("UNIVAL_PACK_OUTPUT_PROJECTION", "0").lower() in ("1", "true", "yes")
 
 

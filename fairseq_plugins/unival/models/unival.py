@@ -16,7 +16,7 @@ from unival.models.encoder import UnivalEncoder
 from unival.models.layers.linear import Linear
 from unival.models.location_init import init_all_bin_rows, init_grid_positions
 from unival.models.missing_weights import DETERMINISTIC_BUFFERS, check_missing
-from unival.models.perf import return_freed_memory
+from unival.models.perf import pack_output_projection_enabled, return_freed_memory
 
 logger = logging.getLogger(__name__)
 
@@ -224,18 +224,22 @@ class UnivalModel(FairseqEncoderDecoderModel):
         return super().train(mode)
 
     def pack_decoder_for_cpu_inference_(
-        self, rows: int = 5, output_projection: bool = False
+        self, rows: int = 5, output_projection: Optional[bool] = None
     ) -> int:
         """Keep the weights of the decoder layers' linear layers, but for the cross-attention's
         keys and values, only in oneDNN's blocked layout (see
         ``Linear.pack_for_cpu_inference_``): a decoding step's few rows read them up to twice
         as fast, with the results of the unpacked oneDNN path (to float rounding) and no
-        extra memory. The model cannot be
-        trained afterwards (``train()`` refuses, as after fairseq's ``make_generation_fast_``).
-        No-op (0) on the plain path, off the CPU or not in fp32; returns the number of layers
-        packed. ``output_projection`` packs the vocabulary projection too; tied to the token
-        embeddings (every UnIVAL model), that is a second copy of the table (0.18 GB for
-        ``unival_base``), since the embeddings' lookups need the plain one."""
+        extra memory. The model cannot be trained afterwards (``train()`` refuses, as after
+        fairseq's ``make_generation_fast_``). No-op (0) on the plain path, off the CPU or not
+        in fp32; returns the number of layers packed.
+
+        ``output_projection`` (default: ``UNIVAL_PACK_OUTPUT_PROJECTION=1`` in the
+        environment) packs the vocabulary projection too; tied to the token embeddings (every
+        UnIVAL model), that is a second copy of the table (0.18 GB for ``unival_base``), since
+        the embeddings' lookups need the plain one."""
+        if output_projection is None:
+            output_projection = pack_output_projection_enabled()
         packed = 0
         for name, module in self.decoder.layers.named_modules():
             # the cross-attention's keys and values are projected once per sentence, from
@@ -246,8 +250,8 @@ class UnivalModel(FairseqEncoderDecoderModel):
                 packed += 1
                 return_freed_memory()  # the plain weight's pages, before the next layer's copy
         projection = self.decoder.output_projection
-        shared = projection.weight is self.decoder.embed_tokens.weight
         if output_projection and isinstance(projection, Linear):
+            shared = projection.weight is self.decoder.embed_tokens.weight
             if projection.pack_for_cpu_inference_(rows):
                 projection.packed_copy_of_shared = shared
                 packed += 1

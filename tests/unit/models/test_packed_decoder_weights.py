@@ -85,7 +85,7 @@ def models():
     torch.manual_seed(0)
     model = build_model("unival_tiny", 60, video_encoder_name="none").eval()
     packed = copy.deepcopy(model)
-    return model, packed, packed.pack_decoder_for_cpu_inference_()
+    return model, packed, packed.pack_decoder_for_cpu_inference_(output_projection=False)
 
 
 def test_the_decoder_layers_linear_weights_are_packed_and_nothing_else(models):
